@@ -1,0 +1,106 @@
+//! Command-line interface: modes as flags (the seed's `--batch-group`, `--validate-only`)
+//! plus subcommands for the pieces that run inside workers.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A terminal control room for running many coding agents in parallel"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The plan file.
+    #[arg(long, global = true, default_value = "dispatcher.yaml")]
+    pub plan: PathBuf,
+
+    /// Validate the plan and exit (0 valid, 2 not).
+    #[arg(long, conflicts_with_all = ["list", "batch_group", "task"])]
+    pub validate_only: bool,
+
+    /// List tasks by group in dependency order.
+    #[arg(long, conflicts_with_all = ["batch_group", "task"])]
+    pub list: bool,
+
+    /// Run one group's tasks to completion, headless.
+    #[arg(long, value_name = "GROUP", conflicts_with = "task")]
+    pub batch_group: Option<String>,
+
+    /// Run one task, headless.
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// With --batch-group/--task: also run unfinished dependencies outside the selection.
+    #[arg(long)]
+    pub with_deps: bool,
+
+    /// Machine-readable output: JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// A private tmux server (`tmux -L NAME`).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_TMUX_SOCKET",
+        value_name = "NAME"
+    )]
+    pub tmux_socket: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A scriptable fake coding agent, for demos and tests.
+    SimAgent(SimAgentArgs),
+    /// For agents: report a state to switchboard from inside a worker.
+    Report(ReportArgs),
+    /// The pane's first process (started by switchboard, not by hand).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimAgentArgs {
+    /// Seconds of simulated work.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Exit 1 instead of finishing.
+    #[arg(long)]
+    pub fail: bool,
+    /// Get killed by a signal after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub crash_after: Option<f64>,
+    /// Stop printing and never exit.
+    #[arg(long)]
+    pub hang: bool,
+    /// Print this question and wait for one line of input before going on.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// Ignore SIGINT (halt then needs SIGTERM or SIGKILL).
+    #[arg(long)]
+    pub ignore_sigint: bool,
+    /// Call `switchboard report` at start and end (on by default when inside a worker).
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// start, done, wait, error, help or skip.
+    pub state: crate::worker::protocol::ReportState,
+    #[arg(long, short)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    /// The agent command line, run with `sh -c`.
+    #[arg(long)]
+    pub command: String,
+    #[arg(long, default_value_t = 1000)]
+    pub heartbeat_ms: u64,
+}

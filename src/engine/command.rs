@@ -1,0 +1,35 @@
+//! One vocabulary for asking the engine to act: a key press, a CLI call
+//! (`switchboard halt`) and the control socket all send a [`Command`].
+
+use super::view::{HaltReport, Snapshot};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Start a task now. Without `force`, refused while its dependencies are not done.
+    Spawn { task: String, force: bool },
+    /// Select a whole group to run (dependencies gate as usual).
+    RunGroup { group: String },
+    /// Stop a worker; the task is cancelled, not restarted.
+    Kill { task: String },
+    /// Stop a worker and start a fresh attempt in the same worktree.
+    Restart { task: String },
+    /// The halt cascade: stop dispatching and stop every worker.
+    Halt,
+    /// Reopen dispatch after a halt; halted tasks start again.
+    Resume,
+    /// The current snapshot.
+    Status,
+    /// Stop the engine; workers keep running in tmux unless `halt`.
+    Shutdown { halt: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Ok,
+    Status(Box<Snapshot>),
+    Halt(HaltReport),
+    Error { message: String },
+}

@@ -1,0 +1,4 @@
+//! The engine: owns all run state; front ends talk to it through commands and snapshots.
+
+pub mod command;
+pub mod view;

@@ -1,0 +1,236 @@
+//! What front ends see of the engine: a cheap, cloneable snapshot.
+//!
+//! The engine publishes a fresh `Arc<Snapshot>` on a `watch` channel after
+//! every change; front ends render from the latest one and never ask the
+//! engine (or tmux, or git) anything while drawing.
+
+use serde::{Deserialize, Serialize};
+
+/// A task's lifecycle (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Pending,
+    Ready,
+    Assigned,
+    Running,
+    /// The agent asked something (WAIT/HELP report, or a prompt rule matched).
+    Waiting,
+    Validating,
+    Merging,
+    Done,
+    Failed,
+    /// A dependency failed, or the agent reported SKIP.
+    Skipped,
+    Halted,
+    Conflict,
+    /// Killed by a person: no restart.
+    Cancelled,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Ready => "ready",
+            TaskState::Assigned => "assigned",
+            TaskState::Running => "running",
+            TaskState::Waiting => "waiting",
+            TaskState::Validating => "validating",
+            TaskState::Merging => "merging",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Skipped => "skipped",
+            TaskState::Halted => "halted",
+            TaskState::Conflict => "conflict",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+    /// A worker (tmux session, agent process) may exist in this state.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TaskState::Assigned
+                | TaskState::Running
+                | TaskState::Waiting
+                | TaskState::Validating
+                | TaskState::Merging
+        )
+    }
+    /// Nothing more will happen to the task in this run without a person.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskState::Done
+                | TaskState::Failed
+                | TaskState::Skipped
+                | TaskState::Conflict
+                | TaskState::Cancelled
+        )
+    }
+    /// A person should look: the UI marks the row and rings the bell.
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            TaskState::Waiting | TaskState::Failed | TaskState::Conflict
+        )
+    }
+}
+
+/// The heartbeat light of a worker (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Light {
+    /// No worker: pending, finished, or not started.
+    Idle,
+    Healthy,
+    Late,
+    Missing,
+    Dead,
+    /// Alive, but the pane has been silent for `stallAfterMs`.
+    Stalled,
+    /// The agent is waiting for an answer.
+    Waiting,
+}
+
+impl Light {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Light::Idle => "IDLE",
+            Light::Healthy => "HEALTHY",
+            Light::Late => "LATE",
+            Light::Missing => "MISSING",
+            Light::Dead => "DEAD",
+            Light::Stalled => "STALLED",
+            Light::Waiting => "WAITING",
+        }
+    }
+}
+
+/// The engine's dispatch state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunPhase {
+    /// Nothing selected to run (the TUI before the user spawns anything).
+    Idle,
+    Running,
+    Halting,
+    Halted,
+    /// Every selected task reached a final state.
+    Finished,
+}
+
+/// How one attempt ended, for the timeline's colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Done,
+    Failed,
+    Crashed,
+    Halted,
+    Cancelled,
+    Conflict,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptSpan {
+    pub attempt: u32,
+    pub profile: String,
+    /// Milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    pub ended_ms: Option<u64>,
+    pub outcome: Option<AttemptOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: String,
+    pub title: String,
+    pub group: String,
+    pub priority: String,
+    pub effort_hours: Option<f64>,
+    pub dependencies: Vec<String>,
+    /// The profile of the current (or last) attempt.
+    pub profile: String,
+    pub state: TaskState,
+    pub light: Light,
+    pub attempt: u32,
+    pub restarts: u32,
+    pub attempts: Vec<AttemptSpan>,
+    /// The pane's last non-empty line, as of the last poll.
+    pub last_line: String,
+    /// The last report's or failure's message.
+    pub message: Option<String>,
+    pub pane_id: Option<String>,
+    pub session: Option<String>,
+    pub worktree: Option<String>,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub id: String,
+    pub title: String,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub ts_ms: u64,
+    pub level: LogLevel,
+    pub task: Option<String>,
+    pub text: String,
+}
+
+/// One worker's part in a halt (issue: the halt cascade).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HaltWorker {
+    pub task: String,
+    pub acked: bool,
+    pub ack_ms: Option<u64>,
+    pub stop_ms: Option<u64>,
+    /// The last signal needed, or "tmux" when the fallback killed it.
+    pub signal: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HaltReport {
+    pub halt_id: u64,
+    pub total_workers: usize,
+    pub acks_received: usize,
+    pub acks_failed: usize,
+    pub stopped: usize,
+    pub workers: Vec<HaltWorker>,
+    pub all_acked: bool,
+    pub total_latency_ms: u64,
+}
+
+/// Everything a front end draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub plan_name: String,
+    pub integration_branch: String,
+    pub phase: RunPhase,
+    /// When this run started (ms since the Unix epoch).
+    pub started_ms: u64,
+    /// When this snapshot was taken.
+    pub now_ms: u64,
+    pub groups: Vec<GroupView>,
+    /// In plan dependency order.
+    pub tasks: Vec<TaskView>,
+    /// The newest log lines (at most a few hundred) …
+    pub log_tail: Vec<LogLine>,
+    /// … and how many lines were ever logged, so a front end that keeps its own
+    /// longer history appends exactly the lines it has not seen.
+    pub log_total: u64,
+    pub last_halt: Option<HaltReport>,
+}

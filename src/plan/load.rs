@@ -1,0 +1,109 @@
+//! Reading a plan file: bytes → YAML → [`Plan`], with `FILE:LINE:COL` diagnostics.
+
+use super::diagnostic::Diagnostic;
+use super::schema::Plan;
+use std::path::Path;
+
+/// Parse `text` (read from `file`) into a plan, or the one diagnostic that
+/// stops parsing. Semantic checks are [`super::validate`]'s job.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Plan, Diagnostic> {
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err(Diagnostic::error(
+            file,
+            format!("not a text file (NUL byte at offset {pos}); a plan is YAML"),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error(
+            file,
+            format!(
+                "not UTF-8 text (invalid byte at offset {}); a plan is YAML",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    // A first pass into a generic value tells "not a map" apart from schema errors,
+    // which serde would word as "invalid type: sequence, expected struct Plan".
+    let value: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    match value {
+        serde_norway::Value::Null => {
+            return Err(Diagnostic::error(
+                file,
+                "the plan is empty: expected a map with at least `tasks:`",
+            ));
+        }
+        serde_norway::Value::Mapping(_) => {}
+        other => {
+            let kind = match other {
+                serde_norway::Value::Sequence(_) => "a list",
+                serde_norway::Value::String(_) => "a string",
+                serde_norway::Value::Number(_) => "a number",
+                serde_norway::Value::Bool(_) => "a boolean",
+                _ => "not a map",
+            };
+            return Err(Diagnostic::error(
+                file,
+                format!(
+                    "the plan is {kind}; expected a map with keys version, settings, agents, groups, tasks"
+                ),
+            )
+            .at(1, 1));
+        }
+    }
+    serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))
+}
+
+/// Read and parse a plan file from disk.
+pub fn read(path: &Path) -> Result<Plan, Diagnostic> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(&file, format!("cannot read the plan: {e}")))?;
+    parse(&file, &bytes)
+}
+
+fn yaml_error(file: &str, err: &serde_norway::Error) -> Diagnostic {
+    let mut message = err.to_string();
+    // serde_norway appends " at line L column C"; we print the location up front.
+    if let Some(cut) = message.find(" at line ") {
+        message.truncate(cut);
+    }
+    let diag = Diagnostic::error(file, message);
+    match err.location() {
+        Some(loc) => diag.at(loc.line(), loc.column()),
+        None => diag,
+    }
+}
+
+/// Finds where an id is declared in the source, for semantic diagnostics
+/// (serde keeps no positions once parsing succeeded).
+pub struct Locator<'a> {
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Locator {
+            lines: text.lines().collect(),
+        }
+    }
+
+    /// The 1-based line and column of `key: value` (value maybe quoted), the `n`th
+    /// such occurrence (0-based), so duplicates point at the second copy.
+    pub fn find(&self, key: &str, value: &str, n: usize) -> Option<(usize, usize)> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, line)| {
+                let trimmed = line.trim_start().trim_start_matches("- ").trim_start();
+                let rest = trimmed.strip_prefix(key)?.trim_start().strip_prefix(':')?;
+                let found = rest
+                    .split('#')
+                    .next()?
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'');
+                (found == value).then(|| (i + 1, line.len() - trimmed.len() + 1))
+            })
+            .nth(n)
+    }
+}

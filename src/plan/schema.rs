@@ -1,0 +1,280 @@
+//! The plan file's serde types: field names follow the seed's `task-dispatcher.yaml`.
+//!
+//! Every struct denies unknown fields, so a typo in a plan is an error, never a
+//! silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Plan {
+    #[serde(default = "defaults::version")]
+    pub version: u32,
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentProfile>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Settings {
+    /// How many workers may run at once.
+    pub max_parallel: usize,
+    /// Where validated task branches are merged; created from HEAD when absent.
+    pub integration_branch: String,
+    /// Worktrees live here, relative to the repository root.
+    pub workspace_dir: String,
+    pub heartbeat: HeartbeatSettings,
+    /// A pane silent this long is flagged STALLED (a light, not a kill).
+    pub stall_after_ms: u64,
+    pub restart: RestartSettings,
+    /// How many fallback profiles a task may escalate to before it fails.
+    pub max_fallbacks: u32,
+    pub halt: HaltSettings,
+    pub tmux: TmuxSettings,
+    /// Remove a task's worktree once its branch is merged.
+    pub remove_merged_worktrees: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_parallel: 8,
+            integration_branch: "switchboard/integration".into(),
+            workspace_dir: ".switchboard/workspaces".into(),
+            heartbeat: HeartbeatSettings::default(),
+            stall_after_ms: 60_000,
+            restart: RestartSettings::default(),
+            max_fallbacks: 2,
+            halt: HaltSettings::default(),
+            tmux: TmuxSettings::default(),
+            remove_merged_worktrees: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeartbeatSettings {
+    #[serde(default = "defaults::interval_ms")]
+    pub interval_ms: u64,
+    /// No beat for this long: LATE. Default 2 × interval.
+    pub late_after_ms: Option<u64>,
+    /// No beat for this long: MISSING. Default 5 × interval.
+    pub missing_after_ms: Option<u64>,
+    /// No beat for this long: DEAD, and crash handling starts. Default 3 × missing.
+    pub dead_after_ms: Option<u64>,
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        HeartbeatSettings {
+            interval_ms: defaults::interval_ms(),
+            late_after_ms: None,
+            missing_after_ms: None,
+            dead_after_ms: None,
+        }
+    }
+}
+
+impl HeartbeatSettings {
+    pub fn late_ms(&self) -> u64 {
+        self.late_after_ms.unwrap_or(2 * self.interval_ms)
+    }
+    pub fn missing_ms(&self) -> u64 {
+        self.missing_after_ms.unwrap_or(5 * self.interval_ms)
+    }
+    pub fn dead_ms(&self) -> u64 {
+        self.dead_after_ms.unwrap_or(3 * self.missing_ms())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct RestartSettings {
+    /// Restarts per agent profile before escalating to a fallback.
+    pub max_restarts: u32,
+    /// First restart delay; doubles each time up to `maxBackoffMs`.
+    pub backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RestartSettings {
+    fn default() -> Self {
+        RestartSettings {
+            max_restarts: 3,
+            backoff_ms: 1000,
+            max_backoff_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct HaltSettings {
+    /// SIGINT, then SIGTERM after this, then SIGKILL after twice this.
+    pub grace_ms: u64,
+}
+
+impl Default for HaltSettings {
+    fn default() -> Self {
+        HaltSettings { grace_ms: 2000 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct TmuxSettings {
+    /// A private tmux server (`tmux -L NAME`); the default server when absent.
+    pub socket: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentProfile {
+    /// Run with `sh -c` in the task's worktree.
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Other profile names, tried in order when this one keeps failing.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+    #[serde(default)]
+    pub prompt_rules: Vec<PromptRule>,
+}
+
+/// When the pane shows `match`, either answer with `send` or flag the worker WAITING.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromptRule {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    #[serde(default)]
+    pub send: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Group {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    /// Groups that must be done before this one opens.
+    #[serde(default)]
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Priority {
+    Critical,
+    High,
+    #[default]
+    Medium,
+    Low,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "CRITICAL",
+            Priority::High => "HIGH",
+            Priority::Medium => "MEDIUM",
+            Priority::Low => "LOW",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Task {
+    pub task_id: String,
+    pub title: String,
+    pub group: String,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default)]
+    pub effort_hours: Option<f64>,
+    pub agent: TaskAgent,
+    #[serde(default)]
+    pub instruction: String,
+    #[serde(default)]
+    pub inputs: Vec<Input>,
+    #[serde(default)]
+    pub outputs: Vec<Output>,
+    #[serde(default)]
+    pub validation: Vec<Validation>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskAgent {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub path: String,
+    /// A Markdown heading of `path`; its section's text is copied into the instruction.
+    #[serde(default)]
+    pub section: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub path: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Validation {
+    /// Every output of the task exists in its worktree.
+    FileExists {
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// `run` exits 0 when run with `sh -c` in the worktree.
+    Command {
+        run: String,
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// The task branch has a commit whose message contains the task id.
+    Commit {
+        #[serde(default)]
+        description: Option<String>,
+    },
+}
+
+impl Validation {
+    pub fn describe(&self) -> String {
+        match self {
+            Validation::FileExists { .. } => "file_exists: every output exists".into(),
+            Validation::Command { run, .. } => format!("command: `{run}` exits 0"),
+            Validation::Commit { .. } => "commit: a commit message names the task id".into(),
+        }
+    }
+}
+
+mod defaults {
+    pub fn version() -> u32 {
+        1
+    }
+    pub fn interval_ms() -> u64 {
+        1000
+    }
+}

@@ -1,0 +1,142 @@
+//! Wire messages between shims, the engine and control clients: JSON lines.
+//!
+//! One Unix socket serves both shims and control clients; the first line a
+//! peer sends (`hello` or `command`) says which it is.
+
+use serde::{Deserialize, Serialize};
+
+/// What an agent can say about itself (`switchboard report <state>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportState {
+    Start,
+    Done,
+    Wait,
+    Error,
+    Help,
+    Skip,
+}
+
+impl ReportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Start => "START",
+            ReportState::Done => "DONE",
+            ReportState::Wait => "WAIT",
+            ReportState::Error => "ERROR",
+            ReportState::Help => "HELP",
+            ReportState::Skip => "SKIP",
+        }
+    }
+}
+
+/// How an agent process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl ExitStatus {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => format!("killed by signal {s}"),
+            (None, None) => "unknown exit".into(),
+        }
+    }
+}
+
+/// The last signal the shim had to send to stop its agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StopSignal {
+    /// The agent was not running (already exited).
+    None,
+    Sigint,
+    Sigterm,
+    Sigkill,
+}
+
+/// Shim → engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ShimMessage {
+    /// First line of every connection, and again after a reconnect.
+    Hello {
+        task: String,
+        attempt: u32,
+        shim_pid: u32,
+        agent_pid: Option<u32>,
+        pane_id: Option<String>,
+    },
+    Heartbeat {
+        seq: u64,
+    },
+    Report {
+        state: ReportState,
+        message: Option<String>,
+    },
+    Exit {
+        status: ExitStatus,
+    },
+    /// Sent as soon as a halt arrives (the acknowledgement) …
+    HaltAck {
+        halt_id: u64,
+    },
+    /// … and once the agent's process group is gone.
+    Halted {
+        halt_id: u64,
+        stop_ms: u64,
+        signal: StopSignal,
+    },
+}
+
+/// Engine → shim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineMessage {
+    Halt { halt_id: u64, grace_ms: u64 },
+}
+
+/// `switchboard report` → shim, over the shim's own socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReport {
+    pub state: ReportState,
+    pub message: Option<String>,
+}
+
+/// Environment variables a worker's processes see.
+pub mod env {
+    /// The engine's socket (shims connect here).
+    pub const SOCKET: &str = "SWITCHBOARD_SOCKET";
+    pub const TASK: &str = "SWITCHBOARD_TASK";
+    pub const ATTEMPT: &str = "SWITCHBOARD_ATTEMPT";
+    /// The shim's own socket, where `switchboard report` talks.
+    pub const REPORT_SOCKET: &str = "SWITCHBOARD_REPORT_SOCKET";
+    /// Newline-separated output paths, for agents (the sim agent) that want them.
+    pub const OUTPUTS: &str = "SWITCHBOARD_OUTPUTS";
+    pub const TITLE: &str = "SWITCHBOARD_TITLE";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_tagged_json() {
+        let m = ShimMessage::Report {
+            state: ReportState::Wait,
+            message: Some("which db?".into()),
+        };
+        let line = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"report","state":"wait","message":"which db?"}"#
+        );
+        assert_eq!(serde_json::from_str::<ShimMessage>(&line).unwrap(), m);
+    }
+}
