@@ -21,6 +21,8 @@ pub enum Command {
     Resume,
     /// The current snapshot.
     Status,
+    /// The last `lines` lines of a worker's pane (the log view's live tail).
+    PaneTail { task: String, lines: u32 },
     /// Stop the engine; workers keep running in tmux unless `halt`.
     Shutdown { halt: bool },
 }
@@ -31,5 +33,6 @@ pub enum Reply {
     Ok,
     Status(Box<Snapshot>),
     Halt(HaltReport),
+    PaneTail { lines: Vec<String> },
     Error { message: String },
 }

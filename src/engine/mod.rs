@@ -1,4 +1,5 @@
 //! The engine: owns all run state; front ends talk to it through commands and snapshots.
 
 pub mod command;
+pub mod link;
 pub mod view;

@@ -219,6 +219,8 @@ pub struct HaltReport {
 pub struct Snapshot {
     pub plan_name: String,
     pub integration_branch: String,
+    /// The tmux server workers run on (`tmux -L NAME`); None for the default one.
+    pub tmux_socket: Option<String>,
     pub phase: RunPhase,
     /// When this run started (ms since the Unix epoch).
     pub started_ms: u64,
