@@ -2,4 +2,6 @@
 
 pub mod command;
 pub mod link;
+pub mod schedule;
+pub mod supervise;
 pub mod view;
