@@ -58,6 +58,12 @@ pub enum Command {
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.
     Report(ReportArgs),
+    /// Show the running engine's state (per task: state, light, attempt, profile).
+    Status,
+    /// The halt cascade: stop every worker of the running engine, with proof.
+    Halt,
+    /// Reopen dispatch after a halt; halted tasks start again in their worktrees.
+    Resume,
     /// The pane's first process (started by switchboard, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),

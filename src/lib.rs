@@ -1,8 +1,13 @@
 //! switchboard: a terminal control room for running many coding agents at once.
 
 pub mod cli;
+pub mod control;
 pub mod engine;
+pub mod git;
+pub mod headless;
+pub mod instruction;
 pub mod listing;
 pub mod plan;
 pub mod sim_agent;
+pub mod tmux;
 pub mod worker;

@@ -1,9 +1,11 @@
 //! Entry point: parse the command line, pick a mode, map results to exit codes.
 
 use clap::Parser;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Command};
-use switchboard::{listing, plan};
+use switchboard::engine::EngineOptions;
+use switchboard::{control, headless, listing, plan};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -11,13 +13,37 @@ fn main() -> ExitCode {
         Some(Command::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Command::Report(args)) => return switchboard::worker::report::run(args),
         Some(Command::Worker(args)) => return switchboard::worker::shim::run(args),
+        Some(Command::Status) => return runtime(|| control::status(cli.json)),
+        Some(Command::Halt) => return runtime(|| control::halt(cli.json)),
+        Some(Command::Resume) => return runtime(control::resume),
         None => {}
+    }
+    if let Err(e) = color_eyre::install() {
+        eprintln!("switchboard: {e}");
     }
     if cli.validate_only || cli.list {
         return plan_only(&cli);
     }
-    eprintln!("switchboard: choose a mode: --validate-only, --list (see --help)");
+    if cli.batch_group.is_some() || cli.task.is_some() {
+        return batch(&cli);
+    }
+    eprintln!("switchboard: choose a mode: --validate-only, --list, --batch-group GROUP, --task TASK (see --help)");
     ExitCode::from(2)
+}
+
+/// Run an async entry point on a small runtime (2 cores: 2 workers).
+fn runtime<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt.block_on(f()),
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Load the plan, printing every diagnostic to stderr; None when it has errors.
@@ -34,10 +60,7 @@ fn load_plan(cli: &Cli) -> Option<plan::ValidPlan> {
                 eprintln!("{d}");
             }
             let errors = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!(
-                "plan invalid: {errors} error{}",
-                if errors == 1 { "" } else { "s" }
-            );
+            eprintln!("plan invalid: {errors} error{}", if errors == 1 { "" } else { "s" });
             None
         }
     }
@@ -48,11 +71,7 @@ fn plan_only(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     };
     if cli.validate_only {
-        println!(
-            "plan OK: {} tasks in {} groups",
-            valid.plan.tasks.len(),
-            valid.plan.groups.len()
-        );
+        println!("plan OK: {} tasks in {} groups", valid.plan.tasks.len(), valid.plan.groups.len());
         return ExitCode::SUCCESS;
     }
     let list = listing::listing(&valid);
@@ -68,4 +87,57 @@ fn plan_only(cli: &Cli) -> ExitCode {
         print!("{}", listing::render_text(&list));
     }
     ExitCode::SUCCESS
+}
+
+/// The repository the current directory is in.
+fn repo_root() -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    switchboard::git::Repo::discover(&cwd)
+        .map(|r| r.root)
+        .map_err(|e| format!("switchboard runs inside a git repository: {e}"))
+}
+
+/// The engine's own log goes to `.switchboard/logs/`, never to the screen.
+fn init_tracing(root: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = root.join(".switchboard").join("logs");
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::daily(dir, "switchboard.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}
+
+fn batch(cli: &Cli) -> ExitCode {
+    let Some(valid) = load_plan(cli) else {
+        return ExitCode::from(2);
+    };
+    let root = match repo_root() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _guard = init_tracing(&root);
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("switchboard: cannot find my own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tmux_socket = cli.tmux_socket.clone().or_else(|| valid.plan.settings.tmux.socket.clone());
+    let options = EngineOptions {
+        repo_root: root,
+        plan_name: cli.plan.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        plan: valid,
+        tmux_socket,
+        exe,
+        select: Vec::new(),
+        exit_when_done: true,
+    };
+    let sel = headless::Selection { group: cli.batch_group.clone(), task: cli.task.clone(), with_deps: cli.with_deps };
+    runtime(|| headless::run(options, &sel, cli.json))
 }

@@ -1,7 +1,19 @@
 //! The engine: owns all run state; front ends talk to it through commands and snapshots.
 
+pub mod actor;
 pub mod command;
+pub mod exec_log;
+mod halt;
+pub mod journal;
+mod lifecycle;
 pub mod link;
+mod manual;
 pub mod schedule;
+pub mod socket;
 pub mod supervise;
+pub mod task;
 pub mod view;
+pub mod words;
+pub mod workshop;
+
+pub use actor::{Engine, EngineOptions, Outcome, start};

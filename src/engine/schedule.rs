@@ -14,6 +14,8 @@ pub struct Slot {
     pub selected: bool,
     /// A restart's backoff: not before this time.
     pub not_before_ms: u64,
+    /// Started by a person despite unmet dependencies.
+    pub forced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +79,7 @@ pub fn missing_prerequisites(plan: &ValidPlan, tasks: &[Slot], t: usize) -> Vec<
 pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms: u64) -> Vec<Step> {
     let mut steps = Vec::new();
     for (t, slot) in tasks.iter().enumerate() {
-        if !slot.selected || slot.state != TaskState::Pending {
+        if !slot.selected || slot.forced || slot.state != TaskState::Pending {
             continue;
         }
         let blocker = plan.deps[t]
@@ -110,7 +112,7 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms:
                 && s.state == TaskState::Pending
                 && s.not_before_ms <= now_ms
                 && !skipped.contains(&t)
-                && deps_met(plan, tasks, t)
+                && (s.forced || deps_met(plan, tasks, t))
         })
         .collect();
     ready.sort_by_key(|&t| (plan.plan.tasks[t].priority, t));

@@ -196,8 +196,10 @@ pub struct LogLine {
 pub struct HaltWorker {
     pub task: String,
     pub acked: bool,
-    pub ack_ms: Option<u64>,
-    pub stop_ms: Option<u64>,
+    /// From the halt command to the shim's acknowledgement.
+    pub ack_ms: Option<f64>,
+    /// From the halt command to the agent's process group being gone.
+    pub stop_ms: Option<f64>,
     /// The last signal needed, or "tmux" when the fallback killed it.
     pub signal: String,
 }
@@ -211,7 +213,8 @@ pub struct HaltReport {
     pub stopped: usize,
     pub workers: Vec<HaltWorker>,
     pub all_acked: bool,
-    pub total_latency_ms: u64,
+    /// From the halt command until every worker acknowledged or was stopped through tmux.
+    pub total_latency_ms: f64,
 }
 
 /// Everything a front end draws.

@@ -1,0 +1,125 @@
+//! `switchboard status | halt | resume`: talk to this repository's running
+//! engine over its control socket, from any terminal in the repo.
+
+use crate::engine::command::{Command, Reply};
+use crate::engine::socket;
+use crate::engine::view::{HaltReport, Snapshot};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The socket of the engine for the repository around the current directory.
+fn engine_socket() -> Result<PathBuf, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let repo = crate::git::Repo::discover(&cwd).map_err(|e| format!("not in a git repository: {e}"))?;
+    let key = crate::tmux::names::repo_key(&repo.root);
+    let path = socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
+    if !path.exists() {
+        return Err(format!("no switchboard engine is running for {}", repo.root.display()));
+    }
+    Ok(path)
+}
+
+async fn call(command: Command) -> Result<Reply, ExitCode> {
+    let path = engine_socket().map_err(|e| {
+        eprintln!("switchboard: {e}");
+        ExitCode::from(2)
+    })?;
+    match socket::call(&path, &command).await {
+        Ok(Reply::Error { message }) => {
+            eprintln!("switchboard: {message}");
+            Err(ExitCode::from(2))
+        }
+        Ok(reply) => Ok(reply),
+        Err(e) => {
+            eprintln!("switchboard: no switchboard engine is answering at {} ({e})", path.display());
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+pub async fn status(json: bool) -> ExitCode {
+    let snap = match call(Command::Status).await {
+        Ok(Reply::Status(s)) => s,
+        Ok(_) => return ExitCode::from(2),
+        Err(code) => return code,
+    };
+    if json {
+        println!("{}", status_json(&snap));
+    } else {
+        print!("{}", status_text(&snap));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The `status --json` document: run state, per task state/light/attempt/restarts/profile, halt.
+pub fn status_json(s: &Snapshot) -> serde_json::Value {
+    serde_json::json!({
+        "plan": s.plan_name,
+        "phase": s.phase,
+        "integration_branch": s.integration_branch,
+        "tasks": s.tasks.iter().map(|t| serde_json::json!({
+            "id": t.id, "group": t.group, "state": t.state, "light": t.light,
+            "attempt": t.attempt, "restarts": t.restarts, "profile": t.profile,
+            "message": t.message,
+        })).collect::<Vec<_>>(),
+        "halt": s.last_halt,
+    })
+}
+
+fn status_text(s: &Snapshot) -> String {
+    let mut out = format!("{}  {:?}  integration: {}\n", s.plan_name, s.phase, s.integration_branch).to_lowercase();
+    out.push_str("task    group     state       light     attempt  restarts  profile\n");
+    for t in &s.tasks {
+        out.push_str(&format!(
+            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}\n",
+            t.id,
+            t.group,
+            t.state.as_str(),
+            t.light.as_str(),
+            t.attempt,
+            t.restarts,
+            t.profile
+        ));
+    }
+    out
+}
+
+pub async fn halt(json: bool) -> ExitCode {
+    let report = match call(Command::Halt).await {
+        Ok(Reply::Halt(r)) => r,
+        Ok(_) => return ExitCode::from(2),
+        Err(code) => return code,
+    };
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("switchboard: {e}"),
+        }
+    } else {
+        print!("{}", halt_text(&report));
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn halt_text(r: &HaltReport) -> String {
+    let mut out = format!(
+        "halt #{}: {}/{} workers acknowledged, {} stopped, {} failed to acknowledge; total latency {:.2} ms\n",
+        r.halt_id, r.acks_received, r.total_workers, r.stopped, r.acks_failed, r.total_latency_ms
+    );
+    for w in &r.workers {
+        let ack = w.ack_ms.map(|m| format!("{m:.2} ms")).unwrap_or_else(|| "no ack".into());
+        let stop = w.stop_ms.map(|m| format!("{m:.2} ms")).unwrap_or_else(|| "-".into());
+        out.push_str(&format!("  {:<8} ack {ack:<10} stopped {stop:<10} by {}\n", w.task, w.signal));
+    }
+    out
+}
+
+pub async fn resume() -> ExitCode {
+    match call(Command::Resume).await {
+        Ok(_) => {
+            println!("resumed: dispatching again");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}

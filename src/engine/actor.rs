@@ -1,0 +1,482 @@
+//! The engine actor: receive → dispatch → reconcile → publish.
+//!
+//! One task owns every piece of run state. Inputs arrive from front ends
+//! (requests), from the socket (shims), from blocking work finishing (spawn,
+//! validation, merge) and from timers; after each, the scheduler runs and a
+//! new snapshot is published if anything visible changed.
+
+use super::command::{Command, Reply};
+use super::halt::HaltRun;
+use super::journal::{self, Entry, Journal};
+use super::link::{EngineLink, Request};
+use super::schedule::{self, Slot, Step};
+use super::socket::{self, SocketEvent};
+use super::task::TaskRun;
+use super::view::{GroupView, HaltReport, LogLine, RunPhase, Snapshot, TaskState};
+use super::words;
+use super::workshop::{CheckResult, Spawned, Workshop};
+use crate::git::{MergeOutcome, Repo};
+use crate::plan::ValidPlan;
+use crate::tmux::command::Tmux;
+use crate::tmux::control::{ControlClient, PaneInfo};
+use crate::tmux::names;
+use color_eyre::eyre::{Context, Result};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How many log lines a snapshot carries (front ends keep longer histories).
+const LOG_TAIL: usize = 300;
+const TICK: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct EngineOptions {
+    pub repo_root: PathBuf,
+    pub plan: ValidPlan,
+    pub plan_name: String,
+    pub tmux_socket: Option<String>,
+    /// The switchboard binary that panes run as the shim.
+    pub exe: PathBuf,
+    /// Tasks to run from the start (indices into the plan).
+    pub select: Vec<usize>,
+    /// Headless: stop once every selected task reached a final state.
+    pub exit_when_done: bool,
+}
+
+/// A running engine: talk to it through `link`; `events` is the journal as it
+/// is written; `done` yields the last snapshot when the engine stops.
+pub struct Engine {
+    pub link: EngineLink,
+    pub events: broadcast::Receiver<Entry>,
+    pub done: JoinHandle<Outcome>,
+    pub journal_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub snapshot: Snapshot,
+    /// Stopped by a halt-shutdown (a signal, or the TUI's quit-and-halt).
+    pub interrupted: bool,
+}
+
+pub(super) enum Input {
+    Socket(SocketEvent),
+    Spawned { task: usize, attempt: u32, result: Result<Spawned, String> },
+    Validated { task: usize, attempt: u32, results: Vec<CheckResult> },
+    Merged { task: usize, result: Result<MergeOutcome, String> },
+    Removed { task: usize, result: Result<(), String> },
+    Panes { panes: Vec<PaneInfo>, last_lines: HashMap<String, String> },
+    /// How a failed attempt's pane looked, for the next attempt's instruction.
+    Note { task: usize, attempt: u32, note: String },
+    /// A tmux fallback kill of a halted worker finished.
+    FallbackDone { halt_id: u64, task: usize },
+}
+
+pub(super) struct Actor {
+    pub(super) shop: Arc<Workshop>,
+    pub(super) control: ControlClient,
+    pub(super) tasks: Vec<TaskRun>,
+    pub(super) phase: RunPhase,
+    pub(super) journal: Journal,
+    pub(super) events: broadcast::Sender<Entry>,
+    pub(super) snapshots: watch::Sender<Arc<Snapshot>>,
+    pub(super) log: VecDeque<LogLine>,
+    pub(super) log_total: u64,
+    pub(super) inbox: mpsc::UnboundedSender<Input>,
+    /// Shim connection → task index.
+    pub(super) conns: HashMap<u64, usize>,
+    pub(super) merge_queue: VecDeque<usize>,
+    pub(super) merging: bool,
+    pub(super) halt: Option<HaltRun>,
+    pub(super) last_halt: Option<HaltReport>,
+    pub(super) next_halt_id: u64,
+    pub(super) started_ms: u64,
+    pub(super) plan_name: String,
+    pub(super) tmux_socket: Option<String>,
+    pub(super) exit_when_done: bool,
+    pub(super) shutdown: Option<bool>,
+    pub(super) dirty: bool,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Start an engine on `opts.repo_root`: prepare git, bind the socket, replay
+/// the journal, connect to tmux, and spawn the actor.
+pub async fn start(opts: EngineOptions) -> Result<Engine> {
+    let repo = Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
+    let root = repo.root.clone();
+    let key = names::repo_key(&root);
+    let socket_path = socket::socket_path(&key).wrap_err("cannot create the engine's socket directory")?;
+    let listener = socket::bind(&socket_path).await.wrap_err("cannot open the engine socket")?;
+    let tmux = Tmux::new(opts.tmux_socket.clone());
+    let shop = Arc::new(Workshop::new(repo, opts.plan, tmux, socket_path.clone(), opts.exe));
+    {
+        let shop = shop.clone();
+        tokio::task::spawn_blocking(move || shop.prepare())
+            .await
+            .wrap_err("preparing the repository")?
+            .map_err(|e| color_eyre::eyre::eyre!("preparing the repository: {e}"))?;
+    }
+    let control = ControlClient::connect(opts.tmux_socket.as_deref(), &names::control_session_name(&key))
+        .await
+        .wrap_err("cannot start the tmux control connection")?;
+
+    let state_dir = root.join(".switchboard");
+    let journal_path = state_dir.join("journal.jsonl");
+    let replay = journal::replay(&journal::read(&journal_path).wrap_err("reading the journal")?);
+    let journal = Journal::open(&journal_path).wrap_err("opening the journal")?;
+
+    let plan = &shop.plan;
+    let mut tasks: Vec<TaskRun> = plan.plan.tasks.iter().map(TaskRun::new).collect();
+    for (i, t) in plan.plan.tasks.iter().enumerate() {
+        if replay.merged.contains(&t.task_id) {
+            tasks[i].state = TaskState::Done;
+        }
+        tasks[i].attempt = replay.last_attempt.get(&t.task_id).copied().unwrap_or(0);
+        tasks[i].placement = Some(shop.placement(t));
+    }
+    for &i in &opts.select {
+        tasks[i].selected = true;
+    }
+
+    let (req_tx, req_rx) = mpsc::channel::<Request>(256);
+    let (in_tx, in_rx) = mpsc::unbounded_channel::<Input>();
+    let (sock_tx, mut sock_rx) = mpsc::unbounded_channel::<SocketEvent>();
+    let (events, events_rx) = broadcast::channel(4096);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(empty_snapshot(&opts.plan_name)));
+
+    tokio::spawn(socket::serve(listener, sock_tx, req_tx.clone()));
+    {
+        let in_tx = in_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = sock_rx.recv().await {
+                if in_tx.send(Input::Socket(ev)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    tokio::spawn(poll_panes(control.clone(), in_tx.clone(), key.clone()));
+
+    let phase = if opts.select.is_empty() { RunPhase::Idle } else { RunPhase::Running };
+    let mut actor = Actor {
+        shop,
+        control,
+        tasks,
+        phase,
+        journal,
+        events,
+        snapshots: snap_tx,
+        log: VecDeque::new(),
+        log_total: 0,
+        inbox: in_tx,
+        conns: HashMap::new(),
+        merge_queue: VecDeque::new(),
+        merging: false,
+        halt: None,
+        last_halt: None,
+        next_halt_id: 1,
+        started_ms: now_ms(),
+        plan_name: opts.plan_name,
+        tmux_socket: opts.tmux_socket,
+        exit_when_done: opts.exit_when_done,
+        shutdown: None,
+        dirty: true,
+    };
+    let selection: Vec<&str> = opts.select.iter().map(|&i| actor.task_id(i)).collect();
+    let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
+    actor.record(started);
+    let done = tokio::spawn(async move {
+        let outcome = actor.run(req_rx, in_rx).await;
+        let _ = std::fs::remove_file(&socket_path);
+        outcome
+    });
+    Ok(Engine {
+        link: EngineLink { requests: req_tx, snapshots: snap_rx },
+        events: events_rx,
+        done,
+        journal_path,
+    })
+}
+
+fn empty_snapshot(plan_name: &str) -> Snapshot {
+    Snapshot {
+        plan_name: plan_name.to_string(),
+        integration_branch: String::new(),
+        tmux_socket: None,
+        phase: RunPhase::Idle,
+        started_ms: now_ms(),
+        now_ms: now_ms(),
+        groups: Vec::new(),
+        tasks: Vec::new(),
+        log_tail: Vec::new(),
+        log_total: 0,
+        last_halt: None,
+    }
+}
+
+/// One `list-panes -a` per cycle for every worker, then captures only of the
+/// panes whose activity changed: never one tmux process per worker per tick.
+async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>, key: String) {
+    let mut seen_activity: HashMap<String, u64> = HashMap::new();
+    let mut interval = tokio::time::interval(POLL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let panes = match control.list_panes().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("tmux poll: {e}");
+                continue;
+            }
+        };
+        let mut last_lines = HashMap::new();
+        for p in panes.iter().filter(|p| names::is_ours(&p.session_name, &key)) {
+            if seen_activity.get(&p.pane_id) != Some(&p.activity) {
+                seen_activity.insert(p.pane_id.clone(), p.activity);
+                if let Ok(lines) = control.capture_tail(&p.pane_id, 8).await
+                    && let Some(line) = lines.iter().rev().find(|l| !l.trim().is_empty())
+                {
+                    last_lines.insert(p.pane_id.clone(), line.trim_end().to_string());
+                }
+            }
+        }
+        if inbox.send(Input::Panes { panes, last_lines }).is_err() {
+            break;
+        }
+    }
+}
+
+impl Actor {
+    pub(super) fn plan(&self) -> &ValidPlan {
+        &self.shop.plan
+    }
+
+    pub(super) fn task_id(&self, t: usize) -> &str {
+        &self.shop.plan.plan.tasks[t].task_id
+    }
+
+    async fn run(mut self, mut requests: mpsc::Receiver<Request>, mut inbox: mpsc::UnboundedReceiver<Input>) -> Outcome {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        self.reconcile();
+        self.publish();
+        loop {
+            tokio::select! {
+                Some(req) = requests.recv() => self.on_request(req),
+                Some(input) = inbox.recv() => self.on_input(input),
+                _ = tick.tick() => self.on_tick(),
+            }
+            self.reconcile();
+            if self.dirty {
+                self.publish();
+            }
+            if let Some(halted) = self.shutdown
+                && self.halt.is_none()
+            {
+                self.finish_shutdown(halted);
+                return self.close(halted);
+            }
+            if self.exit_when_done && self.phase == RunPhase::Finished {
+                return self.close(false);
+            }
+        }
+    }
+
+    fn on_request(&mut self, req: Request) {
+        let reply = self.handle_command(req.command, req.reply);
+        if let Some((tx, reply)) = reply {
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// Returns the reply to send now, or None when it is sent later (halt).
+    fn handle_command(
+        &mut self,
+        command: Command,
+        reply: Option<tokio::sync::oneshot::Sender<Reply>>,
+    ) -> Option<(tokio::sync::oneshot::Sender<Reply>, Reply)> {
+        let answer = match command {
+            Command::Status => Reply::Status(Box::new(self.snapshot())),
+            Command::Halt => {
+                self.begin_halt(reply);
+                return None;
+            }
+            Command::Resume => self.resume(),
+            Command::Spawn { task, force } => self.spawn_now(&task, force),
+            Command::RunGroup { group } => self.run_group(&group),
+            Command::Kill { task } => self.kill(&task),
+            Command::Restart { task } => self.restart(&task),
+            Command::PaneTail { task, lines } => {
+                self.pane_tail(&task, lines, reply);
+                return None;
+            }
+            Command::Shutdown { halt } => {
+                self.shutdown = Some(halt);
+                if halt && self.halt.is_none() {
+                    self.begin_halt(None);
+                }
+                Reply::Ok
+            }
+        };
+        reply.map(|tx| (tx, answer))
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Socket(ev) => self.on_socket(ev),
+            Input::Spawned { task, attempt, result } => self.on_spawned(task, attempt, result),
+            Input::Validated { task, attempt, results } => self.on_validated(task, attempt, results),
+            Input::Merged { task, result } => self.on_merged(task, result),
+            Input::Removed { task, result } => {
+                if let Err(e) = result {
+                    let id = self.task_id(task).to_string();
+                    self.record(Entry::new("warning", now_ms()).task(&id, 0).with("message", format!("worktree kept: {e}")));
+                }
+            }
+            Input::Panes { panes, last_lines } => self.on_panes(panes, last_lines),
+            Input::Note { task, attempt, note } => {
+                if self.tasks[task].attempt == attempt {
+                    self.tasks[task].previous_note = Some(note);
+                }
+            }
+            Input::FallbackDone { halt_id, task } => self.on_fallback_done(halt_id, task),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.check_heartbeats();
+        self.check_halt_deadlines();
+    }
+
+    pub(super) fn slots(&self) -> Vec<Slot> {
+        self.tasks
+            .iter()
+            .map(|t| Slot { state: t.state, selected: t.selected, not_before_ms: t.not_before_ms, forced: t.forced })
+            .collect()
+    }
+
+    /// Apply the scheduler until it has nothing more to say.
+    fn reconcile(&mut self) {
+        if self.phase != RunPhase::Running {
+            return;
+        }
+        let max = self.plan().plan.settings.max_parallel;
+        for _ in 0..self.tasks.len() + 1 {
+            let steps = schedule::next_steps(self.plan(), &self.slots(), max, now_ms());
+            if steps.is_empty() {
+                break;
+            }
+            for step in steps {
+                match step {
+                    Step::Start(t) => self.start_attempt(t),
+                    Step::Skip { task, because } => {
+                        let reason = format!("dependency {} is {}", self.task_id(because), self.tasks[because].state.as_str());
+                        self.set_state(task, TaskState::Skipped, Some(reason));
+                    }
+                }
+            }
+        }
+        let settled = self
+            .tasks
+            .iter()
+            .all(|t| !t.selected || t.state.is_final() || (t.state == TaskState::Halted));
+        let busy = self.merging || self.tasks.iter().any(|t| t.state.is_active());
+        if settled && !busy {
+            self.phase = RunPhase::Finished;
+            let summary = self.summary_words();
+            self.record(Entry::new("run_finished", now_ms()).with("summary", summary));
+        }
+    }
+
+    fn summary_words(&self) -> String {
+        let mut counts: Vec<(TaskState, usize)> = Vec::new();
+        for t in self.tasks.iter().filter(|t| t.selected) {
+            match counts.iter_mut().find(|(s, _)| *s == t.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((t.state, 1)),
+            }
+        }
+        counts.sort();
+        counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Journal an entry, feed the log, and tell subscribers.
+    pub(super) fn record(&mut self, entry: Entry) {
+        if let Err(e) = self.journal.append(&entry) {
+            tracing::error!("journal write failed: {e}");
+        }
+        if let Some((level, text)) = words::describe(&entry) {
+            self.log.push_back(LogLine { ts_ms: entry.ts_ms, level, task: entry.task.clone(), text });
+            self.log_total += 1;
+            if self.log.len() > LOG_TAIL {
+                self.log.pop_front();
+            }
+        }
+        let _ = self.events.send(entry);
+        self.dirty = true;
+    }
+
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let plan = self.plan();
+        Snapshot {
+            plan_name: self.plan_name.clone(),
+            integration_branch: plan.plan.settings.integration_branch.clone(),
+            tmux_socket: self.tmux_socket.clone(),
+            phase: self.phase,
+            started_ms: self.started_ms,
+            now_ms: now_ms(),
+            groups: plan
+                .group_order
+                .iter()
+                .map(|&g| {
+                    let grp = &plan.plan.groups[g];
+                    GroupView { id: grp.id.clone(), title: grp.title.clone(), after: grp.after.clone() }
+                })
+                .collect(),
+            tasks: plan.task_order.iter().map(|&t| self.tasks[t].view(&plan.plan.tasks[t])).collect(),
+            log_tail: self.log.iter().cloned().collect(),
+            log_total: self.log_total,
+            last_halt: self.last_halt.clone(),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.dirty = false;
+        let snap = Arc::new(self.snapshot());
+        self.snapshots.send_replace(snap);
+    }
+
+    fn finish_shutdown(&mut self, halted: bool) {
+        if halted {
+            // Interrupted: no worker survives the run; worktrees stay.
+            for t in 0..self.tasks.len() {
+                if let Some(p) = self.tasks[t].placement.clone()
+                    && (self.tasks[t].worker.is_some() || self.tasks[t].state == TaskState::Halted)
+                {
+                    self.shop.kill_session(&p.session);
+                    self.tasks[t].worker = None;
+                }
+            }
+            self.record(Entry::new("interrupted", now_ms()).with("signal", "halt"));
+        }
+    }
+
+    /// Last words: the execution log, the control session, a final snapshot.
+    fn close(&mut self, interrupted: bool) -> Outcome {
+        if let Err(e) = super::exec_log::write(&self.shop.repo.root, self.plan(), self.journal.path()) {
+            tracing::warn!("cannot write EXECUTION_LOG.md: {e}");
+        }
+        self.shop.kill_session(&names::control_session_name(&self.shop.repo_key));
+        self.publish();
+        Outcome { snapshot: (**self.snapshots.borrow()).clone(), interrupted }
+    }
+}

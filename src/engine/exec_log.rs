@@ -1,0 +1,166 @@
+//! `.switchboard/EXECUTION_LOG.md`, rendered from the journal as the seed's
+//! execution log: group timeline, task status, durations, worktrees and
+//! branches, outputs, validation results and blockers.
+
+use super::journal::{self, Entry};
+use crate::plan::ValidPlan;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+#[derive(Default)]
+struct TaskLog<'a> {
+    state: Option<&'a str>,
+    first_ms: Option<u64>,
+    last_ms: Option<u64>,
+    attempts: u32,
+    profile: Option<&'a str>,
+    worktree: Option<&'a str>,
+    branch: Option<&'a str>,
+    checks: Vec<(u32, &'a str, bool, &'a str)>,
+    blocker: Option<String>,
+    merged_commit: Option<&'a str>,
+}
+
+pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
+    let mut logs: BTreeMap<&str, TaskLog> = BTreeMap::new();
+    for e in entries {
+        let Some(task) = e.task.as_deref() else { continue };
+        let log = logs.entry(task).or_default();
+        log.first_ms.get_or_insert(e.ts_ms);
+        log.last_ms = Some(e.ts_ms);
+        if let Some(a) = e.attempt {
+            log.attempts = log.attempts.max(a);
+        }
+        match e.event.as_str() {
+            "state" => {
+                log.state = e.str("state");
+                log.profile = e.str("profile").or(log.profile);
+                match e.str("state") {
+                    Some("failed" | "skipped" | "conflict" | "cancelled") => log.blocker = e.str("reason").map(str::to_string),
+                    Some("done") => log.blocker = None,
+                    _ => {}
+                }
+            }
+            "spawned" => {
+                log.worktree = e.str("worktree");
+                log.branch = e.str("branch");
+            }
+            "validation" => {
+                let ok = e.details.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
+                log.checks.push((e.attempt.unwrap_or(0), e.str("check").unwrap_or(""), ok, e.str("detail").unwrap_or("")));
+            }
+            "merged" => log.merged_commit = e.str("commit"),
+            _ => {}
+        }
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(out, "# Execution log\n");
+    let _ = writeln!(out, "Rendered by switchboard from `.switchboard/journal.jsonl` ({} events).\n", entries.len());
+    let _ = writeln!(out, "## Group timeline\n");
+    let _ = writeln!(out, "| group | title | started | finished | duration | done |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for &g in &plan.group_order {
+        let group = &plan.plan.groups[g];
+        let members: Vec<&str> = plan.tasks_in_group(g).map(|t| plan.plan.tasks[t].task_id.as_str()).collect();
+        let start = members.iter().filter_map(|m| logs.get(m).and_then(|l| l.first_ms)).min();
+        let end = members.iter().filter_map(|m| logs.get(m).and_then(|l| l.last_ms)).max();
+        let done = members.iter().filter(|m| logs.get(*m).and_then(|l| l.state) == Some("done")).count();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {done}/{} |",
+            group.id,
+            group.title,
+            clock(start),
+            clock(end),
+            duration(start, end),
+            members.len()
+        );
+    }
+
+    let _ = writeln!(out, "\n## Tasks\n");
+    let _ = writeln!(out, "| task | title | group | status | attempts | profile | duration | worktree | branch |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for &t in &plan.task_order {
+        let task = &plan.plan.tasks[t];
+        let log = logs.remove(task.task_id.as_str()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            task.task_id,
+            task.title,
+            task.group,
+            log.state.unwrap_or("not run"),
+            log.attempts,
+            log.profile.unwrap_or(&task.agent.kind),
+            duration(log.first_ms, log.last_ms),
+            log.worktree.map(|w| format!("`{w}`")).unwrap_or_else(|| "-".into()),
+            log.branch.map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
+        );
+        logs.insert(task.task_id.as_str(), log);
+    }
+
+    let _ = writeln!(out, "\n## Outputs and validation\n");
+    for &t in &plan.task_order {
+        let task = &plan.plan.tasks[t];
+        let Some(log) = logs.get(task.task_id.as_str()) else { continue };
+        if log.state.is_none() {
+            continue;
+        }
+        let merged = log.merged_commit.map(|c| format!(" — merged as `{}`", c.get(..10).unwrap_or(c))).unwrap_or_default();
+        let _ = writeln!(out, "### {}: {}{merged}\n", task.task_id, task.title);
+        for o in &task.outputs {
+            let _ = writeln!(out, "- output `{}`", o.path);
+        }
+        for (attempt, check, ok, detail) in &log.checks {
+            let mark = if *ok { "passed" } else { "FAILED" };
+            let _ = writeln!(out, "- attempt {attempt}: {check}: {mark} ({detail})");
+        }
+        out.push('\n');
+    }
+
+    let blockers: Vec<String> = plan
+        .task_order
+        .iter()
+        .filter_map(|&t| {
+            let id = plan.plan.tasks[t].task_id.as_str();
+            let log = logs.get(id)?;
+            let reason = log.blocker.as_ref()?;
+            Some(format!("- {id} ({}): {reason}", log.state.unwrap_or("?")))
+        })
+        .collect();
+    let _ = writeln!(out, "## Blockers\n");
+    if blockers.is_empty() {
+        let _ = writeln!(out, "None.");
+    } else {
+        for b in blockers {
+            let _ = writeln!(out, "{b}");
+        }
+    }
+    out
+}
+
+fn clock(ms: Option<u64>) -> String {
+    use chrono::TimeZone;
+    match ms.map(|m| chrono::Local.timestamp_millis_opt(m as i64)) {
+        Some(chrono::LocalResult::Single(t)) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        _ => "-".into(),
+    }
+}
+
+fn duration(start: Option<u64>, end: Option<u64>) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) => {
+            let secs = e.saturating_sub(s) / 1000;
+            format!("{}m{:02}s", secs / 60, secs % 60)
+        }
+        _ => "-".into(),
+    }
+}
+
+/// Re-render the log next to the journal.
+pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Result<()> {
+    let entries = journal::read(journal_path)?;
+    std::fs::write(root.join(".switchboard").join("EXECUTION_LOG.md"), render(plan, &entries))
+}

@@ -1,0 +1,552 @@
+//! One attempt's life in the actor: start, shim messages, validation, merge,
+//! and failure through the supervision chain (restart → fallback → failed).
+
+use super::actor::{Actor, Input, now_ms};
+use super::journal::Entry;
+use super::socket::SocketEvent;
+use super::supervise::{self, Next};
+use super::task::Worker;
+use super::view::{AttemptOutcome, AttemptSpan, Light, RunPhase, TaskState};
+use super::workshop::{CheckResult, Spawned};
+use crate::git::MergeOutcome;
+use crate::tmux::control::PaneInfo;
+use crate::worker::protocol::{EngineMessage, ExitStatus, ReportState, ShimMessage};
+use std::collections::HashMap;
+
+impl Actor {
+    pub(super) fn set_state(&mut self, t: usize, state: TaskState, reason: Option<String>) {
+        if self.tasks[t].state == state && reason.is_none() {
+            return;
+        }
+        self.tasks[t].state = state;
+        if reason.is_some() {
+            self.tasks[t].message = reason.clone();
+        }
+        let id = self.task_id(t).to_string();
+        let task = &self.tasks[t];
+        let mut e = Entry::new("state", now_ms())
+            .task(&id, task.attempt)
+            .with("state", state.as_str())
+            .with("profile", task.profile.clone());
+        if let Some(r) = reason {
+            e = e.with("reason", r);
+        }
+        self.record(e);
+    }
+
+    pub(super) fn start_attempt(&mut self, t: usize) {
+        let now = now_ms();
+        let run = &mut self.tasks[t];
+        run.attempt += 1;
+        run.forced = false;
+        let attempt = run.attempt;
+        run.attempts.push(AttemptSpan {
+            attempt,
+            profile: run.profile.clone(),
+            started_ms: now,
+            ended_ms: None,
+            outcome: None,
+        });
+        run.worker = Some(Worker::new(attempt, now));
+        let profile = run.profile.clone();
+        let previous = run.previous_note.take();
+        self.set_state(t, TaskState::Assigned, None);
+        let shop = self.shop.clone();
+        let inbox = self.inbox.clone();
+        tokio::task::spawn_blocking(move || {
+            let task = &shop.plan.plan.tasks[t];
+            let result = shop.spawn(task, attempt, &profile, previous.as_deref());
+            let _ = inbox.send(Input::Spawned { task: t, attempt, result });
+        });
+    }
+
+    pub(super) fn on_spawned(&mut self, t: usize, attempt: u32, result: Result<Spawned, String>) {
+        if self.tasks[t].attempt != attempt || self.tasks[t].state != TaskState::Assigned {
+            // Halted or killed while spawning: the new session must not live on.
+            if let Ok(s) = result {
+                self.shop.kill_session(&s.placement.session);
+            }
+            return;
+        }
+        match result {
+            Ok(spawned) => {
+                let id = self.task_id(t).to_string();
+                let run = &mut self.tasks[t];
+                if let Some(w) = run.worker.as_mut() {
+                    w.pane_id = Some(spawned.pane_id.clone());
+                    w.last_beat_ms = now_ms();
+                }
+                let p = &spawned.placement;
+                let e = Entry::new("spawned", now_ms())
+                    .task(&id, attempt)
+                    .with("profile", run.profile.clone())
+                    .with("session", p.session.clone())
+                    .with("pane", spawned.pane_id.clone())
+                    .with("worktree", p.worktree.display().to_string())
+                    .with("branch", p.branch.clone());
+                run.placement = Some(spawned.placement);
+                self.record(e);
+                self.set_state(t, TaskState::Running, None);
+            }
+            Err(reason) => self.attempt_failed(t, format!("could not start: {reason}"), AttemptOutcome::Failed, false),
+        }
+    }
+
+    pub(super) fn on_socket(&mut self, ev: SocketEvent) {
+        match ev {
+            SocketEvent::ShimHello { conn, hello, tx } => {
+                let ShimMessage::Hello { task, attempt, shim_pid, pane_id, .. } = hello else { return };
+                let Some(t) = self.plan().task_idx(&task) else {
+                    tracing::warn!("a shim for unknown task {task} connected");
+                    return;
+                };
+                let run = &mut self.tasks[t];
+                let adoptable = run.worker.is_none()
+                    && attempt >= run.attempt
+                    && matches!(run.state, TaskState::Pending | TaskState::Halted | TaskState::Failed);
+                if adoptable {
+                    // A worker from an engine that died: re-adopt it.
+                    run.attempt = attempt;
+                    run.selected = true;
+                    run.worker = Some(Worker::new(attempt, now_ms()));
+                    run.attempts.push(AttemptSpan {
+                        attempt,
+                        profile: run.profile.clone(),
+                        started_ms: now_ms(),
+                        ended_ms: None,
+                        outcome: None,
+                    });
+                    if self.phase == RunPhase::Idle || self.phase == RunPhase::Finished {
+                        self.phase = RunPhase::Running;
+                    }
+                    self.set_state(t, TaskState::Running, Some("re-adopted a live worker".into()));
+                }
+                let run = &mut self.tasks[t];
+                match run.worker.as_mut() {
+                    Some(w) if w.attempt == attempt => {
+                        w.conn = Some(conn);
+                        w.tx = Some(tx.clone());
+                        w.shim_pid = Some(shim_pid);
+                        w.last_beat_ms = now_ms();
+                        w.heartbeat = Light::Healthy;
+                        if pane_id.is_some() {
+                            w.pane_id = pane_id;
+                        }
+                        self.conns.insert(conn, t);
+                        // A halt in progress reaches late-connecting shims too.
+                        if let Some(h) = &self.halt {
+                            let _ = tx.send(EngineMessage::Halt { halt_id: h.id, grace_ms: self.plan().plan.settings.halt.grace_ms });
+                        }
+                    }
+                    _ => {
+                        // A stale attempt: tell it we're done with it.
+                        let _ = tx.send(EngineMessage::Bye);
+                    }
+                }
+                self.dirty = true;
+            }
+            SocketEvent::Shim { conn, msg } => {
+                if let Some(&t) = self.conns.get(&conn) {
+                    self.on_shim(t, msg);
+                }
+            }
+            SocketEvent::ShimClosed { conn } => {
+                let Some(t) = self.conns.remove(&conn) else { return };
+                let Some(w) = self.tasks[t].worker.as_mut() else { return };
+                if w.conn != Some(conn) {
+                    return;
+                }
+                w.conn = None;
+                w.tx = None;
+                // A shim that is gone (kill -9, crash) is DEAD at once; one that
+                // lives will reconnect, and the heartbeat timeouts cover the rest.
+                let gone = w.shim_pid.is_some_and(|pid| !process_alive(pid));
+                if gone && w.exit.is_none() && self.tasks[t].state.is_active() {
+                    self.worker_dead(t, "the shim is gone (connection closed, process dead)".into());
+                }
+            }
+        }
+    }
+
+    fn on_shim(&mut self, t: usize, msg: ShimMessage) {
+        let now = now_ms();
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.last_beat_ms = now;
+            if w.heartbeat != Light::Healthy {
+                w.heartbeat = Light::Healthy;
+                let id = self.task_id(t).to_string();
+                let attempt = self.tasks[t].attempt;
+                self.record(Entry::new("light", now).task(&id, attempt).with("light", "HEALTHY"));
+            }
+        }
+        match msg {
+            ShimMessage::Hello { .. } | ShimMessage::Heartbeat { .. } => {}
+            ShimMessage::Report { state, message } => self.on_report(t, state, message),
+            ShimMessage::Exit { status } => self.on_exit(t, status),
+            ShimMessage::HaltAck { halt_id } => self.on_halt_ack(halt_id, t),
+            ShimMessage::Halted { halt_id, stop_ms, signal } => self.on_halted(halt_id, t, stop_ms, signal),
+        }
+    }
+
+    fn on_report(&mut self, t: usize, state: ReportState, message: Option<String>) {
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt;
+        let mut e = Entry::new("report", now_ms()).task(&id, attempt).with("state", state.as_str());
+        if let Some(m) = &message {
+            e = e.with("message", m.clone());
+        }
+        self.record(e);
+        let current = self.tasks[t].state;
+        if !matches!(current, TaskState::Running | TaskState::Waiting | TaskState::Assigned) {
+            return;
+        }
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.waiting = matches!(state, ReportState::Wait | ReportState::Help);
+        }
+        match state {
+            ReportState::Start => self.set_state(t, TaskState::Running, None),
+            ReportState::Wait | ReportState::Help => self.set_state(t, TaskState::Waiting, message),
+            ReportState::Done => self.begin_validation(t),
+            ReportState::Error => {
+                let reason = format!("agent reported ERROR{}", message.map(|m| format!(": {m}")).unwrap_or_default());
+                self.stop_worker(t);
+                self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
+            }
+            ReportState::Skip => {
+                self.stop_worker(t);
+                self.tasks[t].end_attempt(AttemptOutcome::Skipped, now_ms());
+                self.set_state(t, TaskState::Skipped, Some(format!("agent reported SKIP{}", message.map(|m| format!(": {m}")).unwrap_or_default())));
+            }
+        }
+    }
+
+    fn on_exit(&mut self, t: usize, status: ExitStatus) {
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt;
+        let mut e = Entry::new("exit", now_ms()).task(&id, attempt).with("how", status.describe());
+        if let Some(c) = status.code {
+            e = e.with("code", c);
+        }
+        if let Some(s) = status.signal {
+            e = e.with("signal", s);
+        }
+        self.record(e);
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.exit = Some(status);
+            w.send(EngineMessage::Bye);
+        }
+        match self.tasks[t].state {
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned => {
+                if self.halt.is_some() || self.phase == RunPhase::Halted {
+                    return; // the halt accounts for it
+                }
+                if status.success() {
+                    self.begin_validation(t);
+                } else {
+                    // 127: the shell found no such program; restarting cannot help.
+                    let hopeless = status.code == Some(127);
+                    let reason = if hopeless {
+                        format!("{} (command not found: {})", status.describe(), self.tasks[t].profile)
+                    } else {
+                        status.describe()
+                    };
+                    let outcome = if status.signal.is_some() { AttemptOutcome::Crashed } else { AttemptOutcome::Failed };
+                    self.attempt_failed(t, reason, outcome, hopeless);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn worker_dead(&mut self, t: usize, reason: String) {
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.heartbeat = Light::Dead;
+        }
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt;
+        let e = Entry::new("light", now_ms()).task(&id, attempt).with("light", "DEAD").with("reason", reason.clone());
+        self.record(e);
+        if self.halt.is_some() {
+            return;
+        }
+        self.stop_worker(t);
+        self.attempt_failed(t, format!("DEAD: {reason}"), AttemptOutcome::Crashed, false);
+    }
+
+    fn begin_validation(&mut self, t: usize) {
+        if !matches!(self.tasks[t].state, TaskState::Running | TaskState::Waiting | TaskState::Assigned) {
+            return;
+        }
+        self.set_state(t, TaskState::Validating, None);
+        let attempt = self.tasks[t].attempt;
+        let shop = self.shop.clone();
+        let inbox = self.inbox.clone();
+        tokio::task::spawn_blocking(move || {
+            let results = shop.validate(&shop.plan.plan.tasks[t], attempt);
+            let _ = inbox.send(Input::Validated { task: t, attempt, results });
+        });
+    }
+
+    pub(super) fn on_validated(&mut self, t: usize, attempt: u32, results: Vec<CheckResult>) {
+        if self.tasks[t].attempt != attempt || self.tasks[t].state != TaskState::Validating {
+            return;
+        }
+        let id = self.task_id(t).to_string();
+        for r in &results {
+            let e = Entry::new("validation", now_ms())
+                .task(&id, attempt)
+                .with("check", r.check.clone())
+                .with("ok", r.ok)
+                .with("detail", r.detail.clone());
+            self.record(e);
+        }
+        if let Some(bad) = results.iter().find(|r| !r.ok) {
+            let reason = format!("validation failed: {} ({})", bad.check, bad.detail);
+            self.stop_worker(t);
+            self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
+            return;
+        }
+        self.set_state(t, TaskState::Merging, None);
+        self.merge_queue.push_back(t);
+        self.next_merge();
+    }
+
+    /// Merges run one at a time, so they land in the order tasks finished,
+    /// which respects dependencies (a dependent starts only after its merge).
+    fn next_merge(&mut self) {
+        if self.merging {
+            return;
+        }
+        let Some(t) = self.merge_queue.pop_front() else { return };
+        self.merging = true;
+        let shop = self.shop.clone();
+        let inbox = self.inbox.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = shop.merge(&shop.plan.plan.tasks[t]);
+            let _ = inbox.send(Input::Merged { task: t, result });
+        });
+    }
+
+    pub(super) fn on_merged(&mut self, t: usize, result: Result<MergeOutcome, String>) {
+        self.merging = false;
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt;
+        let branch = self.plan().plan.settings.integration_branch.clone();
+        match result {
+            Ok(outcome @ (MergeOutcome::Merged { .. } | MergeOutcome::UpToDate)) => {
+                let commit = match outcome {
+                    MergeOutcome::Merged { commit } => commit,
+                    _ => "already contained".to_string(),
+                };
+                self.record(Entry::new("merged", now_ms()).task(&id, attempt).with("commit", commit).with("branch", branch));
+                self.tasks[t].end_attempt(AttemptOutcome::Done, now_ms());
+                self.stop_worker(t);
+                self.set_state(t, TaskState::Done, None);
+                if self.plan().plan.settings.remove_merged_worktrees {
+                    let shop = self.shop.clone();
+                    let inbox = self.inbox.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let result = shop.remove_worktree(&shop.plan.plan.tasks[t]);
+                        let _ = inbox.send(Input::Removed { task: t, result });
+                    });
+                }
+            }
+            Ok(MergeOutcome::Conflict { files }) => {
+                self.record(Entry::new("conflict", now_ms()).task(&id, attempt).with("files", files.clone()));
+                self.tasks[t].end_attempt(AttemptOutcome::Conflict, now_ms());
+                self.stop_worker_keep_pane(t);
+                self.set_state(t, TaskState::Conflict, Some(format!("merge conflict in {}", files.join(", "))));
+            }
+            Err(e) => {
+                self.tasks[t].end_attempt(AttemptOutcome::Failed, now_ms());
+                self.stop_worker_keep_pane(t);
+                self.record(Entry::new("failure", now_ms()).task(&id, attempt).with("reason", format!("merge failed: {e}")));
+                self.set_state(t, TaskState::Failed, Some(format!("merge failed: {e}")));
+            }
+        }
+        self.next_merge();
+    }
+
+    /// End the worker and its tmux session (done, cancelled, restarted).
+    pub(super) fn stop_worker(&mut self, t: usize) {
+        if let Some(w) = self.tasks[t].worker.take() {
+            if let Some(c) = w.conn {
+                self.conns.remove(&c);
+            }
+            if let Some(p) = &self.tasks[t].placement {
+                self.shop.kill_session(&p.session);
+            }
+        }
+    }
+
+    /// Forget the worker but keep its (dead) pane readable for inspection.
+    fn stop_worker_keep_pane(&mut self, t: usize) {
+        if let Some(w) = self.tasks[t].worker.take()
+            && let Some(c) = w.conn
+        {
+            self.conns.remove(&c);
+        }
+    }
+
+    /// The supervision chain after a failed attempt.
+    pub(super) fn attempt_failed(&mut self, t: usize, reason: String, outcome: AttemptOutcome, hopeless: bool) {
+        let now = now_ms();
+        let id = self.task_id(t).to_string();
+        self.capture_note(t, &reason);
+        self.stop_worker_keep_pane(t);
+        let settings = self.plan().plan.settings.clone();
+        let run = &mut self.tasks[t];
+        run.end_attempt(outcome, now);
+        let mut chain = vec![self.shop.plan.plan.tasks[t].agent.kind.clone()];
+        chain.extend(self.shop.plan.plan.agents.get(&chain[0]).map(|a| a.fallbacks.clone()).unwrap_or_default());
+        let restarts_used = if hopeless { u32::MAX } else { run.restarts };
+        let next = supervise::after_failure(&settings.restart, settings.max_fallbacks, restarts_used, run.fallbacks_used, &chain);
+        let attempt = run.attempt;
+        let profile = run.profile.clone();
+        let base = |event: &str| {
+            Entry::new(event, now)
+                .task(&id, attempt)
+                .with("profile", profile.clone())
+                .with("reason", reason.clone())
+        };
+        match next {
+            Next::Restart { delay_ms } => {
+                run.restarts += 1;
+                run.not_before_ms = now + delay_ms;
+                let e = base("restart").with("restart_count", run.restarts).with("delay_ms", delay_ms).with("next_profile", profile.clone());
+                self.record(e);
+                self.set_state(t, TaskState::Pending, Some(reason));
+            }
+            Next::Escalate { profile: next_profile } => {
+                let e = base("escalation").with("restart_count", run.restarts).with("next_profile", next_profile.clone());
+                run.fallbacks_used += 1;
+                run.restarts = 0;
+                run.profile = next_profile;
+                run.not_before_ms = now + settings.restart.backoff_ms;
+                self.record(e);
+                self.set_state(t, TaskState::Pending, Some(reason));
+            }
+            Next::Fail => {
+                let e = base("failure").with("restart_count", run.restarts).with("next_profile", serde_json::Value::Null);
+                self.record(e);
+                self.set_state(t, TaskState::Failed, Some(reason));
+            }
+        }
+    }
+
+    /// Capture the last 40 lines of the pane in the background; they join
+    /// the next attempt's instruction.
+    fn capture_note(&mut self, t: usize, reason: &str) {
+        let Some(pane) = self.tasks[t].worker.as_ref().and_then(|w| w.pane_id.clone()) else { return };
+        let attempt = self.tasks[t].attempt;
+        let control = self.control.clone();
+        let inbox = self.inbox.clone();
+        let how = reason.to_string();
+        tokio::spawn(async move {
+            let lines = control.capture_tail(&pane, 40).await.unwrap_or_default();
+            let mut note = String::new();
+            crate::instruction::append_previous_attempt(&mut note, &how, &lines);
+            let _ = inbox.send(Input::Note { task: t, attempt, note });
+        });
+    }
+
+    /// Heartbeat silence → LATE / MISSING / DEAD.
+    pub(super) fn check_heartbeats(&mut self) {
+        let now = now_ms();
+        let hb = self.plan().plan.settings.heartbeat.clone();
+        let mut dead = Vec::new();
+        for t in 0..self.tasks.len() {
+            if !matches!(self.tasks[t].state, TaskState::Running | TaskState::Waiting) {
+                continue;
+            }
+            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            if w.exit.is_some() {
+                continue;
+            }
+            let light = supervise::light_after_silence(&hb, w.last_beat_ms, now);
+            if light != w.heartbeat {
+                w.heartbeat = light;
+                let silent = now.saturating_sub(w.last_beat_ms);
+                let id = self.task_id(t).to_string();
+                let attempt = self.tasks[t].attempt;
+                if light == Light::Dead {
+                    dead.push((t, format!("no heartbeat for {silent} ms")));
+                } else {
+                    let e = Entry::new("timeout", now)
+                        .task(&id, attempt)
+                        .with("light", light.as_str())
+                        .with("reason", format!("no heartbeat for {silent} ms"))
+                        .with("profile", self.tasks[t].profile.clone())
+                        .with("restart_count", self.tasks[t].restarts);
+                    self.record(e);
+                }
+            }
+        }
+        for (t, reason) in dead {
+            let id = self.task_id(t).to_string();
+            let e = Entry::new("timeout", now)
+                .task(&id, self.tasks[t].attempt)
+                .with("light", "DEAD")
+                .with("reason", reason.clone())
+                .with("profile", self.tasks[t].profile.clone())
+                .with("restart_count", self.tasks[t].restarts);
+            self.record(e);
+            self.worker_dead(t, reason);
+        }
+    }
+
+    /// Pane states from one `list-panes -a`: last lines, stalls, dead panes.
+    pub(super) fn on_panes(&mut self, panes: Vec<PaneInfo>, last_lines: HashMap<String, String>) {
+        let by_pane: HashMap<&str, &PaneInfo> = panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
+        let stall_s = self.plan().plan.settings.stall_after_ms / 1000;
+        let now_s = now_ms() / 1000;
+        let mut dead = Vec::new();
+        for t in 0..self.tasks.len() {
+            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            let Some(pane) = w.pane_id.clone() else { continue };
+            if let Some(line) = last_lines.get(&pane)
+                && *line != self.tasks[t].last_line
+            {
+                self.tasks[t].last_line = line.clone();
+                self.dirty = true;
+            }
+            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            match by_pane.get(pane.as_str()) {
+                Some(info) => {
+                    w.activity_s = Some(info.activity);
+                    let stalled = w.exit.is_none() && now_s.saturating_sub(info.activity) >= stall_s.max(1);
+                    if stalled != w.stalled {
+                        w.stalled = stalled;
+                        let id = self.task_id(t).to_string();
+                        let light = if stalled { "STALLED" } else { "HEALTHY" };
+                        let e = Entry::new("light", now_ms()).task(&id, self.tasks[t].attempt).with("light", light);
+                        self.record(e);
+                    }
+                    if info.pane_dead && w.conn.is_none() && w.exit.is_none() && self.tasks[t].state.is_active() {
+                        dead.push((t, "the pane is dead and its shim disconnected".to_string()));
+                    }
+                }
+                None => {
+                    let started = self.tasks[t].state != TaskState::Assigned;
+                    let w = self.tasks[t].worker.as_ref();
+                    if started && w.is_some_and(|w| w.conn.is_none() && w.exit.is_none()) {
+                        dead.push((t, "the tmux pane is gone".to_string()));
+                    }
+                }
+            }
+        }
+        for (t, reason) in dead {
+            self.worker_dead(t, reason);
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    match kill(Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    }
+}

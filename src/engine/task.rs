@@ -1,0 +1,139 @@
+//! The engine's record of one task and of its live worker.
+
+use super::socket::ConnId;
+use super::supervise;
+use super::view::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView};
+use super::workshop::Placement;
+use crate::plan::Task;
+use crate::worker::protocol::{EngineMessage, ExitStatus};
+use tokio::sync::mpsc::UnboundedSender;
+
+#[derive(Debug)]
+pub struct TaskRun {
+    pub state: TaskState,
+    /// Part of what this run should do.
+    pub selected: bool,
+    /// Started by a person despite unmet dependencies.
+    pub forced: bool,
+    /// A restart's backoff: not before this time (ms since epoch).
+    pub not_before_ms: u64,
+    pub attempt: u32,
+    /// Restarts used with the current profile.
+    pub restarts: u32,
+    pub fallbacks_used: u32,
+    pub profile: String,
+    pub attempts: Vec<AttemptSpan>,
+    pub message: Option<String>,
+    pub last_line: String,
+    pub placement: Option<Placement>,
+    pub worker: Option<Worker>,
+    /// How the previous attempt ended, appended to the next instruction.
+    pub previous_note: Option<String>,
+}
+
+/// A live attempt: tmux pane + shim connection.
+#[derive(Debug)]
+pub struct Worker {
+    pub attempt: u32,
+    pub pane_id: Option<String>,
+    pub conn: Option<ConnId>,
+    pub tx: Option<UnboundedSender<EngineMessage>>,
+    pub shim_pid: Option<u32>,
+    pub last_beat_ms: u64,
+    /// The light from heartbeat silence alone.
+    pub heartbeat: Light,
+    pub waiting: bool,
+    pub stalled: bool,
+    /// The pane's last activity (epoch seconds) as of the last poll.
+    pub activity_s: Option<u64>,
+    pub exit: Option<ExitStatus>,
+}
+
+impl Worker {
+    pub fn new(attempt: u32, now_ms: u64) -> Self {
+        Worker {
+            attempt,
+            pane_id: None,
+            conn: None,
+            tx: None,
+            shim_pid: None,
+            last_beat_ms: now_ms,
+            heartbeat: Light::Healthy,
+            waiting: false,
+            stalled: false,
+            activity_s: None,
+            exit: None,
+        }
+    }
+
+    pub fn light(&self) -> Light {
+        supervise::shown_light(self.heartbeat, self.waiting, self.stalled)
+    }
+
+    /// Best effort: a gone shim no longer needs telling.
+    pub fn send(&self, msg: EngineMessage) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok())
+    }
+}
+
+impl TaskRun {
+    pub fn new(task: &Task) -> Self {
+        TaskRun {
+            state: TaskState::Pending,
+            selected: false,
+            forced: false,
+            not_before_ms: 0,
+            attempt: 0,
+            restarts: 0,
+            fallbacks_used: 0,
+            profile: task.agent.kind.clone(),
+            attempts: Vec::new(),
+            message: None,
+            last_line: String::new(),
+            placement: None,
+            worker: None,
+            previous_note: None,
+        }
+    }
+
+    pub fn light(&self) -> Light {
+        match (&self.worker, self.state) {
+            (_, TaskState::Waiting) => Light::Waiting,
+            (Some(w), s) if s.is_active() => w.light(),
+            _ => Light::Idle,
+        }
+    }
+
+    /// Close the current attempt's span with `outcome`.
+    pub fn end_attempt(&mut self, outcome: AttemptOutcome, now_ms: u64) {
+        if let Some(span) = self.attempts.last_mut()
+            && span.ended_ms.is_none()
+        {
+            span.ended_ms = Some(now_ms);
+            span.outcome = Some(outcome);
+        }
+    }
+
+    pub fn view(&self, task: &Task) -> TaskView {
+        TaskView {
+            id: task.task_id.clone(),
+            title: task.title.clone(),
+            group: task.group.clone(),
+            priority: task.priority.as_str().to_string(),
+            effort_hours: task.effort_hours,
+            dependencies: task.dependencies.clone(),
+            profile: self.profile.clone(),
+            state: self.state,
+            light: self.light(),
+            attempt: self.attempt,
+            restarts: self.attempts.len().saturating_sub(1) as u32,
+            attempts: self.attempts.clone(),
+            last_line: self.last_line.clone(),
+            message: self.message.clone(),
+            pane_id: self.worker.as_ref().and_then(|w| w.pane_id.clone()),
+            session: self.placement.as_ref().map(|p| p.session.clone()),
+            worktree: self.placement.as_ref().map(|p| p.worktree.display().to_string()),
+            branch: self.placement.as_ref().map(|p| p.branch.clone()),
+        }
+    }
+}

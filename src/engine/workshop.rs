@@ -1,0 +1,244 @@
+//! The engine's hands: blocking git, tmux and file work for one worker.
+//!
+//! Everything here runs on tokio's blocking pool (`spawn_blocking`); the
+//! actor only ever sees the results as messages. Git calls that change shared
+//! state (worktree registry, refs) are serialized by one lock.
+
+use crate::git::{MergeOutcome, Repo};
+use crate::instruction::{self, ResolvedInput};
+use crate::plan::{Task, Validation, ValidPlan};
+use crate::tmux::command::Tmux;
+use crate::tmux::names;
+use crate::worker::protocol::env;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where a worker lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub worktree: PathBuf,
+    pub branch: String,
+    pub session: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spawned {
+    pub placement: Placement,
+    pub pane_id: String,
+}
+
+/// One validation check's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+pub struct Workshop {
+    pub repo: Repo,
+    pub plan: ValidPlan,
+    pub tmux: Tmux,
+    pub repo_key: String,
+    /// The engine's socket, handed to shims.
+    pub socket_path: PathBuf,
+    /// This very binary: the shim and `switchboard report` are subcommands.
+    pub exe: PathBuf,
+    git_lock: Mutex<()>,
+}
+
+impl Workshop {
+    pub fn new(repo: Repo, plan: ValidPlan, tmux: Tmux, socket_path: PathBuf, exe: PathBuf) -> Self {
+        let repo_key = names::repo_key(&repo.root);
+        Workshop { repo, plan, tmux, repo_key, socket_path, exe, git_lock: Mutex::new(()) }
+    }
+
+    fn settings(&self) -> &crate::plan::Settings {
+        &self.plan.plan.settings
+    }
+
+    /// The worktree, branch and session of a task (its original agent type
+    /// names them, so restarts and fallbacks continue in the same place).
+    pub fn placement(&self, task: &Task) -> Placement {
+        let kind = &task.agent.kind;
+        Placement {
+            worktree: self
+                .repo
+                .root
+                .join(&self.settings().workspace_dir)
+                .join(format!("agent-{}-{kind}", task.task_id)),
+            branch: format!("agent/{}/{kind}", task.task_id),
+            session: names::session_name(&self.repo_key, &task.task_id),
+        }
+    }
+
+    fn locked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.git_lock.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    /// Prepare the repository for a run: integration branch, excludes.
+    pub fn prepare(&self) -> Result<(), String> {
+        self.locked(|| {
+            self.repo
+                .ensure_excluded(&[".switchboard/", "TASK_INSTRUCTION.md"])
+                .map_err(|e| e.to_string())?;
+            self.repo
+                .ensure_branch(&self.settings().integration_branch, "HEAD")
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    /// Worktree, instruction file, tmux session with the shim in its pane.
+    pub fn spawn(&self, task: &Task, attempt: u32, profile: &str, previous: Option<&str>) -> Result<Spawned, String> {
+        let placement = self.placement(task);
+        let integration = &self.settings().integration_branch;
+        self.locked(|| self.repo.add_worktree(&placement.worktree, &placement.branch, integration))
+            .map_err(|e| format!("git worktree: {e}"))?;
+
+        let mut md = instruction::render(task, &self.resolve_inputs(task, &placement.worktree), true);
+        if let Some(note) = previous {
+            md.push_str(note);
+        }
+        std::fs::write(placement.worktree.join("TASK_INSTRUCTION.md"), md)
+            .map_err(|e| format!("cannot write TASK_INSTRUCTION.md: {e}"))?;
+
+        let agent = self
+            .plan
+            .plan
+            .agents
+            .get(profile)
+            .ok_or_else(|| format!("unknown agent profile '{profile}'"))?;
+        let mut envs: Vec<(String, String)> = vec![
+            (env::SOCKET.into(), self.socket_path.display().to_string()),
+            (env::TASK.into(), task.task_id.clone()),
+            (env::ATTEMPT.into(), attempt.to_string()),
+            (env::TITLE.into(), task.title.clone()),
+            (
+                env::OUTPUTS.into(),
+                task.outputs.iter().map(|o| o.path.as_str()).collect::<Vec<_>>().join("\n"),
+            ),
+            ("PATH".into(), self.worker_path()),
+        ];
+        envs.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let argv = vec![
+            self.exe.display().to_string(),
+            "worker".into(),
+            "--command".into(),
+            agent.command.clone(),
+            "--heartbeat-ms".into(),
+            self.settings().heartbeat.interval_ms.to_string(),
+        ];
+        // A previous attempt's kept (dead) pane makes way for this one.
+        if self.tmux.has_session(&placement.session) {
+            let _ = self.tmux.kill_session(&placement.session);
+        }
+        let pane_id = self
+            .tmux
+            .new_session(&placement.session, &placement.worktree, &envs, &argv, (200, 50))
+            .map_err(|e| format!("tmux: {e}"))?;
+        Ok(Spawned { placement, pane_id })
+    }
+
+    /// PATH for workers: this binary's directory first, so agents can call
+    /// `switchboard report` even when switchboard is not installed.
+    fn worker_path(&self) -> String {
+        let own = self.exe.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        match std::env::var("PATH") {
+            Ok(p) if !p.is_empty() => format!("{own}:{p}"),
+            _ => format!("{own}:/usr/local/bin:/usr/bin:/bin"),
+        }
+    }
+
+    fn resolve_inputs(&self, task: &Task, worktree: &Path) -> Vec<ResolvedInput> {
+        task.inputs
+            .iter()
+            .map(|input| {
+                let doc = std::fs::read_to_string(worktree.join(&input.path)).ok();
+                let text = match (&doc, &input.section) {
+                    (Some(d), Some(h)) => instruction::markdown_section(d, h),
+                    (Some(d), None) => Some(d.clone()),
+                    (None, _) => None,
+                };
+                ResolvedInput { path: input.path.clone(), section: input.section.clone(), text }
+            })
+            .collect()
+    }
+
+    /// Save uncommitted work, then run every validation check in the worktree.
+    pub fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
+        let p = self.placement(task);
+        let mut results = Vec::new();
+        match self.repo.commit_all(&p.worktree, &format!("switchboard: save uncommitted work (attempt {attempt})")) {
+            Ok(Some(oid)) => results.push(CheckResult {
+                check: "uncommitted work".into(),
+                ok: true,
+                detail: format!("committed by switchboard as {}", &oid[..oid.len().min(10)]),
+            }),
+            Ok(None) => {}
+            Err(e) => results.push(CheckResult { check: "uncommitted work".into(), ok: false, detail: e.to_string() }),
+        }
+        for v in &task.validation {
+            let (ok, detail) = match v {
+                Validation::FileExists { .. } => {
+                    let missing: Vec<&str> = task
+                        .outputs
+                        .iter()
+                        .filter(|o| !p.worktree.join(&o.path).exists())
+                        .map(|o| o.path.as_str())
+                        .collect();
+                    if missing.is_empty() {
+                        (true, format!("{} output(s) present", task.outputs.len()))
+                    } else {
+                        (false, format!("missing: {}", missing.join(", ")))
+                    }
+                }
+                Validation::Command { run, .. } => run_check(run, &p.worktree),
+                Validation::Commit { .. } => {
+                    let integration = &self.settings().integration_branch;
+                    match self.repo.branch_has_commit_mentioning(&p.branch, integration, &task.task_id) {
+                        Ok(true) => (true, format!("a commit on {} names {}", p.branch, task.task_id)),
+                        Ok(false) => (false, format!("no commit on {} names {}", p.branch, task.task_id)),
+                        Err(e) => (false, e.to_string()),
+                    }
+                }
+            };
+            results.push(CheckResult { check: v.describe(), ok, detail });
+        }
+        results
+    }
+
+    pub fn merge(&self, task: &Task) -> Result<MergeOutcome, String> {
+        let p = self.placement(task);
+        let message = format!("Merge {}: {}", task.task_id, task.title);
+        self.locked(|| self.repo.merge_into(&self.settings().integration_branch, &p.branch, &message))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn remove_worktree(&self, task: &Task) -> Result<(), String> {
+        let p = self.placement(task);
+        self.locked(|| self.repo.remove_worktree(&p.worktree, true)).map_err(|e| e.to_string())
+    }
+
+    pub fn kill_session(&self, session: &str) {
+        if let Err(e) = self.tmux.kill_session(session) {
+            tracing::debug!("kill-session {session}: {e}");
+        }
+    }
+}
+
+/// A `command` validation: `sh -c RUN` in the worktree; the plan's text
+/// reaches a shell here on purpose, as the plan author wrote it.
+fn run_check(run: &str, dir: &Path) -> (bool, String) {
+    match std::process::Command::new("sh").arg("-c").arg(run).current_dir(dir).output() {
+        Ok(out) if out.status.success() => (true, format!("`{run}` exited 0")),
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            (false, format!("`{run}` failed ({}): {}", out.status, tail.join(" / ")))
+        }
+        Err(e) => (false, format!("cannot run `{run}`: {e}")),
+    }
+}

@@ -1,0 +1,200 @@
+//! Test sandboxes: a temp git repo, a private tmux server, an isolated
+//! runtime dir, all removed on drop, even when the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct Sandbox {
+    _dir: tempfile::TempDir,
+    pub repo: PathBuf,
+    pub runtime: PathBuf,
+    pub tmux: String,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").args(args).current_dir(repo).output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Sandbox {
+    /// A repo with one commit and `plan` as `dispatcher.yaml`.
+    pub fn new(plan: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path().join("repo");
+        let runtime = dir.path().join("run");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::create_dir_all(&runtime).unwrap();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tmux = format!("sbtest-{}-{n}", std::process::id());
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["config", "user.name", "test"]);
+        git(&repo, &["config", "user.email", "test@example.invalid"]);
+        std::fs::write(repo.join("README.md"), "test repo\n").unwrap();
+        std::fs::write(repo.join("dispatcher.yaml"), plan).unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "init"]);
+        Sandbox { _dir: dir, repo, runtime, tmux }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(&self.repo)
+            .env("SWITCHBOARD_TMUX_SOCKET", &self.tmux)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env_remove("TMUX")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run to completion, with a generous hang guard (not a timing assertion).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        wait_with_guard(child, Duration::from_secs(180))
+    }
+
+    pub fn tmux_sessions(&self) -> Vec<String> {
+        let out = Command::new("tmux").args(["-L", &self.tmux, "list-sessions", "-F", "#{session_name}"]).output();
+        match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Processes (other than the tmux server) that carry this sandbox's
+    /// runtime dir in their environment: every shim and agent it started.
+    pub fn live_processes(&self) -> Vec<String> {
+        let needle = format!("XDG_RUNTIME_DIR={}", self.runtime.display());
+        let mut found = Vec::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+        for e in dir.flatten() {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            if !pid.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+            if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
+                continue;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let status = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let zombie = status.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
+            if !cmdline.starts_with("tmux") && !zombie {
+                found.push(format!("{pid}: {cmdline}"));
+            }
+        }
+        found
+    }
+
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.repo.join(".switchboard/journal.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub fn events(&self, event: &str) -> Vec<serde_json::Value> {
+        self.journal().into_iter().filter(|e| e["event"] == event).collect()
+    }
+
+    /// The last state the journal gives `task`.
+    pub fn state_of(&self, task: &str) -> Option<String> {
+        self.journal()
+            .into_iter()
+            .filter(|e| e["event"] == "state" && e["task"] == task)
+            .last()
+            .and_then(|e| e["state"].as_str().map(str::to_string))
+    }
+
+    pub fn integration_files(&self) -> Vec<String> {
+        git(&self.repo, &["ls-tree", "-r", "--name-only", "switchboard/integration"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Poll `cond` until it holds (hang guard 60 s).
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
+        let start = Instant::now();
+        while !cond(self) {
+            assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.tmux, "kill-server"]).stderr(Stdio::null()).status();
+    }
+}
+
+pub fn wait_with_guard(mut child: std::process::Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().expect("output"),
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "switchboard hung for {limit:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("wait: {e}"),
+        }
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A plan whose sim agents finish fast; `tasks` is YAML for the task list.
+pub fn plan(settings: &str, tasks: &str) -> String {
+    format!(
+        r#"version: 1
+settings:
+  maxParallel: 4
+  restart:
+    maxRestarts: 0
+    backoffMs: 100
+  maxFallbacks: 0
+  heartbeat:
+    intervalMs: 200
+  halt:
+    graceMs: 500
+{settings}
+agents:
+  quick:
+    command: "switchboard sim-agent --duration 0.5"
+  failing:
+    command: "switchboard sim-agent --duration 0.2 --fail"
+  slow:
+    command: "switchboard sim-agent --duration 60"
+  missing:
+    command: "definitely-not-installed-xyz --go"
+  asking:
+    command: "switchboard report wait --message 'which database?'; switchboard sim-agent --duration 0.3"
+groups:
+  - id: G1
+  - id: G2
+    after: [G1]
+tasks:
+{tasks}
+"#
+    )
+}
