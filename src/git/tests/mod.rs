@@ -1,0 +1,1 @@
+//! Tests of the git layer against real git in temporary repositories.
