@@ -106,7 +106,7 @@ impl Repo {
     /// (a compare-and-swap); [`GitError::RefMoved`] when it does not.
     pub fn update_branch(&self, branch: &str, new: &str, expected_old: &str) -> Result<()> {
         let mut cmd = self.git();
-        cmd.args(["update-ref", "-m", "switchboard: merge"])
+        cmd.args(["update-ref", "-m", "switchboard: merge", "--end-of-options"])
             .arg(format!("refs/heads/{branch}"))
             .args([new, expected_old]);
         let out = output(&mut cmd)?;

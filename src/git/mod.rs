@@ -11,7 +11,7 @@ mod worktree;
 mod tests;
 
 pub use merge::MergeOutcome;
-pub use run::{FALLBACK_EMAIL, FALLBACK_NAME};
+pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
 pub use worktree::{Worktree, WorktreeOutcome};
 
 use run::{failure, output, stdout_of};
@@ -58,6 +58,8 @@ pub enum GitError {
         expected: String,
         actual: Option<String>,
     },
+    #[error("git {found} is too old; switchboard needs git {needed} or newer")]
+    GitTooOld { found: String, needed: String },
     #[error("unexpected output from `{cmd}`: {output:?}")]
     UnexpectedOutput { cmd: String, output: String },
 }

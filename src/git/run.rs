@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 pub const FALLBACK_NAME: &str = "switchboard";
 pub const FALLBACK_EMAIL: &str = "switchboard@localhost";
 
+/// Oldest git with everything used here: `merge-tree --write-tree` came in 2.38
+/// (`worktree list -z` in 2.36). Ubuntu 22.04, for one, ships 2.34.
+pub const MIN_GIT_VERSION: (u32, u32) = (2, 38);
+
 /// Variables that, inherited from a parent git process (switchboard started from
 /// a hook, say), would point every call at the wrong repository or index.
 const INHERITED_REPO_VARS: &[&str] = &[
@@ -149,4 +153,34 @@ impl Repo {
             _ => Err(failure(&cmd, &out)),
         }
     }
+}
+
+/// Fails with [`GitError::GitTooOld`] unless the installed git is recent enough;
+/// returns its (major, minor). Meant for startup, so the user hears it once and
+/// plainly rather than as a usage error from the first merge.
+pub fn check_git_version() -> Result<(u32, u32)> {
+    let mut cmd = Command::new("git");
+    cmd.arg("version");
+    let text = stdout_of(&mut cmd)?;
+    let version = parse_version(&text).ok_or_else(|| GitError::UnexpectedOutput {
+        cmd: describe(&cmd),
+        output: text.clone(),
+    })?;
+    if version < MIN_GIT_VERSION {
+        return Err(GitError::GitTooOld {
+            found: format!("{}.{}", version.0, version.1),
+            needed: format!("{}.{}", MIN_GIT_VERSION.0, MIN_GIT_VERSION.1),
+        });
+    }
+    Ok(version)
+}
+
+/// `git version 2.39.3 (Apple Git-146)` or `git version 2.47.3.windows.1` → (2, 39).
+pub(super) fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let number = text
+        .strip_prefix("git version ")?
+        .split_whitespace()
+        .next()?;
+    let mut parts = number.split('.').map(str::parse::<u32>);
+    Some((parts.next()?.ok()?, parts.next()?.ok()?))
 }

@@ -2,7 +2,7 @@
 //! no-identity cases.
 
 use super::kit::Scratch;
-use crate::git::{FALLBACK_EMAIL, FALLBACK_NAME, GitError, Repo};
+use crate::git::{FALLBACK_EMAIL, FALLBACK_NAME, GitError, MIN_GIT_VERSION, Repo};
 use tempfile::TempDir;
 
 #[test]
@@ -143,4 +143,17 @@ fn a_configured_identity_is_used_as_is() {
     s.repo.commit_all(&wt, "save").unwrap();
     let who = s.git(&["log", "-1", "--format=%an <%ae>", "agent/T1/code"]);
     assert_eq!(who, "Test User <test@example.com>");
+}
+
+#[test]
+fn git_versions_are_read_and_checked() {
+    use crate::git::run::parse_version;
+    assert_eq!(parse_version("git version 2.47.3"), Some((2, 47)));
+    assert_eq!(
+        parse_version("git version 2.39.3 (Apple Git-146)"),
+        Some((2, 39))
+    );
+    assert_eq!(parse_version("git version 2.45.1.windows.1"), Some((2, 45)));
+    assert_eq!(parse_version("hub version 2"), None);
+    assert!(crate::git::check_git_version().unwrap() >= MIN_GIT_VERSION);
 }
