@@ -1,0 +1,7 @@
+//! Tests of the git layer against real git in temporary repositories.
+
+mod changes;
+mod kit;
+mod merge;
+mod repo;
+mod worktree;
