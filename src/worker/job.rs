@@ -40,8 +40,15 @@ pub fn ignore_job_control_signals() -> nix::Result<()> {
 /// Adopt orphaned descendants, so that a group member whose parent died is
 /// reaped here rather than lingering as a zombie (which would keep the group
 /// "alive" to `kill(-pgid, 0)` in containers whose init does not reap).
+#[cfg(target_os = "linux")]
 pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Elsewhere orphans go to init, which reaps them.
+#[cfg(not(target_os = "linux"))]
+pub fn become_subreaper() -> nix::Result<()> {
+    Ok(())
 }
 
 /// The controlling terminal, when the shim holds its foreground (as the first

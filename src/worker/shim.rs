@@ -59,10 +59,12 @@ impl Setup {
                 .filter(|v| !v.is_empty())
                 .ok_or(ShimError::MissingEnv(name))
         };
+        let engine_socket = PathBuf::from(var(env::SOCKET)?);
+        let task = var(env::TASK)?;
         let attempt = var(env::ATTEMPT)?;
         Ok(Setup {
-            engine_socket: PathBuf::from(var(env::SOCKET)?),
-            task: var(env::TASK)?,
+            engine_socket,
+            task,
             attempt: attempt.parse().map_err(|_| ShimError::BadNumber {
                 name: env::ATTEMPT,
                 value: attempt.clone(),
