@@ -109,4 +109,8 @@ pub struct WorkerArgs {
     pub command: String,
     #[arg(long, default_value_t = 1000)]
     pub heartbeat_ms: u64,
+    /// Grace before SIGTERM (and twice that before SIGKILL) when the shim
+    /// itself is told to end (SIGHUP/SIGTERM: the pane is being killed).
+    #[arg(long, default_value_t = 2000)]
+    pub stop_grace_ms: u64,
 }

@@ -1,5 +1,8 @@
 //! Worker side: the shim (pane process), its wire protocol, and `switchboard report`.
 
+mod agent;
+mod job;
 pub mod protocol;
 pub mod report;
 pub mod shim;
+mod uplink;

@@ -99,7 +99,13 @@ pub enum ShimMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EngineMessage {
-    Halt { halt_id: u64, grace_ms: u64 },
+    Halt {
+        halt_id: u64,
+        grace_ms: u64,
+    },
+    /// The engine has recorded the agent's `exit`: the shim may end. Until it
+    /// arrives the shim repeats its `exit` after every reconnect.
+    Bye,
 }
 
 /// `switchboard report` → shim, over the shim's own socket.
@@ -107,6 +113,30 @@ pub enum EngineMessage {
 pub struct AgentReport {
     pub state: ReportState,
     pub message: Option<String>,
+}
+
+/// Shim → `switchboard report`: one line per report, once the shim holds it
+/// (queued for the engine, delivered even if the engine is briefly away).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAck {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ReportAck {
+    pub fn accepted() -> Self {
+        ReportAck {
+            ok: true,
+            error: None,
+        }
+    }
+    pub fn rejected(error: impl Into<String>) -> Self {
+        ReportAck {
+            ok: false,
+            error: Some(error.into()),
+        }
+    }
 }
 
 /// Environment variables a worker's processes see.
@@ -138,5 +168,30 @@ mod tests {
             r#"{"type":"report","state":"wait","message":"which db?"}"#
         );
         assert_eq!(serde_json::from_str::<ShimMessage>(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn engine_messages_are_tagged_too() {
+        let bye = serde_json::to_string(&EngineMessage::Bye).unwrap();
+        assert_eq!(bye, r#"{"type":"bye"}"#);
+        let halt: EngineMessage =
+            serde_json::from_str(r#"{"type":"halt","halt_id":7,"grace_ms":500}"#).unwrap();
+        assert_eq!(
+            halt,
+            EngineMessage::Halt {
+                halt_id: 7,
+                grace_ms: 500
+            }
+        );
+    }
+
+    #[test]
+    fn report_ack_omits_a_missing_error() {
+        let line = serde_json::to_string(&ReportAck::accepted()).unwrap();
+        assert_eq!(line, r#"{"ok":true}"#);
+        assert_eq!(
+            serde_json::from_str::<ReportAck>(&line).unwrap(),
+            ReportAck::accepted()
+        );
     }
 }
