@@ -64,6 +64,8 @@ pub enum Command {
     Halt,
     /// Reopen dispatch after a halt; halted tasks start again in their worktrees.
     Resume,
+    /// Remove this repo's tmux sessions that no live engine owns.
+    Clean(CleanArgs),
     /// The pane's first process (started by switchboard, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -92,6 +94,16 @@ pub struct SimAgentArgs {
     /// Call `switchboard report` at start and end (on by default when inside a worker).
     #[arg(long)]
     pub no_report: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CleanArgs {
+    /// Also remove the worktrees of merged tasks.
+    #[arg(long)]
+    pub worktrees: bool,
+    /// With --worktrees: remove unmerged worktrees too (their branches stay).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

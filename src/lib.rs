@@ -1,5 +1,6 @@
 //! switchboard: a terminal control room for running many coding agents at once.
 
+pub mod clean;
 pub mod cli;
 pub mod control;
 pub mod engine;

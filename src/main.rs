@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Some(Command::Status) => return runtime(|| control::status(cli.json)),
         Some(Command::Halt) => return runtime(|| control::halt(cli.json)),
         Some(Command::Resume) => return runtime(control::resume),
+        Some(Command::Clean(args)) => return clean(&cli, args),
         None => {}
     }
     if let Err(e) = color_eyre::install() {
@@ -87,6 +88,20 @@ fn plan_only(cli: &Cli) -> ExitCode {
         print!("{}", listing::render_text(&list));
     }
     ExitCode::SUCCESS
+}
+
+fn clean(cli: &Cli, args: &switchboard::cli::CleanArgs) -> ExitCode {
+    // The plan is optional here: clean must work even when it no longer loads.
+    let settings = plan::load(&cli.plan).map(|(p, _)| p.plan.settings).unwrap_or_default();
+    let tmux_socket = cli.tmux_socket.clone().or(settings.tmux.socket.clone());
+    let opts = switchboard::clean::CleanOptions {
+        tmux_socket,
+        workspace_dir: &settings.workspace_dir,
+        integration_branch: &settings.integration_branch,
+        worktrees: args.worktrees,
+        force: args.force,
+    };
+    runtime(|| switchboard::clean::run(opts))
 }
 
 /// The repository the current directory is in.

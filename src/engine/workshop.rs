@@ -131,7 +131,7 @@ impl Workshop {
             self.settings().heartbeat.interval_ms.to_string(),
         ];
         // A previous attempt's kept (dead) pane makes way for this one.
-        if self.tmux.has_session(&placement.session) {
+        if self.tmux.has_session(&placement.session).unwrap_or(false) {
             let _ = self.tmux.kill_session(&placement.session);
         }
         let pane_id = self

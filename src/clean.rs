@@ -1,0 +1,89 @@
+//! `switchboard clean`: remove what no live engine owns — this repository's
+//! tmux sessions and, with `--worktrees`, the worktrees of merged tasks.
+//! Unmerged work is never deleted without `--force`.
+
+use crate::engine::socket;
+use crate::git::Repo;
+use crate::tmux::command::Tmux;
+use crate::tmux::names;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub struct CleanOptions<'a> {
+    pub tmux_socket: Option<String>,
+    pub workspace_dir: &'a str,
+    pub integration_branch: &'a str,
+    pub worktrees: bool,
+    pub force: bool,
+}
+
+pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
+    let repo = match std::env::current_dir().map_err(|e| e.to_string()).and_then(|d| Repo::discover(&d).map_err(|e| e.to_string())) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("switchboard clean: not in a git repository: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let key = names::repo_key(&repo.root);
+    if let Ok(path) = socket::socket_path(&key)
+        && tokio::net::UnixStream::connect(&path).await.is_ok()
+    {
+        eprintln!("switchboard clean: an engine is running for this repository; halt or quit it first (`switchboard halt`)");
+        return ExitCode::from(2);
+    }
+    let tmux = Tmux::new(opts.tmux_socket.clone());
+    let sessions = tmux.list_sessions().unwrap_or_default();
+    let mut removed = 0;
+    for s in sessions.iter().filter(|s| names::is_ours(s, &key)) {
+        match tmux.kill_session(s) {
+            Ok(_) => {
+                removed += 1;
+                println!("removed tmux session {s}");
+            }
+            Err(e) => eprintln!("switchboard clean: cannot remove session {s}: {e}"),
+        }
+    }
+    println!("{removed} tmux session(s) removed");
+    if opts.worktrees {
+        return clean_worktrees(&repo, &opts);
+    }
+    ExitCode::SUCCESS
+}
+
+fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
+    let base = repo.root.join(opts.workspace_dir);
+    let list = match repo.list_worktrees() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("switchboard clean: cannot list worktrees: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut kept = 0;
+    for wt in list.iter().filter(|w| w.path.starts_with(&base)) {
+        let merged = wt
+            .branch
+            .as_deref()
+            .map(|b| repo.is_ancestor(b, opts.integration_branch).unwrap_or(false))
+            .unwrap_or(false);
+        if merged || opts.force {
+            match repo.remove_worktree(&wt.path, opts.force) {
+                Ok(()) => println!("removed worktree {}{}", shown(&wt.path, &repo.root), if merged { "" } else { " (unmerged, --force)" }),
+                Err(e) => eprintln!("switchboard clean: cannot remove {}: {e}", wt.path.display()),
+            }
+        } else {
+            kept += 1;
+            println!("kept worktree {} (not merged; --force removes it, its branch stays)", shown(&wt.path, &repo.root));
+        }
+    }
+    let _ = repo.prune();
+    if kept > 0 {
+        println!("{kept} unmerged worktree(s) kept");
+    }
+    ExitCode::SUCCESS
+}
+
+fn shown(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
