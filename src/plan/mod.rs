@@ -1,5 +1,6 @@
 //! The plan: schema, loading with locations, semantic validation, graphs.
 
+pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
