@@ -122,6 +122,9 @@ pub fn path_problem(path: &str) -> Option<&'static str> {
     let p = Path::new(path);
     if path.is_empty() {
         Some("is empty")
+    } else if path.chars().any(char::is_control) {
+        // A newline would split SWITCHBOARD_OUTPUTS and the instruction's list.
+        Some("has a control character (newline, tab, …)")
     } else if p.is_absolute() {
         Some("is absolute; paths are relative to the worktree")
     } else if p
@@ -233,6 +236,16 @@ mod tests {
         assert!(id_problem("$(rm -rf ~)").is_some());
         assert!(id_problem("a..b").is_some());
         assert!(id_problem(&"x".repeat(65)).is_some());
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(path_problem("src/a.rs"), None);
+        assert_eq!(path_problem("docs/café.md"), None);
+        assert!(path_problem("").is_some());
+        assert!(path_problem("/etc/passwd").is_some());
+        assert!(path_problem("a/../../b").is_some());
+        assert!(path_problem("a\nb").is_some());
     }
 
     #[test]

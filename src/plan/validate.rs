@@ -113,8 +113,12 @@ pub fn validate(
         Err(cycles) => {
             for c in cycles {
                 let path: Vec<&str> = c.iter().map(|&i| plan.groups[i].id.as_str()).collect();
+                let what = match path.as_slice() {
+                    [one, _] => format!("group {one} is after itself"),
+                    _ => "group cycle in `after`".into(),
+                };
                 diags.push(err(
-                    format!("group cycle in `after`: {}", path.join(" -> ")),
+                    format!("{what}: {}", path.join(" -> ")),
                     group_pos(path[0], 0),
                 ));
             }
@@ -263,8 +267,13 @@ pub fn validate(
         Err(cycles) => {
             for c in cycles {
                 let path: Vec<&str> = c.iter().map(|&i| plan.tasks[i].task_id.as_str()).collect();
+                // A closed path of two entries is `[a, a]`: say it plainly.
+                let what = match path.as_slice() {
+                    [one, _] => format!("task {one} depends on itself"),
+                    _ => "dependency cycle".into(),
+                };
                 diags.push(err(
-                    format!("dependency cycle: {}", path.join(" -> ")),
+                    format!("{what}: {}", path.join(" -> ")),
                     task_pos(path[0], 0),
                 ));
             }
