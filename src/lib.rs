@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod instruction;
 pub mod listing;
 pub mod plan;
 pub mod sim_agent;
