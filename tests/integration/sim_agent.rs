@@ -1,0 +1,1 @@
+//! The sim agent in throwaway git repositories (being written).
