@@ -139,7 +139,7 @@ pub fn path_problem(path: &str) -> Option<&'static str> {
 
 /// `" (did you mean 'X'?)"` for the candidate closest to a misspelt `name`,
 /// or "" when none is close enough to be a likely typo. Digits must agree:
-/// `T7` for `T1` is another task, not a typo.
+/// `T7` for `T1` is another task, not a typo; so is `GROUP_C` for `GROUP_A`.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a (impl AsRef<str> + ?Sized + 'a)>,
@@ -150,12 +150,22 @@ pub fn did_you_mean<'a>(
     candidates
         .into_iter()
         .map(|c| c.as_ref())
-        .filter(|c| digits(c) == digits(name))
+        .filter(|c| digits(c) == digits(name) && !siblings(c, name))
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, c)| (d, c.to_string()))
         .map(|(_, c)| format!(" (did you mean '{c}'?)"))
         .unwrap_or_default()
+}
+
+/// Names in one series: equal but for a last character that follows a
+/// separator (`GROUP_A`, `GROUP_C`).
+fn siblings(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len()
+        && a.len() >= 2
+        && a[..a.len() - 1] == b[..b.len() - 1]
+        && matches!(a[a.len() - 2], b'_' | b'-' | b'.')
 }
 
 /// Levenshtein distance over chars; names are short, so the plain table is fine.
@@ -259,6 +269,11 @@ mod tests {
         );
         assert_eq!(did_you_mean("ghost", names), "");
         assert_eq!(did_you_mean("T7", ["T1", "T17"]), "");
+        assert_eq!(did_you_mean("GROUP_C", names), "");
+        assert_eq!(
+            did_you_mean("maxParallek", ["maxParallel"]),
+            " (did you mean 'maxParallel'?)"
+        );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
