@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod example_plan;
 mod plan_fixtures;
+mod readme;
 mod sim_agent;
