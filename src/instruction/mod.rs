@@ -174,6 +174,8 @@ pub fn parse_heading(instruction_md: &str) -> Option<(String, String)> {
 
 /// Add (or replace) the note on how the previous attempt ended, with the last
 /// lines it printed, so a restarted agent can pick up where that one stopped.
+/// On an empty `md` this makes the note alone, ready to be appended to an
+/// instruction (it starts with a blank line).
 pub fn append_previous_attempt(md: &mut String, how_it_ended: &str, last_lines: &[String]) {
     const HEADING: &str = "## Previous attempt";
     // Only the latest attempt is worth reading: drop an earlier note. It is
@@ -181,17 +183,20 @@ pub fn append_previous_attempt(md: &mut String, how_it_ended: &str, last_lines: 
     if let Some(at) = md.find(&format!("\n{HEADING}\n")) {
         md.truncate(at + 1);
     }
-    if !md.ends_with('\n') {
+    if !md.is_empty() && !md.ends_with('\n') {
         md.push('\n');
     }
     let _ = writeln!(
         md,
         "\n{HEADING}\n\nA previous attempt at this task ended: {}. \
          The worktree still holds whatever it wrote or committed; carry on from there.",
-        how_it_ended.trim()
+        how_it_ended.trim().trim_end_matches('.')
     );
-    if !last_lines.is_empty() {
-        let body = last_lines.join("\n");
+    // A captured pane ends in blank rows; they say nothing.
+    let first = last_lines.iter().position(|l| !l.trim().is_empty());
+    let last = last_lines.iter().rposition(|l| !l.trim().is_empty());
+    if let (Some(a), Some(b)) = (first, last) {
+        let body = last_lines[a..=b].join("\n");
         let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
         let _ = writeln!(
             md,

@@ -144,7 +144,7 @@ fn previous_attempt_is_appended_then_replaced() {
     );
     assert_eq!(parse_outputs(&md).len(), 2, "outputs still read back");
 
-    append_previous_attempt(&mut md, "killed by signal 9", &[]);
+    append_previous_attempt(&mut md, "killed by signal 9", &["".into(), "  ".into()]);
     assert_eq!(md.matches("## Previous attempt").count(), 1);
     assert!(md.contains("killed by signal 9"));
     assert!(!md.contains("exit code 1"));
@@ -169,6 +169,26 @@ fn inputs_resolve_from_disk() {
     assert_eq!(resolved[0].text.as_deref(), Some("Backoff."));
     assert_eq!(resolved[1].text, None, "missing file");
     assert_eq!(resolved[2].text, None, "no section asked");
+}
+
+#[test]
+fn previous_attempt_note_alone_appends_cleanly() {
+    // The engine builds the note on an empty string, then appends it.
+    let mut note = String::new();
+    append_previous_attempt(
+        &mut note,
+        "exit code 2.",
+        &["".into(), "boom".into(), "".into()],
+    );
+    assert!(note.starts_with("\n## Previous attempt\n\n"), "{note:?}");
+    assert!(note.contains("ended: exit code 2. The"), "{note}");
+    assert!(note.contains("```text\nboom\n```\n"), "{note}");
+    let md = render(&full_task(), &[], true) + &note;
+    assert!(
+        md.contains(").\n\n## Previous attempt\n"),
+        "one blank line between"
+    );
+    assert_eq!(parse_outputs(&md).len(), 2);
 }
 
 proptest::proptest! {
