@@ -91,7 +91,7 @@ pub struct SimAgentArgs {
     /// Ignore SIGINT (halt then needs SIGTERM or SIGKILL).
     #[arg(long)]
     pub ignore_sigint: bool,
-    /// Call `switchboard report` at start and end (on by default when inside a worker).
+    /// Do not call `switchboard report` (by default it does, inside a worker).
     #[arg(long)]
     pub no_report: bool,
 }

@@ -1,5 +1,6 @@
 //! Reading a plan file: bytes → YAML → [`Plan`], with `FILE:LINE:COL` diagnostics.
 
+use super::checks::did_you_mean;
 use super::diagnostic::Diagnostic;
 use super::schema::Plan;
 use std::path::Path;
@@ -57,22 +58,60 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Plan, Diagnostic> {
 /// Read and parse a plan file from disk.
 pub fn read(path: &Path) -> Result<Plan, Diagnostic> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(&file, format!("cannot read the plan: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| read_error(&file, &e))?;
     parse(&file, &bytes)
 }
 
+/// Says which file was looked for and how to name another: the default
+/// `dispatcher.yaml` missing is the first thing a new user meets.
+pub(super) fn read_error(file: &str, e: &std::io::Error) -> Diagnostic {
+    let message = match e.kind() {
+        std::io::ErrorKind::NotFound => "plan file not found (name another with --plan FILE; \
+             see dispatcher.example.yaml)"
+            .to_string(),
+        std::io::ErrorKind::IsADirectory => "this is a directory, not a plan file".to_string(),
+        _ => format!("cannot read the plan: {e}"),
+    };
+    Diagnostic::error(file, message)
+}
+
 fn yaml_error(file: &str, err: &serde_norway::Error) -> Diagnostic {
+    let loc = err.location();
     let mut message = err.to_string();
-    // serde_norway appends " at line L column C"; we print the location up front.
-    if let Some(cut) = message.find(" at line ") {
-        message.truncate(cut);
+    // serde_norway puts " at line L column C" after the message; the location is
+    // printed up front instead. Only that one is cut: a later "while parsing a
+    // flow sequence at line …" says where the unclosed thing began, and helps.
+    if let Some(l) = &loc {
+        let at = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(cut) = message.find(&at) {
+            message.replace_range(cut..cut + at.len(), "");
+        }
     }
-    let diag = Diagnostic::error(file, message);
-    match err.location() {
-        Some(loc) => diag.at(loc.line(), loc.column()),
-        None => diag,
+    if message.contains("found character that cannot start any token") {
+        message.push_str(" (a tab? YAML indents with spaces only)");
     }
+    shorten_unknown_field(&mut message);
+    Diagnostic::error(file, message).at_opt(loc.map(|l| (l.line(), l.column())))
+}
+
+/// serde says "unknown field `x`, expected one of `a`, `b`, …"; when one of
+/// those is a likely typo fix, name it instead of the whole list.
+fn shorten_unknown_field(message: &mut String) {
+    let Some(start) = message.find("unknown field `") else {
+        return;
+    };
+    let rest = &message[start + "unknown field `".len()..];
+    let Some((field, expected)) = rest.split_once('`') else {
+        return;
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let hint = did_you_mean(field, candidates);
+    if hint.is_empty() {
+        return;
+    }
+    let keep = start + "unknown field `".len() + field.len() + 1;
+    message.truncate(keep);
+    message.push_str(&hint.replace('\'', "`"));
 }
 
 /// Finds where an id is declared in the source, for semantic diagnostics

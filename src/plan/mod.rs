@@ -1,5 +1,6 @@
 //! The plan: schema, loading with locations, semantic validation, graphs.
 
+pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
@@ -16,12 +17,7 @@ use std::path::Path;
 /// every error (and the warnings).
 pub fn load(path: &Path) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![Diagnostic::error(
-            &file,
-            format!("cannot read the plan: {e}"),
-        )]
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| vec![load::read_error(&file, &e)])?;
     let plan = load::parse(&file, &bytes).map_err(|d| vec![d])?;
     // parse() proved the bytes are UTF-8.
     let text = String::from_utf8_lossy(&bytes);

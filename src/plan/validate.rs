@@ -1,11 +1,14 @@
 //! Semantic checks of a parsed plan. Every problem is reported, not just the first.
 
+use super::checks::{did_you_mean, path_problem, program_found, settings_problems};
 use super::diagnostic::Diagnostic;
 use super::graph;
 use super::load::Locator;
-use super::schema::{Plan, Task};
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use super::schema::{Plan, Task, Validation};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+// Kept here too: callers named them `validate::…` before they moved.
+pub use super::checks::{id_problem, program_of};
 
 /// A plan that passed every check, with its graphs resolved to indices.
 #[derive(Debug, Clone)]
@@ -43,47 +46,6 @@ impl ValidPlan {
     }
 }
 
-/// Why an id may not be used as a branch, path component or tmux name.
-pub fn id_problem(id: &str) -> Option<&'static str> {
-    if id.is_empty() {
-        return Some("is empty");
-    }
-    if id.len() > 64 {
-        return Some("is longer than 64 characters");
-    }
-    if id.starts_with('.') || id.starts_with('-') {
-        return Some("starts with '.' or '-'");
-    }
-    if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Some("has a character other than letters, digits, '-', '_' and '.'");
-    }
-    // git refuses these in ref names.
-    if id.contains("..") || id.ends_with('.') || id.ends_with(".lock") {
-        return Some("is not a valid git branch component ('..', trailing '.' or '.lock')");
-    }
-    None
-}
-
-/// Why a plan-relative path may not be used (it would leave the worktree).
-fn path_problem(path: &str) -> Option<&'static str> {
-    let p = Path::new(path);
-    if path.is_empty() {
-        Some("is empty")
-    } else if p.is_absolute() {
-        Some("is absolute; paths are relative to the worktree")
-    } else if p
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir))
-    {
-        Some("leaves the worktree through '..'")
-    } else {
-        None
-    }
-}
-
 /// Check `plan` (parsed from `file`, whose text is `text`). Ok carries the
 /// warnings; Err carries errors and warnings, errors first.
 pub fn validate(
@@ -109,17 +71,8 @@ pub fn validate(
     if plan.tasks.is_empty() {
         diags.push(err("the plan has no tasks".into(), None));
     }
-    if plan.settings.max_parallel == 0 {
-        diags.push(err("settings.maxParallel must be at least 1".into(), None));
-    }
-    if let Some(why) = id_problem_branch(&plan.settings.integration_branch) {
-        diags.push(err(
-            format!(
-                "settings.integrationBranch '{}' {why}",
-                plan.settings.integration_branch
-            ),
-            None,
-        ));
+    for p in settings_problems(&plan.settings) {
+        diags.push(err(p.message, loc.find(p.key, &p.value, 0)));
     }
 
     // Groups: ids, duplicates, `after` references and cycles.
@@ -160,8 +113,12 @@ pub fn validate(
         Err(cycles) => {
             for c in cycles {
                 let path: Vec<&str> = c.iter().map(|&i| plan.groups[i].id.as_str()).collect();
+                let what = match path.as_slice() {
+                    [one, _] => format!("group {one} is after itself"),
+                    _ => "group cycle in `after`".into(),
+                };
                 diags.push(err(
-                    format!("group cycle in `after`: {}", path.join(" -> ")),
+                    format!("{what}: {}", path.join(" -> ")),
                     group_pos(path[0], 0),
                 ));
             }
@@ -171,30 +128,42 @@ pub fn validate(
 
     // Agent profiles: names and fallbacks.
     for (name, profile) in &plan.agents {
+        let pos = loc.find(name, "", 0);
         if let Some(why) = id_problem(name) {
-            diags.push(err(format!("agent profile name '{name}' {why}"), None));
+            diags.push(err(format!("agent profile name '{name}' {why}"), pos));
         }
         if profile.command.trim().is_empty() {
             diags.push(err(
                 format!("agent profile '{name}' has an empty command"),
-                None,
+                pos,
             ));
         }
         for fb in &profile.fallbacks {
-            if !plan.agents.contains_key(fb) {
+            if fb == name {
                 diags.push(err(
-                    format!("agent profile '{name}' falls back to unknown profile '{fb}'"),
-                    None,
+                    format!("agent profile '{name}' falls back to itself"),
+                    pos,
+                ));
+            } else if !plan.agents.contains_key(fb) {
+                diags.push(err(
+                    format!(
+                        "agent profile '{name}' falls back to unknown profile '{fb}'{}",
+                        did_you_mean(fb, plan.agents.keys())
+                    ),
+                    pos,
                 ));
             }
         }
         if let Some(program) = program_of(&profile.command)
             && !program_found(program)
         {
-            diags.push(Diagnostic::warning(
-                file,
-                format!("agent profile '{name}': program '{program}' is not on PATH"),
-            ));
+            diags.push(
+                Diagnostic::warning(
+                    file,
+                    format!("agent profile '{name}': program '{program}' is not on PATH"),
+                )
+                .at_opt(pos),
+            );
         }
     }
 
@@ -213,38 +182,66 @@ pub fn validate(
             task_index.insert(t.task_id.clone(), i);
         }
         *n += 1;
+        if t.title.trim().is_empty() {
+            diags.push(err(format!("task {}: the title is empty", t.task_id), pos));
+        }
         if !group_index.contains_key(t.group.as_str()) {
             diags.push(err(
-                format!("task {}: unknown group '{}'", t.task_id, t.group),
+                format!(
+                    "task {}: unknown group '{}'{}",
+                    t.task_id,
+                    t.group,
+                    did_you_mean(&t.group, group_index.keys())
+                ),
                 pos,
             ));
         }
         if !plan.agents.contains_key(&t.agent.kind) {
             diags.push(err(
                 format!(
-                    "task {}: unknown agent profile '{}' (not under `agents:`)",
-                    t.task_id, t.agent.kind
+                    "task {}: unknown agent profile '{}'{}",
+                    t.task_id,
+                    t.agent.kind,
+                    match did_you_mean(&t.agent.kind, plan.agents.keys()) {
+                        hint if hint.is_empty() => " (not under `agents:`)".to_string(),
+                        hint => hint,
+                    }
                 ),
                 pos,
             ));
         }
-        for o in &t.outputs {
-            if let Some(why) = path_problem(&o.path) {
+        if let Some(h) = t.effort_hours
+            && !(h.is_finite() && h >= 0.0)
+        {
+            diags.push(err(
+                format!("task {}: effortHours must be a number >= 0", t.task_id),
+                pos,
+            ));
+        }
+        let paths = t.outputs.iter().map(|o| ("output", &o.path));
+        for (kind, path) in paths.chain(t.inputs.iter().map(|i| ("input", &i.path))) {
+            if let Some(why) = path_problem(path) {
                 diags.push(err(
-                    format!("task {}: output path '{}' {why}", t.task_id, o.path),
-                    pos,
+                    format!("task {}: {kind} path '{path}' {why}", t.task_id),
+                    loc.find("path", path, 0).or(pos),
                 ));
             }
         }
-        for input in &t.inputs {
-            if let Some(why) = path_problem(&input.path) {
+        for v in &t.validation {
+            if let Validation::Command { run, .. } = v
+                && run.trim().is_empty()
+            {
                 diags.push(err(
-                    format!("task {}: input path '{}' {why}", t.task_id, input.path),
+                    format!(
+                        "task {}: a `command` validation has an empty `run`",
+                        t.task_id
+                    ),
                     pos,
                 ));
             }
         }
     }
+    diags.extend(shared_outputs(file, &plan.tasks));
     let mut deps = vec![Vec::new(); plan.tasks.len()];
     for (i, t) in plan.tasks.iter().enumerate() {
         let mut listed = BTreeSet::new();
@@ -255,7 +252,11 @@ pub fn validate(
             match task_index.get(d) {
                 Some(&j) => deps[i].push(j),
                 None => diags.push(err(
-                    format!("task {}: unknown dependency '{d}'", t.task_id),
+                    format!(
+                        "task {}: unknown dependency '{d}'{}",
+                        t.task_id,
+                        did_you_mean(d, task_index.keys())
+                    ),
                     task_pos(&t.task_id, 0),
                 )),
             }
@@ -266,8 +267,13 @@ pub fn validate(
         Err(cycles) => {
             for c in cycles {
                 let path: Vec<&str> = c.iter().map(|&i| plan.tasks[i].task_id.as_str()).collect();
+                // A closed path of two entries is `[a, a]`: say it plainly.
+                let what = match path.as_slice() {
+                    [one, _] => format!("task {one} depends on itself"),
+                    _ => "dependency cycle".into(),
+                };
                 diags.push(err(
-                    format!("dependency cycle: {}", path.join(" -> ")),
+                    format!("{what}: {}", path.join(" -> ")),
                     task_pos(path[0], 0),
                 ));
             }
@@ -321,76 +327,29 @@ pub fn validate(
     Ok((valid, diags))
 }
 
-/// Branch names may hold '/', unlike ids; each component must still be safe.
-fn id_problem_branch(branch: &str) -> Option<&'static str> {
-    if branch.is_empty() {
-        return Some("is empty");
+/// Two tasks writing the same file will conflict when the second one merges,
+/// unless one depends on the other; worth a warning, not a refusal.
+fn shared_outputs(file: &str, tasks: &[Task]) -> Vec<Diagnostic> {
+    let mut writers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for t in tasks {
+        for o in &t.outputs {
+            let list = writers.entry(o.path.as_str()).or_default();
+            if !list.contains(&t.task_id.as_str()) {
+                list.push(&t.task_id);
+            }
+        }
     }
-    branch.split('/').find_map(id_problem)
-}
-
-/// The program an `sh -c` command line would run, skipping `VAR=value`
-/// assignments and `exec`/`env` prefixes. None when it cannot be told simply.
-pub fn program_of(command: &str) -> Option<&str> {
-    command
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
-        .find(|w| !(w.contains('=') || *w == "exec" || *w == "env"))
-        .filter(|w| !w.is_empty() && !w.contains(['$', '`', '(', ';', '|', '&']))
-}
-
-/// Whether `program` can be run: switchboard itself is always found (the
-/// engine puts its own directory on workers' PATH).
-fn program_found(program: &str) -> bool {
-    if program == "switchboard" {
-        return true;
-    }
-    if program.contains('/') {
-        return Path::new(program).is_absolute() && is_executable(Path::new(program))
-            || !Path::new(program).is_absolute();
-    }
-    let builtins = [
-        "cd", "echo", "true", "false", "exit", "test", "[", "sleep", "printf", ":", ".",
-    ];
-    if builtins.contains(&program) {
-        return true;
-    }
-    std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))))
-        .unwrap_or(false)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids() {
-        assert_eq!(id_problem("T1"), None);
-        assert_eq!(id_problem("a.b-c_d"), None);
-        assert!(id_problem("").is_some());
-        assert!(id_problem(".x").is_some());
-        assert!(id_problem("-x").is_some());
-        assert!(id_problem("a/b").is_some());
-        assert!(id_problem("a b").is_some());
-        assert!(id_problem("$(rm -rf ~)").is_some());
-        assert!(id_problem("a..b").is_some());
-        assert!(id_problem(&"x".repeat(65)).is_some());
-    }
-
-    #[test]
-    fn programs() {
-        assert_eq!(program_of("claude --print"), Some("claude"));
-        assert_eq!(program_of("FOO=1 exec aider --yes"), Some("aider"));
-        assert_eq!(program_of("$HOME/bin/x"), None);
-        assert!(program_found("sh"));
-        assert!(!program_found("definitely-not-a-program-xyz"));
-    }
+    writers
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(path, ids)| {
+            Diagnostic::warning(
+                file,
+                format!(
+                    "output '{path}' is written by several tasks ({}); their merges may conflict",
+                    ids.join(", ")
+                ),
+            )
+        })
+        .collect()
 }

@@ -1,0 +1,310 @@
+//! Small predicates a plan's values must pass: ids safe as branch, path and
+//! tmux names; paths that stay inside the worktree; programs that exist.
+
+use super::schema::Settings;
+use std::path::Path;
+
+/// A setting with a value switchboard cannot work with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingProblem {
+    /// The YAML key and the value as written, to find the line in the plan.
+    pub key: &'static str,
+    pub value: String,
+    pub message: String,
+}
+
+/// Every unusable value in `settings`, checked on the effective values (the
+/// heartbeat thresholds default to multiples of the interval).
+pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
+    let mut out = Vec::new();
+    let mut push = |key, value: String, message: String| {
+        out.push(SettingProblem {
+            key,
+            value,
+            message,
+        })
+    };
+    if s.max_parallel == 0 {
+        push(
+            "maxParallel",
+            "0".into(),
+            "settings.maxParallel must be at least 1".into(),
+        );
+    }
+    if let Some(why) = id_problem_branch(&s.integration_branch) {
+        push(
+            "integrationBranch",
+            s.integration_branch.clone(),
+            format!(
+                "settings.integrationBranch '{}' {why}",
+                s.integration_branch
+            ),
+        );
+    }
+    if s.workspace_dir.trim().is_empty() {
+        push(
+            "workspaceDir",
+            s.workspace_dir.clone(),
+            "settings.workspaceDir is empty (worktrees would land in the repository root)".into(),
+        );
+    }
+    let hb = &s.heartbeat;
+    if hb.interval_ms == 0 {
+        push(
+            "intervalMs",
+            "0".into(),
+            "settings.heartbeat.intervalMs must be at least 1".into(),
+        );
+    } else {
+        // Each light must come after the one before it, or a light never shows
+        // (or, with lateAfterMs <= intervalMs, flickers between beats).
+        let steps = [
+            ("intervalMs", hb.interval_ms),
+            ("lateAfterMs", hb.late_ms()),
+            ("missingAfterMs", hb.missing_ms()),
+            ("deadAfterMs", hb.dead_ms()),
+        ];
+        for pair in steps.windows(2) {
+            let ((lo_key, lo), (hi_key, hi)) = (pair[0], pair[1]);
+            let strict = lo_key == "intervalMs";
+            if hi < lo || (strict && hi == lo) {
+                let rel = if strict { "greater than" } else { "at least" };
+                push(
+                    hi_key,
+                    hi.to_string(),
+                    format!(
+                        "settings.heartbeat.{hi_key} ({hi} ms) must be {rel} {lo_key} ({lo} ms)"
+                    ),
+                );
+            }
+        }
+    }
+    let r = &s.restart;
+    if r.backoff_ms > r.max_backoff_ms {
+        push(
+            "backoffMs",
+            r.backoff_ms.to_string(),
+            format!(
+                "settings.restart.backoffMs ({} ms) is above maxBackoffMs ({} ms)",
+                r.backoff_ms, r.max_backoff_ms
+            ),
+        );
+    }
+    out
+}
+
+/// Why an id may not be used as a branch, path component or tmux name.
+pub fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("is empty");
+    }
+    if id.len() > 64 {
+        return Some("is longer than 64 characters");
+    }
+    if id.starts_with('.') || id.starts_with('-') {
+        return Some("starts with '.' or '-'");
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Some("has a character other than letters, digits, '-', '_' and '.'");
+    }
+    // git refuses these in ref names.
+    if id.contains("..") || id.ends_with('.') || id.ends_with(".lock") {
+        return Some("is not a valid git branch component ('..', trailing '.' or '.lock')");
+    }
+    None
+}
+
+/// Why a plan-relative path may not be used (it would leave the worktree).
+pub fn path_problem(path: &str) -> Option<&'static str> {
+    let p = Path::new(path);
+    if path.is_empty() {
+        Some("is empty")
+    } else if path.chars().any(char::is_control) {
+        // A newline would split SWITCHBOARD_OUTPUTS and the instruction's list.
+        Some("has a control character (newline, tab, …)")
+    } else if p.is_absolute() {
+        Some("is absolute; paths are relative to the worktree")
+    } else if p
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        Some("leaves the worktree through '..'")
+    } else {
+        None
+    }
+}
+
+/// `" (did you mean 'X'?)"` for the candidate closest to a misspelt `name`,
+/// or "" when none is close enough to be a likely typo. Digits must agree:
+/// `T7` for `T1` is another task, not a typo; so is `GROUP_C` for `GROUP_A`.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a (impl AsRef<str> + ?Sized + 'a)>,
+) -> String {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let limit = (name.chars().count() / 3).max(1);
+    let lower = name.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| c.as_ref())
+        .filter(|c| digits(c) == digits(name) && !siblings(c, name))
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, c)| (d, c.to_string()))
+        .map(|(_, c)| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
+}
+
+/// Names in one series: equal but for a last character that follows a
+/// separator (`GROUP_A`, `GROUP_C`).
+fn siblings(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len()
+        && a.len() >= 2
+        && a[..a.len() - 1] == b[..b.len() - 1]
+        && matches!(a[a.len() - 2], b'_' | b'-' | b'.')
+}
+
+/// Levenshtein distance over chars; names are short, so the plain table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Branch names may hold '/', unlike ids; each component must still be safe.
+pub fn id_problem_branch(branch: &str) -> Option<&'static str> {
+    if branch.is_empty() {
+        return Some("is empty");
+    }
+    branch.split('/').find_map(id_problem)
+}
+
+/// The program an `sh -c` command line would run, skipping `VAR=value`
+/// assignments and `exec`/`env` prefixes. None when it cannot be told simply.
+pub fn program_of(command: &str) -> Option<&str> {
+    command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .find(|w| !(w.contains('=') || *w == "exec" || *w == "env"))
+        .filter(|w| !w.is_empty() && !w.contains(['$', '`', '(', ';', '|', '&']))
+}
+
+/// Whether `program` can be run: switchboard itself is always found (the
+/// engine puts its own directory on workers' PATH).
+pub fn program_found(program: &str) -> bool {
+    if program == "switchboard" {
+        return true;
+    }
+    if program.contains('/') {
+        return Path::new(program).is_absolute() && is_executable(Path::new(program))
+            || !Path::new(program).is_absolute();
+    }
+    let builtins = [
+        "cd", "echo", "true", "false", "exit", "test", "[", "sleep", "printf", ":", ".",
+    ];
+    if builtins.contains(&program) {
+        return true;
+    }
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program))))
+        .unwrap_or(false)
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(id_problem("T1"), None);
+        assert_eq!(id_problem("a.b-c_d"), None);
+        assert!(id_problem("").is_some());
+        assert!(id_problem(".x").is_some());
+        assert!(id_problem("-x").is_some());
+        assert!(id_problem("a/b").is_some());
+        assert!(id_problem("a b").is_some());
+        assert!(id_problem("$(rm -rf ~)").is_some());
+        assert!(id_problem("a..b").is_some());
+        assert!(id_problem(&"x".repeat(65)).is_some());
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(path_problem("src/a.rs"), None);
+        assert_eq!(path_problem("docs/café.md"), None);
+        assert!(path_problem("").is_some());
+        assert!(path_problem("/etc/passwd").is_some());
+        assert!(path_problem("a/../../b").is_some());
+        assert!(path_problem("a\nb").is_some());
+    }
+
+    #[test]
+    fn suggestions() {
+        let names = ["GROUP_A", "GROUP_B", "backend-engineer"];
+        assert_eq!(did_you_mean("GRUP_A", names), " (did you mean 'GROUP_A'?)");
+        assert_eq!(did_you_mean("group_b", names), " (did you mean 'GROUP_B'?)");
+        assert_eq!(
+            did_you_mean("backend-enginer", names),
+            " (did you mean 'backend-engineer'?)"
+        );
+        assert_eq!(did_you_mean("ghost", names), "");
+        assert_eq!(did_you_mean("T7", ["T1", "T17"]), "");
+        assert_eq!(did_you_mean("GROUP_C", names), "");
+        assert_eq!(
+            did_you_mean("maxParallek", ["maxParallel"]),
+            " (did you mean 'maxParallel'?)"
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn default_settings_are_usable() {
+        assert_eq!(settings_problems(&Settings::default()), vec![]);
+    }
+
+    #[test]
+    fn heartbeat_thresholds_must_increase() {
+        let mut s = Settings::default();
+        s.heartbeat.missing_after_ms = Some(1500); // below the default late (2000)
+        let problems = settings_problems(&s);
+        assert_eq!(problems.len(), 1, "{problems:?}"); // dead (3 × 1500) is fine
+        assert_eq!(problems[0].key, "missingAfterMs");
+        assert!(
+            problems[0]
+                .message
+                .contains("at least lateAfterMs (2000 ms)")
+        );
+        s.heartbeat.missing_after_ms = None;
+        s.heartbeat.late_after_ms = Some(1000);
+        assert_eq!(settings_problems(&s)[0].key, "lateAfterMs");
+    }
+
+    #[test]
+    fn programs() {
+        assert_eq!(program_of("claude --print"), Some("claude"));
+        assert_eq!(program_of("FOO=1 exec aider --yes"), Some("aider"));
+        assert_eq!(program_of("$HOME/bin/x"), None);
+        assert!(program_found("sh"));
+        assert!(!program_found("definitely-not-a-program-xyz"));
+    }
+}

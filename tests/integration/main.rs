@@ -1,0 +1,9 @@
+//! Integration tests: the real `switchboard` binary on fixture plans, on the
+//! example plan, and (the sim agent) in throwaway git repositories.
+
+mod cli;
+mod common;
+mod example_plan;
+mod plan_fixtures;
+mod readme;
+mod sim_agent;
