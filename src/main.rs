@@ -72,7 +72,9 @@ fn plan_only(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     };
     if cli.validate_only {
-        println!("plan OK: {} tasks in {} groups", valid.plan.tasks.len(), valid.plan.groups.len());
+        let (tasks, groups) = (valid.plan.tasks.len(), valid.plan.groups.len());
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        println!("plan OK: {tasks} task{} in {groups} group{}", plural(tasks), plural(groups));
         return ExitCode::SUCCESS;
     }
     let list = listing::listing(&valid);

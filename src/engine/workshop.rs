@@ -152,18 +152,7 @@ impl Workshop {
     }
 
     fn resolve_inputs(&self, task: &Task, worktree: &Path) -> Vec<ResolvedInput> {
-        task.inputs
-            .iter()
-            .map(|input| {
-                let doc = std::fs::read_to_string(worktree.join(&input.path)).ok();
-                let text = match (&doc, &input.section) {
-                    (Some(d), Some(h)) => instruction::markdown_section(d, h),
-                    (Some(d), None) => Some(d.clone()),
-                    (None, _) => None,
-                };
-                ResolvedInput { path: input.path.clone(), section: input.section.clone(), text }
-            })
-            .collect()
+        task.inputs.iter().map(|input| ResolvedInput::read(worktree, input)).collect()
     }
 
     /// Save uncommitted work, then run every validation check in the worktree.

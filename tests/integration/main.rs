@@ -2,8 +2,11 @@
 //! example plan, and (the sim agent) in throwaway git repositories.
 
 mod cli;
+mod engine;
+mod harness;
 mod common;
 mod example_plan;
 mod plan_fixtures;
 mod readme;
 mod sim_agent;
+mod supervision;
