@@ -44,9 +44,11 @@ fn socket_note(socket: Option<&str>) -> String {
 }
 
 /// tmux says "no server running on …" or "error connecting to … (No such file
-/// or directory)" depending on whether the socket file exists; both mean the same.
+/// or directory)" depending on whether the socket file exists, and "server
+/// exited unexpectedly" when it connected to a server that was just exiting.
 pub(crate) fn is_no_server(stderr: &str) -> bool {
     stderr.contains("no server running")
+        || stderr.contains("server exited unexpectedly")
         || (stderr.contains("error connecting to")
             && (stderr.contains("No such file") || stderr.contains("Connection refused")))
 }
