@@ -1,0 +1,264 @@
+//! One-off tmux commands (a `tmux` process each): creating and killing worker
+//! sessions, listing them, and the argv that hands the terminal to tmux.
+//! Hot paths (polling, keys, capture) go through the control client instead.
+
+use super::error::{Result, TmuxError, is_no_server};
+use super::names;
+use std::borrow::Cow;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use tmux_interface::{
+    AttachSession, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession,
+    RunShell, SetOption, SwitchClient, TmuxCommand,
+};
+
+/// A tmux server to talk to: `tmux -L <socket>`, or the default server (the one
+/// `$TMUX` points at, if set) when `socket` is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tmux {
+    pub socket: Option<String>,
+}
+
+impl Tmux {
+    pub fn new(socket: Option<String>) -> Self {
+        Tmux { socket }
+    }
+
+    /// Starts a detached session whose one pane runs `argv` (the shell's default
+    /// command when empty) in `cwd`, with `env` added; returns the pane id (`%3`).
+    ///
+    /// The pane keeps its last screen after its process exits (`remain-on-exit`,
+    /// set on this pane only, in the same tmux invocation so even a command that
+    /// exits at once leaves a dead pane to read). Arguments reach the program
+    /// verbatim: with two or more, tmux execs them without a shell; a lone one
+    /// would go through `sh -c`, so it is wrapped in `sh -c 'exec "$0"'`.
+    pub fn new_session(
+        &self,
+        name: &str,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+        size: (u16, u16),
+    ) -> Result<String> {
+        check_session_name(name)?;
+        let cwd = cwd
+            .to_str()
+            .ok_or_else(|| TmuxError::Invalid(format!("working directory {cwd:?} is not UTF-8")))?;
+        let mut new = NewSession::new()
+            .detached()
+            .print()
+            .format("#{pane_id}")
+            .session_name(literal(name))
+            .start_directory(literal(cwd))
+            .width(usize::from(size.0))
+            .height(usize::from(size.1));
+        for (var, value) in env {
+            if var.is_empty() || var.contains('=') || var.contains('\0') {
+                return Err(TmuxError::Invalid(format!(
+                    "bad environment variable name {var:?}"
+                )));
+            }
+            new = new.environment(Cow::Owned(literal(var)), Cow::Owned(literal(value)));
+        }
+        let mut new = new.build();
+        for arg in program_argv(argv) {
+            new.push_param(literal(&arg));
+        }
+        let keep_pane = SetOption::new()
+            .pane()
+            .target_pane(format!("={name}:"))
+            .option("remain-on-exit")
+            .value("on")
+            .build();
+        let out = self.exec("new-session", vec![new, keep_pane])?;
+        let pane = out.lines().next().unwrap_or_default().trim();
+        if names::is_pane_id(pane) {
+            Ok(pane.to_string())
+        } else {
+            Err(TmuxError::Parse(format!(
+                "new-session printed {out:?}, not a pane id"
+            )))
+        }
+    }
+
+    /// Kills a session; `Ok(false)` when there was no such session (or no server).
+    pub fn kill_session(&self, name: &str) -> Result<bool> {
+        let kill = KillSession::new().target_session(exact(name)).build();
+        absent_is_false(self.exec("kill-session", vec![kill]))
+    }
+
+    pub fn has_session(&self, name: &str) -> Result<bool> {
+        let has = HasSession::new().target_session(exact(name)).build();
+        absent_is_false(self.exec("has-session", vec![has]))
+    }
+
+    /// Every session name on the server; empty when no server runs.
+    pub fn list_sessions(&self) -> Result<Vec<String>> {
+        let list = ListSessions::new().format("#{session_name}").build();
+        match self.exec("list-sessions", vec![list]) {
+            Ok(out) => Ok(out.lines().map(str::to_string).collect()),
+            Err(TmuxError::NoServer { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Kills the server and every session on it; fine when none runs.
+    pub fn kill_server(&self) -> Result<()> {
+        match self.exec("kill-server", vec![KillServer::new().build()]) {
+            Ok(_) | Err(TmuxError::NoServer { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Expands a format against a target (`display-message -p -t target fmt`):
+    /// for one-off questions such as `#{pane_dead_status}` outside the engine.
+    pub fn display(&self, target: &str, format: &str) -> Result<String> {
+        let display = DisplayMessage::new()
+            .print()
+            .target_pane(literal(target))
+            .message(literal(format))
+            .build();
+        let out = self.exec("display-message", vec![display])?;
+        Ok(out.strip_suffix('\n').unwrap_or(&out).to_string())
+    }
+
+    /// Makes the server reap exited panes it missed. tmux 3.3a sometimes misses
+    /// a SIGCHLD (seen under load, and while the server starts): the pane shows
+    /// `pane_dead` but no `pane_dead_status`, its process stays a zombie, until
+    /// another child of the server exits. `run-shell true` is such a child.
+    pub fn nudge_reaper(&self) -> Result<()> {
+        let run = RunShell::new().shell_command("true").build();
+        self.exec("run-shell", vec![run]).map(drop)
+    }
+
+    /// The argv that attaches this terminal to a session (`tmux attach -t =name`),
+    /// for a front end that suspends itself and runs it.
+    pub fn attach_argv(&self, session: &str) -> Vec<String> {
+        self.argv(AttachSession::new().target_session(exact(session)).build())
+    }
+
+    /// The argv that moves the tmux client this process runs in to a session.
+    pub fn switch_client_argv(&self, session: &str) -> Vec<String> {
+        self.argv(SwitchClient::new().target_session(exact(session)).build())
+    }
+
+    /// How to show a session from a front end: `switch-client` when running
+    /// inside a client of this same server (`tmux_env` is `$TMUX`), else
+    /// `attach-session` with `TMUX` unset (tmux refuses to nest otherwise).
+    pub fn handoff_argv(&self, session: &str, tmux_env: Option<&str>) -> Vec<String> {
+        if tmux_env.is_some_and(|env| self.is_server_of(env)) {
+            return self.switch_client_argv(session);
+        }
+        let mut argv: Vec<String> = ["env", "-u", "TMUX"].map(String::from).to_vec();
+        argv.extend(self.attach_argv(session));
+        argv
+    }
+
+    /// Whether `$TMUX` (`/tmp/tmux-1000/default,1234,0`) names this server's socket.
+    fn is_server_of(&self, tmux_env: &str) -> bool {
+        let path = tmux_env.split(',').next().unwrap_or_default();
+        let file = Path::new(path).file_name().and_then(|f| f.to_str());
+        file == Some(self.socket.as_deref().unwrap_or("default"))
+    }
+
+    fn argv(&self, command: TmuxCommand<'_>) -> Vec<String> {
+        let mut tmux = tmux_interface::Tmux::new();
+        if let Some(socket) = &self.socket {
+            tmux = tmux.socket_name(socket.as_str());
+        }
+        tmux.command(command)
+            .build()
+            .to_vec()
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect()
+    }
+
+    /// Runs `tmux [-L socket] cmd1 ; cmd2 …` with no stdin; stdout on success.
+    fn exec(&self, what: &str, commands: Vec<TmuxCommand<'_>>) -> Result<String> {
+        let mut tmux = tmux_interface::Tmux::new();
+        if let Some(socket) = &self.socket {
+            tmux = tmux.socket_name(socket.as_str());
+        }
+        for command in commands {
+            tmux = tmux.command(command);
+        }
+        let argv = tmux.build().to_vec();
+        let Some((program, args)) = argv.split_first() else {
+            return Err(TmuxError::Invalid(format!("empty argv for {what}")));
+        };
+        let mut command = Command::new(program.as_ref());
+        command.args(args.iter().map(|a| a.as_ref()));
+        self.spawn(what, &mut command)
+    }
+
+    fn spawn(&self, what: &str, command: &mut Command) -> Result<String> {
+        let out = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            return Ok(stdout);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if is_no_server(&stderr) {
+            return Err(TmuxError::NoServer {
+                socket: self.socket.clone(),
+            });
+        }
+        Err(TmuxError::Command {
+            cmd: what.to_string(),
+            status: out.status.code(),
+            stderr,
+        })
+    }
+}
+
+/// `=name`: an exact session match (a bare name would also match by prefix).
+fn exact(session: &str) -> String {
+    literal(&format!("={session}"))
+}
+
+/// Makes an argument of a tmux *command line argv* literal: tmux reads an argv
+/// item ending in `;` as the end of a command (`x\;` stands for `x;`), so a
+/// trailing `;` gets a backslash in front. Nothing else in argv is special.
+fn literal(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_string(),
+    }
+}
+
+/// tmux runs a single argument through `sh -c`; make it an exec of that one word.
+fn program_argv(argv: &[String]) -> Vec<String> {
+    match argv {
+        [only] => vec!["sh".into(), "-c".into(), "exec \"$0\"".into(), only.clone()],
+        _ => argv.to_vec(),
+    }
+}
+
+fn check_session_name(name: &str) -> Result<()> {
+    // tmux itself rejects `:` and `.`; a leading `-` would read as a flag.
+    if name.is_empty() || name.contains([':', '.', '\0', '\n']) || name.starts_with('-') {
+        return Err(TmuxError::Invalid(format!("bad session name {name:?}")));
+    }
+    Ok(())
+}
+
+/// "can't find session" and "no server" both mean the session is not there.
+fn absent_is_false(result: Result<String>) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(TmuxError::NoServer { .. }) => Ok(false),
+        Err(TmuxError::Command { stderr, .. }) if stderr.contains("can't find session") => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;

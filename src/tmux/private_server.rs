@@ -1,0 +1,56 @@
+//! A throwaway tmux server for tests and demos: a unique `-L` socket name, and a
+//! guard that kills that server when dropped, even when a test fails.
+
+use super::command::Tmux;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Owns the name of a private tmux server (`tmux -L <name>`); the server itself
+/// starts on first use. Dropping it runs `tmux -L <name> kill-server`.
+#[derive(Debug)]
+pub struct PrivateServer {
+    name: String,
+}
+
+impl PrivateServer {
+    /// A fresh socket name `<prefix>-<pid>-<counter>-<nanos>`: unique across
+    /// parallel tests in one process and across processes.
+    pub fn new(prefix: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        PrivateServer {
+            name: format!("{prefix}-{}-{n}-{nanos}", std::process::id()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One-off commands on this server.
+    pub fn tmux(&self) -> Tmux {
+        Tmux::new(Some(self.name.clone()))
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        // Not through `Tmux::kill_server`: a drop must not fail, and the result
+        // does not matter (the server may never have started).
+        let killed = Command::new("tmux")
+            .args(["-L", &self.name, "kill-server"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(err) = killed {
+            tracing::warn!(server = %self.name, %err, "could not kill private tmux server");
+        }
+    }
+}
