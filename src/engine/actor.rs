@@ -226,7 +226,7 @@ fn empty_snapshot(plan_name: &str) -> Snapshot {
 /// One `list-panes -a` per cycle for every worker, then captures only of the
 /// panes whose activity changed: never one tmux process per worker per tick.
 async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>, key: String) {
-    let mut seen_activity: HashMap<String, u64> = HashMap::new();
+    let mut seen_activity: HashMap<String, Option<i64>> = HashMap::new();
     let mut interval = tokio::time::interval(POLL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

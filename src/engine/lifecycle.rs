@@ -498,8 +498,8 @@ impl Actor {
     /// Pane states from one `list-panes -a`: last lines, stalls, dead panes.
     pub(super) fn on_panes(&mut self, panes: Vec<PaneInfo>, last_lines: HashMap<String, String>) {
         let by_pane: HashMap<&str, &PaneInfo> = panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
-        let stall_s = self.plan().plan.settings.stall_after_ms / 1000;
-        let now_s = now_ms() / 1000;
+        let stall_ms = self.plan().plan.settings.stall_after_ms as i64;
+        let now = now_ms() as i64;
         let mut dead = Vec::new();
         for t in 0..self.tasks.len() {
             let Some(w) = self.tasks[t].worker.as_mut() else { continue };
@@ -513,8 +513,11 @@ impl Actor {
             let Some(w) = self.tasks[t].worker.as_mut() else { continue };
             match by_pane.get(pane.as_str()) {
                 Some(info) => {
-                    w.activity_s = Some(info.activity);
-                    let stalled = w.exit.is_none() && now_s.saturating_sub(info.activity) >= stall_s.max(1);
+                    w.activity_s = info.activity;
+                    // tmux keeps activity in whole seconds: a pane counts as silent
+                    // from the end of its last active second.
+                    let silent_ms = info.activity.map(|a| now - (a + 1) * 1000).unwrap_or(0);
+                    let stalled = w.exit.is_none() && silent_ms >= stall_ms;
                     if stalled != w.stalled {
                         w.stalled = stalled;
                         let id = self.task_id(t).to_string();

@@ -7,6 +7,7 @@ mod halt;
 pub mod journal;
 mod lifecycle;
 pub mod link;
+pub mod remote;
 mod manual;
 pub mod schedule;
 pub mod socket;

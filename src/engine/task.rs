@@ -45,7 +45,7 @@ pub struct Worker {
     pub waiting: bool,
     pub stalled: bool,
     /// The pane's last activity (epoch seconds) as of the last poll.
-    pub activity_s: Option<u64>,
+    pub activity_s: Option<i64>,
     pub exit: Option<ExitStatus>,
 }
 
