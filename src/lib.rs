@@ -5,4 +5,5 @@ pub mod engine;
 pub mod listing;
 pub mod plan;
 pub mod sim_agent;
+pub mod tui;
 pub mod worker;
