@@ -49,9 +49,8 @@ impl Confirm {
                 "The task is cancelled, not restarted.".into(),
             ],
             Confirm::SpawnUnmet { task, message } => vec![
-                format!("{task} has unmet dependencies:"),
-                message.clone(),
-                format!("Spawn {task} anyway? y/n"),
+                format!("The engine refused: {message}"),
+                format!("Spawn {task} anyway, before its dependencies? y/n"),
             ],
             Confirm::Quit => vec![
                 "Workers are still running.".into(),

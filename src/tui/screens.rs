@@ -139,3 +139,30 @@ fn screenshot_svg_of_the_big_screen() {
     let svg = std::fs::read_to_string(&path).expect("read");
     assert!(svg.contains("Heartbeats") && svg.ends_with("</svg>\n"));
 }
+
+#[test]
+fn no_color_draws_without_any_colour() {
+    let mut app = fixture_app(160, 48);
+    app.theme = Theme { color: false };
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let coloured = buffer
+        .content()
+        .iter()
+        .filter(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset)
+        .count();
+    assert_eq!(coloured, 0);
+    // The lights still read: each has its own symbol and the legend names them.
+    let screen = text(&terminal);
+    for word in [
+        "● healthy",
+        "◐ late",
+        "○ missing",
+        "✖ dead",
+        "◌ stalled",
+        "? waiting",
+        "· idle",
+    ] {
+        assert!(screen.contains(word), "legend lacks {word}");
+    }
+}

@@ -52,12 +52,18 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
     first.extend([
         Span::styled(snap.plan_name.clone(), theme.bold()),
         sep(),
-        Span::raw(format!("⎇ {}", snap.integration_branch)),
+        Span::styled("branch ", theme.dim()),
+        Span::raw(snap.integration_branch.clone()),
         sep(),
         Span::styled(phase, theme.phase(snap.phase)),
         sep(),
-        Span::raw(format!("elapsed {elapsed}")),
+        Span::styled("elapsed ", theme.dim()),
+        Span::raw(elapsed),
     ]);
+    // Narrow screens: the clock speaks for itself without its label.
+    if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width) {
+        first.retain(|s| s.content != "elapsed ");
+    }
     Line::from(first).render(Rect { height: 1, ..area }, buf);
 
     let mut counts = vec![Span::raw(format!(" {} tasks: ", snap.tasks.len()))];
