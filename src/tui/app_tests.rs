@@ -402,3 +402,21 @@ fn local_clock_is_never_before_the_snapshot() {
     app.set_now(fixture::NOW - 5_000);
     assert_eq!(app.now_ms, fixture::NOW);
 }
+
+#[test]
+fn ctrl_keys_keep_their_meaning_in_the_filter_and_dialogs() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('/'));
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl('l')), Some(Effect::Redraw));
+    assert_eq!(app.filter, "");
+    // Workers are running, so Ctrl-C asks.
+    assert_eq!(app.on_key(ctrl('c')), None);
+    assert_eq!(app.overlay, Some(Overlay::Confirm(Confirm::Quit)));
+    assert_eq!(app.on_key(ctrl('z')), Some(Effect::Suspend));
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Confirm(Confirm::Quit)),
+        "still asking after fg"
+    );
+}

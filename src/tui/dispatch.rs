@@ -7,7 +7,7 @@ use super::action::Action;
 use super::app::{App, Effect, LogView};
 use super::overlay::{Confirm, Overlay};
 use crate::engine::command::{Command, Reply};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
 /// Rows a mouse wheel notch moves.
@@ -24,18 +24,24 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return None;
         }
+        let action = self.keymap.action(&key);
+        // Suspend and redraw work in every mode: they are about the terminal.
+        if let Some(a @ (Action::Suspend | Action::Redraw)) = action {
+            return self.on_action(a);
+        }
         if let Some(overlay) = &self.overlay {
-            let is_help = self.keymap.action(&key) == Some(Action::Help);
+            let is_help = action == Some(Action::Help);
             let (close, effect) = overlay.on_key(&key, is_help);
             if close {
                 self.overlay = None;
             }
             return effect;
         }
-        if self.filter_editing {
+        if self.filter_editing && !key.modifiers.contains(KeyModifiers::CONTROL) {
             return self.on_filter_key(key);
         }
-        self.keymap.action(&key).and_then(|a| self.on_action(a))
+        // Ctrl keys (Ctrl-C to quit) keep their meaning while typing a filter.
+        action.and_then(|a| self.on_action(a))
     }
 
     /// Typing into the `/` prompt: the list narrows as you type.
@@ -175,11 +181,14 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent) {
+        if self.overlay.is_some() {
+            return;
+        }
         let at = Position::new(mouse.column, mouse.row);
         let areas = self.areas();
         let over_log = areas.log.contains(at);
         match mouse.kind {
-            MouseEventKind::Down(_) if areas.workers.contains(at) && self.overlay.is_none() => {
+            MouseEventKind::Down(_) if areas.workers.contains(at) => {
                 // Border and header row come before the first task row.
                 let first = areas.workers.y + 2;
                 if mouse.row >= first && mouse.row < areas.workers.bottom().saturating_sub(1) {
