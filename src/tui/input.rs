@@ -20,26 +20,34 @@ const POLL_SLICE: Duration = Duration::from_millis(50);
 enum Control {
     Pause(oneshot::Sender<()>),
     Resume,
+    Stop,
 }
 
 pub struct Input {
     events: mpsc::Receiver<Event>,
     control: std_mpsc::Sender<Control>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Input {
-    /// Start reading. The thread ends when this `Input` is dropped.
+    /// Start reading. The thread stops when this `Input` is dropped.
     pub fn start() -> Input {
         let (tx, events) = mpsc::channel(1024);
         let (control, control_rx) = std_mpsc::channel();
         let spawned = thread::Builder::new()
             .name("tui-input".into())
             .spawn(move || read_loop(&tx, &control_rx));
-        if let Err(e) = spawned {
-            // No input thread: recv() reports the closed channel at once.
-            tracing::error!("cannot start the input thread: {e}");
+        let thread = spawned
+            .map_err(|e| {
+                // No input thread: recv() reports the closed channel at once.
+                tracing::error!("cannot start the input thread: {e}");
+            })
+            .ok();
+        Input {
+            events,
+            control,
+            thread,
         }
-        Input { events, control }
     }
 
     pub async fn recv(&mut self) -> Option<Event> {
@@ -67,6 +75,21 @@ impl Input {
     }
 }
 
+impl Drop for Input {
+    /// Wait (at most one poll slice) for the thread to stop, so nothing reads
+    /// the terminal after the TUI has given it back.
+    fn drop(&mut self) {
+        // Closing first wakes a thread blocked on a full channel.
+        self.events.close();
+        let _ = self.control.send(Control::Stop);
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the input thread panicked");
+        }
+    }
+}
+
 fn read_loop(tx: &mpsc::Sender<Event>, control: &std_mpsc::Receiver<Control>) {
     loop {
         match control.try_recv() {
@@ -77,7 +100,7 @@ fn read_loop(tx: &mpsc::Sender<Event>, control: &std_mpsc::Receiver<Control>) {
                 }
             }
             Ok(Control::Resume) => {}
-            Err(std_mpsc::TryRecvError::Disconnected) => return,
+            Ok(Control::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => return,
             Err(std_mpsc::TryRecvError::Empty) => {}
         }
         match event::poll(POLL_SLICE) {
@@ -106,7 +129,7 @@ fn wait_for_resume(control: &std_mpsc::Receiver<Control>) -> bool {
             Ok(Control::Pause(ack)) => {
                 let _ = ack.send(());
             }
-            Err(_) => return false,
+            Ok(Control::Stop) | Err(_) => return false,
         }
     }
 }

@@ -11,6 +11,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
 
+/// The mid-run fixture in an app sized `width`×`height`.
 pub fn fixture_app(width: u16, height: u16) -> App {
     let mut app = App::new(
         Arc::new(fixture::mid_run()),

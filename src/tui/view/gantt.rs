@@ -193,6 +193,40 @@ mod tests {
     }
 
     #[test]
+    fn bars_and_now_line_land_on_their_columns() {
+        let app = crate::tui::screens::fixture_app(160, 48);
+        let area = app.areas().timeline.expect("timeline");
+        let mut buf = Buffer::empty(app.size);
+        render(&app, area, &mut buf);
+        let axis = app.timeline_axis().expect("axis");
+        let chart_x = area.x + 1 + LABEL_WIDTH;
+        let row_of = |id: &str| {
+            let at = grouped(&app.snapshot)
+                .iter()
+                .position(|&i| app.snapshot.tasks[i].id == id);
+            area.y + 2 + at.expect("task") as u16
+        };
+        let now = chart_x + axis.column(fixture::NOW).expect("now on screen");
+        // T9 has not started: the now-line crosses its row.
+        assert_eq!(buf[(now, row_of("T9"))].symbol(), "┃");
+        // T1 ran from T0 to 38 s: done bars up to its end, nothing after.
+        let t1 = row_of("T1");
+        let end = chart_x + axis.column(fixture::T0 + 37_999).expect("T1 end");
+        assert_eq!(buf[(chart_x, t1)].symbol(), "█");
+        assert_eq!(buf[(end, t1)].symbol(), "█");
+        assert_ne!(buf[(end + 1, t1)].symbol(), "█");
+        // T8's conflict attempt is drawn with its own fill.
+        assert_eq!(
+            buf[(
+                chart_x + axis.column(fixture::T0 + 40_000).expect("T8"),
+                row_of("T8")
+            )]
+                .symbol(),
+            "#"
+        );
+    }
+
+    #[test]
     fn scale_reads_as_units() {
         assert_eq!(scale(250), "250ms");
         assert_eq!(scale(2_000), "2s");
