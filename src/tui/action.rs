@@ -28,6 +28,8 @@ pub enum Action {
     ClearFilter,
     CycleSort,
     ToggleLog,
+    LogOlder,
+    LogNewer,
     ZoomIn,
     ZoomOut,
     ScrollLeft,
@@ -41,7 +43,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -60,6 +62,8 @@ impl Action {
         Action::ClearFilter,
         Action::CycleSort,
         Action::ToggleLog,
+        Action::LogOlder,
+        Action::LogNewer,
         Action::ZoomIn,
         Action::ZoomOut,
         Action::ScrollLeft,
@@ -92,6 +96,8 @@ impl Action {
             Action::ClearFilter => "clear_filter",
             Action::CycleSort => "cycle_sort",
             Action::ToggleLog => "toggle_log",
+            Action::LogOlder => "log_older",
+            Action::LogNewer => "log_newer",
             Action::ZoomIn => "zoom_in",
             Action::ZoomOut => "zoom_out",
             Action::ScrollLeft => "scroll_left",
@@ -129,6 +135,8 @@ impl Action {
             Action::ClearFilter => "clear the filter",
             Action::CycleSort => "cycle the sort column",
             Action::ToggleLog => "log: events / worker pane",
+            Action::LogOlder => "log: scroll back",
+            Action::LogNewer => "log: scroll to newer",
             Action::ZoomIn => "timeline: zoom in",
             Action::ZoomOut => "timeline: zoom out",
             Action::ScrollLeft => "timeline: scroll back",

@@ -420,3 +420,18 @@ fn ctrl_keys_keep_their_meaning_in_the_filter_and_dialogs() {
         "still asking after fg"
     );
 }
+
+#[test]
+fn log_scroll_keys_move_back_and_stop_at_the_ends() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.log_scroll, 5);
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char('['));
+    }
+    assert_eq!(app.log_scroll, 29, "stops at the oldest line");
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char(']'));
+    }
+    assert_eq!(app.log_scroll, 0);
+}

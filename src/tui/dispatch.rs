@@ -12,6 +12,8 @@ use ratatui::layout::Position;
 
 /// Rows a mouse wheel notch moves.
 const WHEEL_ROWS: usize = 3;
+/// Lines the log's scroll keys move.
+const LOG_STEP: usize = 5;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
@@ -94,6 +96,8 @@ impl App {
                 self.set_status(format!("sorted by {}", self.sort.label()));
             }
             Action::ToggleLog => self.toggle_log(),
+            Action::LogOlder => self.scroll_log(LOG_STEP as isize),
+            Action::LogNewer => self.scroll_log(-(LOG_STEP as isize)),
             Action::ZoomIn | Action::ZoomOut | Action::ScrollLeft | Action::ScrollRight => {
                 self.move_timeline(action);
             }
@@ -142,6 +146,12 @@ impl App {
             }
             _ => action.command(&id, &group).map(Effect::Call),
         }
+    }
+
+    /// Scroll the event log `lines` back (negative: toward the newest).
+    fn scroll_log(&mut self, lines: isize) {
+        let back = self.log_scroll.saturating_add_signed(lines);
+        self.log_scroll = back.min(self.log.len().saturating_sub(1));
     }
 
     fn toggle_log(&mut self) {
@@ -198,12 +208,8 @@ impl App {
                     }
                 }
             }
-            MouseEventKind::ScrollUp if over_log => {
-                self.log_scroll = (self.log_scroll + WHEEL_ROWS).min(self.log.len());
-            }
-            MouseEventKind::ScrollDown if over_log => {
-                self.log_scroll = self.log_scroll.saturating_sub(WHEEL_ROWS);
-            }
+            MouseEventKind::ScrollUp if over_log => self.scroll_log(WHEEL_ROWS as isize),
+            MouseEventKind::ScrollDown if over_log => self.scroll_log(-(WHEEL_ROWS as isize)),
             MouseEventKind::ScrollUp => self.move_selection(-(WHEEL_ROWS as isize)),
             MouseEventKind::ScrollDown => self.move_selection(WHEEL_ROWS as isize),
             _ => {}
