@@ -11,4 +11,5 @@ pub mod listing;
 pub mod plan;
 pub mod sim_agent;
 pub mod tmux;
+pub mod tui;
 pub mod worker;

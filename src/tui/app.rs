@@ -1,0 +1,286 @@
+//! The TUI's state: the latest snapshot plus what the person is looking at
+//! (selection, filter, sort, log history, timeline viewport, open dialog).
+//! Everything here is synchronous and terminal-free, so tests drive it directly;
+//! what needs the outside world comes back as an [`Effect`].
+
+use super::keymap::Keymap;
+use super::layout::{self, Areas};
+use super::logbuf::LogBuffer;
+use super::overlay::Overlay;
+use super::rows::{self, SortKey};
+use super::theme::Theme;
+use super::timeline::{TimeAxis, TimelineView};
+use super::{QuitChoice, TuiOptions};
+use crate::engine::command::Command;
+use crate::engine::view::{Snapshot, TaskView};
+use ratatui::layout::Rect;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Something the event loop must do outside the app's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a request to the engine; its reply comes back to [`App::on_reply`].
+    Call(Command),
+    /// Hand the terminal to `tmux attach` for this session.
+    Attach {
+        session: String,
+        socket: Option<String>,
+    },
+    Quit(QuitChoice),
+    /// Stop like Ctrl-Z in a shell; continue on `fg`.
+    Suspend,
+    /// Clear the terminal and draw everything again.
+    Redraw,
+}
+
+/// What the Log panel shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogView {
+    Events,
+    /// The selected worker's pane, as last fetched.
+    Pane {
+        task: String,
+        lines: Vec<String>,
+    },
+}
+
+/// How long a status message stays in the footer.
+const STATUS_MS: u64 = 8_000;
+
+pub struct App {
+    pub snapshot: Arc<Snapshot>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// The terminal's size, for paging and mouse hits.
+    pub size: Rect,
+    /// Wall-clock now: the snapshot's time, advanced locally between snapshots.
+    pub now_ms: u64,
+    /// Local time zone for log timestamps (0 = UTC, as in tests).
+    pub utc_offset_secs: i32,
+    /// Indices into `snapshot.tasks`, filtered and sorted.
+    pub rows: Vec<usize>,
+    /// The selected task's id: selection follows the task through re-sorts.
+    pub selected: Option<String>,
+    /// The first Workers row on screen.
+    pub offset: usize,
+    pub sort: SortKey,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub log: LogBuffer,
+    /// How many entries the Log panel is scrolled back from the newest.
+    pub log_scroll: usize,
+    pub log_view: LogView,
+    pub timeline: TimelineView,
+    pub overlay: Option<Overlay>,
+    /// A message for the footer and when it was set.
+    pub status: Option<(u64, String)>,
+    /// Tasks that needed attention at the last snapshot, for the bell.
+    attention: HashSet<String>,
+    /// Ring the terminal bell at the next draw.
+    pub bell: bool,
+}
+
+impl App {
+    pub fn new(snapshot: Arc<Snapshot>, keymap: Keymap, theme: Theme, options: &TuiOptions) -> App {
+        let mut app = App {
+            now_ms: snapshot.now_ms,
+            snapshot: Arc::new(empty_snapshot()),
+            keymap,
+            theme,
+            size: Rect::new(0, 0, 160, 48),
+            utc_offset_secs: 0,
+            rows: Vec::new(),
+            selected: None,
+            offset: 0,
+            sort: SortKey::Plan,
+            filter: String::new(),
+            filter_editing: false,
+            log: LogBuffer::new(options.log_capacity),
+            log_scroll: 0,
+            log_view: LogView::Events,
+            timeline: TimelineView::new(options.seconds_per_effort_hour),
+            overlay: None,
+            status: None,
+            attention: HashSet::new(),
+            bell: false,
+        };
+        app.attention = attention_set(&snapshot);
+        app.on_snapshot(snapshot);
+        app
+    }
+
+    /// Take in a new snapshot: log lines, rows, selection, the bell.
+    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.log.ingest(&snapshot.log_tail, snapshot.log_total);
+        let attention = attention_set(&snapshot);
+        if attention.iter().any(|id| !self.attention.contains(id)) {
+            self.bell = true;
+        }
+        self.attention = attention;
+        self.now_ms = self.now_ms.max(snapshot.now_ms);
+        self.snapshot = snapshot;
+        self.refresh_rows();
+        self.follow_selection_in_log();
+    }
+
+    /// Advance the local clock (the 1 s tick between snapshots).
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = now_ms.max(self.snapshot.now_ms);
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.size = Rect::new(0, 0, width, height);
+        self.keep_selection_visible();
+    }
+
+    pub fn areas(&self) -> Areas {
+        let id_width = self
+            .snapshot
+            .tasks
+            .iter()
+            .map(|t| t.id.len())
+            .max()
+            .unwrap_or(2);
+        layout::areas(self.size, self.snapshot.tasks.len(), id_width)
+    }
+
+    /// Recompute rows after the snapshot, filter or sort changed.
+    pub fn refresh_rows(&mut self) {
+        self.rows = rows::visible_rows(&self.snapshot.tasks, &self.filter, self.sort, self.now_ms);
+        if self.selected_row().is_none() {
+            self.selected = self
+                .rows
+                .first()
+                .map(|&i| self.snapshot.tasks[i].id.clone());
+        }
+        self.keep_selection_visible();
+    }
+
+    pub fn selected_row(&self) -> Option<usize> {
+        let id = self.selected.as_deref()?;
+        self.rows
+            .iter()
+            .position(|&i| self.snapshot.tasks[i].id == id)
+    }
+
+    pub fn selected_task(&self) -> Option<&TaskView> {
+        self.selected_row()
+            .map(|r| &self.snapshot.tasks[self.rows[r]])
+    }
+
+    /// Select row `row` (clamped) and scroll it into view.
+    pub fn select_row(&mut self, row: usize) {
+        let Some(last) = self.rows.len().checked_sub(1) else {
+            self.selected = None;
+            return;
+        };
+        let i = self.rows[row.min(last)];
+        self.selected = Some(self.snapshot.tasks[i].id.clone());
+        self.keep_selection_visible();
+    }
+
+    /// Move the selection by `delta` rows.
+    pub fn move_selection(&mut self, delta: isize) {
+        let current = self.selected_row().unwrap_or(0);
+        self.select_row(current.saturating_add_signed(delta));
+    }
+
+    /// Scroll so the selected row is on screen, and never past the last row.
+    fn keep_selection_visible(&mut self) {
+        let height = self.areas().worker_rows().max(1);
+        let max_offset = self.rows.len().saturating_sub(height);
+        if let Some(row) = self.selected_row() {
+            if row < self.offset {
+                self.offset = row;
+            } else if row >= self.offset + height {
+                self.offset = row + 1 - height;
+            }
+        }
+        self.offset = self.offset.min(max_offset);
+    }
+
+    pub fn page(&self) -> usize {
+        self.areas().worker_rows().max(1)
+    }
+
+    /// The next row after the selection (wrapping) whose task needs attention.
+    pub fn next_attention_row(&self) -> Option<usize> {
+        let n = self.rows.len();
+        let start = self.selected_row().map_or(0, |r| r + 1);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&r| self.snapshot.tasks[self.rows[r]].state.needs_attention())
+    }
+
+    /// The Timeline's axis for the current size, as drawn.
+    pub fn timeline_axis(&self) -> Option<TimeAxis> {
+        let area = self.areas().timeline?;
+        let width = super::view::gantt::chart_width(area);
+        Some(self.timeline.axis(&self.snapshot, self.now_ms, width))
+    }
+
+    /// Whose pane the log panel wants refreshed, if it shows one.
+    pub fn pane_task(&self) -> Option<String> {
+        match &self.log_view {
+            LogView::Pane { task, .. } => Some(task.clone()),
+            LogView::Events => None,
+        }
+    }
+
+    pub fn on_pane_tail(&mut self, task: &str, lines: Vec<String>) {
+        if let LogView::Pane {
+            task: shown,
+            lines: current,
+        } = &mut self.log_view
+            && shown == task
+        {
+            *current = lines;
+        }
+    }
+
+    pub fn set_status(&mut self, text: impl Into<String>) {
+        self.status = Some((self.now_ms, text.into()));
+    }
+
+    /// The footer's message, while it is fresh.
+    pub fn status_text(&self) -> Option<&str> {
+        let (at, text) = self.status.as_ref()?;
+        (self.now_ms.saturating_sub(*at) < STATUS_MS).then_some(text.as_str())
+    }
+
+    /// True when some worker may still be running, so quitting must ask.
+    pub fn has_active_workers(&self) -> bool {
+        self.snapshot.tasks.iter().any(|t| t.state.is_active())
+    }
+}
+
+fn attention_set(snapshot: &Snapshot) -> HashSet<String> {
+    snapshot
+        .tasks
+        .iter()
+        .filter(|t| t.state.needs_attention())
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// A placeholder until the first snapshot is taken in.
+fn empty_snapshot() -> Snapshot {
+    Snapshot {
+        plan_name: String::new(),
+        integration_branch: String::new(),
+        tmux_socket: None,
+        phase: crate::engine::view::RunPhase::Idle,
+        started_ms: 0,
+        now_ms: 0,
+        groups: Vec::new(),
+        tasks: Vec::new(),
+        log_tail: Vec::new(),
+        log_total: 0,
+        last_halt: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

@@ -1,0 +1,437 @@
+//! App state transitions driven by keys, replies, snapshots and the mouse,
+//! with no terminal.
+
+use super::*;
+use crate::engine::command::Reply;
+use crate::engine::view::{AttemptOutcome, AttemptSpan, TaskState};
+use crate::tui::fixture;
+use crate::tui::overlay::{Confirm, Overlay};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+fn app() -> App {
+    let mut app = App::new(
+        Arc::new(fixture::mid_run()),
+        Keymap::defaults(),
+        Theme { color: true },
+        &TuiOptions::default(),
+    );
+    app.resize(160, 48);
+    app
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+    let modifiers = match code {
+        KeyCode::Char(c) if c.is_ascii_uppercase() => KeyModifiers::SHIFT,
+        _ => KeyModifiers::NONE,
+    };
+    app.on_key(KeyEvent::new(code, modifiers))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn selected(app: &App) -> &str {
+    app.selected.as_deref().unwrap_or("<none>")
+}
+
+#[test]
+fn starts_on_the_first_row_and_moves_with_keys() {
+    let mut app = app();
+    assert_eq!(selected(&app), "T1");
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(selected(&app), "T3");
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(selected(&app), "T2");
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(selected(&app), "T1");
+    press(&mut app, KeyCode::End);
+    assert_eq!(selected(&app), "T22");
+}
+
+#[test]
+fn filter_narrows_as_typed_enter_keeps_esc_clears() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('/'));
+    assert!(app.filter_editing);
+    // Keys that are bindings elsewhere ('g', 'r') are text while typing.
+    typed(&mut app, "group_e");
+    assert_eq!(app.rows.len(), 3);
+    assert_eq!(selected(&app), "T20");
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.filter_editing);
+    assert_eq!(app.rows.len(), 3);
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "T21");
+
+    press(&mut app, KeyCode::Char('/'));
+    press(&mut app, KeyCode::Backspace);
+    typed(&mut app, "zzz");
+    assert!(app.rows.is_empty());
+    assert_eq!(app.selected, None);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "");
+    assert_eq!(app.rows.len(), 22);
+}
+
+#[test]
+fn esc_outside_the_prompt_clears_a_kept_filter() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "FAILED");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.rows.len(), 1);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.rows.len(), 22);
+    assert_eq!(selected(&app), "T3", "selection stays on the filtered task");
+}
+
+#[test]
+fn sort_key_cycles_and_selection_follows_the_task() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(selected(&app), "T2");
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(app.sort, SortKey::State);
+    // Attention first: T3 failed, T16 waiting, T8 conflict, in plan order.
+    let first: Vec<&str> = app.rows[..3]
+        .iter()
+        .map(|&i| app.snapshot.tasks[i].id.as_str())
+        .collect();
+    assert_eq!(first, ["T3", "T16", "T8"]);
+    assert_eq!(selected(&app), "T2");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char('o'));
+    }
+    assert_eq!(app.sort, SortKey::Plan);
+}
+
+#[test]
+fn n_jumps_between_tasks_needing_attention() {
+    let mut app = app();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Char('n'));
+        seen.push(selected(&app).to_string());
+    }
+    assert_eq!(seen, ["T3", "T16", "T8", "T3"]);
+}
+
+#[test]
+fn halt_asks_then_sends_then_shows_the_report() {
+    let mut app = app();
+    assert_eq!(press(&mut app, KeyCode::Char('H')), None);
+    assert_eq!(app.overlay, Some(Overlay::Confirm(Confirm::Halt)));
+    assert_eq!(press(&mut app, KeyCode::Char('j')), None, "other keys wait");
+    assert_eq!(selected(&app), "T1");
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Effect::Call(Command::Halt))
+    );
+    assert_eq!(app.overlay, None);
+    app.on_reply(&Command::Halt, Reply::Halt(fixture::halt_report()));
+    assert!(matches!(app.overlay, Some(Overlay::HaltReport(_))));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn kill_asks_and_n_cancels() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Confirm(Confirm::Kill { task: "T1".into() }))
+    );
+    assert_eq!(press(&mut app, KeyCode::Char('n')), None);
+    assert_eq!(app.overlay, None);
+    press(&mut app, KeyCode::Char('x'));
+    let kill = Command::Kill { task: "T1".into() };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Effect::Call(kill))
+    );
+}
+
+#[test]
+fn spawn_refused_for_dependencies_asks_to_force() {
+    let mut app = app();
+    app.selected = Some("T9".into());
+    let spawn = Command::Spawn {
+        task: "T9".into(),
+        force: false,
+    };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('s')),
+        Some(Effect::Call(spawn.clone()))
+    );
+    let refusal = Reply::Error {
+        message: "T9 waits on unmet dependencies: T4, T5".into(),
+    };
+    app.on_reply(&spawn, refusal);
+    assert!(matches!(
+        app.overlay,
+        Some(Overlay::Confirm(Confirm::SpawnUnmet { .. }))
+    ));
+    let forced = Command::Spawn {
+        task: "T9".into(),
+        force: true,
+    };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Effect::Call(forced))
+    );
+    // Other errors only show in the footer.
+    app.on_reply(
+        &spawn,
+        Reply::Error {
+            message: "no such task".into(),
+        },
+    );
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.status_text(), Some("spawn T9: no such task"));
+}
+
+#[test]
+fn group_restart_resume_map_to_commands() {
+    let mut app = app();
+    app.selected = Some("T4".into());
+    let run = Command::RunGroup {
+        group: "GROUP_B".into(),
+    };
+    assert_eq!(press(&mut app, KeyCode::Char('g')), Some(Effect::Call(run)));
+    let restart = Command::Restart { task: "T4".into() };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('r')),
+        Some(Effect::Call(restart))
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Char('R')),
+        Some(Effect::Call(Command::Resume))
+    );
+}
+
+#[test]
+fn quit_asks_while_workers_run_and_not_otherwise() {
+    let mut app = app();
+    assert_eq!(press(&mut app, KeyCode::Char('q')), None);
+    assert_eq!(app.overlay, Some(Overlay::Confirm(Confirm::Quit)));
+    assert_eq!(press(&mut app, KeyCode::Esc), None);
+    assert_eq!(app.overlay, None);
+    press(&mut app, KeyCode::Char('q'));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('h')),
+        Some(Effect::Quit(QuitChoice::HaltWorkers))
+    );
+
+    let mut idle = fixture::mid_run();
+    idle.tasks.retain(|t| !t.state.is_active());
+    app.on_snapshot(Arc::new(idle));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('q')),
+        Some(Effect::Quit(QuitChoice::LeaveRunning))
+    );
+}
+
+#[test]
+fn attach_uses_the_session_and_socket() {
+    let mut app = app();
+    app.selected = Some("T4".into());
+    let want = Effect::Attach {
+        session: "sb-T4".into(),
+        socket: Some("switchboard".into()),
+    };
+    assert_eq!(press(&mut app, KeyCode::Enter), Some(want.clone()));
+    assert_eq!(press(&mut app, KeyCode::Char('a')), Some(want));
+    app.selected = Some("T22".into());
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(
+        app.status_text()
+            .is_some_and(|s| s.contains("no tmux session"))
+    );
+}
+
+#[test]
+fn tab_shows_the_selected_pane_and_follows_the_selection() {
+    let mut app = app();
+    assert_eq!(app.pane_task(), None);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane_task().as_deref(), Some("T1"));
+    app.on_pane_tail("T1", vec!["$ cargo test".into()]);
+    app.on_pane_tail("T2", vec!["stale".into()]);
+    assert_eq!(
+        app.log_view,
+        LogView::Pane {
+            task: "T1".into(),
+            lines: vec!["$ cargo test".into()]
+        }
+    );
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.pane_task().as_deref(), Some("T2"));
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.log_view, LogView::Events);
+}
+
+#[test]
+fn bell_rings_once_when_a_task_newly_needs_attention() {
+    let mut app = app();
+    assert!(
+        !app.bell,
+        "attention already present at start does not ring"
+    );
+    let mut snap = fixture::mid_run();
+    snap.now_ms += 1_000;
+    app.on_snapshot(Arc::new(snap.clone()));
+    assert!(!app.bell);
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    t4.state = TaskState::Failed;
+    t4.attempts[0] = AttemptSpan {
+        ended_ms: Some(snap.now_ms),
+        outcome: Some(AttemptOutcome::Failed),
+        ..t4.attempts[0].clone()
+    };
+    app.on_snapshot(Arc::new(snap.clone()));
+    assert!(std::mem::take(&mut app.bell));
+    app.on_snapshot(Arc::new(snap));
+    assert!(!app.bell);
+}
+
+#[test]
+fn log_takes_in_new_lines_from_each_snapshot() {
+    let mut app = app();
+    assert_eq!(app.log.len(), 30);
+    let mut snap = fixture::mid_run();
+    let extra = snap.log_tail[0].clone();
+    snap.log_tail.push(extra);
+    snap.log_total += 1;
+    app.on_snapshot(Arc::new(snap));
+    assert_eq!(app.log.len(), 31);
+}
+
+#[test]
+fn many_rows_keep_the_selection_visible() {
+    let mut app = App::new(
+        Arc::new(fixture::large(250, 100)),
+        Keymap::defaults(),
+        Theme { color: false },
+        &TuiOptions::default(),
+    );
+    app.resize(160, 48);
+    let page = app.page();
+    assert!(page < 250);
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.selected_row(), Some(249));
+    assert_eq!(app.offset, 250 - page);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(app.selected_row(), Some(249 - page));
+    assert_eq!(app.offset, 249 - page);
+    press(&mut app, KeyCode::Home);
+    assert_eq!(app.offset, 0);
+    for _ in 0..page {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(app.offset, 1);
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    let mut app = app();
+    let areas = app.areas();
+    let click = |row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: areas.workers.x + 5,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Row 0 of tasks sits below the border and the header.
+    app.on_mouse(click(areas.workers.y + 2 + 4));
+    assert_eq!(selected(&app), "T4");
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        ..click(areas.workers.y + 3)
+    });
+    assert_eq!(selected(&app), "T7");
+    let over_log = MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: areas.log.x + 2,
+        row: areas.log.y + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(over_log);
+    assert_eq!(app.log_scroll, 3);
+}
+
+#[test]
+fn timeline_keys_zoom_scroll_and_follow() {
+    let mut app = app();
+    let before = app.timeline_axis().expect("timeline at 160x48");
+    press(&mut app, KeyCode::Char('+'));
+    assert!(app.timeline_axis().expect("axis").ms_per_col < before.ms_per_col);
+    press(&mut app, KeyCode::Char('-'));
+    press(&mut app, KeyCode::Char('-'));
+    assert!(app.timeline_axis().expect("axis").ms_per_col > before.ms_per_col);
+    press(&mut app, KeyCode::Char('l'));
+    assert!(!app.timeline.follow);
+    press(&mut app, KeyCode::Char('f'));
+    assert!(app.timeline.follow);
+
+    app.resize(80, 24);
+    assert_eq!(app.timeline_axis(), None);
+    press(&mut app, KeyCode::Char('h'));
+    assert!(app.status_text().is_some_and(|s| s.contains("hidden")));
+}
+
+#[test]
+fn help_opens_and_closes() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.overlay, Some(Overlay::Help));
+    press(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.overlay, None);
+}
+
+#[test]
+fn local_clock_is_never_before_the_snapshot() {
+    let mut app = app();
+    app.set_now(fixture::NOW + 5_000);
+    assert_eq!(app.now_ms, fixture::NOW + 5_000);
+    app.set_now(fixture::NOW - 5_000);
+    assert_eq!(app.now_ms, fixture::NOW);
+}
+
+#[test]
+fn ctrl_keys_keep_their_meaning_in_the_filter_and_dialogs() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('/'));
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl('l')), Some(Effect::Redraw));
+    assert_eq!(app.filter, "");
+    // Workers are running, so Ctrl-C asks.
+    assert_eq!(app.on_key(ctrl('c')), None);
+    assert_eq!(app.overlay, Some(Overlay::Confirm(Confirm::Quit)));
+    assert_eq!(app.on_key(ctrl('z')), Some(Effect::Suspend));
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Confirm(Confirm::Quit)),
+        "still asking after fg"
+    );
+}
+
+#[test]
+fn log_scroll_keys_move_back_and_stop_at_the_ends() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.log_scroll, 5);
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char('['));
+    }
+    assert_eq!(app.log_scroll, 29, "stops at the oldest line");
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char(']'));
+    }
+    assert_eq!(app.log_scroll, 0);
+}

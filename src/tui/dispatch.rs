@@ -1,0 +1,259 @@
+//! Input to state changes: a key goes to the open dialog, the filter prompt,
+//! or through the keymap to an [`Action`]; engine replies and mouse events
+//! land here too. Returns the [`Effect`] the event loop should carry out.
+
+use super::QuitChoice;
+use super::action::Action;
+use super::app::{App, Effect, LogView};
+use super::overlay::{Confirm, Overlay};
+use crate::engine::command::{Command, Reply};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::Position;
+
+/// Rows a mouse wheel notch moves.
+const WHEEL_ROWS: usize = 3;
+/// Lines the log's scroll keys move.
+const LOG_STEP: usize = 5;
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        let effect = self.route_key(key);
+        self.follow_selection_in_log();
+        effect
+    }
+
+    fn route_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let action = self.keymap.action(&key);
+        // Suspend and redraw work in every mode: they are about the terminal.
+        if let Some(a @ (Action::Suspend | Action::Redraw)) = action {
+            return self.on_action(a);
+        }
+        if let Some(overlay) = &self.overlay {
+            let is_help = action == Some(Action::Help);
+            let (close, effect) = overlay.on_key(&key, is_help);
+            if close {
+                self.overlay = None;
+            }
+            return effect;
+        }
+        if self.filter_editing && !key.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.on_filter_key(key);
+        }
+        // Ctrl keys (Ctrl-C to quit) keep their meaning while typing a filter.
+        action.and_then(|a| self.on_action(a))
+    }
+
+    /// Typing into the `/` prompt: the list narrows as you type.
+    fn on_filter_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        match key.code {
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.filter_editing = false;
+            }
+            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Up => self.move_selection(-1),
+            KeyCode::Down => self.move_selection(1),
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
+                self.filter.push(c);
+            }
+            _ => return None,
+        }
+        self.refresh_rows();
+        None
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Option<Effect> {
+        let page = self.page() as isize;
+        match action {
+            Action::SelectNext => self.move_selection(1),
+            Action::SelectPrev => self.move_selection(-1),
+            Action::PageDown => self.move_selection(page),
+            Action::PageUp => self.move_selection(-page),
+            Action::SelectFirst => self.select_row(0),
+            Action::SelectLast => self.select_row(usize::MAX),
+            Action::NextAttention => match self.next_attention_row() {
+                Some(row) => self.select_row(row),
+                None => self.set_status("nothing needs attention"),
+            },
+            Action::Filter => self.filter_editing = true,
+            Action::ClearFilter => {
+                self.filter.clear();
+                self.refresh_rows();
+            }
+            Action::CycleSort => {
+                self.sort = self.sort.next();
+                self.refresh_rows();
+                self.set_status(format!("sorted by {}", self.sort.label()));
+            }
+            Action::ToggleLog => self.toggle_log(),
+            Action::LogOlder => self.scroll_log(LOG_STEP as isize),
+            Action::LogNewer => self.scroll_log(-(LOG_STEP as isize)),
+            Action::ZoomIn | Action::ZoomOut | Action::ScrollLeft | Action::ScrollRight => {
+                self.move_timeline(action);
+            }
+            Action::ToggleFollow => {
+                if let Some(axis) = self.timeline_axis() {
+                    self.timeline.toggle_follow(&axis);
+                }
+            }
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Halt => self.overlay = Some(Overlay::Confirm(Confirm::Halt)),
+            Action::Resume => return Some(Effect::Call(Command::Resume)),
+            Action::Redraw => return Some(Effect::Redraw),
+            Action::Suspend => return Some(Effect::Suspend),
+            Action::Quit if self.has_active_workers() => {
+                self.overlay = Some(Overlay::Confirm(Confirm::Quit));
+            }
+            Action::Quit => return Some(Effect::Quit(QuitChoice::LeaveRunning)),
+            Action::Attach | Action::Spawn | Action::RunGroup | Action::Kill | Action::Restart => {
+                return self.on_task_action(action);
+            }
+        }
+        None
+    }
+
+    /// Actions on the selected task.
+    fn on_task_action(&mut self, action: Action) -> Option<Effect> {
+        let Some(task) = self.selected_task() else {
+            self.set_status("no task selected");
+            return None;
+        };
+        let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
+        match action {
+            Action::Attach => match session {
+                Some(session) => Some(Effect::Attach {
+                    session,
+                    socket: self.snapshot.tmux_socket.clone(),
+                }),
+                None => {
+                    self.set_status(format!("{id} has no tmux session to attach to"));
+                    None
+                }
+            },
+            Action::Kill => {
+                self.overlay = Some(Overlay::Confirm(Confirm::Kill { task: id }));
+                None
+            }
+            _ => action.command(&id, &group).map(Effect::Call),
+        }
+    }
+
+    /// Scroll the event log `lines` back (negative: toward the newest).
+    fn scroll_log(&mut self, lines: isize) {
+        let back = self.log_scroll.saturating_add_signed(lines);
+        self.log_scroll = back.min(self.log.len().saturating_sub(1));
+    }
+
+    fn toggle_log(&mut self) {
+        self.log_view = match (&self.log_view, &self.selected) {
+            (LogView::Events, Some(task)) => LogView::Pane {
+                task: task.clone(),
+                lines: Vec::new(),
+            },
+            _ => LogView::Events,
+        };
+        self.log_scroll = 0;
+    }
+
+    /// Keep the pane view on the selected worker as the selection moves.
+    pub fn follow_selection_in_log(&mut self) {
+        if let (LogView::Pane { task, lines }, Some(selected)) =
+            (&mut self.log_view, &self.selected)
+            && task != selected
+        {
+            *task = selected.clone();
+            lines.clear();
+        }
+    }
+
+    fn move_timeline(&mut self, action: Action) {
+        let Some(axis) = self.timeline_axis() else {
+            self.set_status("the timeline is hidden: enlarge the terminal");
+            return;
+        };
+        let step = i64::from((axis.width / 4).max(1));
+        match action {
+            Action::ZoomIn => self.timeline.zoom_in(&axis),
+            Action::ZoomOut => self.timeline.zoom_out(&axis),
+            Action::ScrollLeft => self.timeline.scroll(&axis, -step),
+            _ => self.timeline.scroll(&axis, step),
+        }
+    }
+
+    pub fn on_mouse(&mut self, mouse: MouseEvent) {
+        if self.overlay.is_some() {
+            return;
+        }
+        let at = Position::new(mouse.column, mouse.row);
+        let areas = self.areas();
+        let over_log = areas.log.contains(at);
+        match mouse.kind {
+            MouseEventKind::Down(_) if areas.workers.contains(at) => {
+                // Border and header row come before the first task row.
+                let first = areas.workers.y + 2;
+                if mouse.row >= first && mouse.row < areas.workers.bottom().saturating_sub(1) {
+                    let row = self.offset + usize::from(mouse.row - first);
+                    if row < self.rows.len() {
+                        self.select_row(row);
+                    }
+                }
+            }
+            MouseEventKind::ScrollUp if over_log => self.scroll_log(WHEEL_ROWS as isize),
+            MouseEventKind::ScrollDown if over_log => self.scroll_log(-(WHEEL_ROWS as isize)),
+            MouseEventKind::ScrollUp => self.move_selection(-(WHEEL_ROWS as isize)),
+            MouseEventKind::ScrollDown => self.move_selection(WHEEL_ROWS as isize),
+            _ => {}
+        }
+        self.follow_selection_in_log();
+    }
+
+    /// The engine answered a request sent for an [`Effect::Call`].
+    pub fn on_reply(&mut self, command: &Command, reply: Reply) {
+        let what = describe(command);
+        match (command, reply) {
+            (Command::Spawn { task, force: false }, Reply::Error { message })
+                if message.to_lowercase().contains("depend") =>
+            {
+                self.overlay = Some(Overlay::Confirm(Confirm::SpawnUnmet {
+                    task: task.clone(),
+                    message,
+                }));
+            }
+            (_, Reply::Halt(report)) => {
+                self.set_status(format!(
+                    "halted: {}/{} workers acknowledged in {} ms",
+                    report.acks_received, report.total_workers, report.total_latency_ms
+                ));
+                self.overlay = Some(Overlay::HaltReport(report));
+            }
+            (_, Reply::Error { message }) => self.set_status(format!("{what}: {message}")),
+            (_, _) => self.set_status(format!("{what}: ok")),
+        }
+    }
+}
+
+/// A request in a few words, for the footer.
+fn describe(command: &Command) -> String {
+    match command {
+        Command::Spawn { task, force: false } => format!("spawn {task}"),
+        Command::Spawn { task, force: true } => format!("spawn {task} (forced)"),
+        Command::RunGroup { group } => format!("run {group}"),
+        Command::Kill { task } => format!("kill {task}"),
+        Command::Restart { task } => format!("restart {task}"),
+        Command::Halt => "halt".into(),
+        Command::Resume => "resume".into(),
+        Command::Status => "status".into(),
+        Command::PaneTail { task, .. } => format!("pane of {task}"),
+        Command::Shutdown { .. } => "shutdown".into(),
+    }
+}

@@ -1,0 +1,72 @@
+//! The full-screen front end: a control room over the engine's snapshots.
+//!
+//! [`run`] takes an [`EngineLink`](crate::engine::link::EngineLink), draws the
+//! latest snapshot, and turns keys into engine commands until the person quits.
+//! State lives in [`app::App`] (pure, tested without a terminal), drawing in
+//! [`view`] (pure functions of the app), and the terminal, input thread,
+//! signals and attach in the modules around [`run`].
+
+pub mod action;
+pub mod app;
+pub mod attach;
+mod dispatch;
+#[doc(hidden)]
+pub mod fixture;
+pub mod input;
+pub mod keymap;
+pub mod layout;
+pub mod logbuf;
+pub mod overlay;
+pub mod rows;
+mod run;
+pub mod svg;
+pub mod terminal;
+pub mod theme;
+pub mod timeline;
+pub mod view;
+
+#[cfg(test)]
+mod screens;
+
+pub use run::run;
+pub use svg::write_screenshot;
+
+use std::path::PathBuf;
+
+/// What to do with the workers when the TUI is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitChoice {
+    /// Leave the workers running in tmux; a later switchboard re-adopts them.
+    LeaveRunning,
+    /// The person asked to halt every worker before leaving.
+    HaltWorkers,
+}
+
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    /// A keymap file overriding `config/keymap.yaml`'s defaults.
+    pub keymap_path: Option<PathBuf>,
+    /// How long one effort hour is drawn on the Timeline.
+    pub seconds_per_effort_hour: f64,
+    /// Lines of engine log kept for scrolling back.
+    pub log_capacity: usize,
+    /// Lines fetched for the log panel's pane view.
+    pub pane_tail_lines: u32,
+    /// Ring the terminal bell when a task newly needs attention.
+    pub bell: bool,
+    /// Mouse capture (click to select, wheel to scroll).
+    pub mouse: bool,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            keymap_path: None,
+            seconds_per_effort_hour: timeline::DEFAULT_SECONDS_PER_EFFORT_HOUR,
+            log_capacity: logbuf::DEFAULT_CAPACITY,
+            pane_tail_lines: 200,
+            bell: true,
+            mouse: true,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Dialogs drawn over the panels: help, confirmations, the halt report.
+//! While one is open it takes every key; its answers are fixed keys
+//! (y/n, l/h, Esc), not remappable, so a dialog always reads the same.
+
+use super::QuitChoice;
+use super::app::Effect;
+use crate::engine::command::Command;
+use crate::engine::view::HaltReport;
+use crossterm::event::{KeyCode, KeyEvent};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    Confirm(Confirm),
+    HaltReport(HaltReport),
+}
+
+/// A question that needs a yes before anything happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    Halt,
+    Kill {
+        task: String,
+    },
+    /// The engine refused a spawn because of unmet dependencies.
+    SpawnUnmet {
+        task: String,
+        message: String,
+    },
+    Quit,
+}
+
+impl Confirm {
+    pub fn title(&self) -> &'static str {
+        match self {
+            Confirm::Halt => "Halt",
+            Confirm::Kill { .. } => "Kill",
+            Confirm::SpawnUnmet { .. } => "Spawn",
+            Confirm::Quit => "Quit",
+        }
+    }
+
+    /// The question, one line each.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Confirm::Halt => vec!["Halt every worker? y/n".into()],
+            Confirm::Kill { task } => vec![
+                format!("Kill worker {task}? y/n"),
+                "The task is cancelled, not restarted.".into(),
+            ],
+            Confirm::SpawnUnmet { task, message } => vec![
+                format!("The engine refused: {message}"),
+                format!("Spawn {task} anyway, before its dependencies? y/n"),
+            ],
+            Confirm::Quit => vec![
+                "Workers are still running.".into(),
+                "Leave workers running (l) / Halt them (h) / Cancel (Esc)".into(),
+            ],
+        }
+    }
+
+    /// The answer to `key`: Some(Some(effect)) to act, Some(None) to close
+    /// without acting, None to keep asking.
+    fn answer(&self, key: &KeyEvent) -> Option<Option<Effect>> {
+        let yes = matches!(key.code, KeyCode::Char('y' | 'Y'));
+        let no = matches!(key.code, KeyCode::Char('n' | 'N') | KeyCode::Esc);
+        match self {
+            Confirm::Quit => match key.code {
+                KeyCode::Char('l' | 'L') => Some(Some(Effect::Quit(QuitChoice::LeaveRunning))),
+                KeyCode::Char('h' | 'H') => Some(Some(Effect::Quit(QuitChoice::HaltWorkers))),
+                KeyCode::Esc | KeyCode::Char('n' | 'N' | 'c' | 'C') => Some(None),
+                _ => None,
+            },
+            _ if no => Some(None),
+            _ if !yes => None,
+            Confirm::Halt => Some(Some(Effect::Call(Command::Halt))),
+            Confirm::Kill { task } => {
+                Some(Some(Effect::Call(Command::Kill { task: task.clone() })))
+            }
+            Confirm::SpawnUnmet { task, .. } => Some(Some(Effect::Call(Command::Spawn {
+                task: task.clone(),
+                force: true,
+            }))),
+        }
+    }
+}
+
+impl Overlay {
+    /// Handle a key while open: (close?, effect).
+    pub fn on_key(&self, key: &KeyEvent, is_help_key: bool) -> (bool, Option<Effect>) {
+        match self {
+            Overlay::Confirm(confirm) => match confirm.answer(key) {
+                Some(effect) => (true, effect),
+                None => (false, None),
+            },
+            Overlay::Help => {
+                let close = is_help_key
+                    || matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q'));
+                (close, None)
+            }
+            Overlay::HaltReport(_) => {
+                let close = matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q' | ' ')
+                );
+                (close, None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn halt_needs_a_yes() {
+        let o = Overlay::Confirm(Confirm::Halt);
+        assert_eq!(o.on_key(&key('x'), false), (false, None));
+        assert_eq!(o.on_key(&key('n'), false), (true, None));
+        assert_eq!(
+            o.on_key(&key('y'), false),
+            (true, Some(Effect::Call(Command::Halt)))
+        );
+    }
+
+    #[test]
+    fn quit_offers_leave_halt_or_cancel() {
+        let o = Overlay::Confirm(Confirm::Quit);
+        assert_eq!(
+            o.on_key(&key('l'), false),
+            (true, Some(Effect::Quit(QuitChoice::LeaveRunning)))
+        );
+        assert_eq!(
+            o.on_key(&key('h'), false),
+            (true, Some(Effect::Quit(QuitChoice::HaltWorkers)))
+        );
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(o.on_key(&esc, false), (true, None));
+        assert_eq!(o.on_key(&key('y'), false), (false, None));
+    }
+
+    #[test]
+    fn spawn_anyway_forces() {
+        let o = Overlay::Confirm(Confirm::SpawnUnmet {
+            task: "T9".into(),
+            message: "waits for T4".into(),
+        });
+        let want = Effect::Call(Command::Spawn {
+            task: "T9".into(),
+            force: true,
+        });
+        assert_eq!(o.on_key(&key('Y'), false), (true, Some(want)));
+    }
+
+    #[test]
+    fn help_closes_on_its_own_key_or_esc() {
+        assert_eq!(Overlay::Help.on_key(&key('j'), false), (false, None));
+        assert_eq!(Overlay::Help.on_key(&key('?'), true), (true, None));
+    }
+}

@@ -1,0 +1,238 @@
+//! The event loop: wait on input, snapshots, a 1 s clock, engine replies,
+//! pane tails and signals; fold them into the [`App`]; draw when something
+//! changed, at most once per frame. Drawing never awaits; only attach and
+//! suspend (which hand the terminal away) wait on anything outside.
+
+use super::app::{App, Effect};
+use super::attach::{attach_command, run_attach};
+use super::input::Input;
+use super::keymap::Keymap;
+use super::terminal::TerminalGuard;
+use super::theme::Theme;
+use super::{QuitChoice, TuiOptions};
+use crate::engine::command::{Command, Reply};
+use crate::engine::link::EngineLink;
+use color_eyre::eyre::{WrapErr, eyre};
+use crossterm::event::Event;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+/// The shortest time between two frames (~60 fps).
+const FRAME: Duration = Duration::from_millis(16);
+/// How often the pane view is refreshed while visible.
+const PANE_REFRESH: Duration = Duration::from_millis(500);
+
+type PaneTail = (String, Vec<String>);
+
+/// Run the control room until the person quits; returns what they chose to do
+/// with the running workers (the caller carries it out, e.g. by a halt).
+///
+/// Terminal modes are restored on every way out: return, error, panic.
+/// SIGTSTP (and Ctrl-Z) suspend to the shell; SIGTERM and SIGHUP leave with
+/// [`QuitChoice::LeaveRunning`]. Note tokio keeps those handlers installed for
+/// the rest of the process once this has run.
+pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<QuitChoice> {
+    // The keymap first: a bad file is reported before the screen is taken.
+    let keymap = Keymap::load(options.keymap_path.as_deref())?;
+    let mut snapshots = link.snapshots.clone();
+    let first = snapshots.borrow_and_update().clone();
+    let mut app = App::new(first, keymap, Theme::from_env(), &options);
+    app.utc_offset_secs = chrono::Local::now().offset().local_minus_utc();
+
+    let mut tstp = signal(SignalKind::from_raw(nix::libc::SIGTSTP)).wrap_err("SIGTSTP handler")?;
+    let mut cont = signal(SignalKind::from_raw(nix::libc::SIGCONT)).wrap_err("SIGCONT handler")?;
+    let mut term_sig = signal(SignalKind::terminate()).wrap_err("SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).wrap_err("SIGHUP handler")?;
+
+    let mut terminal = TerminalGuard::enter(options.mouse).wrap_err("taking the terminal")?;
+    let size = terminal.terminal().size()?;
+    app.resize(size.width, size.height);
+
+    let mut input = Input::start();
+    let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
+    let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let mut received_at = Instant::now();
+    let mut engine_alive = true;
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME;
+    loop {
+        if dirty && last_frame.elapsed() >= FRAME {
+            terminal
+                .terminal()
+                .draw(|frame| frame.render_widget(&app, frame.area()))
+                .wrap_err("drawing")?;
+            if std::mem::take(&mut app.bell) && options.bell {
+                terminal.bell()?;
+            }
+            dirty = false;
+            last_frame = Instant::now();
+        }
+        let frame_wait = FRAME.saturating_sub(last_frame.elapsed());
+
+        let mut effects = Vec::new();
+        tokio::select! {
+            event = input.recv() => {
+                let Some(event) = event else {
+                    return Err(eyre!("terminal input closed"));
+                };
+                // Take every event already read before drawing again.
+                let mut next = Some(event);
+                while let Some(event) = next {
+                    effects.extend(on_event(&mut app, event));
+                    next = input.try_recv();
+                }
+                dirty = true;
+            }
+            changed = snapshots.changed(), if engine_alive => {
+                if changed.is_ok() {
+                    app.on_snapshot(snapshots.borrow_and_update().clone());
+                    received_at = Instant::now();
+                } else {
+                    engine_alive = false;
+                    app.set_status("the engine has stopped; showing its last state");
+                }
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                let local = received_at.elapsed().as_millis() as u64;
+                app.set_now(app.snapshot.now_ms + local);
+                dirty = true;
+            }
+            Some((command, reply)) = replies.recv() => {
+                app.on_reply(&command, reply);
+                dirty = true;
+            }
+            Some((task, lines)) = pane_tails.recv() => {
+                app.on_pane_tail(&task, lines);
+                dirty = true;
+            }
+            _ = tstp.recv() => effects.push(Effect::Suspend),
+            _ = cont.recv() => {
+                // Continued after someone else stopped us: the shell may have
+                // reset the terminal modes, so take it again and redraw all.
+                terminal.resume()?;
+                dirty = true;
+            }
+            _ = term_sig.recv() => return Ok(QuitChoice::LeaveRunning),
+            _ = hup.recv() => return Ok(QuitChoice::LeaveRunning),
+            _ = tokio::time::sleep(frame_wait), if dirty => {}
+        }
+
+        for effect in effects {
+            match effect {
+                Effect::Quit(choice) => return Ok(choice),
+                Effect::Call(command) => {
+                    let (link, tx) = (link.clone(), reply_tx.clone());
+                    tokio::spawn(async move {
+                        let reply = link.call(command.clone()).await;
+                        if tx.send((command, reply)).await.is_err() {
+                            tracing::debug!("reply after the TUI left");
+                        }
+                    });
+                }
+                Effect::Attach { session, socket } => {
+                    let command = attach_command(
+                        socket.as_deref(),
+                        &session,
+                        std::env::var("TMUX").ok().as_deref(),
+                    );
+                    input.pause().await;
+                    terminal.suspend()?;
+                    let result = tokio::task::spawn_blocking(move || run_attach(&command)).await;
+                    terminal.resume()?;
+                    input.resume();
+                    match result {
+                        Ok(Ok(status)) if status.success() => {}
+                        Ok(Ok(status)) => {
+                            app.set_status(format!("tmux attach to {session}: {status}"))
+                        }
+                        Ok(Err(e)) => app.set_status(format!("cannot run tmux: {e}")),
+                        Err(e) => app.set_status(format!("attach failed: {e}")),
+                    }
+                }
+                Effect::Suspend => {
+                    input.pause().await;
+                    terminal.suspend_process()?;
+                    input.resume();
+                }
+                Effect::Redraw => terminal.terminal().clear()?,
+            }
+        }
+        want_pane.send_if_modified(|current| {
+            let wanted = app.pane_task();
+            let changed = *current != wanted;
+            *current = wanted;
+            changed
+        });
+    }
+}
+
+fn on_event(app: &mut App, event: Event) -> Option<Effect> {
+    match event {
+        Event::Key(key) => app.on_key(key),
+        Event::Mouse(mouse) => {
+            app.on_mouse(mouse);
+            None
+        }
+        Event::Resize(width, height) => {
+            app.resize(width, height);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Fetch the wanted worker's pane tail every [`PANE_REFRESH`] through the
+/// engine, off the render path. Ends when the TUI drops its sender.
+fn spawn_pane_tailer(
+    link: EngineLink,
+    lines: u32,
+) -> (watch::Sender<Option<String>>, mpsc::Receiver<PaneTail>) {
+    let (want_tx, mut want) = watch::channel::<Option<String>>(None);
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PANE_REFRESH);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let task = want.borrow_and_update().clone();
+            let Some(task) = task else {
+                if want.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            tokio::select! {
+                changed = want.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    every.reset_immediately();
+                    continue;
+                }
+                _ = every.tick() => {}
+            }
+            let lines = match link
+                .call(Command::PaneTail {
+                    task: task.clone(),
+                    lines,
+                })
+                .await
+            {
+                Reply::PaneTail { lines } => lines,
+                Reply::Error { message } => vec![format!("(pane unavailable: {message})")],
+                other => {
+                    tracing::debug!("unexpected pane-tail reply: {other:?}");
+                    continue;
+                }
+            };
+            if tx.send((task, lines)).await.is_err() {
+                return;
+            }
+        }
+    });
+    (want_tx, rx)
+}

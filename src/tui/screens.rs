@@ -1,0 +1,169 @@
+//! Whole screens through ratatui's `TestBackend`, as insta snapshots in
+//! `tests/snapshots/`: the example plan mid-run at a big and a small size,
+//! and the help, halt-confirmation and halt-report overlays.
+
+use super::app::App;
+use super::keymap::Keymap;
+use super::overlay::{Confirm, Overlay};
+use super::theme::Theme;
+use super::{TuiOptions, fixture};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::sync::Arc;
+
+/// The mid-run fixture in an app sized `width`×`height`.
+pub fn fixture_app(width: u16, height: u16) -> App {
+    let mut app = App::new(
+        Arc::new(fixture::mid_run()),
+        Keymap::defaults(),
+        Theme { color: true },
+        &TuiOptions::default(),
+    );
+    app.resize(width, height);
+    app
+}
+
+fn draw(app: &App) -> Terminal<TestBackend> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.size.width, app.size.height)).expect("terminal");
+    terminal
+        .draw(|frame| frame.render_widget(app, frame.area()))
+        .expect("draw");
+    terminal
+}
+
+macro_rules! screen {
+    ($name:expr, $terminal:expr) => {
+        insta::with_settings!({
+            snapshot_path => "../../tests/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!($name, $terminal.backend());
+        })
+    };
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    terminal.backend().to_string()
+}
+
+#[test]
+fn mid_run_160x48() {
+    let terminal = draw(&fixture_app(160, 48));
+    let screen = text(&terminal);
+    for title in ["Workers", "Heartbeats", "Timeline", "Log", "RUNNING"] {
+        assert!(screen.contains(title), "no {title} at 160x48");
+    }
+    screen!("mid_run_160x48", terminal);
+}
+
+#[test]
+fn mid_run_80x24() {
+    let terminal = draw(&fixture_app(80, 24));
+    let screen = text(&terminal);
+    for title in ["Workers", "Heartbeats", "Log", "RUNNING"] {
+        assert!(screen.contains(title), "no {title} at 80x24");
+    }
+    screen!("mid_run_80x24", terminal);
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = fixture_app(160, 48);
+    app.overlay = Some(Overlay::Help);
+    screen!("help_160x48", draw(&app));
+    app.resize(80, 24);
+    let small = draw(&app);
+    assert!(text(&small).contains("Ctrl-C"), "every key fits at 80x24");
+    screen!("help_80x24", small);
+}
+
+#[test]
+fn halt_confirmation() {
+    let mut app = fixture_app(160, 48);
+    app.overlay = Some(Overlay::Confirm(Confirm::Halt));
+    let terminal = draw(&app);
+    assert!(text(&terminal).contains("Halt every worker? y/n"));
+    screen!("halt_confirm_160x48", terminal);
+}
+
+#[test]
+fn quit_question() {
+    let mut app = fixture_app(80, 24);
+    app.overlay = Some(Overlay::Confirm(Confirm::Quit));
+    let terminal = draw(&app);
+    assert!(text(&terminal).contains("Leave workers running (l) / Halt them (h) / Cancel (Esc)"));
+}
+
+#[test]
+fn halt_report_view() {
+    let mut app = fixture_app(160, 48);
+    app.overlay = Some(Overlay::HaltReport(fixture::halt_report()));
+    screen!("halt_report_160x48", draw(&app));
+}
+
+#[test]
+fn filtered_pane_view_80x24() {
+    let mut app = fixture_app(80, 24);
+    app.filter = "group_b".into();
+    app.refresh_rows();
+    app.selected = Some("T5".into());
+    app.log_view = super::app::LogView::Pane {
+        task: "T5".into(),
+        lines: vec![
+            "$ cargo test -p breaker".into(),
+            "running 12 tests".into(),
+            String::new(),
+        ],
+    };
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    assert!(screen.contains("Log — T5 pane"));
+    assert!(screen.contains("filter: group_b"));
+    screen!("filtered_pane_80x24", terminal);
+}
+
+#[test]
+fn tiny_terminal_says_so() {
+    let mut app = fixture_app(30, 8);
+    app.resize(30, 8);
+    assert!(text(&draw(&app)).contains("needs at least"));
+}
+
+#[test]
+fn screenshot_svg_of_the_big_screen() {
+    let terminal = draw(&fixture_app(160, 48));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shot.svg");
+    super::write_screenshot(terminal.backend().buffer(), &path).expect("write");
+    let svg = std::fs::read_to_string(&path).expect("read");
+    assert!(svg.contains("Heartbeats") && svg.ends_with("</svg>\n"));
+}
+
+#[test]
+fn no_color_draws_without_any_colour() {
+    let mut app = fixture_app(160, 48);
+    app.theme = Theme { color: false };
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let coloured = buffer
+        .content()
+        .iter()
+        .filter(|c| c.fg != ratatui::style::Color::Reset || c.bg != ratatui::style::Color::Reset)
+        .count();
+    assert_eq!(coloured, 0);
+    // The lights still read: each has its own symbol and the legend names them.
+    let screen = text(&terminal);
+    for word in [
+        "● healthy",
+        "◐ late",
+        "○ missing",
+        "✖ dead",
+        "◌ stalled",
+        "? waiting",
+        "· idle",
+    ] {
+        assert!(screen.contains(word), "legend lacks {word}");
+    }
+}

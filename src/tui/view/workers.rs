@@ -1,0 +1,171 @@
+//! The Workers table: one row per task, only the rows on screen are built,
+//! attention rows marked with `!` and bold colour, the selection reversed.
+
+use crate::engine::view::TaskView;
+use crate::tui::app::App;
+use crate::tui::layout::WIDE_TABLE;
+use crate::tui::rows::{format_duration, task_elapsed_ms};
+use crate::tui::theme::light_symbol;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Row, Table, Widget};
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme;
+    let wide = area.width >= WIDE_TABLE;
+    let id_width = app
+        .snapshot
+        .tasks
+        .iter()
+        .map(|t| t.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2) as u16;
+    let height = usize::from(area.height.saturating_sub(3));
+    let offset = app.offset.min(app.rows.len().saturating_sub(height));
+    let end = (offset + height).min(app.rows.len());
+
+    let mut title = vec![
+        Span::styled(" Workers ", theme.title()),
+        Span::raw(format!("{} · sort: {} ", app.rows.len(), app.sort.label())),
+    ];
+    if !app.filter.is_empty() || app.filter_editing {
+        title.push(Span::styled(
+            format!("· filter: {} ", app.filter),
+            theme.bold(),
+        ));
+    }
+    let mut block = Block::bordered().title(Line::from(title));
+    if app.rows.len() > height {
+        block = block.title_bottom(
+            Line::from(format!(" {}–{} of {} ", offset + 1, end, app.rows.len())).right_aligned(),
+        );
+    }
+
+    let header: Vec<&str> = if wide {
+        vec![
+            "!",
+            "ID",
+            "Title",
+            "Group",
+            "Profile",
+            "State",
+            "HB",
+            "Att",
+            "Elapsed",
+            "Last output",
+        ]
+    } else {
+        vec![
+            "!",
+            "ID",
+            "Title",
+            "State",
+            "HB",
+            "Att",
+            "Elapsed",
+            "Last output",
+        ]
+    };
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(id_width),
+            Constraint::Length(32),
+            Constraint::Length(7),
+            Constraint::Length(20),
+            Constraint::Length(10),
+            Constraint::Length(2),
+            Constraint::Length(3),
+            Constraint::Length(7),
+            Constraint::Fill(1),
+        ]
+    } else {
+        vec![
+            Constraint::Length(1),
+            Constraint::Length(id_width),
+            Constraint::Length(18),
+            Constraint::Length(10),
+            Constraint::Length(2),
+            Constraint::Length(3),
+            Constraint::Length(7),
+            Constraint::Fill(1),
+        ]
+    };
+
+    let selected = app.selected_row();
+    let rows = (offset..end).map(|r| {
+        let task = &app.snapshot.tasks[app.rows[r]];
+        let row = Row::new(cells(app, task, wide));
+        match (Some(r) == selected, task.state.needs_attention()) {
+            (true, _) => row.style(theme.selected()),
+            (false, true) => row.style(theme.bold()),
+            (false, false) => row,
+        }
+    });
+    Table::new(rows, widths)
+        .header(Row::new(header).style(theme.bold().add_modifier(Modifier::UNDERLINED)))
+        .column_spacing(1)
+        .block(block)
+        .render(area, buf);
+}
+
+fn cells<'a>(app: &App, task: &'a TaskView, wide: bool) -> Vec<Cell<'a>> {
+    let theme = app.theme;
+    let attention = task.state.needs_attention();
+    let mark = if attention {
+        Cell::from(Span::styled(
+            "!",
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ))
+    } else {
+        Cell::from("")
+    };
+    let id_style = if attention {
+        theme.fg(Color::Red)
+    } else {
+        Style::new()
+    };
+    let attempt = if task.attempt == 0 {
+        "-".to_string()
+    } else {
+        format!("{}/{}", task.attempt, task.restarts)
+    };
+    let elapsed = task_elapsed_ms(task, app.now_ms)
+        .map(format_duration)
+        .unwrap_or_default();
+    let last = task
+        .message
+        .as_deref()
+        .filter(|_| attention)
+        .unwrap_or(&task.last_line);
+    let mut cells = vec![
+        mark,
+        Cell::from(Span::styled(task.id.as_str(), id_style)),
+        Cell::from(task.title.as_str()),
+    ];
+    if wide {
+        cells.push(Cell::from(Span::styled(task.group.as_str(), theme.dim())));
+        cells.push(Cell::from(task.profile.as_str()));
+    }
+    cells.extend([
+        Cell::from(Span::styled(task.state.as_str(), theme.state(task.state))),
+        Cell::from(Span::styled(
+            light_symbol(task.light),
+            theme.light(task.light),
+        )),
+        Cell::from(attempt),
+        Cell::from(elapsed),
+        Cell::from(Span::styled(sanitize(last), theme.dim())),
+    ]);
+    cells
+}
+
+/// Pane text may hold tabs and control bytes; they would break the layout.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
