@@ -4,8 +4,12 @@
 //! Three tasks serve a connection: a writer that owns tmux's stdin, a reader
 //! that frames tmux's stdout into replies, and a reaper that owns the child
 //! process. Handles are clones of one `mpsc::Sender`; when the last one drops,
-//! the writer closes stdin, the tmux client exits, and tmux destroys the control
-//! session (it is `destroy-unattached`).
+//! the writer asks tmux to kill the control session, which detaches the client.
+//!
+//! Not `destroy-unattached`: tmux 3.3a segfaults now and then (the whole
+//! server, workers and all) when a session is destroyed because a control
+//! client just left it. Killing the session while the client is still attached
+//! is the ordinary path, the one a user's `kill-session` takes.
 
 use super::command::{check_session_name, literal};
 use super::error::{Result, TmuxError};
@@ -82,9 +86,11 @@ impl ControlClient {
     /// default server when `None`), starting the server if none runs.
     ///
     /// Runs `tmux [-L socket] -C new-session -A -s <session> cat` with pipes
-    /// for stdin/stdout (no tty is needed with a single `-C`), then turns off
-    /// `%output` streaming (`refresh-client -f no-output`) and marks the session
-    /// `destroy-unattached`, so it disappears with its last client.
+    /// for stdin/stdout (no tty is needed with a single `-C`), waits until the
+    /// client is in its session, then turns off `%output` streaming
+    /// (`refresh-client -f no-output`). If this process dies without dropping
+    /// its handles, the control session stays behind and the next `connect`
+    /// with the same name attaches to it (`-A`).
     pub async fn connect(socket: Option<&str>, session: &str) -> Result<ControlClient> {
         check_session_name(session)?;
         let mut command = Command::new("tmux");
@@ -109,8 +115,16 @@ impl ControlClient {
         let shared = SharedState::default();
         let (requests, receiver) = mpsc::channel(BATCH * 2);
         let (writer_done, writer_done_rx) = oneshot::channel();
-        tokio::spawn(read_loop(stdout, shared.clone()));
-        tokio::spawn(write_loop(stdin, receiver, shared.clone(), writer_done));
+        let (attached, attached_rx) = oneshot::channel();
+        let farewell = farewell(session);
+        tokio::spawn(read_loop(stdout, shared.clone(), attached));
+        tokio::spawn(write_loop(
+            stdin,
+            receiver,
+            shared.clone(),
+            farewell,
+            writer_done,
+        ));
         tokio::spawn(reap(child, writer_done_rx));
         let stderr_task = tokio::spawn(collect_stderr(stderr));
 
@@ -118,17 +132,10 @@ impl ControlClient {
             requests,
             session: session.into(),
         };
-        // `=name:`, not `=name`: set-option resolves its target as a pane
-        // first, and a bare `=name` is then looked up as a window.
-        let destroy = format!(
-            "set-option -t {} destroy-unattached on",
-            quote(&format!("={session}:"))
-        );
         let setup = async {
-            tokio::try_join!(
-                client.run("refresh-client -f no-output"),
-                client.run(&destroy)
-            )
+            // tmux may run stdin lines before the command-line new-session.
+            attached_rx.await.map_err(|_| TmuxError::Closed)?;
+            client.run("refresh-client -f no-output").await
         };
         let failure = match tokio::time::timeout(CONNECT_TIMEOUT, setup).await {
             Ok(Ok(_)) => return Ok(client),
@@ -201,6 +208,19 @@ fn check_command_line(command: &str) -> Result<()> {
     Ok(())
 }
 
+/// The last line a connection sends: kill the control session if this client
+/// is its only one, else just detach. Either way tmux detaches the client.
+fn farewell(session: &str) -> String {
+    let kill = format!("kill-session -t {}", quote(&format!("={session}")));
+    // `=name:`: if-shell resolves its target as a pane, and `=name` alone
+    // would be looked up as a window name.
+    format!(
+        "if-shell -F -t {} '#{{==:#{{session_attached}},1}}' {} detach-client",
+        quote(&format!("={session}:")),
+        quote(&kill)
+    )
+}
+
 /// A per-connection nonce, so sentinel text cannot be guessed by whatever a
 /// command prints.
 fn nonce() -> String {
@@ -217,7 +237,8 @@ async fn write_loop(
     mut stdin: ChildStdin,
     mut requests: mpsc::Receiver<Request>,
     shared: SharedState,
-    done: oneshot::Sender<()>,
+    farewell: String,
+    done: oneshot::Sender<ChildStdin>,
 ) {
     let nonce = nonce();
     let mut seq: u64 = 0;
@@ -268,12 +289,22 @@ async fn write_loop(
             close(&shared, Some(format!("write failed: {err}")));
         }
     }
-    // The last handle is gone: EOF makes the tmux client exit.
-    drop(stdin);
-    let _ = done.send(());
+    // The last handle is gone. Not EOF yet: tmux may drop lines still queued
+    // when stdin closes. The reaper closes it once the client is out.
+    let closed = lock(&shared).closed;
+    if !closed {
+        let line = format!("{farewell}\n");
+        if let Err(err) = stdin.write_all(line.as_bytes()).await {
+            tracing::debug!(%err, "could not say goodbye to tmux");
+        }
+        let _ = stdin.flush().await;
+    }
+    let _ = done.send(stdin);
 }
 
-async fn read_loop(stdout: ChildStdout, shared: SharedState) {
+/// `attached` fires at the first `%session-changed`: the client is in its session.
+async fn read_loop(stdout: ChildStdout, shared: SharedState, attached: oneshot::Sender<()>) {
+    let mut attached = Some(attached);
     let mut reader = BufReader::new(stdout);
     let mut framer = Framer::default();
     let mut raw = Vec::new();
@@ -309,7 +340,14 @@ async fn read_loop(stdout: ChildStdout, shared: SharedState) {
             Some(Frame::Exit { reason }) => {
                 break Some(reason.map_or("%exit".into(), |r| format!("%exit {r}")));
             }
-            Some(Frame::Notification(line)) => tracing::trace!(%line, "tmux notification"),
+            Some(Frame::Notification(line)) => {
+                if line.starts_with("%session-changed ")
+                    && let Some(attached) = attached.take()
+                {
+                    let _ = attached.send(());
+                }
+                tracing::trace!(%line, "tmux notification");
+            }
             Some(Frame::Stray(line)) => tracing::debug!(%line, "unexpected line from tmux -C"),
         }
     };
@@ -365,20 +403,29 @@ fn close(shared: &SharedState, reason: Option<String>) {
     }
 }
 
-/// Waits for the tmux client; once the writer has closed its stdin, gives it
-/// a moment to exit and then kills it, so no handle leaks a process.
-async fn reap(mut child: Child, writer_done: oneshot::Receiver<()>) {
-    tokio::select! {
-        status = child.wait() => tracing::debug!(?status, "tmux control client exited"),
-        _ = writer_done => match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
-            Ok(status) => tracing::debug!(?status, "tmux control client exited"),
-            Err(_) => {
-                tracing::warn!("tmux control client did not exit after EOF; killing it");
-                if let Err(err) = child.kill().await {
-                    tracing::warn!(%err, "could not kill tmux control client");
-                }
+/// Waits for the tmux client. After the writer's farewell, gives it a moment
+/// to leave on its own, then closes its stdin, then kills it: no handle leaks
+/// a process.
+async fn reap(mut child: Child, writer_done: oneshot::Receiver<ChildStdin>) {
+    let mut stdin = tokio::select! {
+        status = child.wait() => {
+            tracing::debug!(?status, "tmux control client exited");
+            return;
+        }
+        stdin = writer_done => stdin.ok(),
+    };
+    for step in ["farewell", "EOF"] {
+        match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+            Ok(status) => {
+                tracing::debug!(?status, after = step, "tmux control client exited");
+                return;
             }
-        },
+            Err(_) => drop(stdin.take()),
+        }
+    }
+    tracing::warn!("tmux control client did not exit; killing it");
+    if let Err(err) = child.kill().await {
+        tracing::warn!(%err, "could not kill tmux control client");
     }
 }
 

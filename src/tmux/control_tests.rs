@@ -337,6 +337,15 @@ async fn killed_server_closes_every_request_without_hanging() {
     assert!(matches!(err, TmuxError::Closed), "{err}");
 }
 
+async fn wait_until_gone(tmux: &Tmux, session: &str) {
+    within(async {
+        while tmux.has_session(session).unwrap() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn dropping_the_last_handle_removes_the_control_session() {
     let (server, client) = connected().await;
@@ -344,18 +353,42 @@ async fn dropping_the_last_handle_removes_the_control_session() {
     spawn_worker(&tmux, "worker", &["sleep", "60"]);
     let other = client.clone();
     drop(client);
-    assert!(tmux.has_session(CTL).unwrap(), "a clone still holds it");
+    assert_eq!(
+        within(other.run("display -p alive")).await.unwrap(),
+        ["alive"]
+    );
     drop(other);
-    within(async {
-        while tmux.has_session(CTL).unwrap() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    wait_until_gone(&tmux, CTL).await;
+    // Again, several times: connecting and leaving must never take the
+    // server (and the workers on it) down.
+    for _ in 0..5 {
+        let client = within(ControlClient::connect(Some(server.name()), CTL))
+            .await
+            .unwrap();
+        spawn_worker(&tmux, "short", &["true"]);
+        drop(client);
+        wait_until_gone(&tmux, CTL).await;
+        tmux.kill_session("short").unwrap();
+    }
     assert!(
         tmux.has_session("worker").unwrap(),
         "workers are left alone"
     );
+}
+
+#[tokio::test]
+async fn a_second_connection_keeps_the_shared_session() {
+    let (server, first) = connected().await;
+    let second = within(ControlClient::connect(Some(server.name()), CTL))
+        .await
+        .unwrap();
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = within(second.run("display -p still-here")).await.unwrap();
+    assert_eq!(reply, ["still-here"]);
+    assert!(server.tmux().has_session(CTL).unwrap());
+    drop(second);
+    wait_until_gone(&server.tmux(), CTL).await;
 }
 
 #[tokio::test]
@@ -364,7 +397,9 @@ async fn connect_errors_are_clear() {
         .await
         .unwrap_err();
     assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
-    let err = within(ControlClient::connect(Some("no/such/dir/sbtest"), "ctl"))
+    // A socket path over the kernel's limit: tmux cannot even start.
+    let long = format!("sbtest-{}", "x".repeat(120));
+    let err = within(ControlClient::connect(Some(&long), "ctl"))
         .await
         .unwrap_err();
     assert!(matches!(err, TmuxError::Command { .. }), "{err}");
