@@ -6,6 +6,7 @@ use crate::tmux::names::quote;
 use crate::tmux::{PaneInfo, PrivateServer, Tmux};
 use std::future::Future;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const CTL: &str = "sb-test--control";
 

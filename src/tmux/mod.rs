@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod control;
+mod control_io;
 pub mod error;
 mod framing;
 pub mod names;
