@@ -208,6 +208,12 @@ async fn list_panes_sees_live_and_dead_panes() {
     let tmux = server.tmux();
     let live = spawn_worker(&tmux, "live", &["sleep", "60"]);
     let dead = spawn_worker(&tmux, "dead", &["sh", "-c", "exit 3"]);
+    let killed = spawn_worker(&tmux, "killed", &["sh", "-c", "kill -TERM $$"]);
+    let info = wait_pane(&client, &killed, |p| p.pane_dead_signal.is_some()).await;
+    assert_eq!(
+        (info.pane_dead_status, info.pane_dead_signal),
+        (None, Some(15))
+    );
     let info = wait_pane(&client, &dead, |p| p.pane_dead_status.is_some()).await;
     assert!(info.pane_dead);
     assert_eq!(info.pane_dead_status, Some(3));

@@ -15,6 +15,8 @@ pub struct PaneInfo {
     /// `None` while alive, and for a dead pane whose exit tmux has not reaped
     /// yet (tmux 3.3a can lag; [`ControlClient::list_panes`] nudges it).
     pub pane_dead_status: Option<i32>,
+    /// The signal that killed a dead pane's process, when one did.
+    pub pane_dead_signal: Option<i32>,
     /// Last activity, seconds since the epoch: `window_activity`, which is the
     /// pane's own in our one-pane windows (tmux 3.3a has no `pane_activity`).
     pub activity: Option<i64>,
@@ -23,12 +25,13 @@ pub struct PaneInfo {
 
 /// Unit separator: it cannot appear in a session name or a command name.
 const SEP: char = '\x1f';
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "#{pane_id}",
     "#{session_name}",
     "#{pane_pid}",
     "#{pane_dead}",
     "#{pane_dead_status}",
+    "#{pane_dead_signal}",
     "#{window_activity}",
     "#{pane_current_command}",
 ];
@@ -43,7 +46,17 @@ pub(crate) fn list_panes_command() -> String {
 /// than dropping the pane: a pane missing from a poll would read as vanished.
 pub(crate) fn parse_pane(line: &str) -> Option<PaneInfo> {
     let fields: Vec<&str> = line.split(SEP).collect();
-    let [pane_id, session, pid, dead, status, activity, current] = fields[..] else {
+    let [
+        pane_id,
+        session,
+        pid,
+        dead,
+        status,
+        signal,
+        activity,
+        current,
+    ] = fields[..]
+    else {
         return None;
     };
     if !is_pane_id(pane_id) {
@@ -55,6 +68,7 @@ pub(crate) fn parse_pane(line: &str) -> Option<PaneInfo> {
         pane_pid: pid.parse().ok(),
         pane_dead: dead == "1",
         pane_dead_status: status.parse().ok(),
+        pane_dead_signal: signal.parse().ok(),
         activity: activity.parse().ok(),
         pane_current_command: current.to_string(),
     })
@@ -85,7 +99,7 @@ pub(crate) fn tail(captured: Vec<String>, lines: u32) -> Vec<String> {
 impl ControlClient {
     /// Every pane on the server in one request (the poll cycle's only one).
     ///
-    /// When a dead pane has no exit status yet, also makes tmux reap it
+    /// When a dead pane has neither exit status nor signal yet, also makes tmux reap it
     /// (`run-shell -b true`; see [`Tmux::nudge_reaper`](super::Tmux::nudge_reaper)),
     /// so the status shows on the next poll.
     pub async fn list_panes(&self) -> Result<Vec<PaneInfo>> {
@@ -99,7 +113,7 @@ impl ControlClient {
         }
         if panes
             .iter()
-            .any(|p| p.pane_dead && p.pane_dead_status.is_none())
+            .any(|p| p.pane_dead && p.pane_dead_status.is_none() && p.pane_dead_signal.is_none())
         {
             self.run("run-shell -b true").await?;
         }
@@ -159,7 +173,7 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let live = "%3\u{1f}sb-k-T1\u{1f}4242\u{1f}0\u{1f}\u{1f}1795317657\u{1f}sim-agent";
+        let live = "%3\u{1f}sb-k-T1\u{1f}4242\u{1f}0\u{1f}\u{1f}\u{1f}1795317657\u{1f}sim-agent";
         assert_eq!(
             parse_pane(live),
             Some(PaneInfo {
@@ -168,13 +182,20 @@ mod tests {
                 pane_pid: Some(4242),
                 pane_dead: false,
                 pane_dead_status: None,
+                pane_dead_signal: None,
                 activity: Some(1795317657),
                 pane_current_command: "sim-agent".into(),
             })
         );
-        let dead = parse_pane("%4\u{1f}s\u{1f}1\u{1f}1\u{1f}3\u{1f}x\u{1f}").unwrap();
+        let dead = parse_pane("%4\u{1f}s\u{1f}1\u{1f}1\u{1f}3\u{1f}\u{1f}x\u{1f}").unwrap();
         assert!(dead.pane_dead);
         assert_eq!(dead.pane_dead_status, Some(3));
+        assert_eq!(dead.pane_dead_signal, None);
+        let killed = parse_pane("%5\u{1f}s\u{1f}1\u{1f}1\u{1f}\u{1f}15\u{1f}1\u{1f}").unwrap();
+        assert_eq!(
+            (killed.pane_dead_status, killed.pane_dead_signal),
+            (None, Some(15))
+        );
         assert_eq!(dead.activity, None, "unreadable field, pane kept");
         assert_eq!(dead.pane_current_command, "");
     }
@@ -184,10 +205,10 @@ mod tests {
         assert_eq!(parse_pane(""), None);
         assert_eq!(parse_pane("%3\u{1f}only"), None);
         assert_eq!(
-            parse_pane("x\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}1\u{1f}sh"),
+            parse_pane("x\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh"),
             None
         );
-        let extra = "%3\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}1\u{1f}sh\u{1f}more";
+        let extra = "%3\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh\u{1f}more";
         assert_eq!(parse_pane(extra), None);
     }
 
