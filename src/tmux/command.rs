@@ -224,7 +224,7 @@ fn exact(session: &str) -> String {
 /// Makes an argument of a tmux *command line argv* literal: tmux reads an argv
 /// item ending in `;` as the end of a command (`x\;` stands for `x;`), so a
 /// trailing `;` gets a backslash in front. Nothing else in argv is special.
-fn literal(arg: &str) -> String {
+pub(crate) fn literal(arg: &str) -> String {
     match arg.strip_suffix(';') {
         Some(head) => format!("{head}\\;"),
         None => arg.to_string(),
@@ -239,7 +239,7 @@ fn program_argv(argv: &[String]) -> Vec<String> {
     }
 }
 
-fn check_session_name(name: &str) -> Result<()> {
+pub(crate) fn check_session_name(name: &str) -> Result<()> {
     // tmux itself rejects `:` and `.`; a leading `-` would read as a flag.
     if name.is_empty() || name.contains([':', '.', '\0', '\n']) || name.starts_with('-') {
         return Err(TmuxError::Invalid(format!("bad session name {name:?}")));
