@@ -9,7 +9,7 @@ use super::task::Worker;
 use super::view::{AttemptOutcome, AttemptSpan, Light, RunPhase, TaskState};
 use super::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
-use crate::tmux::control::PaneInfo;
+use crate::tmux::PaneInfo;
 use crate::worker::protocol::{EngineMessage, ExitStatus, ReportState, ShimMessage};
 use std::collections::HashMap;
 
@@ -510,7 +510,10 @@ impl Actor {
                 self.tasks[t].last_line = line.clone();
                 self.dirty = true;
             }
+            let active = self.tasks[t].state.is_active();
+            let assigned = self.tasks[t].state == TaskState::Assigned;
             let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            let mut stall_change = None;
             match by_pane.get(pane.as_str()) {
                 Some(info) => {
                     w.activity_s = info.activity;
@@ -520,22 +523,23 @@ impl Actor {
                     let stalled = w.exit.is_none() && silent_ms >= stall_ms;
                     if stalled != w.stalled {
                         w.stalled = stalled;
-                        let id = self.task_id(t).to_string();
-                        let light = if stalled { "STALLED" } else { "HEALTHY" };
-                        let e = Entry::new("light", now_ms()).task(&id, self.tasks[t].attempt).with("light", light);
-                        self.record(e);
+                        stall_change = Some(stalled);
                     }
-                    if info.pane_dead && w.conn.is_none() && w.exit.is_none() && self.tasks[t].state.is_active() {
+                    if info.pane_dead && w.conn.is_none() && w.exit.is_none() && active {
                         dead.push((t, "the pane is dead and its shim disconnected".to_string()));
                     }
                 }
                 None => {
-                    let started = self.tasks[t].state != TaskState::Assigned;
-                    let w = self.tasks[t].worker.as_ref();
-                    if started && w.is_some_and(|w| w.conn.is_none() && w.exit.is_none()) {
+                    if !assigned && w.conn.is_none() && w.exit.is_none() {
                         dead.push((t, "the tmux pane is gone".to_string()));
                     }
                 }
+            }
+            if let Some(stalled) = stall_change {
+                let id = self.task_id(t).to_string();
+                let light = if stalled { "STALLED" } else { "HEALTHY" };
+                let e = Entry::new("light", now_ms()).task(&id, self.tasks[t].attempt).with("light", light);
+                self.record(e);
             }
         }
         for (t, reason) in dead {

@@ -227,13 +227,13 @@ pub fn halt_report() -> HaltReport {
             .map(|(task, ack, stop, signal)| HaltWorker {
                 task: (*task).into(),
                 acked: *ack > 0,
-                ack_ms: (*ack > 0).then_some(*ack),
-                stop_ms: Some(*stop),
+                ack_ms: (*ack > 0).then_some(*ack as f64),
+                stop_ms: Some(*stop as f64),
                 signal: (*signal).into(),
             })
             .collect(),
         all_acked: false,
-        total_latency_ms: 2_230,
+        total_latency_ms: 2_230.0,
     }
 }
 

@@ -128,7 +128,7 @@ fn question(app: &App, confirm: &Confirm, area: Rect, buf: &mut Buffer) {
 fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
     let theme = app.theme;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    let ms = |v: Option<u64>| v.map_or("—".to_string(), |v| v.to_string());
+    let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
     let summary = vec![
         Line::from(vec![
             Span::raw(format!(" Halt #{}: ", report.halt_id)),
@@ -150,7 +150,7 @@ fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
                     })
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(format!("   total latency: {} ms", report.total_latency_ms)),
+            Span::raw(format!("   total latency: {:.2} ms", report.total_latency_ms)),
         ]),
     ];
     let room = area.height.saturating_sub(8);
