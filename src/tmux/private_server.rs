@@ -2,6 +2,7 @@
 //! guard that kills that server when dropped, even when a test fails.
 
 use super::command::Tmux;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -9,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Owns the name of a private tmux server (`tmux -L <name>`); the server itself
-/// starts on first use. Dropping it runs `tmux -L <name> kill-server`.
+/// starts on first use. Dropping it runs `tmux -L <name> kill-server` and
+/// removes the socket file.
 #[derive(Debug)]
 pub struct PrivateServer {
     name: String,
@@ -52,5 +54,17 @@ impl Drop for PrivateServer {
         if let Err(err) = killed {
             tracing::warn!(server = %self.name, %err, "could not kill private tmux server");
         }
+        // tmux leaves its socket file behind; hundreds of test runs add up.
+        let _ = std::fs::remove_file(self.socket_path());
+    }
+}
+
+impl PrivateServer {
+    /// Where tmux puts a `-L` socket: `$TMUX_TMPDIR` (else `/tmp`), `tmux-<uid>/<name>`.
+    fn socket_path(&self) -> PathBuf {
+        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+        PathBuf::from(dir)
+            .join(format!("tmux-{}", nix::unistd::getuid()))
+            .join(&self.name)
     }
 }
