@@ -23,7 +23,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bench = Bench::new(dir.path(), workers);
     let result = bench.run();
-    println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result).unwrap_or_default()
+    );
 }
 
 struct Bench {
@@ -34,7 +37,10 @@ struct Bench {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -52,7 +58,12 @@ impl Bench {
         std::fs::create_dir_all(&repo).unwrap();
         std::fs::create_dir_all(&runtime).unwrap();
         let git = |args: &[&str]| {
-            let ok = Command::new("git").args(args).current_dir(&repo).status().map(|s| s.success()).unwrap_or(false);
+            let ok = Command::new("git")
+                .args(args)
+                .current_dir(&repo)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
             assert!(ok, "git {args:?}");
         };
         git(&["init", "-q", "-b", "main"]);
@@ -72,7 +83,12 @@ impl Bench {
         std::fs::write(repo.join("dispatcher.yaml"), plan).unwrap();
         git(&["add", "."]);
         git(&["commit", "-q", "-m", "bench"]);
-        Bench { repo, runtime, tmux: format!("sbbench-{}", std::process::id()), workers }
+        Bench {
+            repo,
+            runtime,
+            tmux: format!("sbbench-{}", std::process::id()),
+            workers,
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -102,7 +118,10 @@ impl Bench {
     fn wait(&self, what: &str, limit: Duration, cond: impl Fn() -> bool) {
         let start = Instant::now();
         while !cond() {
-            assert!(start.elapsed() < limit, "bench: timed out waiting for {what}");
+            assert!(
+                start.elapsed() < limit,
+                "bench: timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -112,14 +131,24 @@ impl Bench {
         let env_needle = format!("XDG_RUNTIME_DIR={}", self.runtime.display());
         let mut found = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(env) = std::fs::read(e.path().join("environ")) else {
+                continue;
+            };
             if !env.split(|&b| b == 0).any(|kv| kv == env_needle.as_bytes()) {
                 continue;
             }
-            let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
+            let cmd = String::from_utf8_lossy(
+                &std::fs::read(e.path().join("cmdline")).unwrap_or_default(),
+            )
+            .replace('\0', " ");
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            let zombie = stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
             if cmd.contains(needle) && !cmd.starts_with("tmux") && !zombie {
                 found.push((pid, cmd));
             }
@@ -131,7 +160,9 @@ impl Bench {
         self.processes(needle).into_iter().find_map(|(pid, _)| {
             let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
             let want = format!("SWITCHBOARD_TASK={task}");
-            env.split(|&b| b == 0).any(|kv| kv == want.as_bytes()).then_some(pid)
+            env.split(|&b| b == 0)
+                .any(|kv| kv == want.as_bytes())
+                .then_some(pid)
         })
     }
 
@@ -144,42 +175,105 @@ impl Bench {
 
     fn run(&self) -> Value {
         let spawn_start = Instant::now();
-        let mut engine: Child = self.cmd(&["--batch-group", "G1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("engine");
-        let healthy = |s: &Value| s["tasks"].as_array().is_some_and(|t| t.iter().all(|t| t["state"] == "running" && (t["light"] == "HEALTHY" || t["light"] == "STALLED")));
-        self.wait("every worker running", Duration::from_secs(300), || self.json(&["status", "--json"]).is_some_and(|s| healthy(&s)));
+        let mut engine: Child = self
+            .cmd(&["--batch-group", "G1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("engine");
+        let healthy = |s: &Value| {
+            s["tasks"].as_array().is_some_and(|t| {
+                t.iter().all(|t| {
+                    t["state"] == "running" && (t["light"] == "HEALTHY" || t["light"] == "STALLED")
+                })
+            })
+        };
+        self.wait("every worker running", Duration::from_secs(300), || {
+            self.json(&["status", "--json"])
+                .is_some_and(|s| healthy(&s))
+        });
         let spawn_all_ms = spawn_start.elapsed().as_millis() as u64;
 
         // Crash detection: SIGKILL one agent, and one shim.
         let agent = self.task_pid("W1", "sim-agent").expect("W1's agent");
         let t0 = now_ms();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGKILL).ok();
-        self.wait("W1 exit seen", Duration::from_secs(30), || self.journal().iter().any(|e| e["event"] == "exit" && e["task"] == "W1"));
-        let agent_crash_ms = self.journal().iter().find(|e| e["event"] == "exit" && e["task"] == "W1").and_then(|e| e["ts_ms"].as_u64()).unwrap_or(t0).saturating_sub(t0);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(agent),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .ok();
+        self.wait("W1 exit seen", Duration::from_secs(30), || {
+            self.journal()
+                .iter()
+                .any(|e| e["event"] == "exit" && e["task"] == "W1")
+        });
+        let agent_crash_ms = self
+            .journal()
+            .iter()
+            .find(|e| e["event"] == "exit" && e["task"] == "W1")
+            .and_then(|e| e["ts_ms"].as_u64())
+            .unwrap_or(t0)
+            .saturating_sub(t0);
         let shim = self.task_pid("W2", " worker ").expect("W2's shim");
         let t1 = now_ms();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim), nix::sys::signal::Signal::SIGKILL).ok();
-        self.wait("W2 DEAD", Duration::from_secs(30), || self.event_ts("light", "W2", "light", "DEAD").is_some());
-        let shim_dead_ms = self.event_ts("light", "W2", "light", "DEAD").unwrap_or(t1).saturating_sub(t1);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(shim),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .ok();
+        self.wait("W2 DEAD", Duration::from_secs(30), || {
+            self.event_ts("light", "W2", "light", "DEAD").is_some()
+        });
+        let shim_dead_ms = self
+            .event_ts("light", "W2", "light", "DEAD")
+            .unwrap_or(t1)
+            .saturating_sub(t1);
 
         // Stall detection: W3 printed one line at spawn, then went silent.
-        self.wait("W3 STALLED", Duration::from_secs(30), || self.event_ts("light", "W3", "light", "STALLED").is_some());
-        let spawned = self.event_ts("spawned", "W3", "event", "spawned").unwrap_or(0);
-        let stalled_after = self.event_ts("light", "W3", "light", "STALLED").unwrap_or(0).saturating_sub(spawned);
+        self.wait("W3 STALLED", Duration::from_secs(30), || {
+            self.event_ts("light", "W3", "light", "STALLED").is_some()
+        });
+        let spawned = self
+            .event_ts("spawned", "W3", "event", "spawned")
+            .unwrap_or(0);
+        let stalled_after = self
+            .event_ts("light", "W3", "light", "STALLED")
+            .unwrap_or(0)
+            .saturating_sub(spawned);
 
         // The halt cascade over everyone still running.
         let halt_start = Instant::now();
         let report = self.json(&["halt", "--json"]).expect("halt report");
         let halt_cli_ms = halt_start.elapsed().as_secs_f64() * 1000.0;
-        self.wait("agents gone", Duration::from_secs(60), || self.processes("sim-agent").is_empty());
+        self.wait("agents gone", Duration::from_secs(60), || {
+            self.processes("sim-agent").is_empty()
+        });
         let agents_gone_ms = halt_start.elapsed().as_secs_f64() * 1000.0;
-        let mut acks: Vec<f64> = report["workers"].as_array().into_iter().flatten().filter_map(|w| w["ack_ms"].as_f64()).collect();
-        let mut stops: Vec<f64> = report["workers"].as_array().into_iter().flatten().filter_map(|w| w["stop_ms"].as_f64()).collect();
+        let mut acks: Vec<f64> = report["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w["ack_ms"].as_f64())
+            .collect();
+        let mut stops: Vec<f64> = report["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w["stop_ms"].as_f64())
+            .collect();
         acks.sort_by(f64::total_cmp);
         stops.sort_by(f64::total_cmp);
 
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(engine.id() as i32), nix::sys::signal::Signal::SIGINT).ok();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(engine.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .ok();
         let _ = engine.wait();
-        let _ = Command::new("tmux").args(["-L", &self.tmux, "kill-server"]).stderr(Stdio::null()).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.tmux, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
 
         json!({
             "workers": self.workers,

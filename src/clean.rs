@@ -18,7 +18,10 @@ pub struct CleanOptions<'a> {
 }
 
 pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
-    let repo = match std::env::current_dir().map_err(|e| e.to_string()).and_then(|d| Repo::discover(&d).map_err(|e| e.to_string())) {
+    let repo = match std::env::current_dir()
+        .map_err(|e| e.to_string())
+        .and_then(|d| Repo::discover(&d).map_err(|e| e.to_string()))
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("switchboard clean: not in a git repository: {e}");
@@ -29,7 +32,9 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
     if let Ok(path) = socket::socket_path(&key)
         && tokio::net::UnixStream::connect(&path).await.is_ok()
     {
-        eprintln!("switchboard clean: an engine is running for this repository; halt or quit it first (`switchboard halt`)");
+        eprintln!(
+            "switchboard clean: an engine is running for this repository; halt or quit it first (`switchboard halt`)"
+        );
         return ExitCode::from(2);
     }
     let tmux = Tmux::new(opts.tmux_socket.clone());
@@ -65,16 +70,29 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
         let merged = wt
             .branch
             .as_deref()
-            .map(|b| repo.is_ancestor(b, opts.integration_branch).unwrap_or(false))
+            .map(|b| {
+                repo.is_ancestor(b, opts.integration_branch)
+                    .unwrap_or(false)
+            })
             .unwrap_or(false);
         if merged || opts.force {
             match repo.remove_worktree(&wt.path, opts.force) {
-                Ok(()) => println!("removed worktree {}{}", shown(&wt.path, &repo.root), if merged { "" } else { " (unmerged, --force)" }),
-                Err(e) => eprintln!("switchboard clean: cannot remove {}: {e}", wt.path.display()),
+                Ok(()) => println!(
+                    "removed worktree {}{}",
+                    shown(&wt.path, &repo.root),
+                    if merged { "" } else { " (unmerged, --force)" }
+                ),
+                Err(e) => eprintln!(
+                    "switchboard clean: cannot remove {}: {e}",
+                    wt.path.display()
+                ),
             }
         } else {
             kept += 1;
-            println!("kept worktree {} (not merged; --force removes it, its branch stays)", shown(&wt.path, &repo.root));
+            println!(
+                "kept worktree {} (not merged; --force removes it, its branch stays)",
+                shown(&wt.path, &repo.root)
+            );
         }
     }
     let _ = repo.prune();
@@ -85,5 +103,8 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
 }
 
 fn shown(path: &Path, root: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

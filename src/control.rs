@@ -9,12 +9,18 @@ use std::process::ExitCode;
 
 /// The socket of the engine for the repository around the current directory.
 fn engine_socket() -> Result<PathBuf, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let repo = crate::git::Repo::discover(&cwd).map_err(|e| format!("not in a git repository: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let repo =
+        crate::git::Repo::discover(&cwd).map_err(|e| format!("not in a git repository: {e}"))?;
     let key = crate::tmux::names::repo_key(&repo.root);
-    let path = socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
+    let path =
+        socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
     if !path.exists() {
-        return Err(format!("no switchboard engine is running for {}", repo.root.display()));
+        return Err(format!(
+            "no switchboard engine is running for {}",
+            repo.root.display()
+        ));
     }
     Ok(path)
 }
@@ -31,7 +37,10 @@ async fn call(command: Command) -> Result<Reply, ExitCode> {
         }
         Ok(reply) => Ok(reply),
         Err(e) => {
-            eprintln!("switchboard: no switchboard engine is answering at {} ({e})", path.display());
+            eprintln!(
+                "switchboard: no switchboard engine is answering at {} ({e})",
+                path.display()
+            );
             Err(ExitCode::from(2))
         }
     }
@@ -67,7 +76,11 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
 }
 
 fn status_text(s: &Snapshot) -> String {
-    let mut out = format!("{}  {:?}  integration: {}\n", s.plan_name, s.phase, s.integration_branch).to_lowercase();
+    let mut out = format!(
+        "{}  {:?}  integration: {}\n",
+        s.plan_name, s.phase, s.integration_branch
+    )
+    .to_lowercase();
     out.push_str("task    group     state       light     attempt  restarts  profile\n");
     for t in &s.tasks {
         out.push_str(&format!(
@@ -107,9 +120,18 @@ pub fn halt_text(r: &HaltReport) -> String {
         r.halt_id, r.acks_received, r.total_workers, r.stopped, r.acks_failed, r.total_latency_ms
     );
     for w in &r.workers {
-        let ack = w.ack_ms.map(|m| format!("{m:.2} ms")).unwrap_or_else(|| "no ack".into());
-        let stop = w.stop_ms.map(|m| format!("{m:.2} ms")).unwrap_or_else(|| "-".into());
-        out.push_str(&format!("  {:<8} ack {ack:<10} stopped {stop:<10} by {}\n", w.task, w.signal));
+        let ack = w
+            .ack_ms
+            .map(|m| format!("{m:.2} ms"))
+            .unwrap_or_else(|| "no ack".into());
+        let stop = w
+            .stop_ms
+            .map(|m| format!("{m:.2} ms"))
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "  {:<8} ack {ack:<10} stopped {stop:<10} by {}\n",
+            w.task, w.signal
+        ));
     }
     out
 }

@@ -18,14 +18,19 @@ pub struct Selection {
 
 /// Which tasks to run, or the message for exit 2.
 pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usize>, String> {
-    let entries = journal::read(&root.join(".switchboard/journal.jsonl")).map_err(|e| format!("cannot read the journal: {e}"))?;
+    let entries = journal::read(&root.join(".switchboard/journal.jsonl"))
+        .map_err(|e| format!("cannot read the journal: {e}"))?;
     let merged = journal::replay(&entries).merged;
     let slots: Vec<Slot> = plan
         .plan
         .tasks
         .iter()
         .map(|t| Slot {
-            state: if merged.contains(&t.task_id) { TaskState::Done } else { TaskState::Pending },
+            state: if merged.contains(&t.task_id) {
+                TaskState::Done
+            } else {
+                TaskState::Pending
+            },
             selected: false,
             not_before_ms: 0,
             forced: false,
@@ -40,10 +45,14 @@ pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usiz
             (format!("group {g}"), plan.tasks_in_group(gi).collect())
         }
         (None, Some(t)) => {
-            let ti = plan.task_idx(t).ok_or_else(|| format!("no task '{t}' in the plan"))?;
+            let ti = plan
+                .task_idx(t)
+                .ok_or_else(|| format!("no task '{t}' in the plan"))?;
             (format!("task {t}"), vec![ti])
         }
-        (None, None) => return Err("nothing selected: use --batch-group GROUP or --task TASK".into()),
+        (None, None) => {
+            return Err("nothing selected: use --batch-group GROUP or --task TASK".into());
+        }
     };
     chosen.retain(|&t| slots[t].state != TaskState::Done);
     let mut missing: Vec<usize> = Vec::new();
@@ -56,10 +65,20 @@ pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usiz
     }
     if !missing.is_empty() {
         if !sel.with_deps {
-            let names: Vec<&str> = missing.iter().map(|&d| plan.plan.tasks[d].task_id.as_str()).collect();
-            let mut groups: Vec<&str> = missing.iter().map(|&d| plan.plan.tasks[d].group.as_str()).collect();
+            let names: Vec<&str> = missing
+                .iter()
+                .map(|&d| plan.plan.tasks[d].task_id.as_str())
+                .collect();
+            let mut groups: Vec<&str> = missing
+                .iter()
+                .map(|&d| plan.plan.tasks[d].group.as_str())
+                .collect();
             groups.dedup();
-            groups.sort_by_key(|g| plan.group_order.iter().position(|&o| plan.plan.groups[o].id == *g));
+            groups.sort_by_key(|g| {
+                plan.group_order
+                    .iter()
+                    .position(|&o| plan.plan.groups[o].id == *g)
+            });
             groups.dedup();
             return Err(format!(
                 "{what} needs tasks that are not done: {}. Run --batch-group {} first, or add --with-deps",
@@ -85,7 +104,10 @@ pub async fn run(mut options: EngineOptions, sel: &Selection, json: bool) -> Exi
         eprintln!("switchboard: nothing to do: every selected task is already done");
         return ExitCode::SUCCESS;
     }
-    let chosen_ids: Vec<String> = chosen.iter().map(|&t| options.plan.plan.tasks[t].task_id.clone()).collect();
+    let chosen_ids: Vec<String> = chosen
+        .iter()
+        .map(|&t| options.plan.plan.tasks[t].task_id.clone())
+        .collect();
     options.select = chosen;
     options.exit_when_done = true;
     let mut engine = match engine::start(options).await {
@@ -98,19 +120,30 @@ pub async fn run(mut options: EngineOptions, sel: &Selection, json: bool) -> Exi
     let link = engine.link.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         eprintln!("switchboard: interrupted: stopping every worker (worktrees are kept)");
-        let _ = link.requests.send(engine::link::Request { command: Command::Shutdown { halt: true }, reply: None }).await;
+        let _ = link
+            .requests
+            .send(engine::link::Request {
+                command: Command::Shutdown { halt: true },
+                reply: None,
+            })
+            .await;
     });
     let mut events = engine.events;
     let printer = tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(entry) => print_event(&entry, json),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => eprintln!("switchboard: ({n} events not shown)"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("switchboard: ({n} events not shown)")
+                }
                 Err(_) => break,
             }
         }
@@ -135,7 +168,11 @@ pub async fn run(mut options: EngineOptions, sel: &Selection, json: bool) -> Exi
         .iter()
         .filter(|t| chosen_ids.contains(&t.id))
         .all(|t| t.state == TaskState::Done);
-    if all_done { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if all_done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn print_event(e: &Entry, json: bool) {
@@ -149,7 +186,10 @@ fn print_event(e: &Entry, json: bool) {
     let task = e.task.as_deref().unwrap_or("-");
     match e.event.as_str() {
         "state" => {
-            let reason = e.str("reason").map(|r| format!("  ({r})")).unwrap_or_default();
+            let reason = e
+                .str("reason")
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default();
             eprintln!(
                 "{time} {task:<6} {:<10} {:<20} attempt {}{reason}",
                 e.str("state").unwrap_or("?"),
@@ -168,11 +208,19 @@ fn print_event(e: &Entry, json: bool) {
 
 /// The table printed when a headless run ends.
 pub fn summary(snap: &Snapshot) -> String {
-    let mut out = String::from("\ntask    state       attempts  profile              duration  note\n");
-    for t in snap.tasks.iter().filter(|t| t.attempt > 0 || t.state != TaskState::Pending) {
+    let mut out =
+        String::from("\ntask    state       attempts  profile              duration  note\n");
+    for t in snap
+        .tasks
+        .iter()
+        .filter(|t| t.attempt > 0 || t.state != TaskState::Pending)
+    {
         let (start, end) = (
             t.attempts.first().map(|a| a.started_ms),
-            t.attempts.last().and_then(|a| a.ended_ms).or(Some(snap.now_ms)),
+            t.attempts
+                .last()
+                .and_then(|a| a.ended_ms)
+                .or(Some(snap.now_ms)),
         );
         let secs = match (start, end) {
             (Some(s), Some(e)) => format!("{:.1}s", e.saturating_sub(s) as f64 / 1000.0),

@@ -28,7 +28,9 @@ fn main() -> ExitCode {
     if cli.batch_group.is_some() || cli.task.is_some() {
         return batch(&cli);
     }
-    eprintln!("switchboard: choose a mode: --validate-only, --list, --batch-group GROUP, --task TASK (see --help)");
+    eprintln!(
+        "switchboard: choose a mode: --validate-only, --list, --batch-group GROUP, --task TASK (see --help)"
+    );
     ExitCode::from(2)
 }
 
@@ -38,7 +40,11 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ExitCode>,
 {
-    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(f()),
         Err(e) => {
             eprintln!("switchboard: cannot start the async runtime: {e}");
@@ -61,7 +67,10 @@ fn load_plan(cli: &Cli) -> Option<plan::ValidPlan> {
                 eprintln!("{d}");
             }
             let errors = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("plan invalid: {errors} error{}", if errors == 1 { "" } else { "s" });
+            eprintln!(
+                "plan invalid: {errors} error{}",
+                if errors == 1 { "" } else { "s" }
+            );
             None
         }
     }
@@ -74,7 +83,11 @@ fn plan_only(cli: &Cli) -> ExitCode {
     if cli.validate_only {
         let (tasks, groups) = (valid.plan.tasks.len(), valid.plan.groups.len());
         let plural = |n: usize| if n == 1 { "" } else { "s" };
-        println!("plan OK: {tasks} task{} in {groups} group{}", plural(tasks), plural(groups));
+        println!(
+            "plan OK: {tasks} task{} in {groups} group{}",
+            plural(tasks),
+            plural(groups)
+        );
         return ExitCode::SUCCESS;
     }
     let list = listing::listing(&valid);
@@ -94,7 +107,9 @@ fn plan_only(cli: &Cli) -> ExitCode {
 
 fn clean(cli: &Cli, args: &switchboard::cli::CleanArgs) -> ExitCode {
     // The plan is optional here: clean must work even when it no longer loads.
-    let settings = plan::load(&cli.plan).map(|(p, _)| p.plan.settings).unwrap_or_default();
+    let settings = plan::load(&cli.plan)
+        .map(|(p, _)| p.plan.settings)
+        .unwrap_or_default();
     let tmux_socket = cli.tmux_socket.clone().or(settings.tmux.socket.clone());
     let opts = switchboard::clean::CleanOptions {
         tmux_socket,
@@ -108,7 +123,8 @@ fn clean(cli: &Cli, args: &switchboard::cli::CleanArgs) -> ExitCode {
 
 /// The repository the current directory is in.
 fn repo_root() -> Result<PathBuf, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     switchboard::git::Repo::discover(&cwd)
         .map(|r| r.root)
         .map_err(|e| format!("switchboard runs inside a git repository: {e}"))
@@ -122,7 +138,12 @@ fn init_tracing(root: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
     Some(guard)
 }
 
@@ -145,16 +166,27 @@ fn batch(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let tmux_socket = cli.tmux_socket.clone().or_else(|| valid.plan.settings.tmux.socket.clone());
+    let tmux_socket = cli
+        .tmux_socket
+        .clone()
+        .or_else(|| valid.plan.settings.tmux.socket.clone());
     let options = EngineOptions {
         repo_root: root,
-        plan_name: cli.plan.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        plan_name: cli
+            .plan
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         plan: valid,
         tmux_socket,
         exe,
         select: Vec::new(),
         exit_when_done: true,
     };
-    let sel = headless::Selection { group: cli.batch_group.clone(), task: cli.task.clone(), with_deps: cli.with_deps };
+    let sel = headless::Selection {
+        group: cli.batch_group.clone(),
+        task: cli.task.clone(),
+        with_deps: cli.with_deps,
+    };
     runtime(|| headless::run(options, &sel, cli.json))
 }

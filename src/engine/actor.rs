@@ -17,8 +17,8 @@ use super::words;
 use super::workshop::{CheckResult, Spawned, Workshop};
 use crate::git::{MergeOutcome, Repo};
 use crate::plan::ValidPlan;
-use crate::tmux::command::Tmux;
 use crate::tmux::PaneInfo;
+use crate::tmux::command::Tmux;
 use crate::tmux::control::ControlClient;
 use crate::tmux::names;
 use color_eyre::eyre::{Context, Result};
@@ -65,15 +65,39 @@ pub struct Outcome {
 
 pub(super) enum Input {
     Socket(SocketEvent),
-    Spawned { task: usize, attempt: u32, result: Result<Spawned, String> },
-    Validated { task: usize, attempt: u32, results: Vec<CheckResult> },
-    Merged { task: usize, result: Result<MergeOutcome, String> },
-    Removed { task: usize, result: Result<(), String> },
-    Panes { panes: Vec<PaneInfo>, last_lines: HashMap<String, String> },
+    Spawned {
+        task: usize,
+        attempt: u32,
+        result: Result<Spawned, String>,
+    },
+    Validated {
+        task: usize,
+        attempt: u32,
+        results: Vec<CheckResult>,
+    },
+    Merged {
+        task: usize,
+        result: Result<MergeOutcome, String>,
+    },
+    Removed {
+        task: usize,
+        result: Result<(), String>,
+    },
+    Panes {
+        panes: Vec<PaneInfo>,
+        last_lines: HashMap<String, String>,
+    },
     /// How a failed attempt's pane looked, for the next attempt's instruction.
-    Note { task: usize, attempt: u32, note: String },
+    Note {
+        task: usize,
+        attempt: u32,
+        note: String,
+    },
     /// A tmux fallback kill of a halted worker finished.
-    FallbackDone { halt_id: u64, task: usize },
+    FallbackDone {
+        halt_id: u64,
+        task: usize,
+    },
 }
 
 pub(super) struct Actor {
@@ -112,13 +136,23 @@ pub fn now_ms() -> u64 {
 /// Start an engine on `opts.repo_root`: prepare git, bind the socket, replay
 /// the journal, connect to tmux, and spawn the actor.
 pub async fn start(opts: EngineOptions) -> Result<Engine> {
-    let repo = Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
+    let repo =
+        Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
     let root = repo.root.clone();
     let key = names::repo_key(&root);
-    let socket_path = socket::socket_path(&key).wrap_err("cannot create the engine's socket directory")?;
-    let listener = socket::bind(&socket_path).await.wrap_err("cannot open the engine socket")?;
+    let socket_path =
+        socket::socket_path(&key).wrap_err("cannot create the engine's socket directory")?;
+    let listener = socket::bind(&socket_path)
+        .await
+        .wrap_err("cannot open the engine socket")?;
     let tmux = Tmux::new(opts.tmux_socket.clone());
-    let shop = Arc::new(Workshop::new(repo, opts.plan, tmux, socket_path.clone(), opts.exe));
+    let shop = Arc::new(Workshop::new(
+        repo,
+        opts.plan,
+        tmux,
+        socket_path.clone(),
+        opts.exe,
+    ));
     {
         let shop = shop.clone();
         tokio::task::spawn_blocking(move || shop.prepare())
@@ -126,9 +160,12 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             .wrap_err("preparing the repository")?
             .map_err(|e| color_eyre::eyre::eyre!("preparing the repository: {e}"))?;
     }
-    let control = ControlClient::connect(opts.tmux_socket.as_deref(), &names::control_session_name(&key))
-        .await
-        .wrap_err("cannot start the tmux control connection")?;
+    let control = ControlClient::connect(
+        opts.tmux_socket.as_deref(),
+        &names::control_session_name(&key),
+    )
+    .await
+    .wrap_err("cannot start the tmux control connection")?;
 
     let state_dir = root.join(".switchboard");
     let journal_path = state_dir.join("journal.jsonl");
@@ -167,7 +204,11 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     }
     tokio::spawn(poll_panes(control.clone(), in_tx.clone(), key.clone()));
 
-    let phase = if opts.select.is_empty() { RunPhase::Idle } else { RunPhase::Running };
+    let phase = if opts.select.is_empty() {
+        RunPhase::Idle
+    } else {
+        RunPhase::Running
+    };
     let mut actor = Actor {
         shop,
         control,
@@ -201,7 +242,10 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         outcome
     });
     Ok(Engine {
-        link: EngineLink { requests: req_tx, snapshots: snap_rx },
+        link: EngineLink {
+            requests: req_tx,
+            snapshots: snap_rx,
+        },
         events: events_rx,
         done,
         journal_path,
@@ -240,7 +284,10 @@ async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>,
             }
         };
         let mut last_lines = HashMap::new();
-        for p in panes.iter().filter(|p| names::is_ours(&p.session_name, &key)) {
+        for p in panes
+            .iter()
+            .filter(|p| names::is_ours(&p.session_name, &key))
+        {
             if seen_activity.get(&p.pane_id) != Some(&p.activity) {
                 seen_activity.insert(p.pane_id.clone(), p.activity);
                 if let Ok(lines) = control.capture_tail(&p.pane_id, 8).await
@@ -265,7 +312,11 @@ impl Actor {
         &self.shop.plan.plan.tasks[t].task_id
     }
 
-    async fn run(mut self, mut requests: mpsc::Receiver<Request>, mut inbox: mpsc::UnboundedReceiver<Input>) -> Outcome {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut inbox: mpsc::UnboundedReceiver<Input>,
+    ) -> Outcome {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         self.reconcile();
@@ -334,17 +385,33 @@ impl Actor {
     fn on_input(&mut self, input: Input) {
         match input {
             Input::Socket(ev) => self.on_socket(ev),
-            Input::Spawned { task, attempt, result } => self.on_spawned(task, attempt, result),
-            Input::Validated { task, attempt, results } => self.on_validated(task, attempt, results),
+            Input::Spawned {
+                task,
+                attempt,
+                result,
+            } => self.on_spawned(task, attempt, result),
+            Input::Validated {
+                task,
+                attempt,
+                results,
+            } => self.on_validated(task, attempt, results),
             Input::Merged { task, result } => self.on_merged(task, result),
             Input::Removed { task, result } => {
                 if let Err(e) = result {
                     let id = self.task_id(task).to_string();
-                    self.record(Entry::new("warning", now_ms()).task(&id, 0).with("message", format!("worktree kept: {e}")));
+                    self.record(
+                        Entry::new("warning", now_ms())
+                            .task(&id, 0)
+                            .with("message", format!("worktree kept: {e}")),
+                    );
                 }
             }
             Input::Panes { panes, last_lines } => self.on_panes(panes, last_lines),
-            Input::Note { task, attempt, note } => {
+            Input::Note {
+                task,
+                attempt,
+                note,
+            } => {
                 if self.tasks[task].attempt == attempt {
                     self.tasks[task].previous_note = Some(note);
                 }
@@ -361,7 +428,12 @@ impl Actor {
     pub(super) fn slots(&self) -> Vec<Slot> {
         self.tasks
             .iter()
-            .map(|t| Slot { state: t.state, selected: t.selected, not_before_ms: t.not_before_ms, forced: t.forced })
+            .map(|t| Slot {
+                state: t.state,
+                selected: t.selected,
+                not_before_ms: t.not_before_ms,
+                forced: t.forced,
+            })
             .collect()
     }
 
@@ -380,7 +452,11 @@ impl Actor {
                 match step {
                     Step::Start(t) => self.start_attempt(t),
                     Step::Skip { task, because } => {
-                        let reason = format!("dependency {} is {}", self.task_id(because), self.tasks[because].state.as_str());
+                        let reason = format!(
+                            "dependency {} is {}",
+                            self.task_id(because),
+                            self.tasks[because].state.as_str()
+                        );
                         self.set_state(task, TaskState::Skipped, Some(reason));
                     }
                 }
@@ -407,7 +483,11 @@ impl Actor {
             }
         }
         counts.sort();
-        counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")
+        counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Journal an entry, feed the log, and tell subscribers.
@@ -416,7 +496,12 @@ impl Actor {
             tracing::error!("journal write failed: {e}");
         }
         if let Some((level, text)) = words::describe(&entry) {
-            self.log.push_back(LogLine { ts_ms: entry.ts_ms, level, task: entry.task.clone(), text });
+            self.log.push_back(LogLine {
+                ts_ms: entry.ts_ms,
+                level,
+                task: entry.task.clone(),
+                text,
+            });
             self.log_total += 1;
             if self.log.len() > LOG_TAIL {
                 self.log.pop_front();
@@ -440,10 +525,18 @@ impl Actor {
                 .iter()
                 .map(|&g| {
                     let grp = &plan.plan.groups[g];
-                    GroupView { id: grp.id.clone(), title: grp.title.clone(), after: grp.after.clone() }
+                    GroupView {
+                        id: grp.id.clone(),
+                        title: grp.title.clone(),
+                        after: grp.after.clone(),
+                    }
                 })
                 .collect(),
-            tasks: plan.task_order.iter().map(|&t| self.tasks[t].view(&plan.plan.tasks[t])).collect(),
+            tasks: plan
+                .task_order
+                .iter()
+                .map(|&t| self.tasks[t].view(&plan.plan.tasks[t]))
+                .collect(),
             log_tail: self.log.iter().cloned().collect(),
             log_total: self.log_total,
             last_halt: self.last_halt.clone(),
@@ -473,11 +566,17 @@ impl Actor {
 
     /// Last words: the execution log, the control session, a final snapshot.
     fn close(&mut self, interrupted: bool) -> Outcome {
-        if let Err(e) = super::exec_log::write(&self.shop.repo.root, self.plan(), self.journal.path()) {
+        if let Err(e) =
+            super::exec_log::write(&self.shop.repo.root, self.plan(), self.journal.path())
+        {
             tracing::warn!("cannot write EXECUTION_LOG.md: {e}");
         }
-        self.shop.kill_session(&names::control_session_name(&self.shop.repo_key));
+        self.shop
+            .kill_session(&names::control_session_name(&self.shop.repo_key));
         self.publish();
-        Outcome { snapshot: (**self.snapshots.borrow()).clone(), interrupted }
+        Outcome {
+            snapshot: (**self.snapshots.borrow()).clone(),
+            interrupted,
+        }
     }
 }

@@ -25,7 +25,9 @@ struct TaskLog<'a> {
 pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
     let mut logs: BTreeMap<&str, TaskLog> = BTreeMap::new();
     for e in entries {
-        let Some(task) = e.task.as_deref() else { continue };
+        let Some(task) = e.task.as_deref() else {
+            continue;
+        };
         let log = logs.entry(task).or_default();
         log.first_ms.get_or_insert(e.ts_ms);
         log.last_ms = Some(e.ts_ms);
@@ -37,7 +39,9 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
                 log.state = e.str("state");
                 log.profile = e.str("profile").or(log.profile);
                 match e.str("state") {
-                    Some("failed" | "skipped" | "conflict" | "cancelled") => log.blocker = e.str("reason").map(str::to_string),
+                    Some("failed" | "skipped" | "conflict" | "cancelled") => {
+                        log.blocker = e.str("reason").map(str::to_string)
+                    }
                     Some("done") => log.blocker = None,
                     _ => {}
                 }
@@ -47,8 +51,17 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
                 log.branch = e.str("branch");
             }
             "validation" => {
-                let ok = e.details.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
-                log.checks.push((e.attempt.unwrap_or(0), e.str("check").unwrap_or(""), ok, e.str("detail").unwrap_or("")));
+                let ok = e
+                    .details
+                    .get("ok")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
+                log.checks.push((
+                    e.attempt.unwrap_or(0),
+                    e.str("check").unwrap_or(""),
+                    ok,
+                    e.str("detail").unwrap_or(""),
+                ));
             }
             "merged" => log.merged_commit = e.str("commit"),
             _ => {}
@@ -57,16 +70,35 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
 
     let mut out = String::new();
     let _ = writeln!(out, "# Execution log\n");
-    let _ = writeln!(out, "Rendered by switchboard from `.switchboard/journal.jsonl` ({} events).\n", entries.len());
+    let _ = writeln!(
+        out,
+        "Rendered by switchboard from `.switchboard/journal.jsonl` ({} events).\n",
+        entries.len()
+    );
     let _ = writeln!(out, "## Group timeline\n");
-    let _ = writeln!(out, "| group | title | started | finished | duration | done |");
+    let _ = writeln!(
+        out,
+        "| group | title | started | finished | duration | done |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for &g in &plan.group_order {
         let group = &plan.plan.groups[g];
-        let members: Vec<&str> = plan.tasks_in_group(g).map(|t| plan.plan.tasks[t].task_id.as_str()).collect();
-        let start = members.iter().filter_map(|m| logs.get(m).and_then(|l| l.first_ms)).min();
-        let end = members.iter().filter_map(|m| logs.get(m).and_then(|l| l.last_ms)).max();
-        let done = members.iter().filter(|m| logs.get(*m).and_then(|l| l.state) == Some("done")).count();
+        let members: Vec<&str> = plan
+            .tasks_in_group(g)
+            .map(|t| plan.plan.tasks[t].task_id.as_str())
+            .collect();
+        let start = members
+            .iter()
+            .filter_map(|m| logs.get(m).and_then(|l| l.first_ms))
+            .min();
+        let end = members
+            .iter()
+            .filter_map(|m| logs.get(m).and_then(|l| l.last_ms))
+            .max();
+        let done = members
+            .iter()
+            .filter(|m| logs.get(*m).and_then(|l| l.state) == Some("done"))
+            .count();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {done}/{} |",
@@ -80,7 +112,10 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
     }
 
     let _ = writeln!(out, "\n## Tasks\n");
-    let _ = writeln!(out, "| task | title | group | status | attempts | profile | duration | worktree | branch |");
+    let _ = writeln!(
+        out,
+        "| task | title | group | status | attempts | profile | duration | worktree | branch |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for &t in &plan.task_order {
         let task = &plan.plan.tasks[t];
@@ -95,8 +130,12 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
             log.attempts,
             log.profile.unwrap_or(&task.agent.kind),
             duration(log.first_ms, log.last_ms),
-            log.worktree.map(|w| format!("`{w}`")).unwrap_or_else(|| "-".into()),
-            log.branch.map(|b| format!("`{b}`")).unwrap_or_else(|| "-".into()),
+            log.worktree
+                .map(|w| format!("`{w}`"))
+                .unwrap_or_else(|| "-".into()),
+            log.branch
+                .map(|b| format!("`{b}`"))
+                .unwrap_or_else(|| "-".into()),
         );
         logs.insert(task.task_id.as_str(), log);
     }
@@ -104,11 +143,16 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
     let _ = writeln!(out, "\n## Outputs and validation\n");
     for &t in &plan.task_order {
         let task = &plan.plan.tasks[t];
-        let Some(log) = logs.get(task.task_id.as_str()) else { continue };
+        let Some(log) = logs.get(task.task_id.as_str()) else {
+            continue;
+        };
         if log.state.is_none() {
             continue;
         }
-        let merged = log.merged_commit.map(|c| format!(" — merged as `{}`", c.get(..10).unwrap_or(c))).unwrap_or_default();
+        let merged = log
+            .merged_commit
+            .map(|c| format!(" — merged as `{}`", c.get(..10).unwrap_or(c)))
+            .unwrap_or_default();
         let _ = writeln!(out, "### {}: {}{merged}\n", task.task_id, task.title);
         for o in &task.outputs {
             let _ = writeln!(out, "- output `{}`", o.path);
@@ -162,5 +206,8 @@ fn duration(start: Option<u64>, end: Option<u64>) -> String {
 /// Re-render the log next to the journal.
 pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Result<()> {
     let entries = journal::read(journal_path)?;
-    std::fs::write(root.join(".switchboard").join("EXECUTION_LOG.md"), render(plan, &entries))
+    std::fs::write(
+        root.join(".switchboard").join("EXECUTION_LOG.md"),
+        render(plan, &entries),
+    )
 }

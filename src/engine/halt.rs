@@ -53,14 +53,31 @@ impl Actor {
         let mut workers = Vec::new();
         for t in 0..self.tasks.len() {
             let active = self.tasks[t].state.is_active();
-            let Some(w) = self.tasks[t].worker.as_ref() else { continue };
+            let Some(w) = self.tasks[t].worker.as_ref() else {
+                continue;
+            };
             if !active || w.exit.is_some() {
                 continue;
             }
-            let sent = w.send(EngineMessage::Halt { halt_id: id, grace_ms });
-            workers.push(HaltEntry { task: t, ack: None, stop: None, signal: String::new(), reachable: sent, fallback_started: false });
+            let sent = w.send(EngineMessage::Halt {
+                halt_id: id,
+                grace_ms,
+            });
+            workers.push(HaltEntry {
+                task: t,
+                ack: None,
+                stop: None,
+                signal: String::new(),
+                reachable: sent,
+                fallback_started: false,
+            });
         }
-        self.halt = Some(HaltRun { id, started: Instant::now(), workers, waiters: reply.into_iter().collect() });
+        self.halt = Some(HaltRun {
+            id,
+            started: Instant::now(),
+            workers,
+            waiters: reply.into_iter().collect(),
+        });
         self.dirty = true;
         self.check_halt_deadlines();
         self.maybe_complete_halt();
@@ -120,7 +137,10 @@ impl Actor {
             }
         }
         for t in fallbacks {
-            let pane = self.tasks[t].worker.as_ref().and_then(|w| w.pane_id.clone());
+            let pane = self.tasks[t]
+                .worker
+                .as_ref()
+                .and_then(|w| w.pane_id.clone());
             let session = self.tasks[t].placement.as_ref().map(|p| p.session.clone());
             let control = self.control.clone();
             let shop = self.shop.clone();
@@ -132,7 +152,10 @@ impl Actor {
                 if let Some(session) = session {
                     let _ = tokio::task::spawn_blocking(move || shop.kill_session(&session)).await;
                 }
-                let _ = inbox.send(Input::FallbackDone { halt_id: id, task: t });
+                let _ = inbox.send(Input::FallbackDone {
+                    halt_id: id,
+                    task: t,
+                });
             });
         }
     }
@@ -205,10 +228,14 @@ impl Actor {
 
     pub(super) fn resume(&mut self) -> Reply {
         if self.halt.is_some() {
-            return Reply::Error { message: "a halt is still in progress".into() };
+            return Reply::Error {
+                message: "a halt is still in progress".into(),
+            };
         }
         if self.phase != RunPhase::Halted {
-            return Reply::Error { message: format!("nothing to resume: the run is {:?}", self.phase).to_lowercase() };
+            return Reply::Error {
+                message: format!("nothing to resume: the run is {:?}", self.phase).to_lowercase(),
+            };
         }
         for t in 0..self.tasks.len() {
             if self.tasks[t].state == TaskState::Halted {

@@ -71,7 +71,10 @@ impl Journal {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Journal { path: path.to_path_buf(), file })
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -143,9 +146,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let mut j = Journal::open(&path).unwrap();
-        j.append(&Entry::new("merged", 1000).task("T1", 1).with("commit", "abc")).unwrap();
-        j.append(&Entry::new("state", 2000).task("T2", 2).with("state", "running")).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"ts\":").unwrap();
+        j.append(
+            &Entry::new("merged", 1000)
+                .task("T1", 1)
+                .with("commit", "abc"),
+        )
+        .unwrap();
+        j.append(
+            &Entry::new("state", 2000)
+                .task("T2", 2)
+                .with("state", "running"),
+        )
+        .unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"ts\":")
+            .unwrap();
         let entries = read(&path).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].str("commit"), Some("abc"));

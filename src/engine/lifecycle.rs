@@ -56,7 +56,11 @@ impl Actor {
         tokio::task::spawn_blocking(move || {
             let task = &shop.plan.plan.tasks[t];
             let result = shop.spawn(task, attempt, &profile, previous.as_deref());
-            let _ = inbox.send(Input::Spawned { task: t, attempt, result });
+            let _ = inbox.send(Input::Spawned {
+                task: t,
+                attempt,
+                result,
+            });
         });
     }
 
@@ -64,7 +68,7 @@ impl Actor {
         if self.tasks[t].attempt != attempt || self.tasks[t].state != TaskState::Assigned {
             // Halted or killed while spawning: the new session must not live on.
             if let Ok(s) = result {
-                self.shop.kill_session(&s.placement.session);
+                self.kill_session_later(s.placement.session);
             }
             return;
         }
@@ -88,14 +92,28 @@ impl Actor {
                 self.record(e);
                 self.set_state(t, TaskState::Running, None);
             }
-            Err(reason) => self.attempt_failed(t, format!("could not start: {reason}"), AttemptOutcome::Failed, false),
+            Err(reason) => self.attempt_failed(
+                t,
+                format!("could not start: {reason}"),
+                AttemptOutcome::Failed,
+                false,
+            ),
         }
     }
 
     pub(super) fn on_socket(&mut self, ev: SocketEvent) {
         match ev {
             SocketEvent::ShimHello { conn, hello, tx } => {
-                let ShimMessage::Hello { task, attempt, shim_pid, pane_id, .. } = hello else { return };
+                let ShimMessage::Hello {
+                    task,
+                    attempt,
+                    shim_pid,
+                    pane_id,
+                    ..
+                } = hello
+                else {
+                    return;
+                };
                 let Some(t) = self.plan().task_idx(&task) else {
                     tracing::warn!("a shim for unknown task {task} connected");
                     return;
@@ -103,7 +121,10 @@ impl Actor {
                 let run = &mut self.tasks[t];
                 let adoptable = run.worker.is_none()
                     && attempt >= run.attempt
-                    && matches!(run.state, TaskState::Pending | TaskState::Halted | TaskState::Failed);
+                    && matches!(
+                        run.state,
+                        TaskState::Pending | TaskState::Halted | TaskState::Failed
+                    );
                 if adoptable {
                     // A worker from an engine that died: re-adopt it.
                     run.attempt = attempt;
@@ -119,7 +140,11 @@ impl Actor {
                     if self.phase == RunPhase::Idle || self.phase == RunPhase::Finished {
                         self.phase = RunPhase::Running;
                     }
-                    self.set_state(t, TaskState::Running, Some("re-adopted a live worker".into()));
+                    self.set_state(
+                        t,
+                        TaskState::Running,
+                        Some("re-adopted a live worker".into()),
+                    );
                 }
                 let run = &mut self.tasks[t];
                 match run.worker.as_mut() {
@@ -135,7 +160,10 @@ impl Actor {
                         self.conns.insert(conn, t);
                         // A halt in progress reaches late-connecting shims too.
                         if let Some(h) = &self.halt {
-                            let _ = tx.send(EngineMessage::Halt { halt_id: h.id, grace_ms: self.plan().plan.settings.halt.grace_ms });
+                            let _ = tx.send(EngineMessage::Halt {
+                                halt_id: h.id,
+                                grace_ms: self.plan().plan.settings.halt.grace_ms,
+                            });
                         }
                     }
                     _ => {
@@ -151,8 +179,12 @@ impl Actor {
                 }
             }
             SocketEvent::ShimClosed { conn } => {
-                let Some(t) = self.conns.remove(&conn) else { return };
-                let Some(w) = self.tasks[t].worker.as_mut() else { return };
+                let Some(t) = self.conns.remove(&conn) else {
+                    return;
+                };
+                let Some(w) = self.tasks[t].worker.as_mut() else {
+                    return;
+                };
                 if w.conn != Some(conn) {
                     return;
                 }
@@ -162,7 +194,10 @@ impl Actor {
                 // lives will reconnect, and the heartbeat timeouts cover the rest.
                 let gone = w.shim_pid.is_some_and(|pid| !process_alive(pid));
                 if gone && w.exit.is_none() && self.tasks[t].state.is_active() {
-                    self.worker_dead(t, "the shim is gone (connection closed, process dead)".into());
+                    self.worker_dead(
+                        t,
+                        "the shim is gone (connection closed, process dead)".into(),
+                    );
                 }
             }
         }
@@ -176,7 +211,11 @@ impl Actor {
                 w.heartbeat = Light::Healthy;
                 let id = self.task_id(t).to_string();
                 let attempt = self.tasks[t].attempt;
-                self.record(Entry::new("light", now).task(&id, attempt).with("light", "HEALTHY"));
+                self.record(
+                    Entry::new("light", now)
+                        .task(&id, attempt)
+                        .with("light", "HEALTHY"),
+                );
             }
         }
         match msg {
@@ -184,20 +223,29 @@ impl Actor {
             ShimMessage::Report { state, message } => self.on_report(t, state, message),
             ShimMessage::Exit { status } => self.on_exit(t, status),
             ShimMessage::HaltAck { halt_id } => self.on_halt_ack(halt_id, t),
-            ShimMessage::Halted { halt_id, stop_ms, signal } => self.on_halted(halt_id, t, stop_ms, signal),
+            ShimMessage::Halted {
+                halt_id,
+                stop_ms,
+                signal,
+            } => self.on_halted(halt_id, t, stop_ms, signal),
         }
     }
 
     fn on_report(&mut self, t: usize, state: ReportState, message: Option<String>) {
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
-        let mut e = Entry::new("report", now_ms()).task(&id, attempt).with("state", state.as_str());
+        let mut e = Entry::new("report", now_ms())
+            .task(&id, attempt)
+            .with("state", state.as_str());
         if let Some(m) = &message {
             e = e.with("message", m.clone());
         }
         self.record(e);
         let current = self.tasks[t].state;
-        if !matches!(current, TaskState::Running | TaskState::Waiting | TaskState::Assigned) {
+        if !matches!(
+            current,
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned
+        ) {
             return;
         }
         if let Some(w) = self.tasks[t].worker.as_mut() {
@@ -208,14 +256,24 @@ impl Actor {
             ReportState::Wait | ReportState::Help => self.set_state(t, TaskState::Waiting, message),
             ReportState::Done => self.begin_validation(t),
             ReportState::Error => {
-                let reason = format!("agent reported ERROR{}", message.map(|m| format!(": {m}")).unwrap_or_default());
+                let reason = format!(
+                    "agent reported ERROR{}",
+                    message.map(|m| format!(": {m}")).unwrap_or_default()
+                );
                 self.stop_worker(t);
                 self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
             }
             ReportState::Skip => {
                 self.stop_worker(t);
                 self.tasks[t].end_attempt(AttemptOutcome::Skipped, now_ms());
-                self.set_state(t, TaskState::Skipped, Some(format!("agent reported SKIP{}", message.map(|m| format!(": {m}")).unwrap_or_default())));
+                self.set_state(
+                    t,
+                    TaskState::Skipped,
+                    Some(format!(
+                        "agent reported SKIP{}",
+                        message.map(|m| format!(": {m}")).unwrap_or_default()
+                    )),
+                );
             }
         }
     }
@@ -223,7 +281,9 @@ impl Actor {
     fn on_exit(&mut self, t: usize, status: ExitStatus) {
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
-        let mut e = Entry::new("exit", now_ms()).task(&id, attempt).with("how", status.describe());
+        let mut e = Entry::new("exit", now_ms())
+            .task(&id, attempt)
+            .with("how", status.describe());
         if let Some(c) = status.code {
             e = e.with("code", c);
         }
@@ -246,11 +306,19 @@ impl Actor {
                     // 127: the shell found no such program; restarting cannot help.
                     let hopeless = status.code == Some(127);
                     let reason = if hopeless {
-                        format!("{} (command not found: {})", status.describe(), self.tasks[t].profile)
+                        format!(
+                            "{} (command not found: {})",
+                            status.describe(),
+                            self.tasks[t].profile
+                        )
                     } else {
                         status.describe()
                     };
-                    let outcome = if status.signal.is_some() { AttemptOutcome::Crashed } else { AttemptOutcome::Failed };
+                    let outcome = if status.signal.is_some() {
+                        AttemptOutcome::Crashed
+                    } else {
+                        AttemptOutcome::Failed
+                    };
                     self.attempt_failed(t, reason, outcome, hopeless);
                 }
             }
@@ -264,7 +332,10 @@ impl Actor {
         }
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
-        let e = Entry::new("light", now_ms()).task(&id, attempt).with("light", "DEAD").with("reason", reason.clone());
+        let e = Entry::new("light", now_ms())
+            .task(&id, attempt)
+            .with("light", "DEAD")
+            .with("reason", reason.clone());
         self.record(e);
         if self.halt.is_some() {
             return;
@@ -274,7 +345,10 @@ impl Actor {
     }
 
     fn begin_validation(&mut self, t: usize) {
-        if !matches!(self.tasks[t].state, TaskState::Running | TaskState::Waiting | TaskState::Assigned) {
+        if !matches!(
+            self.tasks[t].state,
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned
+        ) {
             return;
         }
         self.set_state(t, TaskState::Validating, None);
@@ -283,7 +357,11 @@ impl Actor {
         let inbox = self.inbox.clone();
         tokio::task::spawn_blocking(move || {
             let results = shop.validate(&shop.plan.plan.tasks[t], attempt);
-            let _ = inbox.send(Input::Validated { task: t, attempt, results });
+            let _ = inbox.send(Input::Validated {
+                task: t,
+                attempt,
+                results,
+            });
         });
     }
 
@@ -317,7 +395,9 @@ impl Actor {
         if self.merging {
             return;
         }
-        let Some(t) = self.merge_queue.pop_front() else { return };
+        let Some(t) = self.merge_queue.pop_front() else {
+            return;
+        };
         self.merging = true;
         let shop = self.shop.clone();
         let inbox = self.inbox.clone();
@@ -338,7 +418,12 @@ impl Actor {
                     MergeOutcome::Merged { commit } => commit,
                     _ => "already contained".to_string(),
                 };
-                self.record(Entry::new("merged", now_ms()).task(&id, attempt).with("commit", commit).with("branch", branch));
+                self.record(
+                    Entry::new("merged", now_ms())
+                        .task(&id, attempt)
+                        .with("commit", commit)
+                        .with("branch", branch),
+                );
                 self.tasks[t].end_attempt(AttemptOutcome::Done, now_ms());
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Done, None);
@@ -352,15 +437,27 @@ impl Actor {
                 }
             }
             Ok(MergeOutcome::Conflict { files }) => {
-                self.record(Entry::new("conflict", now_ms()).task(&id, attempt).with("files", files.clone()));
+                self.record(
+                    Entry::new("conflict", now_ms())
+                        .task(&id, attempt)
+                        .with("files", files.clone()),
+                );
                 self.tasks[t].end_attempt(AttemptOutcome::Conflict, now_ms());
                 self.stop_worker_keep_pane(t);
-                self.set_state(t, TaskState::Conflict, Some(format!("merge conflict in {}", files.join(", "))));
+                self.set_state(
+                    t,
+                    TaskState::Conflict,
+                    Some(format!("merge conflict in {}", files.join(", "))),
+                );
             }
             Err(e) => {
                 self.tasks[t].end_attempt(AttemptOutcome::Failed, now_ms());
                 self.stop_worker_keep_pane(t);
-                self.record(Entry::new("failure", now_ms()).task(&id, attempt).with("reason", format!("merge failed: {e}")));
+                self.record(
+                    Entry::new("failure", now_ms())
+                        .task(&id, attempt)
+                        .with("reason", format!("merge failed: {e}")),
+                );
                 self.set_state(t, TaskState::Failed, Some(format!("merge failed: {e}")));
             }
         }
@@ -374,9 +471,19 @@ impl Actor {
                 self.conns.remove(&c);
             }
             if let Some(p) = &self.tasks[t].placement {
-                self.shop.kill_session(&p.session);
+                self.kill_session_later(p.session.clone());
             }
         }
+    }
+
+    /// Kill a tmux session over the control connection, off the actor's path.
+    pub(super) fn kill_session_later(&self, session: String) {
+        let control = self.control.clone();
+        tokio::spawn(async move {
+            if let Err(e) = control.kill_session(&session).await {
+                tracing::debug!("kill-session {session}: {e}");
+            }
+        });
     }
 
     /// Forget the worker but keep its (dead) pane readable for inspection.
@@ -389,7 +496,13 @@ impl Actor {
     }
 
     /// The supervision chain after a failed attempt.
-    pub(super) fn attempt_failed(&mut self, t: usize, reason: String, outcome: AttemptOutcome, hopeless: bool) {
+    pub(super) fn attempt_failed(
+        &mut self,
+        t: usize,
+        reason: String,
+        outcome: AttemptOutcome,
+        hopeless: bool,
+    ) {
         let now = now_ms();
         let id = self.task_id(t).to_string();
         self.capture_note(t, &reason);
@@ -398,9 +511,23 @@ impl Actor {
         let run = &mut self.tasks[t];
         run.end_attempt(outcome, now);
         let mut chain = vec![self.shop.plan.plan.tasks[t].agent.kind.clone()];
-        chain.extend(self.shop.plan.plan.agents.get(&chain[0]).map(|a| a.fallbacks.clone()).unwrap_or_default());
+        chain.extend(
+            self.shop
+                .plan
+                .plan
+                .agents
+                .get(&chain[0])
+                .map(|a| a.fallbacks.clone())
+                .unwrap_or_default(),
+        );
         let restarts_used = if hopeless { u32::MAX } else { run.restarts };
-        let next = supervise::after_failure(&settings.restart, settings.max_fallbacks, restarts_used, run.fallbacks_used, &chain);
+        let next = supervise::after_failure(
+            &settings.restart,
+            settings.max_fallbacks,
+            restarts_used,
+            run.fallbacks_used,
+            &chain,
+        );
         let attempt = run.attempt;
         let profile = run.profile.clone();
         let base = |event: &str| {
@@ -413,12 +540,19 @@ impl Actor {
             Next::Restart { delay_ms } => {
                 run.restarts += 1;
                 run.not_before_ms = now + delay_ms;
-                let e = base("restart").with("restart_count", run.restarts).with("delay_ms", delay_ms).with("next_profile", profile.clone());
+                let e = base("restart")
+                    .with("restart_count", run.restarts)
+                    .with("delay_ms", delay_ms)
+                    .with("next_profile", profile.clone());
                 self.record(e);
                 self.set_state(t, TaskState::Pending, Some(reason));
             }
-            Next::Escalate { profile: next_profile } => {
-                let e = base("escalation").with("restart_count", run.restarts).with("next_profile", next_profile.clone());
+            Next::Escalate {
+                profile: next_profile,
+            } => {
+                let e = base("escalation")
+                    .with("restart_count", run.restarts)
+                    .with("next_profile", next_profile.clone());
                 run.fallbacks_used += 1;
                 run.restarts = 0;
                 run.profile = next_profile;
@@ -427,7 +561,9 @@ impl Actor {
                 self.set_state(t, TaskState::Pending, Some(reason));
             }
             Next::Fail => {
-                let e = base("failure").with("restart_count", run.restarts).with("next_profile", serde_json::Value::Null);
+                let e = base("failure")
+                    .with("restart_count", run.restarts)
+                    .with("next_profile", serde_json::Value::Null);
                 self.record(e);
                 self.set_state(t, TaskState::Failed, Some(reason));
             }
@@ -437,7 +573,13 @@ impl Actor {
     /// Capture the last 40 lines of the pane in the background; they join
     /// the next attempt's instruction.
     fn capture_note(&mut self, t: usize, reason: &str) {
-        let Some(pane) = self.tasks[t].worker.as_ref().and_then(|w| w.pane_id.clone()) else { return };
+        let Some(pane) = self.tasks[t]
+            .worker
+            .as_ref()
+            .and_then(|w| w.pane_id.clone())
+        else {
+            return;
+        };
         let attempt = self.tasks[t].attempt;
         let control = self.control.clone();
         let inbox = self.inbox.clone();
@@ -446,7 +588,11 @@ impl Actor {
             let lines = control.capture_tail(&pane, 40).await.unwrap_or_default();
             let mut note = String::new();
             crate::instruction::append_previous_attempt(&mut note, &how, &lines);
-            let _ = inbox.send(Input::Note { task: t, attempt, note });
+            let _ = inbox.send(Input::Note {
+                task: t,
+                attempt,
+                note,
+            });
         });
     }
 
@@ -459,7 +605,9 @@ impl Actor {
             if !matches!(self.tasks[t].state, TaskState::Running | TaskState::Waiting) {
                 continue;
             }
-            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            let Some(w) = self.tasks[t].worker.as_mut() else {
+                continue;
+            };
             if w.exit.is_some() {
                 continue;
             }
@@ -497,13 +645,18 @@ impl Actor {
 
     /// Pane states from one `list-panes -a`: last lines, stalls, dead panes.
     pub(super) fn on_panes(&mut self, panes: Vec<PaneInfo>, last_lines: HashMap<String, String>) {
-        let by_pane: HashMap<&str, &PaneInfo> = panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
+        let by_pane: HashMap<&str, &PaneInfo> =
+            panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
         let stall_ms = self.plan().plan.settings.stall_after_ms as i64;
         let now = now_ms() as i64;
         let mut dead = Vec::new();
         for t in 0..self.tasks.len() {
-            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
-            let Some(pane) = w.pane_id.clone() else { continue };
+            let Some(w) = self.tasks[t].worker.as_mut() else {
+                continue;
+            };
+            let Some(pane) = w.pane_id.clone() else {
+                continue;
+            };
             if let Some(line) = last_lines.get(&pane)
                 && *line != self.tasks[t].last_line
             {
@@ -512,7 +665,9 @@ impl Actor {
             }
             let active = self.tasks[t].state.is_active();
             let assigned = self.tasks[t].state == TaskState::Assigned;
-            let Some(w) = self.tasks[t].worker.as_mut() else { continue };
+            let Some(w) = self.tasks[t].worker.as_mut() else {
+                continue;
+            };
             let mut stall_change = None;
             match by_pane.get(pane.as_str()) {
                 Some(info) => {
@@ -538,7 +693,9 @@ impl Actor {
             if let Some(stalled) = stall_change {
                 let id = self.task_id(t).to_string();
                 let light = if stalled { "STALLED" } else { "HEALTHY" };
-                let e = Entry::new("light", now_ms()).task(&id, self.tasks[t].attempt).with("light", light);
+                let e = Entry::new("light", now_ms())
+                    .task(&id, self.tasks[t].attempt)
+                    .with("light", light);
                 self.record(e);
             }
         }

@@ -10,7 +10,9 @@ use tokio::sync::oneshot;
 
 impl Actor {
     fn find(&self, task: &str) -> Result<usize, Reply> {
-        self.plan().task_idx(task).ok_or_else(|| Reply::Error { message: format!("no task '{task}' in the plan") })
+        self.plan().task_idx(task).ok_or_else(|| Reply::Error {
+            message: format!("no task '{task}' in the plan"),
+        })
     }
 
     fn open_dispatch(&mut self) {
@@ -26,18 +28,26 @@ impl Actor {
         };
         let state = self.tasks[t].state;
         if state.is_active() {
-            return Reply::Error { message: format!("{task} is already {}", state.as_str()) };
+            return Reply::Error {
+                message: format!("{task} is already {}", state.as_str()),
+            };
         }
         if state == TaskState::Done {
-            return Reply::Error { message: format!("{task} is already done (merged)") };
+            return Reply::Error {
+                message: format!("{task} is already done (merged)"),
+            };
         }
         let missing = schedule::missing_prerequisites(self.plan(), &self.slots(), t);
         if !missing.is_empty() && !force {
             let names: Vec<&str> = missing.iter().map(|&d| self.task_id(d)).collect();
-            return Reply::Error { message: format!("{task} has unfinished dependencies: {}", names.join(", ")) };
+            return Reply::Error {
+                message: format!("{task} has unfinished dependencies: {}", names.join(", ")),
+            };
         }
         if self.phase == RunPhase::Halted || self.phase == RunPhase::Halting {
-            return Reply::Error { message: "the run is halted: resume first".into() };
+            return Reply::Error {
+                message: "the run is halted: resume first".into(),
+            };
         }
         let run = &mut self.tasks[t];
         run.selected = true;
@@ -51,7 +61,9 @@ impl Actor {
 
     pub(super) fn run_group(&mut self, group: &str) -> Reply {
         let Some(g) = self.plan().group_idx(group) else {
-            return Reply::Error { message: format!("no group '{group}' in the plan") };
+            return Reply::Error {
+                message: format!("no group '{group}' in the plan"),
+            };
         };
         let members: Vec<usize> = self.plan().tasks_in_group(g).collect();
         for t in members {
@@ -69,7 +81,9 @@ impl Actor {
             Err(r) => return r,
         };
         if !self.tasks[t].state.is_active() && self.tasks[t].state != TaskState::Pending {
-            return Reply::Error { message: format!("{task} has no worker ({})", self.tasks[t].state.as_str()) };
+            return Reply::Error {
+                message: format!("{task} has no worker ({})", self.tasks[t].state.as_str()),
+            };
         }
         self.tasks[t].end_attempt(AttemptOutcome::Cancelled, now_ms());
         self.stop_worker(t);
@@ -83,16 +97,25 @@ impl Actor {
             Err(r) => return r,
         };
         if self.phase == RunPhase::Halted || self.phase == RunPhase::Halting {
-            return Reply::Error { message: "the run is halted: resume first".into() };
+            return Reply::Error {
+                message: "the run is halted: resume first".into(),
+            };
         }
         if self.tasks[t].state == TaskState::Done {
-            return Reply::Error { message: format!("{task} is already done (merged)") };
+            return Reply::Error {
+                message: format!("{task} is already done (merged)"),
+            };
         }
         self.tasks[t].end_attempt(AttemptOutcome::Cancelled, now_ms());
         self.stop_worker(t);
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
-        self.record(Entry::new("restart", now_ms()).task(&id, attempt).with("reason", "restarted by hand").with("profile", self.tasks[t].profile.clone()));
+        self.record(
+            Entry::new("restart", now_ms())
+                .task(&id, attempt)
+                .with("reason", "restarted by hand")
+                .with("profile", self.tasks[t].profile.clone()),
+        );
         let run = &mut self.tasks[t];
         run.selected = true;
         run.forced = true;
@@ -103,24 +126,36 @@ impl Actor {
     }
 
     /// Read a worker's pane off the actor: the reply comes from a spawned task.
-    pub(super) fn pane_tail(&mut self, task: &str, lines: u32, reply: Option<oneshot::Sender<Reply>>) {
-        let pane = self
-            .plan()
-            .task_idx(task)
-            .and_then(|t| self.tasks[t].worker.as_ref().and_then(|w| w.pane_id.clone()).or_else(|| {
-                // A finished worker's kept pane is still worth reading.
-                self.tasks[t].placement.as_ref().map(|p| p.session.clone())
-            }));
+    pub(super) fn pane_tail(
+        &mut self,
+        task: &str,
+        lines: u32,
+        reply: Option<oneshot::Sender<Reply>>,
+    ) {
+        let pane = self.plan().task_idx(task).and_then(|t| {
+            self.tasks[t]
+                .worker
+                .as_ref()
+                .and_then(|w| w.pane_id.clone())
+                .or_else(|| {
+                    // A finished worker's kept pane is still worth reading.
+                    self.tasks[t].placement.as_ref().map(|p| p.session.clone())
+                })
+        });
         let Some(reply) = reply else { return };
         let Some(target) = pane else {
-            let _ = reply.send(Reply::PaneTail { lines: vec![format!("({task} has no pane)")] });
+            let _ = reply.send(Reply::PaneTail {
+                lines: vec![format!("({task} has no pane)")],
+            });
             return;
         };
         let control = self.control.clone();
         tokio::spawn(async move {
             let answer = match control.capture_tail(&target, lines).await {
                 Ok(lines) => Reply::PaneTail { lines },
-                Err(e) => Reply::PaneTail { lines: vec![format!("(pane unavailable: {e})")] },
+                Err(e) => Reply::PaneTail {
+                    lines: vec![format!("(pane unavailable: {e})")],
+                },
             };
             let _ = reply.send(answer);
         });

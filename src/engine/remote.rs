@@ -19,7 +19,11 @@ const POLL: Duration = Duration::from_millis(250);
 pub async fn connect(path: &Path) -> io::Result<EngineLink> {
     let first = match super::socket::call(path, &Command::Status).await? {
         Reply::Status(s) => *s,
-        other => return Err(io::Error::other(format!("unexpected reply to status: {other:?}"))),
+        other => {
+            return Err(io::Error::other(format!(
+                "unexpected reply to status: {other:?}"
+            )));
+        }
     };
     let stream = UnixStream::connect(path).await?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first));
@@ -39,14 +43,19 @@ pub async fn connect(path: &Path) -> io::Result<EngineLink> {
                 _ = poll.tick() => (Command::Status, None),
             };
             let polled = command == Command::Status;
-            let Ok(mut line) = serde_json::to_string(&command) else { continue };
+            let Ok(mut line) = serde_json::to_string(&command) else {
+                continue;
+            };
             line.push('\n');
             if write.write_all(line.as_bytes()).await.is_err() {
                 break;
             }
             let answer = match lines.next_line().await {
-                Ok(Some(text)) => serde_json::from_str::<Reply>(&text)
-                    .unwrap_or_else(|e| Reply::Error { message: format!("unreadable reply: {e}") }),
+                Ok(Some(text)) => {
+                    serde_json::from_str::<Reply>(&text).unwrap_or_else(|e| Reply::Error {
+                        message: format!("unreadable reply: {e}"),
+                    })
+                }
                 _ => break,
             };
             if polled && let Reply::Status(s) = &answer {
@@ -57,5 +66,8 @@ pub async fn connect(path: &Path) -> io::Result<EngineLink> {
             }
         }
     });
-    Ok(EngineLink { requests: req_tx, snapshots: snap_rx })
+    Ok(EngineLink {
+        requests: req_tx,
+        snapshots: snap_rx,
+    })
 }

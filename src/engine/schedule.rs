@@ -159,6 +159,7 @@ tasks:
                 state,
                 selected: true,
                 not_before_ms: 0,
+                forced: false,
             })
             .collect()
     }

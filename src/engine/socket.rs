@@ -18,9 +18,18 @@ pub type ConnId = u64;
 /// What the socket tells the actor.
 #[derive(Debug)]
 pub enum SocketEvent {
-    ShimHello { conn: ConnId, hello: ShimMessage, tx: mpsc::UnboundedSender<EngineMessage> },
-    Shim { conn: ConnId, msg: ShimMessage },
-    ShimClosed { conn: ConnId },
+    ShimHello {
+        conn: ConnId,
+        hello: ShimMessage,
+        tx: mpsc::UnboundedSender<EngineMessage>,
+    },
+    Shim {
+        conn: ConnId,
+        msg: ShimMessage,
+    },
+    ShimClosed {
+        conn: ConnId,
+    },
 }
 
 /// The directory holding engine and shim sockets, created 0700.
@@ -34,7 +43,10 @@ pub fn runtime_dir() -> io::Result<PathBuf> {
     // Another user's directory (or a planted symlink) must not be trusted.
     use std::os::unix::fs::MetadataExt;
     if meta.file_type().is_symlink() || meta.uid() != nix::unistd::getuid().as_raw() {
-        return Err(io::Error::other(format!("{} is not a directory owned by this user", dir.display())));
+        return Err(io::Error::other(format!(
+            "{} is not a directory owned by this user",
+            dir.display()
+        )));
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     Ok(dir)
@@ -52,7 +64,10 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
         if UnixStream::connect(path).await.is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
-                format!("an engine is already running for this repository ({})", path.display()),
+                format!(
+                    "an engine is already running for this repository ({})",
+                    path.display()
+                ),
             ));
         }
         std::fs::remove_file(path)?;
@@ -91,15 +106,22 @@ async fn handle(
 ) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
-    let Ok(Some(first)) = lines.next_line().await else { return };
+    let Ok(Some(first)) = lines.next_line().await else {
+        return;
+    };
     if let Ok(hello @ ShimMessage::Hello { .. }) = serde_json::from_str::<ShimMessage>(&first) {
         let (tx, mut rx) = mpsc::unbounded_channel::<EngineMessage>();
-        if events.send(SocketEvent::ShimHello { conn, hello, tx }).is_err() {
+        if events
+            .send(SocketEvent::ShimHello { conn, hello, tx })
+            .is_err()
+        {
             return;
         }
         let writer = tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
-                let Ok(mut line) = serde_json::to_string(&msg) else { continue };
+                let Ok(mut line) = serde_json::to_string(&msg) else {
+                    continue;
+                };
                 line.push('\n');
                 if write.write_all(line.as_bytes()).await.is_err() {
                     break;
@@ -124,15 +146,30 @@ async fn handle(
         let reply = match serde_json::from_str::<Command>(&text) {
             Ok(command) => {
                 let (tx, rx) = oneshot::channel();
-                if requests.send(Request { command, reply: Some(tx) }).await.is_err() {
-                    Reply::Error { message: "the engine is stopping".into() }
+                if requests
+                    .send(Request {
+                        command,
+                        reply: Some(tx),
+                    })
+                    .await
+                    .is_err()
+                {
+                    Reply::Error {
+                        message: "the engine is stopping".into(),
+                    }
                 } else {
-                    rx.await.unwrap_or(Reply::Error { message: "the engine dropped the request".into() })
+                    rx.await.unwrap_or(Reply::Error {
+                        message: "the engine dropped the request".into(),
+                    })
                 }
             }
-            Err(e) => Reply::Error { message: format!("not a command: {e}") },
+            Err(e) => Reply::Error {
+                message: format!("not a command: {e}"),
+            },
         };
-        let Ok(mut out) = serde_json::to_string(&reply) else { break };
+        let Ok(mut out) = serde_json::to_string(&reply) else {
+            break;
+        };
         out.push('\n');
         if write.write_all(out.as_bytes()).await.is_err() {
             break;
@@ -149,9 +186,11 @@ pub async fn call(path: &Path, command: &Command) -> io::Result<Reply> {
     line.push('\n');
     write.write_all(line.as_bytes()).await?;
     let mut lines = BufReader::new(read).lines();
-    let reply = lines
-        .next_line()
-        .await?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the engine closed the connection"))?;
+    let reply = lines.next_line().await?.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the engine closed the connection",
+        )
+    })?;
     serde_json::from_str(&reply).map_err(io::Error::other)
 }

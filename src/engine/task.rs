@@ -132,7 +132,10 @@ impl TaskRun {
             message: self.message.clone(),
             pane_id: self.worker.as_ref().and_then(|w| w.pane_id.clone()),
             session: self.placement.as_ref().map(|p| p.session.clone()),
-            worktree: self.placement.as_ref().map(|p| p.worktree.display().to_string()),
+            worktree: self
+                .placement
+                .as_ref()
+                .map(|p| p.worktree.display().to_string()),
             branch: self.placement.as_ref().map(|p| p.branch.clone()),
         }
     }

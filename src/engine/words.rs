@@ -14,11 +14,20 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
     match e.event.as_str() {
         "run_started" => info(format!("run started: {}", s("selection"))),
         "run_finished" => info(format!("run finished: {}", s("summary"))),
-        "interrupted" => warn(format!("interrupted ({}): workers stopped, worktrees kept", s("signal"))),
+        "interrupted" => warn(format!(
+            "interrupted ({}): workers stopped, worktrees kept",
+            s("signal")
+        )),
         "state" => {
             let state = s("state");
-            let reason = e.str("reason").map(|r| format!(" — {r}")).unwrap_or_default();
-            let text = format!("{task} {state} (attempt {attempt}, {}){reason}", s("profile"));
+            let reason = e
+                .str("reason")
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default();
+            let text = format!(
+                "{task} {state} (attempt {attempt}, {}){reason}",
+                s("profile")
+            );
             match state.as_str() {
                 "failed" | "conflict" => error(text),
                 "skipped" | "halted" | "cancelled" | "waiting" => warn(text),
@@ -26,7 +35,10 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             }
         }
         "report" => {
-            let msg = e.str("message").map(|m| format!(": {m}")).unwrap_or_default();
+            let msg = e
+                .str("message")
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
             let text = format!("{task} reports {}{msg}", s("state"));
             match s("state").as_str() {
                 "WAIT" | "HELP" | "ERROR" => warn(text),
@@ -35,32 +47,71 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         }
         "exit" => info(format!("{task} agent exited: {}", s("how"))),
         "validation" => {
-            let ok = e.details.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
-            let text = format!("{task} validation {}: {}", if ok { "passed" } else { "FAILED" }, s("check"));
+            let ok = e
+                .details
+                .get("ok")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            let text = format!(
+                "{task} validation {}: {}",
+                if ok { "passed" } else { "FAILED" },
+                s("check")
+            );
             if ok { info(text) } else { error(text) }
         }
-        "merged" => info(format!("{task} merged into {} ({})", s("branch"), short(&s("commit")))),
-        "conflict" => error(format!("{task} conflicts with the integration branch in: {}", list(e, "files"))),
+        "merged" => info(format!(
+            "{task} merged into {} ({})",
+            s("branch"),
+            short(&s("commit"))
+        )),
+        "conflict" => error(format!(
+            "{task} conflicts with the integration branch in: {}",
+            list(e, "files")
+        )),
         "light" => {
             let light = s("light");
             let text = format!("{task} heartbeat {light}");
-            if light == "HEALTHY" { info(text) } else { warn(text) }
+            if light == "HEALTHY" {
+                info(text)
+            } else {
+                warn(text)
+            }
         }
         "timeout" => warn(format!("{task} heartbeat timeout: {}", s("reason"))),
         "restart" => warn(format!(
             "{task} restarting ({}) in {} ms: {}",
             s("profile"),
-            e.details.get("delay_ms").and_then(|v| v.as_u64()).unwrap_or(0),
+            e.details
+                .get("delay_ms")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
             s("reason")
         )),
-        "escalation" => warn(format!("{task} escalated from {} to {}: {}", s("profile"), s("next_profile"), s("reason"))),
+        "escalation" => warn(format!(
+            "{task} escalated from {} to {}: {}",
+            s("profile"),
+            s("next_profile"),
+            s("reason")
+        )),
         "failure" => error(format!("{task} FAILED: {}", s("reason"))),
         "halt" => warn(format!(
             "halt #{}: {}/{} workers acknowledged in {} ms",
-            e.details.get("halt_id").and_then(|v| v.as_u64()).unwrap_or(0),
-            e.details.get("acks_received").and_then(|v| v.as_u64()).unwrap_or(0),
-            e.details.get("total_workers").and_then(|v| v.as_u64()).unwrap_or(0),
-            e.details.get("total_latency_ms").and_then(|v| v.as_u64()).unwrap_or(0)
+            e.details
+                .get("halt_id")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            e.details
+                .get("acks_received")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            e.details
+                .get("total_workers")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            e.details
+                .get("total_latency_ms")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
         )),
         "resume" => info("resumed: dispatching again".into()),
         "warning" => warn(format!("{task}: {}", s("message"))),
@@ -77,6 +128,11 @@ fn list(e: &Entry, key: &str) -> String {
     e.details
         .get(key)
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }

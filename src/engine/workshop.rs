@@ -6,7 +6,7 @@
 
 use crate::git::{MergeOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
-use crate::plan::{Task, Validation, ValidPlan};
+use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::Tmux;
 use crate::tmux::names;
 use crate::worker::protocol::env;
@@ -48,9 +48,23 @@ pub struct Workshop {
 }
 
 impl Workshop {
-    pub fn new(repo: Repo, plan: ValidPlan, tmux: Tmux, socket_path: PathBuf, exe: PathBuf) -> Self {
+    pub fn new(
+        repo: Repo,
+        plan: ValidPlan,
+        tmux: Tmux,
+        socket_path: PathBuf,
+        exe: PathBuf,
+    ) -> Self {
         let repo_key = names::repo_key(&repo.root);
-        Workshop { repo, plan, tmux, repo_key, socket_path, exe, git_lock: Mutex::new(()) }
+        Workshop {
+            repo,
+            plan,
+            tmux,
+            repo_key,
+            socket_path,
+            exe,
+            git_lock: Mutex::new(()),
+        }
     }
 
     fn settings(&self) -> &crate::plan::Settings {
@@ -91,13 +105,23 @@ impl Workshop {
     }
 
     /// Worktree, instruction file, tmux session with the shim in its pane.
-    pub fn spawn(&self, task: &Task, attempt: u32, profile: &str, previous: Option<&str>) -> Result<Spawned, String> {
+    pub fn spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        previous: Option<&str>,
+    ) -> Result<Spawned, String> {
         let placement = self.placement(task);
         let integration = &self.settings().integration_branch;
-        self.locked(|| self.repo.add_worktree(&placement.worktree, &placement.branch, integration))
-            .map_err(|e| format!("git worktree: {e}"))?;
+        self.locked(|| {
+            self.repo
+                .add_worktree(&placement.worktree, &placement.branch, integration)
+        })
+        .map_err(|e| format!("git worktree: {e}"))?;
 
-        let mut md = instruction::render(task, &self.resolve_inputs(task, &placement.worktree), true);
+        let mut md =
+            instruction::render(task, &self.resolve_inputs(task, &placement.worktree), true);
         if let Some(note) = previous {
             md.push_str(note);
         }
@@ -117,7 +141,11 @@ impl Workshop {
             (env::TITLE.into(), task.title.clone()),
             (
                 env::OUTPUTS.into(),
-                task.outputs.iter().map(|o| o.path.as_str()).collect::<Vec<_>>().join("\n"),
+                task.outputs
+                    .iter()
+                    .map(|o| o.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             ),
             ("PATH".into(), self.worker_path()),
         ];
@@ -136,7 +164,13 @@ impl Workshop {
         }
         let pane_id = self
             .tmux
-            .new_session(&placement.session, &placement.worktree, &envs, &argv, (200, 50))
+            .new_session(
+                &placement.session,
+                &placement.worktree,
+                &envs,
+                &argv,
+                (200, 50),
+            )
             .map_err(|e| format!("tmux: {e}"))?;
         Ok(Spawned { placement, pane_id })
     }
@@ -144,7 +178,11 @@ impl Workshop {
     /// PATH for workers: this binary's directory first, so agents can call
     /// `switchboard report` even when switchboard is not installed.
     fn worker_path(&self) -> String {
-        let own = self.exe.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let own = self
+            .exe
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         match std::env::var("PATH") {
             Ok(p) if !p.is_empty() => format!("{own}:{p}"),
             _ => format!("{own}:/usr/local/bin:/usr/bin:/bin"),
@@ -152,21 +190,31 @@ impl Workshop {
     }
 
     fn resolve_inputs(&self, task: &Task, worktree: &Path) -> Vec<ResolvedInput> {
-        task.inputs.iter().map(|input| ResolvedInput::read(worktree, input)).collect()
+        task.inputs
+            .iter()
+            .map(|input| ResolvedInput::read(worktree, input))
+            .collect()
     }
 
     /// Save uncommitted work, then run every validation check in the worktree.
     pub fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
         let p = self.placement(task);
         let mut results = Vec::new();
-        match self.repo.commit_all(&p.worktree, &format!("switchboard: save uncommitted work (attempt {attempt})")) {
+        match self.repo.commit_all(
+            &p.worktree,
+            &format!("switchboard: save uncommitted work (attempt {attempt})"),
+        ) {
             Ok(Some(oid)) => results.push(CheckResult {
                 check: "uncommitted work".into(),
                 ok: true,
                 detail: format!("committed by switchboard as {}", &oid[..oid.len().min(10)]),
             }),
             Ok(None) => {}
-            Err(e) => results.push(CheckResult { check: "uncommitted work".into(), ok: false, detail: e.to_string() }),
+            Err(e) => results.push(CheckResult {
+                check: "uncommitted work".into(),
+                ok: false,
+                detail: e.to_string(),
+            }),
         }
         for v in &task.validation {
             let (ok, detail) = match v {
@@ -186,14 +234,28 @@ impl Workshop {
                 Validation::Command { run, .. } => run_check(run, &p.worktree),
                 Validation::Commit { .. } => {
                     let integration = &self.settings().integration_branch;
-                    match self.repo.branch_has_commit_mentioning(&p.branch, integration, &task.task_id) {
-                        Ok(true) => (true, format!("a commit on {} names {}", p.branch, task.task_id)),
-                        Ok(false) => (false, format!("no commit on {} names {}", p.branch, task.task_id)),
+                    match self.repo.branch_has_commit_mentioning(
+                        &p.branch,
+                        integration,
+                        &task.task_id,
+                    ) {
+                        Ok(true) => (
+                            true,
+                            format!("a commit on {} names {}", p.branch, task.task_id),
+                        ),
+                        Ok(false) => (
+                            false,
+                            format!("no commit on {} names {}", p.branch, task.task_id),
+                        ),
                         Err(e) => (false, e.to_string()),
                     }
                 }
             };
-            results.push(CheckResult { check: v.describe(), ok, detail });
+            results.push(CheckResult {
+                check: v.describe(),
+                ok,
+                detail,
+            });
         }
         results
     }
@@ -201,13 +263,17 @@ impl Workshop {
     pub fn merge(&self, task: &Task) -> Result<MergeOutcome, String> {
         let p = self.placement(task);
         let message = format!("Merge {}: {}", task.task_id, task.title);
-        self.locked(|| self.repo.merge_into(&self.settings().integration_branch, &p.branch, &message))
-            .map_err(|e| e.to_string())
+        self.locked(|| {
+            self.repo
+                .merge_into(&self.settings().integration_branch, &p.branch, &message)
+        })
+        .map_err(|e| e.to_string())
     }
 
     pub fn remove_worktree(&self, task: &Task) -> Result<(), String> {
         let p = self.placement(task);
-        self.locked(|| self.repo.remove_worktree(&p.worktree, true)).map_err(|e| e.to_string())
+        self.locked(|| self.repo.remove_worktree(&p.worktree, true))
+            .map_err(|e| e.to_string())
     }
 
     pub fn kill_session(&self, session: &str) {
@@ -220,13 +286,21 @@ impl Workshop {
 /// A `command` validation: `sh -c RUN` in the worktree; the plan's text
 /// reaches a shell here on purpose, as the plan author wrote it.
 fn run_check(run: &str, dir: &Path) -> (bool, String) {
-    match std::process::Command::new("sh").arg("-c").arg(run).current_dir(dir).output() {
+    match std::process::Command::new("sh")
+        .arg("-c")
+        .arg(run)
+        .current_dir(dir)
+        .output()
+    {
         Ok(out) if out.status.success() => (true, format!("`{run}` exited 0")),
         Ok(out) => {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            (false, format!("`{run}` failed ({}): {}", out.status, tail.join(" / ")))
+            (
+                false,
+                format!("`{run}` failed ({}): {}", out.status, tail.join(" / ")),
+            )
         }
         Err(e) => (false, format!("cannot run `{run}`: {e}")),
     }

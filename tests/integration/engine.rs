@@ -14,7 +14,10 @@ fn task(id: &str, group: &str, agent: &str, output: &str, deps: &[&str]) -> Stri
     validation: [{{ type: file_exists }}, {{ type: commit }}]
     dependencies: [{}]
 "#,
-        deps.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ")
+        deps.iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -34,14 +37,26 @@ fn two_groups_complete_and_integration_holds_every_output() {
 
     let files = sb.integration_files();
     for f in ["src/a.txt", "src/b.txt", "src/c.txt"] {
-        assert!(files.contains(&f.to_string()), "{f} missing from integration: {files:?}");
+        assert!(
+            files.contains(&f.to_string()),
+            "{f} missing from integration: {files:?}"
+        );
     }
     // The user's checkout is untouched.
     assert!(!sb.repo.join("src/a.txt").exists());
     assert_eq!(sb.events("merged").len(), 3);
-    assert!(sb.tmux_sessions().is_empty(), "sessions left: {:?}", sb.tmux_sessions());
-    assert!(sb.live_processes().is_empty(), "processes left: {:?}", sb.live_processes());
-    let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md")).expect("execution log");
+    assert!(
+        sb.tmux_sessions().is_empty(),
+        "sessions left: {:?}",
+        sb.tmux_sessions()
+    );
+    assert!(
+        sb.live_processes().is_empty(),
+        "processes left: {:?}",
+        sb.live_processes()
+    );
+    let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md"))
+        .expect("execution log");
     assert!(log.contains("| C | Task C | G2 | done |"), "{log}");
     let exclude = std::fs::read_to_string(sb.repo.join(".git/info/exclude")).unwrap();
     assert!(exclude.contains(".switchboard/"));
@@ -49,7 +64,11 @@ fn two_groups_complete_and_integration_holds_every_output() {
 
 #[test]
 fn failing_agent_fails_its_task_and_skips_dependents() {
-    let tasks = [task("A", "G1", "failing", "a.txt", &[]), task("B", "G1", "quick", "b.txt", &["A"])].concat();
+    let tasks = [
+        task("A", "G1", "failing", "a.txt", &[]),
+        task("B", "G1", "quick", "b.txt", &["A"]),
+    ]
+    .concat();
     let sb = Sandbox::new(&plan("", &tasks));
     let out = sb.run(&["--batch-group", "G1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -57,19 +76,35 @@ fn failing_agent_fails_its_task_and_skips_dependents() {
     assert_eq!(sb.state_of("B").as_deref(), Some("skipped"));
     let failure = sb.events("failure");
     assert_eq!(failure.len(), 1);
-    assert!(failure[0]["reason"].as_str().unwrap().contains("exit code 1"));
+    assert!(
+        failure[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exit code 1")
+    );
     // A failed task keeps its worktree for inspection.
-    assert!(sb.repo.join(".switchboard/workspaces/agent-A-failing").is_dir());
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-A-failing")
+            .is_dir()
+    );
 }
 
 #[test]
 fn two_tasks_writing_one_file_end_merged_and_conflict() {
-    let tasks = [task("A", "G1", "quick", "shared.txt", &[]), task("B", "G1", "quick", "shared.txt", &[])].concat();
+    let tasks = [
+        task("A", "G1", "quick", "shared.txt", &[]),
+        task("B", "G1", "quick", "shared.txt", &[]),
+    ]
+    .concat();
     let sb = Sandbox::new(&plan("", &tasks));
     let out = sb.run(&["--batch-group", "G1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let states = [sb.state_of("A").unwrap(), sb.state_of("B").unwrap()];
-    assert!(states.contains(&"done".to_string()) && states.contains(&"conflict".to_string()), "{states:?}");
+    assert!(
+        states.contains(&"done".to_string()) && states.contains(&"conflict".to_string()),
+        "{states:?}"
+    );
     let conflict = sb.events("conflict");
     assert_eq!(conflict.len(), 1);
     assert_eq!(conflict[0]["files"], serde_json::json!(["shared.txt"]));
@@ -77,7 +112,11 @@ fn two_tasks_writing_one_file_end_merged_and_conflict() {
 
 #[test]
 fn sigint_stops_every_worker_and_keeps_worktrees() {
-    let tasks = [task("A", "G1", "slow", "a.txt", &[]), task("B", "G1", "slow", "b.txt", &[])].concat();
+    let tasks = [
+        task("A", "G1", "slow", "a.txt", &[]),
+        task("B", "G1", "slow", "b.txt", &[]),
+    ]
+    .concat();
     let sb = Sandbox::new(&plan("", &tasks));
     let child = sb
         .cmd(&["--batch-group", "G1"])
@@ -86,26 +125,54 @@ fn sigint_stops_every_worker_and_keeps_worktrees() {
         .spawn()
         .unwrap();
     sb.wait_for("both workers running", |s| {
-        s.state_of("A").as_deref() == Some("running") && s.state_of("B").as_deref() == Some("running")
+        s.state_of("A").as_deref() == Some("running")
+            && s.state_of("B").as_deref() == Some("running")
     });
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let out = wait_with_guard(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(sb.live_processes().is_empty(), "processes left: {:?}", sb.live_processes());
-    assert!(sb.tmux_sessions().is_empty(), "sessions left: {:?}", sb.tmux_sessions());
-    assert!(sb.repo.join(".switchboard/workspaces/agent-A-slow").is_dir());
-    assert!(sb.repo.join(".switchboard/workspaces/agent-B-slow").is_dir());
+    assert!(
+        sb.live_processes().is_empty(),
+        "processes left: {:?}",
+        sb.live_processes()
+    );
+    assert!(
+        sb.tmux_sessions().is_empty(),
+        "sessions left: {:?}",
+        sb.tmux_sessions()
+    );
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-A-slow")
+            .is_dir()
+    );
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-B-slow")
+            .is_dir()
+    );
     assert_eq!(sb.events("interrupted").len(), 1);
 }
 
 #[test]
 fn batch_group_waits_for_dependencies_outside_the_group() {
-    let tasks = [task("A", "G1", "quick", "a.txt", &[]), task("C", "G2", "quick", "c.txt", &["A"])].concat();
+    let tasks = [
+        task("A", "G1", "quick", "a.txt", &[]),
+        task("C", "G2", "quick", "c.txt", &["A"]),
+    ]
+    .concat();
     let sb = Sandbox::new(&plan("", &tasks));
     let out = sb.run(&["--batch-group", "G2"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("A") && err.contains("--batch-group G1"), "{err}");
+    assert!(
+        err.contains("A") && err.contains("--batch-group G1"),
+        "{err}"
+    );
     let out = sb.run(&["--batch-group", "G2", "--with-deps"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sb.state_of("A").as_deref(), Some("done"));
@@ -119,9 +186,14 @@ fn report_wait_appears_among_json_events() {
     let out = sb.run(&["--task", "A", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert!(
-        events.iter().any(|e| e["event"] == "report" && e["state"] == "WAIT" && e["message"] == "which database?"),
+        events.iter().any(|e| e["event"] == "report"
+            && e["state"] == "WAIT"
+            && e["message"] == "which database?"),
         "{stdout}"
     );
 }

@@ -20,8 +20,16 @@ pub fn bin() -> &'static str {
 }
 
 pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(repo).output().expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -42,7 +50,12 @@ impl Sandbox {
         std::fs::write(repo.join("dispatcher.yaml"), plan).unwrap();
         git(&repo, &["add", "."]);
         git(&repo, &["commit", "-q", "-m", "init"]);
-        Sandbox { _dir: dir, repo, runtime, tmux }
+        Sandbox {
+            _dir: dir,
+            repo,
+            runtime,
+            tmux,
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -58,14 +71,24 @@ impl Sandbox {
 
     /// Run to completion, with a generous hang guard (not a timing assertion).
     pub fn run(&self, args: &[&str]) -> Output {
-        let child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let child = self
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         wait_with_guard(child, Duration::from_secs(180))
     }
 
     pub fn tmux_sessions(&self) -> Vec<String> {
-        let out = Command::new("tmux").args(["-L", &self.tmux, "list-sessions", "-F", "#{session_name}"]).output();
+        let out = Command::new("tmux")
+            .args(["-L", &self.tmux, "list-sessions", "-F", "#{session_name}"])
+            .output();
         match out {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect(),
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -75,20 +98,27 @@ impl Sandbox {
     pub fn live_processes(&self) -> Vec<String> {
         let needle = format!("XDG_RUNTIME_DIR={}", self.runtime.display());
         let mut found = Vec::new();
-        let Ok(dir) = std::fs::read_dir("/proc") else { return found };
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return found;
+        };
         for e in dir.flatten() {
             let pid = e.file_name().to_string_lossy().into_owned();
             if !pid.chars().all(|c| c.is_ascii_digit()) {
                 continue;
             }
-            let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+            let Ok(env) = std::fs::read(e.path().join("environ")) else {
+                continue;
+            };
             if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
                 continue;
             }
             let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             let status = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            let zombie = status.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
+            let zombie = status
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
             if !cmdline.starts_with("tmux") && !zombie {
                 found.push(format!("{pid}: {cmdline}"));
             }
@@ -105,30 +135,39 @@ impl Sandbox {
     }
 
     pub fn events(&self, event: &str) -> Vec<serde_json::Value> {
-        self.journal().into_iter().filter(|e| e["event"] == event).collect()
+        self.journal()
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
     }
 
     /// The last state the journal gives `task`.
     pub fn state_of(&self, task: &str) -> Option<String> {
         self.journal()
             .into_iter()
-            .filter(|e| e["event"] == "state" && e["task"] == task)
-            .last()
+            .rev()
+            .find(|e| e["event"] == "state" && e["task"] == task)
             .and_then(|e| e["state"].as_str().map(str::to_string))
     }
 
     pub fn integration_files(&self) -> Vec<String> {
-        git(&self.repo, &["ls-tree", "-r", "--name-only", "switchboard/integration"])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        git(
+            &self.repo,
+            &["ls-tree", "-r", "--name-only", "switchboard/integration"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
     }
 
     /// Poll `cond` until it holds (hang guard 60 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
         let start = Instant::now();
         while !cond(self) {
-            assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -136,7 +175,10 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.tmux, "kill-server"]).stderr(Stdio::null()).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.tmux, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

@@ -2,10 +2,10 @@
 //! example plan, and (the sim agent) in throwaway git repositories.
 
 mod cli;
-mod engine;
-mod harness;
 mod common;
+mod engine;
 mod example_plan;
+mod harness;
 mod plan_fixtures;
 mod readme;
 mod sim_agent;

@@ -38,7 +38,11 @@ tasks:
 }
 
 fn start(sb: &Sandbox) -> Child {
-    sb.cmd(&["--batch-group", "G1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+    sb.cmd(&["--batch-group", "G1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
 }
 
 fn all_running(sb: &Sandbox, n: usize) -> bool {
@@ -53,7 +57,11 @@ fn json_of(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
 
 fn stop(sb: &Sandbox, child: Child) {
     let _ = sb.run(&["halt"]);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).ok();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .ok();
     let _ = wait_with_guard(child, Duration::from_secs(60));
 }
 
@@ -65,17 +73,37 @@ fn halt_of_twenty_workers_is_acknowledged_by_all_and_leaves_no_agent() {
     // Every shim has said hello once its light is up; wait for that too.
     sb.wait_for("20 shims connected", |s| {
         let st = json_of(s, &["status", "--json"]);
-        st["tasks"].as_array().unwrap().iter().all(|t| t["light"] == "HEALTHY")
+        st["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["light"] == "HEALTHY")
     });
     let report = json_of(&sb, &["halt", "--json"]);
-    for key in ["halt_id", "total_workers", "acks_received", "acks_failed", "stopped", "workers", "all_acked", "total_latency_ms"] {
-        assert!(report.get(key).is_some(), "halt report lacks {key}: {report}");
+    for key in [
+        "halt_id",
+        "total_workers",
+        "acks_received",
+        "acks_failed",
+        "stopped",
+        "workers",
+        "all_acked",
+        "total_latency_ms",
+    ] {
+        assert!(
+            report.get(key).is_some(),
+            "halt report lacks {key}: {report}"
+        );
     }
     assert_eq!(report["total_workers"], 20);
     assert_eq!(report["acks_received"], 20);
     assert_eq!(report["all_acked"], true);
     assert_eq!(report["stopped"], 20);
-    let agents: Vec<String> = sb.live_processes().into_iter().filter(|p| p.contains("sim-agent")).collect();
+    let agents: Vec<String> = sb
+        .live_processes()
+        .into_iter()
+        .filter(|p| p.contains("sim-agent"))
+        .collect();
     assert!(agents.is_empty(), "agents left after halt: {agents:?}");
     let status = json_of(&sb, &["status", "--json"]);
     assert_eq!(status["phase"], "halted");
@@ -87,11 +115,16 @@ fn agent_ignoring_sigint_is_escalated_and_still_reported() {
     let sb = Sandbox::new(&fleet(1, "stubborn", "", ""));
     let child = start(&sb);
     sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY");
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
     let report = json_of(&sb, &["halt", "--json"]);
     assert_eq!(report["acks_received"], 1);
     let signal = report["workers"][0]["signal"].as_str().unwrap().to_string();
-    assert!(signal == "SIGTERM" || signal == "SIGKILL", "expected escalation past SIGINT, got {signal}");
+    assert!(
+        signal == "SIGTERM" || signal == "SIGKILL",
+        "expected escalation past SIGINT, got {signal}"
+    );
     assert!(sb.live_processes().iter().all(|p| !p.contains("sim-agent")));
     stop(&sb, child);
 }
@@ -125,7 +158,14 @@ fn crashing_fallback_ends_in_failure_with_every_event_kind() {
         let evs = sb.events(kind);
         assert!(!evs.is_empty(), "no {kind} event");
         for e in evs {
-            for key in ["task", "attempt", "restart_count", "profile", "next_profile", "reason"] {
+            for key in [
+                "task",
+                "attempt",
+                "restart_count",
+                "profile",
+                "next_profile",
+                "reason",
+            ] {
                 assert!(e.get(key).is_some(), "{kind} event lacks {key}: {e}");
             }
         }
@@ -136,7 +176,10 @@ fn crashing_fallback_ends_in_failure_with_every_event_kind() {
 /// The pid of the shim of task `W1`, from the process table.
 fn shim_pid(sb: &Sandbox) -> i32 {
     let procs = sb.live_processes();
-    let line = procs.iter().find(|p| p.contains(" worker ")).unwrap_or_else(|| panic!("no shim in {procs:?}"));
+    let line = procs
+        .iter()
+        .find(|p| p.contains(" worker "))
+        .unwrap_or_else(|| panic!("no shim in {procs:?}"));
     line.split(':').next().unwrap().parse().unwrap()
 }
 
@@ -145,32 +188,59 @@ fn killed_shim_is_dead_at_once() {
     let sb = Sandbox::new(&fleet(1, "slow", "", ""));
     let child = start(&sb);
     sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY");
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
     let pid = shim_pid(&sb);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-    sb.wait_for("DEAD light", |s| s.events("light").iter().any(|e| e["light"] == "DEAD"));
-    let dead = sb.events("light").into_iter().find(|e| e["light"] == "DEAD").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    sb.wait_for("DEAD light", |s| {
+        s.events("light").iter().any(|e| e["light"] == "DEAD")
+    });
+    let dead = sb
+        .events("light")
+        .into_iter()
+        .find(|e| e["light"] == "DEAD")
+        .unwrap();
     assert!(dead["reason"].as_str().unwrap().contains("shim"), "{dead}");
     // No LATE/MISSING first: the closed connection told us at once.
-    assert!(sb.events("timeout").is_empty(), "{:?}", sb.events("timeout"));
+    assert!(
+        sb.events("timeout").is_empty(),
+        "{:?}",
+        sb.events("timeout")
+    );
     stop(&sb, child);
 }
 
 #[test]
 fn frozen_shim_goes_late_then_missing_and_recovers_when_continued() {
     let settings = "  restart:\n    maxRestarts: 0\n";
-    let plan = fleet(1, "slow", settings, "").replace("intervalMs: 200", "intervalMs: 200\n    deadAfterMs: 20000");
+    let plan = fleet(1, "slow", settings, "")
+        .replace("intervalMs: 200", "intervalMs: 200\n    deadAfterMs: 20000");
     let sb = Sandbox::new(&plan);
     let child = start(&sb);
     sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY");
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
     let pid = nix::unistd::Pid::from_raw(shim_pid(&sb));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    sb.wait_for("MISSING", |s| s.events("timeout").iter().any(|e| e["light"] == "MISSING"));
-    let lights: Vec<String> = sb.events("timeout").iter().map(|e| e["light"].as_str().unwrap().to_string()).collect();
+    sb.wait_for("MISSING", |s| {
+        s.events("timeout").iter().any(|e| e["light"] == "MISSING")
+    });
+    let lights: Vec<String> = sb
+        .events("timeout")
+        .iter()
+        .map(|e| e["light"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(lights[..2], ["LATE".to_string(), "MISSING".to_string()]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
-    sb.wait_for("HEALTHY again", |s| s.events("light").iter().any(|e| e["light"] == "HEALTHY"));
+    sb.wait_for("HEALTHY again", |s| {
+        s.events("light").iter().any(|e| e["light"] == "HEALTHY")
+    });
     assert_eq!(sb.state_of("W1").as_deref(), Some("running"));
     stop(&sb, child);
 }
@@ -178,16 +248,23 @@ fn frozen_shim_goes_late_then_missing_and_recovers_when_continued() {
 #[test]
 fn frozen_shim_goes_dead_and_is_handled_as_a_crash() {
     let settings = "  restart:\n    maxRestarts: 0\n";
-    let plan = fleet(1, "slow", settings, "").replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500");
+    let plan = fleet(1, "slow", settings, "")
+        .replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500");
     let sb = Sandbox::new(&plan);
     let child = start(&sb);
     sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY");
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
     let pid = nix::unistd::Pid::from_raw(shim_pid(&sb));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let out = wait_with_guard(child, Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let lights: Vec<String> = sb.events("timeout").iter().map(|e| e["light"].as_str().unwrap().to_string()).collect();
+    let lights: Vec<String> = sb
+        .events("timeout")
+        .iter()
+        .map(|e| e["light"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(lights, ["LATE", "MISSING", "DEAD"]);
     assert_eq!(sb.state_of("W1").as_deref(), Some("failed"));
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
@@ -198,7 +275,9 @@ fn silent_but_alive_agent_is_stalled_not_dead() {
     let settings = "  stallAfterMs: 2000\n";
     let sb = Sandbox::new(&fleet(1, "hanging", settings, ""));
     let child = start(&sb);
-    sb.wait_for("STALLED", |s| s.events("light").iter().any(|e| e["light"] == "STALLED"));
+    sb.wait_for("STALLED", |s| {
+        s.events("light").iter().any(|e| e["light"] == "STALLED")
+    });
     let st = json_of(&sb, &["status", "--json"]);
     assert_eq!(st["tasks"][0]["light"], "STALLED");
     assert_eq!(st["tasks"][0]["state"], "running");
@@ -212,7 +291,11 @@ fn control_commands_without_an_engine_say_so() {
     for cmd in ["status", "halt", "resume"] {
         let out = sb.run(&[cmd]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
-        assert!(stderr(&out).contains("no switchboard engine is running"), "{cmd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no switchboard engine is running"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -230,6 +313,11 @@ fn resume_restarts_halted_tasks_in_their_worktrees() {
     let out = wait_with_guard(child, Duration::from_secs(120));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sb.state_of("W1").as_deref(), Some("done"));
-    let attempts: Vec<u64> = sb.events("spawned").iter().filter(|e| e["task"] == "W1").map(|e| e["attempt"].as_u64().unwrap()).collect();
+    let attempts: Vec<u64> = sb
+        .events("spawned")
+        .iter()
+        .filter(|e| e["task"] == "W1")
+        .map(|e| e["attempt"].as_u64().unwrap())
+        .collect();
     assert_eq!(attempts, [1, 2]);
 }

@@ -150,7 +150,10 @@ fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
                     })
                     .add_modifier(Modifier::BOLD),
             ),
-            Span::raw(format!("   total latency: {:.2} ms", report.total_latency_ms)),
+            Span::raw(format!(
+                "   total latency: {:.2} ms",
+                report.total_latency_ms
+            )),
         ]),
     ];
     let room = area.height.saturating_sub(8);
