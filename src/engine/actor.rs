@@ -93,6 +93,13 @@ pub(super) enum Input {
         attempt: u32,
         note: String,
     },
+    /// Look again whether a disconnected shim has died (its socket closes a
+    /// moment before the process is gone).
+    ShimGone {
+        task: usize,
+        attempt: u32,
+        tries: u32,
+    },
     /// A tmux fallback kill of a halted worker finished.
     FallbackDone {
         halt_id: u64,
@@ -124,6 +131,9 @@ pub(super) struct Actor {
     pub(super) exit_when_done: bool,
     pub(super) shutdown: Option<bool>,
     pub(super) dirty: bool,
+    /// Session kills in flight on the control connection; awaited on close so
+    /// no session of a finished run outlives the engine.
+    pub(super) pending_kills: Vec<JoinHandle<()>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -232,6 +242,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         exit_when_done: opts.exit_when_done,
         shutdown: None,
         dirty: true,
+        pending_kills: Vec::new(),
     };
     let selection: Vec<&str> = opts.select.iter().map(|&i| actor.task_id(i)).collect();
     let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
@@ -335,10 +346,10 @@ impl Actor {
                 && self.halt.is_none()
             {
                 self.finish_shutdown(halted);
-                return self.close(halted);
+                return self.close(halted).await;
             }
             if self.exit_when_done && self.phase == RunPhase::Finished {
-                return self.close(false);
+                return self.close(false).await;
             }
         }
     }
@@ -417,6 +428,11 @@ impl Actor {
                 }
             }
             Input::FallbackDone { halt_id, task } => self.on_fallback_done(halt_id, task),
+            Input::ShimGone {
+                task,
+                attempt,
+                tries,
+            } => self.check_shim_gone(task, attempt, tries),
         }
     }
 
@@ -565,7 +581,10 @@ impl Actor {
     }
 
     /// Last words: the execution log, the control session, a final snapshot.
-    fn close(&mut self, interrupted: bool) -> Outcome {
+    async fn close(&mut self, interrupted: bool) -> Outcome {
+        for kill in self.pending_kills.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), kill).await;
+        }
         if let Err(e) =
             super::exec_log::write(&self.shop.repo.root, self.plan(), self.journal.path())
         {

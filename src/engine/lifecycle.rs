@@ -108,8 +108,8 @@ impl Actor {
                     task,
                     attempt,
                     shim_pid,
+                    agent_pid,
                     pane_id,
-                    ..
                 } = hello
                 else {
                     return;
@@ -152,6 +152,7 @@ impl Actor {
                         w.conn = Some(conn);
                         w.tx = Some(tx.clone());
                         w.shim_pid = Some(shim_pid);
+                        w.agent_pid = agent_pid;
                         w.last_beat_ms = now_ms();
                         w.heartbeat = Light::Healthy;
                         if pane_id.is_some() {
@@ -192,14 +193,40 @@ impl Actor {
                 w.tx = None;
                 // A shim that is gone (kill -9, crash) is DEAD at once; one that
                 // lives will reconnect, and the heartbeat timeouts cover the rest.
-                let gone = w.shim_pid.is_some_and(|pid| !process_alive(pid));
-                if gone && w.exit.is_none() && self.tasks[t].state.is_active() {
-                    self.worker_dead(
-                        t,
-                        "the shim is gone (connection closed, process dead)".into(),
-                    );
-                }
+                let attempt = w.attempt;
+                self.check_shim_gone(t, attempt, 0);
             }
+        }
+    }
+
+    /// DEAD at once when a disconnected shim's process is gone; otherwise look
+    /// again a few times over half a second (exit closes sockets first).
+    pub(super) fn check_shim_gone(&mut self, t: usize, attempt: u32, tries: u32) {
+        let Some(w) = self.tasks[t].worker.as_ref() else {
+            return;
+        };
+        if w.attempt != attempt
+            || w.conn.is_some()
+            || w.exit.is_some()
+            || !self.tasks[t].state.is_active()
+        {
+            return;
+        }
+        if w.shim_pid.is_some_and(|pid| !process_alive(pid)) {
+            self.worker_dead(
+                t,
+                "the shim is gone (connection closed, process dead)".into(),
+            );
+        } else if tries < 10 {
+            let inbox = self.inbox.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let _ = inbox.send(Input::ShimGone {
+                    task: t,
+                    attempt,
+                    tries: tries + 1,
+                });
+            });
         }
     }
 
@@ -329,6 +356,16 @@ impl Actor {
     pub(super) fn worker_dead(&mut self, t: usize, reason: String) {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.heartbeat = Light::Dead;
+            // A frozen or unreachable shim cannot run its own halt cascade:
+            // make sure neither it nor its agent outlives the verdict.
+            use nix::sys::signal::{Signal, kill};
+            use nix::unistd::Pid;
+            if let Some(agent) = w.agent_pid {
+                let _ = kill(Pid::from_raw(-(agent as i32)), Signal::SIGKILL);
+            }
+            if let Some(shim) = w.shim_pid {
+                let _ = kill(Pid::from_raw(shim as i32), Signal::SIGKILL);
+            }
         }
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
@@ -470,20 +507,21 @@ impl Actor {
             if let Some(c) = w.conn {
                 self.conns.remove(&c);
             }
-            if let Some(p) = &self.tasks[t].placement {
-                self.kill_session_later(p.session.clone());
+            if let Some(session) = self.tasks[t].placement.as_ref().map(|p| p.session.clone()) {
+                self.kill_session_later(session);
             }
         }
     }
 
     /// Kill a tmux session over the control connection, off the actor's path.
-    pub(super) fn kill_session_later(&self, session: String) {
+    pub(super) fn kill_session_later(&mut self, session: String) {
         let control = self.control.clone();
-        tokio::spawn(async move {
+        self.pending_kills.retain(|h| !h.is_finished());
+        self.pending_kills.push(tokio::spawn(async move {
             if let Err(e) = control.kill_session(&session).await {
                 tracing::debug!("kill-session {session}: {e}");
             }
-        });
+        }));
     }
 
     /// Forget the worker but keep its (dead) pane readable for inspection.
@@ -625,7 +663,8 @@ impl Actor {
                         .with("light", light.as_str())
                         .with("reason", format!("no heartbeat for {silent} ms"))
                         .with("profile", self.tasks[t].profile.clone())
-                        .with("restart_count", self.tasks[t].restarts);
+                        .with("restart_count", self.tasks[t].restarts)
+                        .with("next_profile", serde_json::Value::Null);
                     self.record(e);
                 }
             }
@@ -637,7 +676,8 @@ impl Actor {
                 .with("light", "DEAD")
                 .with("reason", reason.clone())
                 .with("profile", self.tasks[t].profile.clone())
-                .with("restart_count", self.tasks[t].restarts);
+                .with("restart_count", self.tasks[t].restarts)
+                .with("next_profile", serde_json::Value::Null);
             self.record(e);
             self.worker_dead(t, reason);
         }
@@ -705,9 +745,19 @@ impl Actor {
     }
 }
 
+/// Whether `pid` still runs. A zombie does not: the shim's parent (tmux) may
+/// not have reaped it yet when its connection closes.
 fn process_alive(pid: u32) -> bool {
     use nix::sys::signal::kill;
     use nix::unistd::Pid;
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.trim_start().chars().next());
+        return !matches!(state, Some('Z' | 'X'));
+    }
     match kill(Pid::from_raw(pid as i32), None) {
         Ok(()) => true,
         Err(nix::errno::Errno::EPERM) => true,

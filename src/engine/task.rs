@@ -39,6 +39,8 @@ pub struct Worker {
     pub conn: Option<ConnId>,
     pub tx: Option<UnboundedSender<EngineMessage>>,
     pub shim_pid: Option<u32>,
+    /// The agent's pid, which is also its process group id (the shim's doing).
+    pub agent_pid: Option<u32>,
     pub last_beat_ms: u64,
     /// The light from heartbeat silence alone.
     pub heartbeat: Light,
@@ -57,6 +59,7 @@ impl Worker {
             conn: None,
             tx: None,
             shim_pid: None,
+            agent_pid: None,
             last_beat_ms: now_ms,
             heartbeat: Light::Healthy,
             waiting: false,

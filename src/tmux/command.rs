@@ -52,7 +52,14 @@ impl Tmux {
             .start_directory(literal(cwd))
             .width(usize::from(size.0))
             .height(usize::from(size.1));
+        // tmux 3.3a gives a new pane the *client's* PATH, overriding `-e PATH=…`;
+        // so PATH travels as this tmux process's own environment instead.
+        let mut client_path = None;
         for (var, value) in env {
+            if var == "PATH" {
+                client_path = Some(value.as_str());
+                continue;
+            }
             if var.is_empty() || var.contains('=') || var.contains('\0') {
                 return Err(TmuxError::Invalid(format!(
                     "bad environment variable name {var:?}"
@@ -70,7 +77,7 @@ impl Tmux {
             .option("remain-on-exit")
             .value("on")
             .build();
-        let out = self.exec("new-session", vec![new, keep_pane])?;
+        let out = self.exec_with_path("new-session", vec![new, keep_pane], client_path)?;
         let pane = out.lines().next().unwrap_or_default().trim();
         if names::is_pane_id(pane) {
             Ok(pane.to_string())
@@ -176,6 +183,15 @@ impl Tmux {
 
     /// Runs `tmux [-L socket] cmd1 ; cmd2 …` with no stdin; stdout on success.
     fn exec(&self, what: &str, commands: Vec<TmuxCommand<'_>>) -> Result<String> {
+        self.exec_with_path(what, commands, None)
+    }
+
+    fn exec_with_path(
+        &self,
+        what: &str,
+        commands: Vec<TmuxCommand<'_>>,
+        path: Option<&str>,
+    ) -> Result<String> {
         let mut tmux = tmux_interface::Tmux::new();
         if let Some(socket) = &self.socket {
             tmux = tmux.socket_name(socket.as_str());
@@ -189,6 +205,9 @@ impl Tmux {
         };
         let mut command = Command::new(program.as_ref());
         command.args(args.iter().map(|a| a.as_ref()));
+        if let Some(path) = path {
+            command.env("PATH", path);
+        }
         self.spawn(what, &mut command)
     }
 

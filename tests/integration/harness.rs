@@ -240,3 +240,27 @@ tasks:
 "#
     )
 }
+
+/// A process frozen the way a debugger freezes it. `kill -STOP` cannot do
+/// this to a pane's first process: tmux 3.3a answers a stopped pane process
+/// with SIGCONT. A ptrace stop is reported to the tracer (this test), not to
+/// tmux. Thawed on drop; the calling thread must do both.
+pub struct Frozen(nix::unistd::Pid);
+
+impl Frozen {
+    pub fn new(pid: i32) -> Frozen {
+        use nix::sys::ptrace;
+        use nix::sys::wait::{WaitPidFlag, waitpid};
+        let pid = nix::unistd::Pid::from_raw(pid);
+        ptrace::seize(pid, ptrace::Options::empty()).expect("ptrace seize");
+        ptrace::interrupt(pid).expect("ptrace interrupt");
+        waitpid(pid, Some(WaitPidFlag::__WALL)).expect("wait for the ptrace stop");
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = nix::sys::ptrace::detach(self.0, None);
+    }
+}

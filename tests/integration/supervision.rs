@@ -1,7 +1,7 @@
 //! Supervision end to end: the halt cascade, heartbeat timeouts, stalls,
 //! restart → fallback → failure, and the control socket's JSON.
 
-use crate::harness::{Sandbox, stderr, wait_with_guard};
+use crate::harness::{Frozen, Sandbox, stderr, wait_with_guard};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -146,15 +146,26 @@ fn crashes_restart_then_escalate_to_a_fallback_that_succeeds() {
 
 #[test]
 fn crashing_fallback_ends_in_failure_with_every_event_kind() {
+    // Attempt 1 is frozen by the test (timeout → DEAD → restart); attempt 2
+    // crashes (→ escalation); the fallback crashes twice (restart, failure).
     let settings = "  restart:\n    maxRestarts: 1\n    backoffMs: 100\n  maxFallbacks: 1\n";
-    let agents = "  crashy:\n    command: \"switchboard sim-agent --duration 5 --crash-after 0.3\"\n    fallbacks: [also-crashy]\n  also-crashy:\n    command: \"switchboard sim-agent --duration 5 --crash-after 0.3\"\n";
-    let mut plan = fleet(1, "crashy", settings, agents);
-    // A frozen first attempt gives the `timeout` event: the shim stops beating.
-    plan = plan.replace("intervalMs: 200", "intervalMs: 200\n    deadAfterMs: 1500");
+    let agents = "  crashy:\n    command: \"switchboard sim-agent --duration 30 --crash-after 3\"\n    fallbacks: [also-crashy]\n  also-crashy:\n    command: \"switchboard sim-agent --duration 30 --crash-after 0.3\"\n";
+    let plan = fleet(1, "crashy", settings, agents)
+        .replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500");
     let sb = Sandbox::new(&plan);
-    let out = sb.run(&["--batch-group", "G1"]);
+    let child = start(&sb);
+    sb.wait_for("worker running", |s| all_running(s, 1));
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
+    let frozen = Frozen::new(shim_pid(&sb));
+    sb.wait_for("DEAD", |s| {
+        s.events("timeout").iter().any(|e| e["light"] == "DEAD")
+    });
+    drop(frozen);
+    let out = wait_with_guard(child, Duration::from_secs(120));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    for kind in ["restart", "escalation", "failure"] {
+    for kind in ["timeout", "restart", "escalation", "failure"] {
         let evs = sb.events(kind);
         assert!(!evs.is_empty(), "no {kind} event");
         for e in evs {
@@ -170,7 +181,16 @@ fn crashing_fallback_ends_in_failure_with_every_event_kind() {
             }
         }
     }
+    let esc = &sb.events("escalation")[0];
+    assert_eq!(
+        (esc["profile"].as_str(), esc["next_profile"].as_str()),
+        (Some("crashy"), Some("also-crashy"))
+    );
+    let failure = &sb.events("failure")[0];
+    assert_eq!(failure["profile"], "also-crashy");
+    assert_eq!(failure["attempt"], 4);
     assert_eq!(sb.state_of("W1").as_deref(), Some("failed"));
+    assert!(sb.live_processes().is_empty(), "{:?}", sb.live_processes());
 }
 
 /// The pid of the shim of task `W1`, from the process table.
@@ -216,7 +236,7 @@ fn killed_shim_is_dead_at_once() {
 }
 
 #[test]
-fn frozen_shim_goes_late_then_missing_and_recovers_when_continued() {
+fn frozen_shim_goes_late_then_missing_and_recovers_when_thawed() {
     let settings = "  restart:\n    maxRestarts: 0\n";
     let plan = fleet(1, "slow", settings, "")
         .replace("intervalMs: 200", "intervalMs: 200\n    deadAfterMs: 20000");
@@ -226,8 +246,7 @@ fn frozen_shim_goes_late_then_missing_and_recovers_when_continued() {
     sb.wait_for("shim connected", |s| {
         json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
     });
-    let pid = nix::unistd::Pid::from_raw(shim_pid(&sb));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let frozen = Frozen::new(shim_pid(&sb));
     sb.wait_for("MISSING", |s| {
         s.events("timeout").iter().any(|e| e["light"] == "MISSING")
     });
@@ -237,7 +256,7 @@ fn frozen_shim_goes_late_then_missing_and_recovers_when_continued() {
         .map(|e| e["light"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(lights[..2], ["LATE".to_string(), "MISSING".to_string()]);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    drop(frozen);
     sb.wait_for("HEALTHY again", |s| {
         s.events("light").iter().any(|e| e["light"] == "HEALTHY")
     });
@@ -256,9 +275,9 @@ fn frozen_shim_goes_dead_and_is_handled_as_a_crash() {
     sb.wait_for("shim connected", |s| {
         json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
     });
-    let pid = nix::unistd::Pid::from_raw(shim_pid(&sb));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let frozen = Frozen::new(shim_pid(&sb));
     let out = wait_with_guard(child, Duration::from_secs(60));
+    drop(frozen);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let lights: Vec<String> = sb
         .events("timeout")
@@ -267,7 +286,11 @@ fn frozen_shim_goes_dead_and_is_handled_as_a_crash() {
         .collect();
     assert_eq!(lights, ["LATE", "MISSING", "DEAD"]);
     assert_eq!(sb.state_of("W1").as_deref(), Some("failed"));
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+    assert!(
+        sb.live_processes().is_empty(),
+        "a DEAD worker must not linger: {:?}",
+        sb.live_processes()
+    );
 }
 
 #[test]
