@@ -42,6 +42,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// A keymap file for the control room (see config/keymap.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keymap: Option<PathBuf>,
+
     /// A private tmux server (`tmux -L NAME`).
     #[arg(
         long,
@@ -58,6 +62,8 @@ pub enum Command {
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.
     Report(ReportArgs),
+    /// Open the control room on a scratch repo with the example plan and fast sim agents.
+    Demo,
     /// Show the running engine's state (per task: state, light, attempt, profile).
     Status,
     /// The halt cascade: stop every worker of the running engine, with proof.

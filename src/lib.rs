@@ -3,7 +3,9 @@
 pub mod clean;
 pub mod cli;
 pub mod control;
+pub mod demo;
 pub mod engine;
+pub mod front;
 pub mod git;
 pub mod headless;
 pub mod instruction;

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Halt) => return runtime(|| control::halt(cli.json)),
         Some(Command::Resume) => return runtime(control::resume),
         Some(Command::Clean(args)) => return clean(&cli, args),
+        Some(Command::Demo) => return demo(&cli),
         None => {}
     }
     if let Err(e) = color_eyre::install() {
@@ -28,10 +29,131 @@ fn main() -> ExitCode {
     if cli.batch_group.is_some() || cli.task.is_some() {
         return batch(&cli);
     }
+    control_room(&cli)
+}
+
+/// The engine options for a plan in the current repository.
+fn engine_options(
+    cli: &Cli,
+    valid: plan::ValidPlan,
+    root: PathBuf,
+    tmux_socket: Option<String>,
+) -> Result<EngineOptions, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own executable: {e}"))?;
+    let tmux_socket = tmux_socket
+        .or_else(|| cli.tmux_socket.clone())
+        .or_else(|| valid.plan.settings.tmux.socket.clone());
+    Ok(EngineOptions {
+        repo_root: root,
+        plan_name: cli
+            .plan
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        plan: valid,
+        tmux_socket,
+        exe,
+        select: Vec::new(),
+        exit_when_done: false,
+    })
+}
+
+fn tui_options(cli: &Cli) -> switchboard::tui::TuiOptions {
+    switchboard::tui::TuiOptions {
+        keymap_path: cli.keymap.clone(),
+        ..Default::default()
+    }
+}
+
+fn needs_terminal(what: &str) -> bool {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return false;
+    }
     eprintln!(
-        "switchboard: choose a mode: --validate-only, --list, --batch-group GROUP, --task TASK (see --help)"
+        "{what}: the control room needs a terminal; for scripts use --batch-group GROUP or --task TASK"
     );
-    ExitCode::from(2)
+    true
+}
+
+/// `switchboard` with no mode: the full-screen control room.
+fn control_room(cli: &Cli) -> ExitCode {
+    if needs_terminal("switchboard") {
+        return ExitCode::from(2);
+    }
+    let Some(valid) = load_plan(cli) else {
+        return ExitCode::from(2);
+    };
+    let root = match repo_root() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _guard = init_tracing(&root);
+    let options = match engine_options(cli, valid, root, None) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime(|| async {
+        match switchboard::front::run(options, tui_options(cli)).await {
+            Ok(closing) => switchboard::front::farewell(&closing),
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `switchboard demo`: scratch repo, example plan, everything selected.
+fn demo(cli: &Cli) -> ExitCode {
+    if needs_terminal("switchboard demo") {
+        return ExitCode::from(2);
+    }
+    let demo = match switchboard::demo::create() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("switchboard demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let valid = match plan::load(&demo.repo.join("dispatcher.yaml")) {
+        Ok((v, _)) => v,
+        Err(diags) => {
+            diags.iter().for_each(|d| eprintln!("{d}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let _guard = init_tracing(&demo.repo);
+    let mut options = match engine_options(
+        cli,
+        valid,
+        demo.repo.clone(),
+        Some(demo.tmux_socket.clone()),
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("switchboard demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    options.plan_name = "demo: dispatcher.example.yaml".into();
+    options.select = (0..options.plan.plan.tasks.len()).collect();
+    let code = runtime(|| async {
+        match switchboard::front::run(options, tui_options(cli)).await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchboard demo: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    switchboard::demo::offer_cleanup(&demo);
+    code
 }
 
 /// Run an async entry point on a small runtime (2 cores: 2 workers).

@@ -119,7 +119,10 @@ impl Actor {
                     return;
                 };
                 let run = &mut self.tasks[t];
+                // Only a worker of an earlier engine is adopted: one this engine
+                // started and let go (restarted, killed) is told goodbye.
                 let adoptable = run.worker.is_none()
+                    && run.attempts.is_empty()
                     && attempt >= run.attempt
                     && matches!(
                         run.state,

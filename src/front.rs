@@ -1,0 +1,76 @@
+//! The interactive front end: `switchboard` with no mode opens the control
+//! room on the plan. It embeds an engine, or attaches over the control socket
+//! when this repository already has a live one.
+
+use crate::engine::command::{Command, Reply};
+use crate::engine::link::EngineLink;
+use crate::engine::{self, EngineOptions, remote, socket};
+use crate::tui::{self, QuitChoice, TuiOptions};
+use std::process::ExitCode;
+
+/// What happens to the workers when the control room closes.
+pub struct Closing {
+    pub choice: QuitChoice,
+    pub interrupted: bool,
+}
+
+/// Run the control room; `options.select` chooses what starts at once.
+pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Closing, String> {
+    let key = crate::tmux::names::repo_key(&options.repo_root);
+    if let Ok(path) = socket::socket_path(&key)
+        && path.exists()
+        && let Ok(link) = remote::connect(&path).await
+    {
+        // Another switchboard owns the engine: be a second window onto it.
+        let choice = tui::run(link.clone(), tui_options)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        if choice == QuitChoice::HaltWorkers {
+            report_halt(&link).await;
+        }
+        return Ok(Closing {
+            choice,
+            interrupted: false,
+        });
+    }
+    let engine = engine::start(options).await.map_err(|e| format!("{e:#}"))?;
+    let result = tui::run(engine.link.clone(), tui_options).await;
+    let choice = result.as_ref().copied().unwrap_or(QuitChoice::LeaveRunning);
+    let halt = choice == QuitChoice::HaltWorkers;
+    let _ = engine.link.call(Command::Shutdown { halt }).await;
+    let outcome = engine
+        .done
+        .await
+        .map_err(|e| format!("the engine stopped unexpectedly: {e}"))?;
+    if let Some(report) = &outcome.snapshot.last_halt
+        && halt
+    {
+        eprint!("{}", crate::control::halt_text(report));
+    }
+    result.map_err(|e| format!("{e:#}"))?;
+    Ok(Closing {
+        choice,
+        interrupted: outcome.interrupted,
+    })
+}
+
+async fn report_halt(link: &EngineLink) {
+    match link.call(Command::Halt).await {
+        Reply::Halt(report) => eprint!("{}", crate::control::halt_text(&report)),
+        Reply::Error { message } => eprintln!("switchboard: halt: {message}"),
+        _ => {}
+    }
+}
+
+/// Exit code and a line on how to come back.
+pub fn farewell(closing: &Closing) -> ExitCode {
+    match closing.choice {
+        QuitChoice::LeaveRunning => {
+            eprintln!(
+                "switchboard: workers left running in tmux; run `switchboard` here again to re-adopt them"
+            );
+            ExitCode::SUCCESS
+        }
+        QuitChoice::HaltWorkers => ExitCode::SUCCESS,
+    }
+}
