@@ -12,6 +12,8 @@ use std::process::ExitCode;
 pub struct Closing {
     pub choice: QuitChoice,
     pub interrupted: bool,
+    /// This window was attached to another process's engine.
+    pub attached: bool,
 }
 
 /// Run the control room; `options.select` chooses what starts at once.
@@ -31,6 +33,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
         return Ok(Closing {
             choice,
             interrupted: false,
+            attached: true,
         });
     }
     let engine = engine::start(options).await.map_err(|e| format!("{e:#}"))?;
@@ -51,6 +54,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
     Ok(Closing {
         choice,
         interrupted: outcome.interrupted,
+        attached: false,
     })
 }
 
@@ -65,6 +69,7 @@ async fn report_halt(link: &EngineLink) {
 /// Exit code and a line on how to come back.
 pub fn farewell(closing: &Closing) -> ExitCode {
     match closing.choice {
+        QuitChoice::LeaveRunning if closing.attached => ExitCode::SUCCESS,
         QuitChoice::LeaveRunning => {
             eprintln!(
                 "switchboard: workers left running in tmux; run `switchboard` here again to re-adopt them"
