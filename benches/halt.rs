@@ -29,6 +29,18 @@ fn main() {
     );
 }
 
+/// Kills the bench's tmux server (and so every worker) even when it panics.
+struct Guard(String);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 struct Bench {
     repo: PathBuf,
     runtime: PathBuf,
@@ -122,7 +134,7 @@ impl Bench {
                 start.elapsed() < limit,
                 "bench: timed out waiting for {what}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -175,6 +187,7 @@ impl Bench {
 
     fn run(&self) -> Value {
         let spawn_start = Instant::now();
+        let engine_guard = Guard(self.tmux.clone());
         let mut engine: Child = self
             .cmd(&["--batch-group", "G1"])
             .stdout(Stdio::null())
@@ -270,10 +283,7 @@ impl Bench {
         )
         .ok();
         let _ = engine.wait();
-        let _ = Command::new("tmux")
-            .args(["-L", &self.tmux, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
+        drop(engine_guard);
 
         json!({
             "workers": self.workers,
