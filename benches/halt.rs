@@ -168,8 +168,14 @@ impl Bench {
         found
     }
 
-    fn task_pid(&self, task: &str, needle: &str) -> Option<i32> {
-        self.processes(needle).into_iter().find_map(|(pid, _)| {
+    /// The pid of `task`'s process whose subcommand is `subcommand`
+    /// (`sim-agent` for the agent, `worker` for its shim).
+    fn task_pid(&self, task: &str, subcommand: &str) -> Option<i32> {
+        let procs = self.processes(subcommand);
+        let mut own = procs
+            .into_iter()
+            .filter(|(_, cmd)| cmd.split(' ').nth(1) == Some(subcommand));
+        own.find_map(|(pid, _)| {
             let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
             let want = format!("SWITCHBOARD_TASK={task}");
             env.split(|&b| b == 0)
@@ -227,7 +233,7 @@ impl Bench {
             .and_then(|e| e["ts_ms"].as_u64())
             .unwrap_or(t0)
             .saturating_sub(t0);
-        let shim = self.task_pid("W2", " worker ").expect("W2's shim");
+        let shim = self.task_pid("W2", "worker").expect("W2's shim");
         let t1 = now_ms();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(shim),
