@@ -200,16 +200,31 @@ impl Bench {
             .stderr(Stdio::null())
             .spawn()
             .expect("engine");
-        let healthy = |s: &Value| {
+        // Running, with its light lit (the shim said hello), whichever light.
+        let live = |s: &Value| {
             s["tasks"].as_array().is_some_and(|t| {
                 t.iter().all(|t| {
-                    t["state"] == "running" && (t["light"] == "HEALTHY" || t["light"] == "STALLED")
+                    t["state"] == "running" && t["light"] != "IDLE" && t["light"] != "DEAD"
                 })
             })
         };
-        self.wait("every worker running", Duration::from_secs(300), || {
-            self.json(&["status", "--json"])
-                .is_some_and(|s| healthy(&s))
+        let last = std::cell::RefCell::new(Value::Null);
+        self.wait("every worker running", Duration::from_secs(600), || {
+            let status = self.json(&["status", "--json"]);
+            let ok = status.as_ref().is_some_and(|s| live(s));
+            if let Some(s) = status {
+                *last.borrow_mut() = s;
+            }
+            if !ok && let Some(tasks) = last.borrow()["tasks"].as_array() {
+                let mut counts = std::collections::BTreeMap::new();
+                for t in tasks {
+                    *counts
+                        .entry(format!("{}/{}", t["state"], t["light"]))
+                        .or_insert(0) += 1;
+                }
+                eprintln!("bench: waiting: {counts:?}");
+            }
+            ok
         });
         let spawn_all_ms = spawn_start.elapsed().as_millis() as u64;
 
