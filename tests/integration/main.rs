@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod control_room;
 mod engine;
 mod example_plan;
 mod harness;
