@@ -211,7 +211,7 @@ impl Bench {
         let last = std::cell::RefCell::new(Value::Null);
         self.wait("every worker running", Duration::from_secs(600), || {
             let status = self.json(&["status", "--json"]);
-            let ok = status.as_ref().is_some_and(|s| live(s));
+            let ok = status.as_ref().is_some_and(live);
             if let Some(s) = status {
                 *last.borrow_mut() = s;
             }

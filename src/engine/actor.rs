@@ -86,6 +86,8 @@ pub(super) enum Input {
     Panes {
         panes: Vec<PaneInfo>,
         last_lines: HashMap<String, String>,
+        /// When the list was asked for.
+        listed_ms: u64,
     },
     /// How a failed attempt's pane looked, for the next attempt's instruction.
     Note {
@@ -120,6 +122,10 @@ pub(super) struct Actor {
     pub(super) inbox: mpsc::UnboundedSender<Input>,
     /// Shim connection → task index.
     pub(super) conns: HashMap<u64, usize>,
+    /// Shims let go before their agent exited: each still wants a `bye`
+    /// once it reports the exit, or it would wait for one for minutes.
+    pub(super) draining:
+        HashMap<u64, mpsc::UnboundedSender<crate::worker::protocol::EngineMessage>>,
     pub(super) merge_queue: VecDeque<usize>,
     pub(super) merging: bool,
     pub(super) halt: Option<HaltRun>,
@@ -134,6 +140,8 @@ pub(super) struct Actor {
     /// Session kills in flight on the control connection; awaited on close so
     /// no session of a finished run outlives the engine.
     pub(super) pending_kills: Vec<JoinHandle<()>>,
+    /// On shutdown: until when stopped shims may still report their exit.
+    pub(super) drain_until: Option<std::time::Instant>,
 }
 
 pub fn now_ms() -> u64 {
@@ -231,6 +239,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         log_total: 0,
         inbox: in_tx,
         conns: HashMap::new(),
+        draining: HashMap::new(),
         merge_queue: VecDeque::new(),
         merging: false,
         halt: None,
@@ -243,6 +252,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         shutdown: None,
         dirty: true,
         pending_kills: Vec::new(),
+        drain_until: None,
     };
     let selection: Vec<&str> = opts.select.iter().map(|&i| actor.task_id(i)).collect();
     let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
@@ -287,6 +297,7 @@ async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>,
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         interval.tick().await;
+        let listed_ms = now_ms();
         let panes = match control.list_panes().await {
             Ok(p) => p,
             Err(e) => {
@@ -308,7 +319,14 @@ async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>,
                 }
             }
         }
-        if inbox.send(Input::Panes { panes, last_lines }).is_err() {
+        if inbox
+            .send(Input::Panes {
+                panes,
+                last_lines,
+                listed_ms,
+            })
+            .is_err()
+        {
             break;
         }
     }
@@ -344,6 +362,7 @@ impl Actor {
             }
             if let Some(halted) = self.shutdown
                 && self.halt.is_none()
+                && self.drained()
             {
                 self.finish_shutdown(halted);
                 return self.close(halted).await;
@@ -417,7 +436,11 @@ impl Actor {
                     );
                 }
             }
-            Input::Panes { panes, last_lines } => self.on_panes(panes, last_lines),
+            Input::Panes {
+                panes,
+                last_lines,
+                listed_ms,
+            } => self.on_panes(panes, last_lines, listed_ms),
             Input::Note {
                 task,
                 attempt,
@@ -563,6 +586,15 @@ impl Actor {
         self.dirty = false;
         let snap = Arc::new(self.snapshot());
         self.snapshots.send_replace(snap);
+    }
+
+    /// Stopped shims have reported their agents' exits (and got their `bye`),
+    /// or had two seconds to.
+    fn drained(&mut self) -> bool {
+        let until = *self
+            .drain_until
+            .get_or_insert_with(|| std::time::Instant::now() + Duration::from_secs(2));
+        self.draining.is_empty() || std::time::Instant::now() >= until
     }
 
     fn finish_shutdown(&mut self, halted: bool) {

@@ -200,6 +200,8 @@ impl Actor {
         // Tasks still spawning are halted too; nothing else is dispatched.
         for t in 0..self.tasks.len() {
             if self.tasks[t].state == TaskState::Assigned {
+                // Their spawn result will find no worker and kill the session.
+                self.detach_worker(t);
                 self.tasks[t].end_attempt(AttemptOutcome::Halted, now);
                 self.set_state(t, TaskState::Halted, Some(format!("halt #{}", h.id)));
             }
@@ -218,12 +220,7 @@ impl Actor {
 
     /// The halt stopped the agent; keep the pane (and the session) for reading.
     fn stop_worker_quietly(&mut self, t: usize) {
-        if let Some(w) = self.tasks[t].worker.take() {
-            w.send(EngineMessage::Bye);
-            if let Some(c) = w.conn {
-                self.conns.remove(&c);
-            }
-        }
+        self.detach_worker(t);
     }
 
     pub(super) fn resume(&mut self) -> Reply {

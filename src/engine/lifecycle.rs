@@ -65,8 +65,15 @@ impl Actor {
     }
 
     pub(super) fn on_spawned(&mut self, t: usize, attempt: u32, result: Result<Spawned, String>) {
-        if self.tasks[t].attempt != attempt || self.tasks[t].state != TaskState::Assigned {
-            // Halted or killed while spawning: the new session must not live on.
+        // Stale only when this attempt's worker is gone (halted, killed,
+        // restarted while spawning): the shim may well have said hello and
+        // reported START before this result arrived.
+        let current = self.tasks[t].attempt == attempt
+            && self.tasks[t]
+                .worker
+                .as_ref()
+                .is_some_and(|w| w.attempt == attempt);
+        if !current {
             if let Ok(s) = result {
                 self.kill_session_later(s.placement.session);
             }
@@ -78,7 +85,10 @@ impl Actor {
                 let run = &mut self.tasks[t];
                 if let Some(w) = run.worker.as_mut() {
                     w.pane_id = Some(spawned.pane_id.clone());
-                    w.last_beat_ms = now_ms();
+                    w.pane_since_ms = now_ms();
+                    if w.conn.is_none() {
+                        w.last_beat_ms = now_ms();
+                    }
                 }
                 let p = &spawned.placement;
                 let e = Entry::new("spawned", now_ms())
@@ -89,8 +99,11 @@ impl Actor {
                     .with("worktree", p.worktree.display().to_string())
                     .with("branch", p.branch.clone());
                 run.placement = Some(spawned.placement);
+                let was_assigned = run.state == TaskState::Assigned;
                 self.record(e);
-                self.set_state(t, TaskState::Running, None);
+                if was_assigned {
+                    self.set_state(t, TaskState::Running, None);
+                }
             }
             Err(reason) => self.attempt_failed(
                 t,
@@ -158,8 +171,9 @@ impl Actor {
                         w.agent_pid = agent_pid;
                         w.last_beat_ms = now_ms();
                         w.heartbeat = Light::Healthy;
-                        if pane_id.is_some() {
+                        if pane_id.is_some() && w.pane_id != pane_id {
                             w.pane_id = pane_id;
+                            w.pane_since_ms = now_ms();
                         }
                         self.conns.insert(conn, t);
                         // A halt in progress reaches late-connecting shims too.
@@ -171,8 +185,10 @@ impl Actor {
                         }
                     }
                     _ => {
-                        // A stale attempt: tell it we're done with it.
+                        // A stale attempt: done with it. If its agent still
+                        // runs, the bye is ignored; a second one follows its exit.
                         let _ = tx.send(EngineMessage::Bye);
+                        self.draining.insert(conn, tx);
                     }
                 }
                 self.dirty = true;
@@ -180,9 +196,14 @@ impl Actor {
             SocketEvent::Shim { conn, msg } => {
                 if let Some(&t) = self.conns.get(&conn) {
                     self.on_shim(t, msg);
+                } else if matches!(msg, ShimMessage::Exit { .. })
+                    && let Some(tx) = self.draining.remove(&conn)
+                {
+                    let _ = tx.send(EngineMessage::Bye);
                 }
             }
             SocketEvent::ShimClosed { conn } => {
+                self.draining.remove(&conn);
                 let Some(t) = self.conns.remove(&conn) else {
                     return;
                 };
@@ -504,15 +525,27 @@ impl Actor {
         self.next_merge();
     }
 
+    /// Let go of a task's worker. A shim whose agent has not exited yet is
+    /// kept draining, so its exit still gets a `bye`.
+    pub(super) fn detach_worker(&mut self, t: usize) -> Option<super::task::Worker> {
+        let mut w = self.tasks[t].worker.take()?;
+        if let Some(c) = w.conn {
+            self.conns.remove(&c);
+            if w.exit.is_none()
+                && let Some(tx) = w.tx.take()
+            {
+                self.draining.insert(c, tx);
+            }
+        }
+        Some(w)
+    }
+
     /// End the worker and its tmux session (done, cancelled, restarted).
     pub(super) fn stop_worker(&mut self, t: usize) {
-        if let Some(w) = self.tasks[t].worker.take() {
-            if let Some(c) = w.conn {
-                self.conns.remove(&c);
-            }
-            if let Some(session) = self.tasks[t].placement.as_ref().map(|p| p.session.clone()) {
-                self.kill_session_later(session);
-            }
+        if self.detach_worker(t).is_some()
+            && let Some(session) = self.tasks[t].placement.as_ref().map(|p| p.session.clone())
+        {
+            self.kill_session_later(session);
         }
     }
 
@@ -529,11 +562,7 @@ impl Actor {
 
     /// Forget the worker but keep its (dead) pane readable for inspection.
     fn stop_worker_keep_pane(&mut self, t: usize) {
-        if let Some(w) = self.tasks[t].worker.take()
-            && let Some(c) = w.conn
-        {
-            self.conns.remove(&c);
-        }
+        self.detach_worker(t);
     }
 
     /// The supervision chain after a failed attempt.
@@ -687,7 +716,12 @@ impl Actor {
     }
 
     /// Pane states from one `list-panes -a`: last lines, stalls, dead panes.
-    pub(super) fn on_panes(&mut self, panes: Vec<PaneInfo>, last_lines: HashMap<String, String>) {
+    pub(super) fn on_panes(
+        &mut self,
+        panes: Vec<PaneInfo>,
+        last_lines: HashMap<String, String>,
+        listed_ms: u64,
+    ) {
         let by_pane: HashMap<&str, &PaneInfo> =
             panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
         let stall_ms = self.plan().plan.settings.stall_after_ms as i64;
@@ -728,7 +762,8 @@ impl Actor {
                     }
                 }
                 None => {
-                    if !assigned && w.conn.is_none() && w.exit.is_none() {
+                    let listed_after_spawn = w.pane_since_ms < listed_ms;
+                    if !assigned && listed_after_spawn && w.conn.is_none() && w.exit.is_none() {
                         dead.push((t, "the tmux pane is gone".to_string()));
                     }
                 }

@@ -36,6 +36,9 @@ pub struct TaskRun {
 pub struct Worker {
     pub attempt: u32,
     pub pane_id: Option<String>,
+    /// When the engine learned `pane_id`: a pane list taken before that
+    /// cannot say the pane is gone.
+    pub pane_since_ms: u64,
     pub conn: Option<ConnId>,
     pub tx: Option<UnboundedSender<EngineMessage>>,
     pub shim_pid: Option<u32>,
@@ -56,6 +59,7 @@ impl Worker {
         Worker {
             attempt,
             pane_id: None,
+            pane_since_ms: 0,
             conn: None,
             tx: None,
             shim_pid: None,

@@ -12,6 +12,9 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
     let warn = |t: String| Some((LogLevel::Warn, t));
     let error = |t: String| Some((LogLevel::Error, t));
     match e.event.as_str() {
+        "run_started" if s("selection").is_empty() => {
+            info("control room open: nothing running yet (g runs a group, s a task)".into())
+        }
         "run_started" => info(format!("run started: {}", s("selection"))),
         "run_finished" => info(format!("run finished: {}", s("summary"))),
         "interrupted" => warn(format!(

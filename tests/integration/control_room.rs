@@ -262,33 +262,6 @@ fn task(id: &str, title: &str, group: &str) -> String {
     )
 }
 
-/// [`plan`], made steady against two engine races that have nothing to do
-/// with the control room (both in `src/engine/lifecycle.rs`, described in the
-/// commit that added this test); each failed a run now and then:
-///
-/// - a START report that reaches the engine before the spawn result makes
-///   `on_spawned` take the worker for one halted while spawning and kill its
-///   new session ("killed by signal 2", about one run in six). The `slow`
-///   agents here never report, so a task leaves `assigned` only through its
-///   spawn result;
-/// - a `list-panes` poll taken before a spawn but handled after it makes
-///   `on_panes` find the new pane gone ("DEAD: the tmux pane is gone", about
-///   one run in forty). Restarts let such an attempt be replaced.
-fn steady_plan(tasks: &str) -> String {
-    let plan = plan("", tasks);
-    let edits = [
-        (
-            "switchboard sim-agent --duration 60\"",
-            "switchboard sim-agent --duration 60 --no-report\"",
-        ),
-        ("maxRestarts: 0", "maxRestarts: 3"),
-    ];
-    edits.iter().fold(plan, |plan, (from, to)| {
-        assert!(plan.contains(from), "the harness's plan changed: {from}");
-        plan.replace(from, to)
-    })
-}
-
 /// The sandbox's agents themselves (not their shims or shells).
 fn agents(sb: &Sandbox) -> Vec<String> {
     sb.live_processes()
@@ -319,7 +292,7 @@ fn open_select_filter_halt_resume_quit() {
         task("delta", "Wash the car", "G2"),
     ]
     .concat();
-    let sb = Sandbox::new(&steady_plan(&tasks));
+    let sb = Sandbox::new(&plan("", &tasks));
     let term = Terminal::open(&sb);
     let g1 = ["alpha", "bravo", "charlie"];
     let all = ["alpha", "bravo", "charlie", "delta"];
