@@ -64,7 +64,6 @@ pub struct Outcome {
 }
 
 pub(super) enum Input {
-    Socket(SocketEvent),
     Spawned {
         task: usize,
         attempt: u32,
@@ -103,10 +102,7 @@ pub(super) enum Input {
         tries: u32,
     },
     /// A tmux fallback kill of a halted worker finished.
-    FallbackDone {
-        halt_id: u64,
-        task: usize,
-    },
+    FallbackDone { halt_id: u64, task: usize },
 }
 
 pub(super) struct Actor {
@@ -205,21 +201,11 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (in_tx, in_rx) = mpsc::unbounded_channel::<Input>();
-    let (sock_tx, mut sock_rx) = mpsc::unbounded_channel::<SocketEvent>();
+    let (sock_tx, sock_rx) = mpsc::unbounded_channel::<SocketEvent>();
     let (events, events_rx) = broadcast::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(empty_snapshot(&opts.plan_name)));
 
     tokio::spawn(socket::serve(listener, sock_tx, req_tx.clone()));
-    {
-        let in_tx = in_tx.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = sock_rx.recv().await {
-                if in_tx.send(Input::Socket(ev)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
     tokio::spawn(poll_panes(control.clone(), in_tx.clone(), key.clone()));
 
     let phase = if opts.select.is_empty() {
@@ -258,7 +244,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
     actor.record(started);
     let done = tokio::spawn(async move {
-        let outcome = actor.run(req_rx, in_rx).await;
+        let outcome = actor.run(req_rx, in_rx, sock_rx).await;
         let _ = std::fs::remove_file(&socket_path);
         outcome
     });
@@ -345,6 +331,7 @@ impl Actor {
         mut self,
         mut requests: mpsc::Receiver<Request>,
         mut inbox: mpsc::UnboundedReceiver<Input>,
+        mut socket_events: mpsc::UnboundedReceiver<SocketEvent>,
     ) -> Outcome {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -353,6 +340,7 @@ impl Actor {
         loop {
             tokio::select! {
                 Some(req) = requests.recv() => self.on_request(req),
+                Some(ev) = socket_events.recv() => self.on_socket(ev),
                 Some(input) = inbox.recv() => self.on_input(input),
                 _ = tick.tick() => self.on_tick(),
             }
@@ -414,7 +402,6 @@ impl Actor {
 
     fn on_input(&mut self, input: Input) {
         match input {
-            Input::Socket(ev) => self.on_socket(ev),
             Input::Spawned {
                 task,
                 attempt,

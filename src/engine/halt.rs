@@ -83,21 +83,28 @@ impl Actor {
         self.maybe_complete_halt();
     }
 
-    pub(super) fn on_halt_ack(&mut self, halt_id: u64, t: usize) {
+    pub(super) fn on_halt_ack(&mut self, halt_id: u64, t: usize, at: Instant) {
         if let Some(h) = self.halt.as_mut()
             && h.id == halt_id
             && let Some(e) = h.workers.iter_mut().find(|e| e.task == t)
         {
-            e.ack.get_or_insert(h.started.elapsed());
+            e.ack.get_or_insert(at.saturating_duration_since(h.started));
         }
     }
 
-    pub(super) fn on_halted(&mut self, halt_id: u64, t: usize, _stop_ms: u64, signal: StopSignal) {
+    pub(super) fn on_halted(
+        &mut self,
+        halt_id: u64,
+        t: usize,
+        _stop_ms: u64,
+        signal: StopSignal,
+        at: Instant,
+    ) {
         if let Some(h) = self.halt.as_mut()
             && h.id == halt_id
             && let Some(e) = h.workers.iter_mut().find(|e| e.task == t)
         {
-            let now = h.started.elapsed();
+            let now = at.saturating_duration_since(h.started);
             e.ack.get_or_insert(now);
             e.stop.get_or_insert(now);
             e.signal = format!("{signal:?}").to_uppercase();

@@ -193,9 +193,9 @@ impl Actor {
                 }
                 self.dirty = true;
             }
-            SocketEvent::Shim { conn, msg } => {
+            SocketEvent::Shim { conn, msg, at } => {
                 if let Some(&t) = self.conns.get(&conn) {
-                    self.on_shim(t, msg);
+                    self.on_shim(t, msg, at);
                 } else if matches!(msg, ShimMessage::Exit { .. })
                     && let Some(tx) = self.draining.remove(&conn)
                 {
@@ -254,7 +254,7 @@ impl Actor {
         }
     }
 
-    fn on_shim(&mut self, t: usize, msg: ShimMessage) {
+    fn on_shim(&mut self, t: usize, msg: ShimMessage, at: std::time::Instant) {
         let now = now_ms();
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.last_beat_ms = now;
@@ -273,12 +273,12 @@ impl Actor {
             ShimMessage::Hello { .. } | ShimMessage::Heartbeat { .. } => {}
             ShimMessage::Report { state, message } => self.on_report(t, state, message),
             ShimMessage::Exit { status } => self.on_exit(t, status),
-            ShimMessage::HaltAck { halt_id } => self.on_halt_ack(halt_id, t),
+            ShimMessage::HaltAck { halt_id } => self.on_halt_ack(halt_id, t, at),
             ShimMessage::Halted {
                 halt_id,
                 stop_ms,
                 signal,
-            } => self.on_halted(halt_id, t, stop_ms, signal),
+            } => self.on_halted(halt_id, t, stop_ms, signal, at),
         }
     }
 

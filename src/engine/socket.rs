@@ -23,9 +23,11 @@ pub enum SocketEvent {
         hello: ShimMessage,
         tx: mpsc::UnboundedSender<EngineMessage>,
     },
+    /// `at`: when the line was read, so latencies exclude the actor's queue.
     Shim {
         conn: ConnId,
         msg: ShimMessage,
+        at: std::time::Instant,
     },
     ShimClosed {
         conn: ConnId,
@@ -131,7 +133,8 @@ async fn handle(
         while let Ok(Some(line)) = lines.next_line().await {
             match serde_json::from_str::<ShimMessage>(&line) {
                 Ok(msg) => {
-                    let _ = events.send(SocketEvent::Shim { conn, msg });
+                    let at = std::time::Instant::now();
+                    let _ = events.send(SocketEvent::Shim { conn, msg, at });
                 }
                 Err(e) => tracing::warn!("shim {conn} sent an unreadable line: {e}"),
             }
