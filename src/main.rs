@@ -80,23 +80,9 @@ fn control_room(cli: &Cli) -> ExitCode {
     if needs_terminal("switchboard") {
         return ExitCode::from(2);
     }
-    let Some(valid) = load_plan(cli) else {
-        return ExitCode::from(2);
-    };
-    let root = match repo_root() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("switchboard: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let _guard = init_tracing(&root);
-    let options = match engine_options(cli, valid, root, None) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("switchboard: {e}");
-            return ExitCode::from(2);
-        }
+    let (options, _guard) = match prepare(cli) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     runtime(|| async {
         match switchboard::front::run(options, tui_options(cli)).await {
@@ -269,41 +255,32 @@ fn init_tracing(root: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
     Some(guard)
 }
 
+/// What every engine mode needs: the plan, the repository, the log file, and
+/// the engine's options. Errors are printed; the `Err` is the exit code.
+fn prepare(
+    cli: &Cli,
+) -> Result<
+    (
+        EngineOptions,
+        Option<tracing_appender::non_blocking::WorkerGuard>,
+    ),
+    ExitCode,
+> {
+    let valid = load_plan(cli).ok_or(ExitCode::from(2))?;
+    let fail = |e: String| {
+        eprintln!("switchboard: {e}");
+        ExitCode::from(2)
+    };
+    let root = repo_root().map_err(fail)?;
+    let guard = init_tracing(&root);
+    let options = engine_options(cli, valid, root, None).map_err(fail)?;
+    Ok((options, guard))
+}
+
 fn batch(cli: &Cli) -> ExitCode {
-    let Some(valid) = load_plan(cli) else {
-        return ExitCode::from(2);
-    };
-    let root = match repo_root() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("switchboard: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let _guard = init_tracing(&root);
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("switchboard: cannot find my own executable: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tmux_socket = cli
-        .tmux_socket
-        .clone()
-        .or_else(|| valid.plan.settings.tmux.socket.clone());
-    let options = EngineOptions {
-        repo_root: root,
-        plan_name: cli
-            .plan
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        plan: valid,
-        tmux_socket,
-        exe,
-        select: Vec::new(),
-        exit_when_done: true,
+    let (options, _guard) = match prepare(cli) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let sel = headless::Selection {
         group: cli.batch_group.clone(),

@@ -45,6 +45,16 @@ fn start(sb: &Sandbox) -> Child {
         .expect("spawn")
 }
 
+/// Start the run and wait until W1 runs and its shim has said hello.
+fn start_connected(sb: &Sandbox) -> Child {
+    let child = start(sb);
+    sb.wait_for("worker running", |s| all_running(s, 1));
+    sb.wait_for("shim connected", |s| {
+        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
+    });
+    child
+}
+
 fn all_running(sb: &Sandbox, n: usize) -> bool {
     (1..=n).all(|i| sb.state_of(&format!("W{i}")).as_deref() == Some("running"))
 }
@@ -113,11 +123,7 @@ fn halt_of_twenty_workers_is_acknowledged_by_all_and_leaves_no_agent() {
 #[test]
 fn agent_ignoring_sigint_is_escalated_and_still_reported() {
     let sb = Sandbox::new(&fleet(1, "stubborn", "", ""));
-    let child = start(&sb);
-    sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| {
-        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
-    });
+    let child = start_connected(&sb);
     let report = json_of(&sb, &["halt", "--json"]);
     assert_eq!(report["acks_received"], 1);
     let signal = report["workers"][0]["signal"].as_str().unwrap().to_string();
@@ -153,11 +159,7 @@ fn crashing_fallback_ends_in_failure_with_every_event_kind() {
     let plan = fleet(1, "crashy", settings, agents)
         .replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500");
     let sb = Sandbox::new(&plan);
-    let child = start(&sb);
-    sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| {
-        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
-    });
+    let child = start_connected(&sb);
     let frozen = Frozen::new(shim_pid(&sb));
     sb.wait_for("DEAD", |s| {
         s.events("timeout").iter().any(|e| e["light"] == "DEAD")
@@ -206,11 +208,7 @@ fn shim_pid(sb: &Sandbox) -> i32 {
 #[test]
 fn killed_shim_is_dead_at_once() {
     let sb = Sandbox::new(&fleet(1, "slow", "", ""));
-    let child = start(&sb);
-    sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| {
-        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
-    });
+    let child = start_connected(&sb);
     let pid = shim_pid(&sb);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -241,11 +239,7 @@ fn frozen_shim_goes_late_then_missing_and_recovers_when_thawed() {
     let plan = fleet(1, "slow", settings, "")
         .replace("intervalMs: 200", "intervalMs: 200\n    deadAfterMs: 20000");
     let sb = Sandbox::new(&plan);
-    let child = start(&sb);
-    sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| {
-        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
-    });
+    let child = start_connected(&sb);
     let frozen = Frozen::new(shim_pid(&sb));
     sb.wait_for("MISSING", |s| {
         s.events("timeout").iter().any(|e| e["light"] == "MISSING")
@@ -270,11 +264,7 @@ fn frozen_shim_goes_dead_and_is_handled_as_a_crash() {
     let plan = fleet(1, "slow", settings, "")
         .replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500");
     let sb = Sandbox::new(&plan);
-    let child = start(&sb);
-    sb.wait_for("worker running", |s| all_running(s, 1));
-    sb.wait_for("shim connected", |s| {
-        json_of(s, &["status", "--json"])["tasks"][0]["light"] == "HEALTHY"
-    });
+    let child = start_connected(&sb);
     let frozen = Frozen::new(shim_pid(&sb));
     let out = wait_with_guard(child, Duration::from_secs(60));
     drop(frozen);
