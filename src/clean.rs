@@ -66,6 +66,7 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
         }
     };
     let mut kept = 0;
+    let mut failed = 0;
     for wt in list.iter().filter(|w| w.path.starts_with(&base)) {
         let merged = wt
             .branch
@@ -74,7 +75,10 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
                 repo.is_ancestor(b, opts.integration_branch)
                     .unwrap_or(false)
             })
-            .unwrap_or(false);
+            .unwrap_or(false)
+            // A halted task with no commit yet is "in" the integration branch
+            // too: merged also means no uncommitted work would be lost.
+            && !repo.has_uncommitted(&wt.path).unwrap_or(true);
         if merged || opts.force {
             match repo.remove_worktree(&wt.path, opts.force) {
                 Ok(()) => println!(
@@ -82,15 +86,18 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
                     shown(&wt.path, &repo.root),
                     if merged { "" } else { " (unmerged, --force)" }
                 ),
-                Err(e) => eprintln!(
-                    "switchboard clean: cannot remove {}: {e}",
-                    wt.path.display()
-                ),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!(
+                        "switchboard clean: cannot remove {}: {e}",
+                        wt.path.display()
+                    );
+                }
             }
         } else {
             kept += 1;
             println!(
-                "kept worktree {} (not merged; --force removes it, its branch stays)",
+                "kept worktree {} (unmerged or uncommitted work; --force removes it, its branch stays)",
                 shown(&wt.path, &repo.root)
             );
         }
@@ -99,7 +106,11 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
     if kept > 0 {
         println!("{kept} unmerged worktree(s) kept");
     }
-    ExitCode::SUCCESS
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn shown(path: &Path, root: &Path) -> String {

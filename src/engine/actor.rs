@@ -376,6 +376,11 @@ impl Actor {
     ) -> Option<(tokio::sync::oneshot::Sender<Reply>, Reply)> {
         let answer = match command {
             Command::Status => Reply::Status(Box::new(self.snapshot())),
+            Command::Halt if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) => {
+                Reply::Error {
+                    message: "nothing to halt: no task is running".into(),
+                }
+            }
             Command::Halt => {
                 self.begin_halt(reply);
                 return None;

@@ -311,7 +311,7 @@ impl Actor {
                     "agent reported ERROR{}",
                     message.map(|m| format!(": {m}")).unwrap_or_default()
                 );
-                self.stop_worker(t);
+                self.interrupt_agent(t);
                 self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
             }
             ReportState::Skip => {
@@ -401,7 +401,7 @@ impl Actor {
         if self.halt.is_some() {
             return;
         }
-        self.stop_worker(t);
+        self.interrupt_agent(t);
         self.attempt_failed(t, format!("DEAD: {reason}"), AttemptOutcome::Crashed, false);
     }
 
@@ -441,7 +441,7 @@ impl Actor {
         }
         if let Some(bad) = results.iter().find(|r| !r.ok) {
             let reason = format!("validation failed: {} ({})", bad.check, bad.detail);
-            self.stop_worker(t);
+            self.interrupt_agent(t);
             self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
             return;
         }
@@ -523,6 +523,21 @@ impl Actor {
             }
         }
         self.next_merge();
+    }
+
+    /// Stop a failed attempt's agent the way a halt would (its shim runs the
+    /// SIGINT → SIGTERM → SIGKILL cascade), but keep the pane readable:
+    /// a failed task's last screen is for inspection. Halt id 0 is no halt's.
+    fn interrupt_agent(&mut self, t: usize) {
+        let grace_ms = self.plan().plan.settings.halt.grace_ms;
+        if let Some(w) = self.tasks[t].worker.as_ref()
+            && w.exit.is_none()
+        {
+            w.send(EngineMessage::Halt {
+                halt_id: 0,
+                grace_ms,
+            });
+        }
     }
 
     /// Let go of a task's worker. A shim whose agent has not exited yet is

@@ -107,24 +107,31 @@ fn instantly_exiting_command_leaves_a_dead_pane_with_its_status() {
     assert_eq!(text, "100x30");
     // From history too: tmux 3.3a writes "Pane is dead" on a new bottom line,
     // scrolling the top line of a full screen into history.
-    let shown = std::process::Command::new("tmux")
-        .args([
-            "-L",
-            server.name(),
-            "capture-pane",
-            "-p",
-            "-S",
-            "-50",
-            "-t",
-            &pane,
-        ])
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        shown.contains(&format!("value=v; $x; cwd={}", canonical.display())),
-        "{shown}"
-    );
+    // The pane's last output can reach tmux just after the exit is noticed on
+    // a loaded machine, so the capture is retried until it shows up.
+    let wanted = format!("value=v; $x; cwd={}", canonical.display());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let out = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                server.name(),
+                "capture-pane",
+                "-p",
+                "-S",
+                "-50",
+                "-t",
+                &pane,
+            ])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        if shown.contains(&wanted) || Instant::now() > deadline {
+            break shown;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(shown.contains(&wanted), "{shown}");
     // Per pane, never global.
     let global = tmux.display(&pane, "#{?#{remain-on-exit},on,off}").unwrap();
     assert_eq!(global, "on");

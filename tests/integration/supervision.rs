@@ -334,3 +334,73 @@ fn resume_restarts_halted_tasks_in_their_worktrees() {
         .collect();
     assert_eq!(attempts, [1, 2]);
 }
+
+#[test]
+fn a_shim_that_does_not_acknowledge_is_stopped_through_tmux() {
+    let sb = Sandbox::new(&fleet(1, "slow", "", ""));
+    let child = start_connected(&sb);
+    // Frozen, the shim cannot acknowledge: after 200 ms the engine sends
+    // C-c and kills the session through tmux.
+    let frozen = Frozen::new(shim_pid(&sb));
+    let report = json_of(&sb, &["halt", "--json"]);
+    drop(frozen);
+    assert_eq!(report["total_workers"], 1);
+    assert_eq!(report["acks_received"], 0);
+    assert_eq!(report["acks_failed"], 1);
+    assert_eq!(report["stopped"], 1);
+    assert_eq!(report["all_acked"], false);
+    assert_eq!(report["workers"][0]["signal"], "tmux");
+    assert!(report["workers"][0]["stop_ms"].as_f64().unwrap() >= 200.0);
+    sb.wait_for("agent gone", |s| {
+        s.live_processes()
+            .iter()
+            .all(|p| !p.contains(" sim-agent --duration"))
+    });
+    stop(&sb, child);
+}
+
+#[test]
+fn clean_removes_orphan_sessions_and_only_merged_worktrees() {
+    let agents = "  quick:\n    command: \"switchboard sim-agent --duration 0.3\"\n  failing:\n    command: \"switchboard sim-agent --duration 0.2 --fail\"\n";
+    let mut plan = fleet(
+        2,
+        "quick",
+        "  restart:\n    maxRestarts: 0\n  maxFallbacks: 0\n  removeMergedWorktrees: false\n",
+        agents,
+    );
+    plan = plan.replace(
+        "W2, title: worker 2, group: G1, agent: { type: quick }",
+        "W2, title: worker 2, group: G1, agent: { type: failing }",
+    );
+    let sb = Sandbox::new(&plan);
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The failed task's pane is kept for inspection; nothing owns it now.
+    assert!(!sb.tmux_sessions().is_empty());
+    let out = sb.run(&["clean", "--worktrees"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(sb.tmux_sessions().is_empty(), "{said}");
+    assert!(
+        !sb.repo
+            .join(".switchboard/workspaces/agent-W1-quick")
+            .exists(),
+        "{said}"
+    );
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-W2-failing")
+            .is_dir(),
+        "{said}"
+    );
+    assert!(said.contains("kept worktree"), "{said}");
+    let out = sb.run(&["clean", "--worktrees", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !sb.repo
+            .join(".switchboard/workspaces/agent-W2-failing")
+            .exists()
+    );
+    // The unmerged branch survives even --force.
+    crate::harness::git(&sb.repo, &["rev-parse", "--verify", "agent/W2/failing"]);
+}
