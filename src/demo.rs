@@ -113,6 +113,11 @@ fn git(repo: &Path, args: &[&str]) -> Result<(), String> {
 /// Create the scratch repository: the plan, a breakdown document the tasks'
 /// inputs quote from, one commit.
 pub fn create() -> Result<Demo, String> {
+    create_with(&plan()?)
+}
+
+/// [`create`] with another plan (the journal recorder bends the demo's).
+pub fn create_with(plan: &Plan) -> Result<Demo, String> {
     let dir = tempfile::Builder::new()
         .prefix("switchboard-demo-")
         .tempdir()
@@ -120,7 +125,6 @@ pub fn create() -> Result<Demo, String> {
         .keep();
     let repo = dir.join("repo");
     std::fs::create_dir_all(repo.join("docs")).map_err(|e| e.to_string())?;
-    let plan = plan()?;
     let mut breakdown = String::from("# Breakdown\n\n");
     for t in &plan.tasks {
         breakdown.push_str(&format!(
@@ -129,7 +133,7 @@ pub fn create() -> Result<Demo, String> {
         ));
     }
     std::fs::write(repo.join("docs/breakdown.md"), breakdown).map_err(|e| e.to_string())?;
-    let yaml = serde_norway::to_string(&plan).map_err(|e| e.to_string())?;
+    let yaml = serde_norway::to_string(plan).map_err(|e| e.to_string())?;
     std::fs::write(
         repo.join("dispatcher.yaml"),
         format!("# switchboard demo plan (generated)\n{yaml}"),

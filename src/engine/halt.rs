@@ -50,6 +50,9 @@ impl Actor {
         self.next_halt_id += 1;
         self.phase = RunPhase::Halting;
         let grace_ms = self.plan().plan.settings.halt.grace_ms;
+        // Before the first send: a fast shim's ack is stamped by the socket
+        // reader while this loop is still telling the others.
+        let started = Instant::now();
         let mut workers = Vec::new();
         for t in 0..self.tasks.len() {
             let active = self.tasks[t].state.is_active();
@@ -74,7 +77,7 @@ impl Actor {
         }
         self.halt = Some(HaltRun {
             id,
-            started: Instant::now(),
+            started,
             workers,
             waiters: reply.into_iter().collect(),
         });

@@ -757,6 +757,8 @@ impl Actor {
             }
             let active = self.tasks[t].state.is_active();
             let assigned = self.tasks[t].state == TaskState::Assigned;
+            // An agent waiting for an answer is silent on purpose.
+            let waiting = self.tasks[t].state == TaskState::Waiting;
             let Some(w) = self.tasks[t].worker.as_mut() else {
                 continue;
             };
@@ -767,7 +769,7 @@ impl Actor {
                     // tmux keeps activity in whole seconds: a pane counts as silent
                     // from the end of its last active second.
                     let silent_ms = info.activity.map(|a| now - (a + 1) * 1000).unwrap_or(0);
-                    let stalled = w.exit.is_none() && silent_ms >= stall_ms;
+                    let stalled = !waiting && w.exit.is_none() && silent_ms >= stall_ms;
                     if stalled != w.stalled {
                         w.stalled = stalled;
                         stall_change = Some(stalled);

@@ -4,6 +4,7 @@ pub mod actor;
 pub mod command;
 pub mod exec_log;
 mod halt;
+pub mod history;
 pub mod journal;
 mod lifecycle;
 pub mod link;

@@ -1,6 +1,7 @@
 //! Whole screens through ratatui's `TestBackend`, as insta snapshots in
-//! `tests/snapshots/`: the example plan mid-run at a big and a small size,
-//! and the help, halt-confirmation and halt-report overlays.
+//! `tests/snapshots/`: a plan mid-run, replayed from a recorded journal, at a
+//! big and a small size, and the help, halt-confirmation and halt-report
+//! overlays.
 
 use super::app::App;
 use super::keymap::Keymap;
@@ -11,10 +12,15 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
 
-/// The mid-run fixture in an app sized `width`×`height`.
+/// The recorded mid-run journal in an app sized `width`×`height`.
 pub fn fixture_app(width: u16, height: u16) -> App {
+    app_of(fixture::recorded_mid_run(), width, height)
+}
+
+/// `snapshot` in an app sized `width`×`height`.
+pub fn app_of(snapshot: crate::engine::view::Snapshot, width: u16, height: u16) -> App {
     let mut app = App::new(
-        Arc::new(fixture::mid_run()),
+        Arc::new(snapshot),
         Keymap::defaults(),
         Theme { color: true },
         &TuiOptions::default(),
@@ -98,8 +104,14 @@ fn quit_question() {
 
 #[test]
 fn halt_report_view() {
-    let mut app = fixture_app(160, 48);
-    app.overlay = Some(Overlay::HaltReport(fixture::halt_report()));
+    let halted = fixture::recorded_halted();
+    let report = halted
+        .last_halt
+        .clone()
+        .expect("the recording ends with a halt");
+    let mut app = app_of(halted, 160, 48);
+    assert_eq!(report.total_workers, report.acks_received);
+    app.overlay = Some(Overlay::HaltReport(report));
     screen!("halt_report_160x48", draw(&app));
 }
 

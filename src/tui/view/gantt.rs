@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn bars_and_now_line_land_on_their_columns() {
-        let app = crate::tui::screens::fixture_app(160, 48);
+        let app = crate::tui::screens::app_of(fixture::mid_run(), 160, 48);
         let area = app.areas().timeline.expect("timeline");
         let mut buf = Buffer::empty(app.size);
         render(&app, area, &mut buf);

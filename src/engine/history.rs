@@ -1,0 +1,361 @@
+//! A [`Snapshot`] rebuilt from journal entries alone: what a front end would
+//! have shown at the journal's last line. Screen tests replay a recorded
+//! journal through it, so they draw what a real run wrote, not a hand-made
+//! picture of one.
+
+use super::journal::Entry;
+use super::view::{
+    AttemptOutcome, AttemptSpan, GroupView, HaltReport, Light, LogLine, RunPhase, Snapshot,
+    TaskState, TaskView,
+};
+use super::words;
+use crate::plan::ValidPlan;
+use std::collections::HashMap;
+
+/// What a replayed task learned so far beyond its [`TaskView`].
+#[derive(Default)]
+struct Pending {
+    /// How the running attempt ended, told by an `exit`, a DEAD light or an
+    /// ERROR report before the supervision event that closes its span.
+    outcome: Option<AttemptOutcome>,
+}
+
+/// Fold `entries` (oldest first) into the snapshot of `plan` at `now_ms`.
+/// Pane text is not journaled, so a task's last line is its last report or
+/// reason instead of its pane's last output.
+pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u64) -> Snapshot {
+    let mut tasks: Vec<TaskView> = plan
+        .task_order
+        .iter()
+        .map(|&t| blank(&plan.plan.tasks[t]))
+        .collect();
+    let index: HashMap<String, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.clone(), i))
+        .collect();
+    let mut pending: Vec<Pending> = tasks.iter().map(|_| Pending::default()).collect();
+    let mut snap = Snapshot {
+        plan_name: plan_name.to_string(),
+        integration_branch: plan.plan.settings.integration_branch.clone(),
+        tmux_socket: plan.plan.settings.tmux.socket.clone(),
+        phase: RunPhase::Idle,
+        started_ms: entries.first().map_or(now_ms, |e| e.ts_ms),
+        now_ms,
+        groups: plan
+            .group_order
+            .iter()
+            .map(|&g| {
+                let grp = &plan.plan.groups[g];
+                GroupView {
+                    id: grp.id.clone(),
+                    title: grp.title.clone(),
+                    after: grp.after.clone(),
+                }
+            })
+            .collect(),
+        tasks: Vec::new(),
+        log_tail: Vec::new(),
+        log_total: 0,
+        last_halt: None,
+    };
+    for e in entries {
+        if let Some((level, text)) = words::describe(e) {
+            snap.log_tail.push(LogLine {
+                ts_ms: e.ts_ms,
+                level,
+                task: e.task.clone(),
+                text,
+            });
+            snap.log_total += 1;
+        }
+        apply_run_event(&mut snap, e);
+        if let Some(&i) = e.task.as_deref().and_then(|id| index.get(id)) {
+            apply_task_event(&mut tasks[i], &mut pending[i], e);
+        }
+    }
+    snap.tasks = tasks;
+    snap
+}
+
+fn blank(task: &crate::plan::Task) -> TaskView {
+    TaskView {
+        id: task.task_id.clone(),
+        title: task.title.clone(),
+        group: task.group.clone(),
+        priority: task.priority.as_str().to_string(),
+        effort_hours: task.effort_hours,
+        dependencies: task.dependencies.clone(),
+        profile: task.agent.kind.clone(),
+        state: TaskState::Pending,
+        light: Light::Idle,
+        attempt: 0,
+        restarts: 0,
+        attempts: Vec::new(),
+        last_line: String::new(),
+        message: None,
+        pane_id: None,
+        session: None,
+        worktree: None,
+        branch: None,
+    }
+}
+
+fn apply_run_event(snap: &mut Snapshot, e: &Entry) {
+    match e.event.as_str() {
+        "run_started" => {
+            // A journal spans every run in the repo; the screen shows the last.
+            snap.started_ms = e.ts_ms;
+            let selected = !e.str("selection").unwrap_or("").is_empty();
+            snap.phase = if selected {
+                RunPhase::Running
+            } else {
+                RunPhase::Idle
+            };
+        }
+        "halt" => {
+            snap.phase = RunPhase::Halted;
+            snap.last_halt =
+                serde_json::from_value::<HaltReport>(serde_json::Value::Object(e.details.clone()))
+                    .ok();
+        }
+        "resume" => snap.phase = RunPhase::Running,
+        "run_finished" => snap.phase = RunPhase::Finished,
+        "interrupted" => snap.phase = RunPhase::Halted,
+        // The first task event of a TUI run that began idle means work started.
+        "state" if snap.phase == RunPhase::Idle => snap.phase = RunPhase::Running,
+        _ => {}
+    }
+}
+
+fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
+    let attempt = e.attempt.unwrap_or(task.attempt);
+    match e.event.as_str() {
+        "state" => {
+            let Some(state) = e.str("state").and_then(parse_state) else {
+                return;
+            };
+            if let Some(profile) = e.str("profile") {
+                task.profile = profile.to_string();
+            }
+            if let Some(reason) = e.str("reason") {
+                task.message = Some(reason.to_string());
+                task.last_line = reason.to_string();
+            }
+            if state == TaskState::Assigned
+                && task.attempts.last().map(|s| s.attempt) != Some(attempt)
+            {
+                task.attempts.push(AttemptSpan {
+                    attempt,
+                    profile: task.profile.clone(),
+                    started_ms: e.ts_ms,
+                    ended_ms: None,
+                    outcome: None,
+                });
+                task.attempt = attempt;
+                task.restarts = task.attempts.len().saturating_sub(1) as u32;
+                task.light = Light::Healthy;
+                *pending = Pending::default();
+            }
+            let ended = match state {
+                TaskState::Done => Some(AttemptOutcome::Done),
+                TaskState::Conflict => Some(AttemptOutcome::Conflict),
+                TaskState::Halted => Some(AttemptOutcome::Halted),
+                TaskState::Cancelled => Some(AttemptOutcome::Cancelled),
+                TaskState::Skipped => Some(AttemptOutcome::Skipped),
+                TaskState::Failed => Some(pending.outcome.unwrap_or(AttemptOutcome::Failed)),
+                _ => None,
+            };
+            if let Some(outcome) = ended {
+                end(task, outcome, e.ts_ms);
+            }
+            task.state = state;
+            task.light = match state {
+                TaskState::Waiting => Light::Waiting,
+                s if s.is_active() && task.light != Light::Waiting => task.light,
+                s if s.is_active() => Light::Healthy,
+                _ => Light::Idle,
+            };
+        }
+        "spawned" => {
+            task.session = e.str("session").map(str::to_string);
+            task.pane_id = e.str("pane").map(str::to_string);
+            task.worktree = e.str("worktree").map(str::to_string);
+            task.branch = e.str("branch").map(str::to_string);
+        }
+        "light" => {
+            if task.state.is_active() && task.state != TaskState::Waiting {
+                task.light = match e.str("light") {
+                    Some("LATE") => Light::Late,
+                    Some("MISSING") => Light::Missing,
+                    Some("DEAD") => Light::Dead,
+                    Some("STALLED") => Light::Stalled,
+                    _ => Light::Healthy,
+                };
+            }
+            if e.str("light") == Some("DEAD") {
+                pending.outcome = Some(AttemptOutcome::Crashed);
+            }
+        }
+        "exit" => {
+            let how = e.str("how").unwrap_or("");
+            // 128+N is how `sh -c` passes on its child's death by signal N.
+            let code = e.details.get("code").and_then(|v| v.as_i64()).unwrap_or(0);
+            pending.outcome = Some(if how.contains("signal") || code > 128 {
+                AttemptOutcome::Crashed
+            } else {
+                AttemptOutcome::Failed
+            });
+            task.last_line = format!("agent exited: {how}");
+        }
+        "report" => {
+            let state = e.str("state").unwrap_or("");
+            if state == "ERROR" {
+                pending.outcome = Some(AttemptOutcome::Failed);
+            }
+            task.last_line = match e.str("message") {
+                Some(m) => m.to_string(),
+                None => format!("reported {state}"),
+            };
+        }
+        "merged" => {
+            let commit = e.str("commit").unwrap_or("");
+            task.last_line = format!(
+                "merged into {} ({})",
+                e.str("branch").unwrap_or("the integration branch"),
+                commit.get(..10).unwrap_or(commit)
+            );
+        }
+        // The supervision chain closes the failed attempt's span.
+        "restart" | "escalation" | "failure" => {
+            end(
+                task,
+                pending.outcome.unwrap_or(AttemptOutcome::Failed),
+                e.ts_ms,
+            );
+            if let Some(reason) = e.str("reason") {
+                task.message = Some(reason.to_string());
+            }
+        }
+        "validation" if e.details.get("ok").and_then(|v| v.as_bool()) == Some(false) => {
+            pending.outcome = Some(AttemptOutcome::Failed);
+        }
+        _ => {}
+    }
+}
+
+fn end(task: &mut TaskView, outcome: AttemptOutcome, at_ms: u64) {
+    if let Some(span) = task.attempts.last_mut()
+        && span.ended_ms.is_none()
+    {
+        span.ended_ms = Some(at_ms);
+        span.outcome = Some(outcome);
+    }
+}
+
+fn parse_state(s: &str) -> Option<TaskState> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture;
+
+    fn outcomes(task: &TaskView) -> Vec<Option<AttemptOutcome>> {
+        task.attempts.iter().map(|s| s.outcome).collect()
+    }
+
+    fn task<'a>(snap: &'a Snapshot, id: &str) -> &'a TaskView {
+        snap.tasks.iter().find(|t| t.id == id).expect("task")
+    }
+
+    #[test]
+    fn a_recorded_run_replays_into_what_the_engine_showed() {
+        use AttemptOutcome::*;
+        let snap = fixture::recorded_mid_run();
+        assert_eq!(snap.phase, RunPhase::Running);
+        assert_eq!(snap.tasks.len(), 22);
+        // Crashed twice (killed, exit 137 through sh), running on its fallback.
+        let t4 = task(&snap, "T4");
+        assert_eq!((t4.state, t4.light), (TaskState::Running, Light::Healthy));
+        assert_eq!(outcomes(t4), [Some(Crashed), Some(Crashed), None]);
+        assert_eq!(
+            (t4.attempt, t4.restarts, t4.profile.as_str()),
+            (3, 2, "generalist")
+        );
+        let t5 = task(&snap, "T5");
+        assert_eq!(t5.state, TaskState::Failed);
+        assert_eq!(outcomes(t5), [Some(Failed), Some(Failed)]);
+        let t6 = task(&snap, "T6");
+        assert_eq!(t6.state, TaskState::Conflict);
+        assert_eq!(outcomes(t6), [Some(Conflict)]);
+        let t7 = task(&snap, "T7");
+        assert_eq!((t7.state, t7.light), (TaskState::Waiting, Light::Waiting));
+        assert!(t7.last_line.contains("advisory locks"), "{}", t7.last_line);
+        let t1 = task(&snap, "T1");
+        assert_eq!(t1.state, TaskState::Done);
+        assert!(
+            t1.last_line
+                .starts_with("merged into switchboard/integration")
+        );
+        assert!(
+            t1.worktree
+                .as_deref()
+                .unwrap_or("")
+                .ends_with("agent-T1-database-engineer")
+        );
+        assert_eq!(task(&snap, "T9").state, TaskState::Pending);
+        assert!(snap.last_halt.is_none());
+        assert_eq!(snap.log_total as usize, snap.log_tail.len());
+    }
+
+    #[test]
+    fn the_halt_closes_running_attempts_and_carries_its_report() {
+        let snap = fixture::recorded_halted();
+        assert_eq!(snap.phase, RunPhase::Halted);
+        let report = snap.last_halt.as_ref().expect("report");
+        assert!(report.all_acked);
+        assert_eq!(report.workers.len(), 2);
+        for id in ["T4", "T7"] {
+            let t = task(&snap, id);
+            assert_eq!((t.state, t.light), (TaskState::Halted, Light::Idle));
+            assert_eq!(
+                t.attempts.last().and_then(|s| s.outcome),
+                Some(AttemptOutcome::Halted)
+            );
+        }
+    }
+
+    #[test]
+    fn lights_follow_the_worker_and_a_dead_one_ends_as_a_crash() {
+        let plan = fixture::recorded_plan();
+        let at = |ms: u64, event: &str, attempt: u32| Entry::new(event, ms).task("T1", attempt);
+        let entries = vec![
+            Entry::new("run_started", 0).with("selection", "T1"),
+            at(10, "state", 1)
+                .with("state", "assigned")
+                .with("profile", "p"),
+            at(20, "state", 1)
+                .with("state", "running")
+                .with("profile", "p"),
+            at(30, "light", 1).with("light", "LATE"),
+        ];
+        let snap = snapshot(&plan, "x", &entries, 100);
+        assert_eq!(task(&snap, "T1").light, Light::Late);
+        let mut more = entries.clone();
+        more.push(at(40, "light", 1).with("light", "DEAD"));
+        more.push(at(41, "restart", 1).with("reason", "heartbeat DEAD"));
+        more.push(
+            at(41, "state", 1)
+                .with("state", "pending")
+                .with("profile", "p"),
+        );
+        let snap = snapshot(&plan, "x", &more, 100);
+        let t1 = task(&snap, "T1");
+        assert_eq!((t1.state, t1.light), (TaskState::Pending, Light::Idle));
+        assert_eq!(outcomes(t1), [Some(AttemptOutcome::Crashed)]);
+        assert_eq!(t1.attempts[0].ended_ms, Some(41));
+        assert_eq!(t1.message.as_deref(), Some("heartbeat DEAD"));
+    }
+}
