@@ -103,6 +103,8 @@ pub(super) enum Input {
     },
     /// A tmux fallback kill of a halted worker finished.
     FallbackDone { halt_id: u64, task: usize },
+    /// A conflict early-warning scan finished.
+    EarlyWarning(super::early_warning::ScanResult),
 }
 
 pub(super) struct Actor {
@@ -138,6 +140,7 @@ pub(super) struct Actor {
     pub(super) pending_kills: Vec<JoinHandle<()>>,
     /// On shutdown: until when stopped shims may still report their exit.
     pub(super) drain_until: Option<std::time::Instant>,
+    pub(super) early: super::early_warning::Watch,
 }
 
 pub fn now_ms() -> u64 {
@@ -239,6 +242,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         dirty: true,
         pending_kills: Vec::new(),
         drain_until: None,
+        early: Default::default(),
     };
     let selection: Vec<&str> = opts.select.iter().map(|&i| actor.task_id(i)).collect();
     let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
@@ -448,12 +452,14 @@ impl Actor {
                 attempt,
                 tries,
             } => self.check_shim_gone(task, attempt, tries),
+            Input::EarlyWarning(result) => self.on_early_warning(result),
         }
     }
 
     fn on_tick(&mut self) {
         self.check_heartbeats();
         self.check_halt_deadlines();
+        self.start_early_warning();
     }
 
     pub(super) fn slots(&self) -> Vec<Slot> {

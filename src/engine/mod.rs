@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod command;
+pub mod early_warning;
 pub mod exec_log;
 mod halt;
 pub mod history;

@@ -71,6 +71,11 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             "{task} conflicts with the integration branch in: {}",
             list(e, "files")
         )),
+        "conflict_warning" => warn(format!(
+            "{task} and {} both change {}: the second to merge will conflict",
+            s("with"),
+            list(e, "files")
+        )),
         "light" => {
             let light = s("light");
             let text = format!("{task} heartbeat {light}");

@@ -3,6 +3,7 @@
 
 use super::run::{checked, failure, git_in, nul_fields, output};
 use super::{Repo, Result};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 impl Repo {
@@ -79,5 +80,28 @@ impl Repo {
         .arg(format!("{base}...{branch}"))
         .arg("--");
         Ok(nul_fields(&checked(&mut cmd)?.stdout).collect())
+    }
+
+    /// The tips of the local branches among `names` that exist, in one git
+    /// call however many there are (the early warning asks every few seconds).
+    pub fn branch_heads(&self, names: &[&str]) -> Result<BTreeMap<String, String>> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut cmd = self.git();
+        cmd.args(["for-each-ref", "--format=%(refname)%00%(objectname)"]);
+        cmd.args(names.iter().map(|n| format!("refs/heads/{n}")));
+        let out = checked(&mut cmd)?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let (name, oid) = line.split_once('\0')?;
+                let name = name.strip_prefix("refs/heads/")?;
+                // for-each-ref patterns also match whole directories: keep exact names.
+                names
+                    .contains(&name)
+                    .then(|| (name.to_string(), oid.to_string()))
+            })
+            .collect())
     }
 }

@@ -154,6 +154,51 @@ fn sigint_stops_every_worker_and_keeps_worktrees() {
     assert_eq!(sb.events("interrupted").len(), 1);
 }
 
+/// Two running agents commit different contents to the same file and keep
+/// working: the engine warns before either merges.
+#[test]
+fn running_tasks_that_change_the_same_file_are_warned_about_before_merging() {
+    let wip = r#"  wip:
+    command: "echo \"$SWITCHBOARD_TASK\" > shared.txt && git add shared.txt && git -c user.name=t -c user.email=t@t.invalid commit -qm \"$SWITCHBOARD_TASK wip\" && sleep 60"
+"#;
+    let tasks = [
+        task("A", "G1", "wip", "shared.txt", &[]),
+        task("B", "G1", "wip", "shared.txt", &[]),
+    ]
+    .concat();
+    let sb = Sandbox::new(&plan("", &tasks).replacen("agents:\n", &format!("agents:\n{wip}"), 1));
+    let child = sb
+        .cmd(&["--batch-group", "G1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sb.wait_for("a conflict warning", |s| {
+        !s.events("conflict_warning").is_empty()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = wait_with_guard(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let warnings = sb.events("conflict_warning");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let pair = [&warnings[0]["task"], &warnings[0]["with"]];
+    assert!(
+        pair.contains(&&serde_json::json!("A")) && pair.contains(&&serde_json::json!("B")),
+        "{pair:?}"
+    );
+    assert_eq!(warnings[0]["files"], serde_json::json!(["shared.txt"]));
+    assert!(sb.events("merged").is_empty(), "nothing merged yet");
+    assert!(
+        stderr(&out).contains("both change shared.txt"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn batch_group_waits_for_dependencies_outside_the_group() {
     let tasks = [

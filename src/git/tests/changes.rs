@@ -83,3 +83,19 @@ fn changed_files_counts_only_the_branch_own_changes() {
     assert_eq!(all, ["README.md", "odd name \"q\".txt", "src/task.rs"]);
     assert!(s.repo.files_in("no-such-branch").is_err());
 }
+
+#[test]
+fn branch_heads_reads_existing_branches_in_one_call() {
+    let s = Scratch::new();
+    let wt = s.beside("wt");
+    s.repo.add_worktree(&wt, BRANCH, "HEAD").unwrap();
+    write_in(&wt, "a.txt", "a");
+    let tip = s.repo.commit_all(&wt, "T1 wip").unwrap().expect("a commit");
+    let heads = s
+        .repo
+        .branch_heads(&[BRANCH, "agent/none/x", "agent"])
+        .unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert_eq!(heads.get(BRANCH), Some(&tip));
+    assert!(s.repo.branch_heads(&[]).unwrap().is_empty());
+}
