@@ -66,16 +66,61 @@ async fn report_halt(link: &EngineLink) {
     }
 }
 
-/// Exit code and a line on how to come back.
-pub fn farewell(closing: &Closing) -> ExitCode {
+/// Exit code and a line on how to come back: `again` is the command line
+/// that reopens this control room (its plan and tmux server).
+pub fn farewell(closing: &Closing, again: &str) -> ExitCode {
     match closing.choice {
         QuitChoice::LeaveRunning if closing.attached => ExitCode::SUCCESS,
         QuitChoice::LeaveRunning => {
             eprintln!(
-                "switchboard: workers left running in tmux; run `switchboard` here again to re-adopt them"
+                "switchboard: workers left running in tmux; run `{again}` here again to re-adopt them"
             );
             ExitCode::SUCCESS
         }
         QuitChoice::HaltWorkers => ExitCode::SUCCESS,
+    }
+}
+
+/// `switchboard`, plus the options that differ from the defaults.
+pub fn reopen_command(plan: &std::path::Path, tmux_socket: Option<&str>) -> String {
+    let mut line = String::from("switchboard");
+    if plan != std::path::Path::new("dispatcher.yaml") {
+        line.push_str(" --plan ");
+        line.push_str(&shell_word(&plan.display().to_string()));
+    }
+    if let Some(name) = tmux_socket {
+        line.push_str(" --tmux-socket ");
+        line.push_str(&shell_word(name));
+    }
+    line
+}
+
+/// `word` as one shell word: bare when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_reopen_command_names_only_what_differs() {
+        use std::path::Path;
+        assert_eq!(
+            super::reopen_command(Path::new("dispatcher.yaml"), None),
+            "switchboard"
+        );
+        assert_eq!(
+            super::reopen_command(Path::new("my plan.yaml"), Some("ci")),
+            "switchboard --plan 'my plan.yaml' --tmux-socket ci"
+        );
+        assert_eq!(
+            super::reopen_command(Path::new("it's.yaml"), None),
+            r"switchboard --plan 'it'\''s.yaml'"
+        );
     }
 }

@@ -85,8 +85,9 @@ fn control_room(cli: &Cli) -> ExitCode {
         Err(code) => return code,
     };
     runtime(|| async {
+        let again = switchboard::front::reopen_command(&cli.plan, cli.tmux_socket.as_deref());
         match switchboard::front::run(options, tui_options(cli)).await {
-            Ok(closing) => switchboard::front::farewell(&closing),
+            Ok(closing) => switchboard::front::farewell(&closing, &again),
             Err(e) => {
                 eprintln!("switchboard: {e}");
                 ExitCode::FAILURE

@@ -196,8 +196,10 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             tasks[i].state = TaskState::Done;
         }
         tasks[i].attempt = replay.last_attempt.get(&t.task_id).copied().unwrap_or(0);
+        tasks[i].journaled_start = replay.last_start.get(&t.task_id).cloned();
         tasks[i].placement = Some(shop.placement(t));
     }
+    hold_live_workers(&control, &key, plan, &mut tasks).await;
     for &i in &opts.select {
         tasks[i].selected = true;
     }
@@ -263,6 +265,33 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     })
 }
 
+/// Long enough for a shim's reconnect backoff (at most 2 s) to come round.
+const ADOPTION_GRACE_MS: u64 = 3_000;
+
+/// Workers an earlier engine left running in tmux are not started again at
+/// once: their shims reconnect within a backoff period and are re-adopted.
+async fn hold_live_workers(
+    control: &ControlClient,
+    key: &str,
+    plan: &ValidPlan,
+    tasks: &mut [TaskRun],
+) {
+    let Ok(panes) = control.list_panes().await else {
+        return;
+    };
+    let until = now_ms() + ADOPTION_GRACE_MS;
+    for p in panes.iter().filter(|p| !p.pane_dead) {
+        let Some(sanitized) = names::task_of(&p.session_name, key) else {
+            continue;
+        };
+        for (i, t) in plan.plan.tasks.iter().enumerate() {
+            if names::sanitize(&t.task_id) == sanitized && tasks[i].state != TaskState::Done {
+                tasks[i].not_before_ms = until;
+            }
+        }
+    }
+}
+
 fn empty_snapshot(plan_name: &str) -> Snapshot {
     Snapshot {
         plan_name: plan_name.to_string(),
@@ -302,8 +331,12 @@ async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>,
         {
             if seen_activity.get(&p.pane_id) != Some(&p.activity) {
                 seen_activity.insert(p.pane_id.clone(), p.activity);
+                // tmux's own "Pane is dead (status 0, …)" is not the agent's output.
                 if let Ok(lines) = control.capture_tail(&p.pane_id, 8).await
-                    && let Some(line) = lines.iter().rev().find(|l| !l.trim().is_empty())
+                    && let Some(line) = lines
+                        .iter()
+                        .rev()
+                        .find(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead"))
                 {
                     last_lines.insert(p.pane_id.clone(), line.trim_end().to_string());
                 }

@@ -205,7 +205,16 @@ fn duration(start: Option<u64>, end: Option<u64>) -> String {
 
 /// Re-render the log next to the journal.
 pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Result<()> {
-    let entries = journal::read(journal_path)?;
+    let mut entries = journal::read(journal_path)?;
+    // Worktrees are shown relative to the repository, as the user would type them.
+    let prefix = format!("{}/", root.display());
+    for e in &mut entries {
+        if let Some(serde_json::Value::String(w)) = e.details.get_mut("worktree")
+            && let Some(rest) = w.strip_prefix(&prefix)
+        {
+            *w = rest.to_string();
+        }
+    }
     std::fs::write(
         root.join(".switchboard").join("EXECUTION_LOG.md"),
         render(plan, &entries),

@@ -153,7 +153,7 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
                     outcome: None,
                 });
                 task.attempt = attempt;
-                task.restarts = task.attempts.len().saturating_sub(1) as u32;
+                task.restarts = super::task::restarts(&task.attempts);
                 task.light = Light::Healthy;
                 *pending = Pending::default();
             }

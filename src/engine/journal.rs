@@ -113,6 +113,16 @@ pub struct Replay {
     pub merged: BTreeSet<String>,
     /// The last attempt number of each task, so attempts keep counting up.
     pub last_attempt: BTreeMap<String, u32>,
+    /// The last attempt each task started: a re-adopted worker keeps its
+    /// profile and start time.
+    pub last_start: BTreeMap<String, AttemptStart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptStart {
+    pub attempt: u32,
+    pub profile: String,
+    pub started_ms: u64,
 }
 
 pub fn replay(entries: &[Entry]) -> Replay {
@@ -124,12 +134,18 @@ pub fn replay(entries: &[Entry]) -> Replay {
             *last = (*last).max(a);
         }
         match e.event.as_str() {
+            "state" if e.str("state") == Some("assigned") => {
+                r.last_start.insert(
+                    task.clone(),
+                    AttemptStart {
+                        attempt: e.attempt.unwrap_or(0),
+                        profile: e.str("profile").unwrap_or_default().to_string(),
+                        started_ms: e.ts_ms,
+                    },
+                );
+            }
             "merged" => {
                 r.merged.insert(task.clone());
-            }
-            // A task reset by hand (`switchboard clean --force`) runs again.
-            "reset" => {
-                r.merged.remove(task);
             }
             _ => {}
         }
@@ -170,6 +186,7 @@ mod tests {
         let r = replay(&entries);
         assert!(r.merged.contains("T1"));
         assert_eq!(r.last_attempt.get("T2"), Some(&2));
+        assert!(r.last_start.is_empty(), "no attempt was assigned");
     }
 
     #[test]

@@ -146,10 +146,19 @@ impl Actor {
                     run.attempt = attempt;
                     run.selected = true;
                     run.worker = Some(Worker::new(attempt, now_ms()));
+                    let mut started_ms = now_ms();
+                    if let Some(start) = run.journaled_start.take()
+                        && start.attempt == attempt
+                    {
+                        started_ms = start.started_ms;
+                        if !start.profile.is_empty() {
+                            run.profile = start.profile;
+                        }
+                    }
                     run.attempts.push(AttemptSpan {
                         attempt,
                         profile: run.profile.clone(),
-                        started_ms: now_ms(),
+                        started_ms,
                         ended_ms: None,
                         outcome: None,
                     });

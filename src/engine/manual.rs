@@ -66,11 +66,26 @@ impl Actor {
             };
         };
         let members: Vec<usize> = self.plan().tasks_in_group(g).collect();
-        for t in members {
+        // Like `--with-deps`: a group whose prerequisites nobody runs would
+        // wait forever, so they run first.
+        let mut pulled: Vec<usize> = Vec::new();
+        for &t in &members {
+            for d in schedule::missing_prerequisites(self.plan(), &self.slots(), t) {
+                if !members.contains(&d) && !pulled.contains(&d) {
+                    pulled.push(d);
+                }
+            }
+        }
+        for &t in members.iter().chain(&pulled) {
             if matches!(self.tasks[t].state, TaskState::Pending | TaskState::Halted) {
                 self.tasks[t].selected = true;
             }
         }
+        let names: Vec<&str> = pulled.iter().map(|&d| self.task_id(d)).collect();
+        let entry = Entry::new("group_run", now_ms())
+            .with("group", group)
+            .with("prerequisites", names.join(" "));
+        self.record(entry);
         self.open_dispatch();
         Reply::Ok
     }

@@ -29,6 +29,9 @@ pub struct TaskRun {
     pub worker: Option<Worker>,
     /// How the previous attempt ended, appended to the next instruction.
     pub previous_note: Option<String>,
+    /// The last attempt an earlier engine started (from the journal): a
+    /// re-adopted worker keeps its profile and start time.
+    pub journaled_start: Option<super::journal::AttemptStart>,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -100,6 +103,7 @@ impl TaskRun {
             placement: None,
             worker: None,
             previous_note: None,
+            journaled_start: None,
         }
     }
 
@@ -133,7 +137,7 @@ impl TaskRun {
             state: self.state,
             light: self.light(),
             attempt: self.attempt,
-            restarts: self.attempts.len().saturating_sub(1) as u32,
+            restarts: restarts(&self.attempts),
             attempts: self.attempts.clone(),
             last_line: self.last_line.clone(),
             message: self.message.clone(),
@@ -146,4 +150,14 @@ impl TaskRun {
             branch: self.placement.as_ref().map(|p| p.branch.clone()),
         }
     }
+}
+
+/// Attempts that followed a failed or cancelled one; one that resumes a halted
+/// attempt is the same work carried on, not a restart.
+pub fn restarts(attempts: &[AttemptSpan]) -> u32 {
+    let ended = attempts.len().saturating_sub(1);
+    attempts[..ended]
+        .iter()
+        .filter(|a| a.outcome != Some(AttemptOutcome::Halted))
+        .count() as u32
 }

@@ -71,6 +71,14 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             "{task} conflicts with the integration branch in: {}",
             list(e, "files")
         )),
+        "group_run" if s("prerequisites").is_empty() => {
+            info(format!("group {} selected", s("group")))
+        }
+        "group_run" => info(format!(
+            "group {} selected; first its prerequisites: {}",
+            s("group"),
+            s("prerequisites")
+        )),
         "conflict_warning" => warn(format!(
             "{task} and {} both change {}: the second to merge will conflict",
             s("with"),

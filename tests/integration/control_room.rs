@@ -312,8 +312,16 @@ fn open_select_filter_halt_resume_quit() {
     );
     assert_eq!(screen.selected(), ["alpha"], "{}", screen.text());
 
-    // 2. `g` runs the selected task's group: G1 starts, G2 waits for it.
+    // 2. `g` runs the selected task's group, with the groups it needs: on
+    // delta (G2), G1 starts and delta waits for it.
+    term.press(&["j", "j", "j"]);
+    term.wait("delta selected", |s| s.selected() == ["delta"]);
     term.press(&["g"]);
+    term.wait("the log says G1 comes first", |s| {
+        s.contains("group G2 selected; first its prereq")
+    });
+    term.press(&["k", "k", "k"]);
+    term.wait("alpha selected", |s| s.selected() == ["alpha"]);
     term.wait("G1 running", |s| {
         s.phase_is("RUNNING")
             && g1

@@ -404,3 +404,57 @@ fn clean_removes_orphan_sessions_and_only_merged_worktrees() {
     // The unmerged branch survives even --force.
     crate::harness::git(&sb.repo, &["rev-parse", "--verify", "agent/W2/failing"]);
 }
+
+/// The control room dies (SIGKILL, no goodbye): its workers keep running in
+/// tmux, and the next engine re-adopts them — same attempt, same start time,
+/// light back on — instead of starting them again.
+#[test]
+fn a_new_engine_re_adopts_the_workers_of_one_that_died() {
+    let sb = Sandbox::new(&fleet(2, "slow", "", ""));
+    let first = start(&sb);
+    sb.wait_for("workers running", |s| all_running(s, 2));
+    sb.wait_for("shims connected", |s| {
+        let st = json_of(s, &["status", "--json"]);
+        st["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["light"] == "HEALTHY")
+    });
+    let before = json_of(&sb, &["status", "--json"]);
+    let started =
+        |st: &serde_json::Value, i: usize| st["tasks"][i]["attempts"][0]["started_ms"].clone();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = wait_with_guard(first, Duration::from_secs(30));
+    let agents_before = sb.live_processes();
+    assert!(
+        !agents_before.is_empty(),
+        "the workers outlive their engine"
+    );
+
+    let second = start(&sb);
+    std::thread::sleep(Duration::from_secs(3));
+    for e in sb.journal() {
+        eprintln!("J {e}");
+    }
+    sb.wait_for("both workers re-adopted", |s| {
+        s.events("state")
+            .iter()
+            .filter(|e| e["reason"] == "re-adopted a live worker")
+            .count()
+            == 2
+    });
+    let after = json_of(&sb, &["status", "--json"]);
+    for i in 0..2 {
+        let t = &after["tasks"][i];
+        assert_eq!(t["state"], "running", "{t}");
+        assert_eq!(t["attempt"], 1, "not started again: {t}");
+        assert_eq!(started(&after, i), started(&before, i), "{t}");
+    }
+    assert_eq!(sb.events("spawned").len(), 2, "no new worker was spawned");
+    stop(&sb, second);
+}
