@@ -24,7 +24,7 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("switchboard clean: not in a git repository: {e}");
+            eprintln!("switchboard clean: {e}");
             return ExitCode::from(2);
         }
     };

@@ -11,8 +11,7 @@ use std::process::ExitCode;
 fn engine_socket() -> Result<PathBuf, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let repo =
-        crate::git::Repo::discover(&cwd).map_err(|e| format!("not in a git repository: {e}"))?;
+    let repo = crate::git::Repo::discover(&cwd).map_err(|e| e.to_string())?;
     let key = crate::tmux::names::repo_key(&repo.root);
     let path =
         socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;

@@ -236,7 +236,7 @@ fn repo_root() -> Result<PathBuf, String> {
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     switchboard::git::Repo::discover(&cwd)
         .map(|r| r.root)
-        .map_err(|e| format!("switchboard runs inside a git repository: {e}"))
+        .map_err(|e| e.to_string())
 }
 
 /// The engine's own log goes to `.switchboard/logs/`, never to the screen.

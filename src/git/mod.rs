@@ -34,7 +34,10 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not inside a git repository", .0.display())]
+    #[error(
+        "{} is not inside a git repository; switchboard works in one (cd into it, or run `git init`)",
+        .0.display()
+    )]
     NotARepo(PathBuf),
     #[error("the repository has no commits yet; commit something first")]
     NoCommits,

@@ -151,7 +151,7 @@ pub fn did_you_mean<'a>(
         .into_iter()
         .map(|c| c.as_ref())
         .filter(|c| digits(c) == digits(name) && !siblings(c, name))
-        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, c)| (d, c.to_string()))
         .map(|(_, c)| format!(" (did you mean '{c}'?)"))
@@ -169,21 +169,6 @@ fn siblings(a: &str, b: &str) -> bool {
 }
 
 /// Levenshtein distance over chars; names are short, so the plain table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// Branch names may hold '/', unlike ids; each component must still be safe.
 pub fn id_problem_branch(branch: &str) -> Option<&'static str> {
     if branch.is_empty() {
@@ -274,7 +259,11 @@ mod tests {
             did_you_mean("maxParallek", ["maxParallel"]),
             " (did you mean 'maxParallel'?)"
         );
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // A swap of two letters is one edit.
+        assert_eq!(
+            did_you_mean("titel", ["taskId", "title"]),
+            " (did you mean 'title'?)"
+        );
     }
 
     #[test]

@@ -52,7 +52,83 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Plan, Diagnostic> {
             .at(1, 1));
         }
     }
-    serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))
+    serde_norway::from_str(text).map_err(|e| name_the_task(yaml_error(file, &e), &value))
+}
+
+/// serde says where a schema error is as `tasks[4].agent`; add the task's id,
+/// which is what the user knows it by.
+fn name_the_task(mut d: Diagnostic, value: &serde_norway::Value) -> Diagnostic {
+    let Some(rest) = d.message.strip_prefix("tasks[") else {
+        return d;
+    };
+    let Some((index, _)) = rest.split_once(']') else {
+        return d;
+    };
+    let id = index
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| value.get("tasks")?.get(i)?.get("taskId")?.as_str());
+    if let (Some(id), Some(colon)) = (id, d.message.find(": ")) {
+        d.message.insert_str(colon, &format!(" (taskId {id})"));
+    }
+    d
+}
+
+/// Like [`parse`], but goes on past unknown fields, so one run names every
+/// typo: each unknown block-style key is blanked out (its lines kept, empty,
+/// so later locations stay true) and parsing starts again. Ok carries the
+/// unknown-field errors of a plan that parsed without them; Err every schema
+/// error found before one that cannot be stepped over.
+pub fn parse_all(file: &str, bytes: &[u8]) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let first = match parse(file, bytes) {
+        Ok(plan) => return Ok((plan, Vec::new())),
+        Err(d) => d,
+    };
+    // parse() failing on schema means the bytes were UTF-8 YAML.
+    let mut lines: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut errors = vec![first];
+    // Bounded: each round blanks at least one line.
+    for _ in 0..lines.len() {
+        let last = errors.last().expect("one error at least");
+        let Some(blanked) = blank_unknown_key(&mut lines, last) else {
+            return Err(errors);
+        };
+        debug_assert!(blanked > 0);
+        match parse(file, lines.join("\n").as_bytes()) {
+            Ok(plan) => return Ok((plan, errors)),
+            Err(d) => errors.push(d),
+        }
+    }
+    Err(errors)
+}
+
+/// Blank the key an unknown-field error points at, with its nested lines;
+/// how many lines, or None when the key is not alone at the start of its
+/// line (flow style `{ a: 1 }`, a list item's first key).
+fn blank_unknown_key(lines: &mut [String], d: &Diagnostic) -> Option<usize> {
+    const MARK: &str = "unknown field `";
+    let at = d.message.find(MARK)?;
+    let field = d.message[at + MARK.len()..].split('`').next()?;
+    let (line, column) = (d.line?.checked_sub(1)?, d.column?.checked_sub(1)?);
+    let text = lines.get(line)?;
+    let (indent, rest) = text.split_at_checked(column)?;
+    let is_key = rest
+        .strip_prefix(field)
+        .is_some_and(|after| after.trim_start().starts_with(':'));
+    if !indent.chars().all(|c| c == ' ') || !is_key {
+        return None;
+    }
+    let nested = lines[line + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > column)
+        .count();
+    for l in &mut lines[line..=line + nested] {
+        l.clear();
+    }
+    Some(nested + 1)
 }
 
 /// Read and parse a plan file from disk.
@@ -144,5 +220,34 @@ impl<'a> Locator<'a> {
                 (found == value).then(|| (i + 1, line.len() - trimmed.len() + 1))
             })
             .nth(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_all;
+
+    const HEAD: &str = "groups:\n  - id: G1\nagents:\n  a:\n    command: x\n";
+
+    #[test]
+    fn an_unknown_key_is_stepped_over_with_its_nested_lines() {
+        let text = format!(
+            "{HEAD}extra:\n  nested:\n    - 1\n\n  more: 2\ntasks:\n  - taskId: T1\n    title: t\n    group: G1\n    agent: {{ type: a }}\n"
+        );
+        let (plan, errors) = parse_all("p.yaml", text.as_bytes()).expect("parses without it");
+        assert_eq!(plan.tasks.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].line, errors[0].column), (Some(6), Some(1)));
+    }
+
+    #[test]
+    fn a_flow_style_unknown_key_stops_the_search_with_what_was_found() {
+        let text = format!(
+            "{HEAD}extar: 1\ntasks:\n  - {{ taskId: T1, title: t, group: G1, agent: {{ type: a }}, colour: red }}\n"
+        );
+        let errors = parse_all("p.yaml", text.as_bytes()).expect_err("flow key stays");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[1].message.contains("unknown field `colour`"));
+        assert!(errors[1].message.contains("(taskId T1)"));
     }
 }

@@ -18,8 +18,20 @@ use std::path::Path;
 pub fn load(path: &Path) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| vec![load::read_error(&file, &e)])?;
-    let plan = load::parse(&file, &bytes).map_err(|d| vec![d])?;
+    let (plan, mut unknown) = load::parse_all(&file, &bytes)?;
     // parse() proved the bytes are UTF-8.
     let text = String::from_utf8_lossy(&bytes);
-    validate::validate(&file, &text, plan)
+    let checked = validate::validate(&file, &text, plan);
+    if unknown.is_empty() {
+        return checked;
+    }
+    // The plan parsed only without its unknown fields: report them with
+    // whatever else is wrong, errors first.
+    let rest = match checked {
+        Ok((_, warnings)) => warnings,
+        Err(diags) => diags,
+    };
+    unknown.extend(rest);
+    unknown.sort_by_key(|d| (d.severity != Severity::Error, d.line.unwrap_or(usize::MAX)));
+    Err(unknown)
 }
