@@ -84,7 +84,8 @@ pub(super) enum Input {
     },
     Panes {
         panes: Vec<PaneInfo>,
-        last_lines: HashMap<String, String>,
+        /// The last lines of the panes whose activity changed since the last poll.
+        tails: HashMap<String, Vec<String>>,
         /// When the list was asked for.
         listed_ms: u64,
     },
@@ -308,6 +309,10 @@ fn empty_snapshot(plan_name: &str) -> Snapshot {
     }
 }
 
+/// Lines of a changed pane read per poll: the last output line, and room for
+/// a prompt rule's question above its menu of answers.
+const TAIL_LINES: u32 = 8;
+
 /// One `list-panes -a` per cycle for every worker, then captures only of the
 /// panes whose activity changed: never one tmux process per worker per tick.
 async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>, key: String) {
@@ -324,28 +329,22 @@ async fn poll_panes(control: ControlClient, inbox: mpsc::UnboundedSender<Input>,
                 continue;
             }
         };
-        let mut last_lines = HashMap::new();
+        let mut tails = HashMap::new();
         for p in panes
             .iter()
             .filter(|p| names::is_ours(&p.session_name, &key))
         {
             if seen_activity.get(&p.pane_id) != Some(&p.activity) {
                 seen_activity.insert(p.pane_id.clone(), p.activity);
-                // tmux's own "Pane is dead (status 0, …)" is not the agent's output.
-                if let Ok(lines) = control.capture_tail(&p.pane_id, 8).await
-                    && let Some(line) = lines
-                        .iter()
-                        .rev()
-                        .find(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead"))
-                {
-                    last_lines.insert(p.pane_id.clone(), line.trim_end().to_string());
+                if let Ok(lines) = control.capture_tail(&p.pane_id, TAIL_LINES).await {
+                    tails.insert(p.pane_id.clone(), lines);
                 }
             }
         }
         if inbox
             .send(Input::Panes {
                 panes,
-                last_lines,
+                tails,
                 listed_ms,
             })
             .is_err()
@@ -467,9 +466,9 @@ impl Actor {
             }
             Input::Panes {
                 panes,
-                last_lines,
+                tails,
                 listed_ms,
-            } => self.on_panes(panes, last_lines, listed_ms),
+            } => self.on_panes(panes, tails, listed_ms),
             Input::Note {
                 task,
                 attempt,

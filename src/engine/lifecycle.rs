@@ -743,7 +743,7 @@ impl Actor {
     pub(super) fn on_panes(
         &mut self,
         panes: Vec<PaneInfo>,
-        last_lines: HashMap<String, String>,
+        tails: HashMap<String, Vec<String>>,
         listed_ms: u64,
     ) {
         let by_pane: HashMap<&str, &PaneInfo> =
@@ -758,11 +758,14 @@ impl Actor {
             let Some(pane) = w.pane_id.clone() else {
                 continue;
             };
-            if let Some(line) = last_lines.get(&pane)
-                && *line != self.tasks[t].last_line
-            {
-                self.tasks[t].last_line = line.clone();
-                self.dirty = true;
+            if let Some(tail) = tails.get(&pane) {
+                if let Some(line) = super::prompts::last_output(tail)
+                    && line != self.tasks[t].last_line
+                {
+                    self.tasks[t].last_line = line.to_string();
+                    self.dirty = true;
+                }
+                self.apply_prompt_rules(t, tail);
             }
             let active = self.tasks[t].state.is_active();
             let assigned = self.tasks[t].state == TaskState::Assigned;

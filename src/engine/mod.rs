@@ -10,6 +10,7 @@ pub mod journal;
 mod lifecycle;
 pub mod link;
 mod manual;
+pub mod prompts;
 pub mod remote;
 pub mod schedule;
 pub mod socket;

@@ -55,6 +55,7 @@ pub struct Worker {
     /// The pane's last activity (epoch seconds) as of the last poll.
     pub activity_s: Option<i64>,
     pub exit: Option<ExitStatus>,
+    pub prompt: super::prompts::PromptSeen,
 }
 
 impl Worker {
@@ -73,6 +74,7 @@ impl Worker {
             stalled: false,
             activity_s: None,
             exit: None,
+            prompt: Default::default(),
         }
     }
 

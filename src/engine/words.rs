@@ -79,6 +79,12 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             s("group"),
             s("prerequisites")
         )),
+        "prompt" => warn(format!("{task} asks: {} (prompt rule)", s("line"))),
+        "prompt_answered" => info(format!(
+            "{task} prompt rule answered {:?} to: {}",
+            s("sent"),
+            s("line")
+        )),
         "conflict_warning" => warn(format!(
             "{task} and {} both change {}: the second to merge will conflict",
             s("with"),

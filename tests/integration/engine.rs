@@ -199,6 +199,76 @@ fn running_tasks_that_change_the_same_file_are_warned_about_before_merging() {
     );
 }
 
+/// A profile asking one question, with `rules` (YAML list items) for it,
+/// working `secs` in all.
+fn asking_plan(secs: f64, rules: &str) -> String {
+    let agent = format!(
+        r#"  asks:
+    command: "switchboard sim-agent --no-report --duration {secs} --prompt 'Proceed with the migration? [y/n]'"
+    promptRules:
+{rules}"#
+    );
+    plan("", &task("A", "G1", "asks", "a.txt", &[])).replacen(
+        "agents:\n",
+        &format!("agents:\n{agent}"),
+        1,
+    )
+}
+
+#[test]
+fn a_prompt_rule_with_send_answers_the_question() {
+    let sb = Sandbox::new(&asking_plan(
+        0.5,
+        "      - match: \"Proceed with the migration?\"\n        send: \"y\"\n",
+    ));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let answered = sb.events("prompt_answered");
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0]["sent"], "y");
+    assert!(answered[0]["line"].as_str().unwrap().contains("[y/n]"));
+    assert_eq!(sb.state_of("A").as_deref(), Some("done"));
+}
+
+#[test]
+fn a_prompt_rule_without_send_flags_the_worker_waiting_until_answered() {
+    // Long enough after the answer for a pane poll (every 0.5 s) to see the
+    // output grow under the question before the agent exits.
+    let sb = Sandbox::new(&asking_plan(3.0, "      - match: \"[y/n]\"\n"));
+    let child = sb
+        .cmd(&["--batch-group", "G1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sb.wait_for("A waiting on its question", |s| {
+        s.state_of("A").as_deref() == Some("waiting")
+    });
+    let prompt = sb.events("prompt");
+    assert_eq!(prompt.len(), 1, "{prompt:?}");
+    // A person answers in the pane.
+    let session = sb.events("spawned")[0]["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let typed = std::process::Command::new("tmux")
+        .args(["-L", &sb.tmux, "send-keys", "-t", &session, "n", "Enter"])
+        .status()
+        .unwrap();
+    assert!(typed.success());
+    let out = wait_with_guard(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let states: Vec<String> = sb
+        .events("state")
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        states.iter().any(|r| r == "the question is answered"),
+        "{states:?}"
+    );
+}
+
 #[test]
 fn batch_group_waits_for_dependencies_outside_the_group() {
     let tasks = [

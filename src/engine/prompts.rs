@@ -1,0 +1,204 @@
+//! Prompt rules (the auto-rescuer): an agent profile's `promptRules` watch the
+//! bottom of a worker's pane. A rule with `send` answers the question by
+//! typing it; one without flags the worker WAITING until the question is gone.
+//!
+//! The pane text comes from the poll's captures of changed panes, so rules
+//! cost no tmux call of their own.
+
+use super::actor::{Actor, now_ms};
+use super::journal::Entry;
+use super::view::TaskState;
+use crate::plan::PromptRule;
+
+/// The last line of real output in a pane's tail: not blank, and not tmux's
+/// own "Pane is dead (status 0, …)" line.
+pub fn last_output(tail: &[String]) -> Option<&str> {
+    tail.iter()
+        .rev()
+        .map(|l| l.trim_end())
+        .find(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead"))
+}
+
+/// The first rule whose text (plain, case-sensitive) is on one of the tail's
+/// lines: its index, the line, and how many non-blank lines follow it.
+pub fn matching<'t>(rules: &[PromptRule], tail: &'t [String]) -> Option<(usize, &'t str, usize)> {
+    rules.iter().enumerate().find_map(|(i, rule)| {
+        let at = tail
+            .iter()
+            .rposition(|line| !rule.pattern.is_empty() && line.contains(&rule.pattern))?;
+        let after = tail[at + 1..]
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        Some((i, tail[at].trim(), after))
+    })
+}
+
+/// What a worker's prompt rules have seen: the question on screen, if any.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PromptSeen {
+    rule: Option<usize>,
+    /// Lines below the question when last seen: output growing under it
+    /// means it was answered; fewer means a new question.
+    lines_after: usize,
+    /// A rule without `send` put the worker in WAITING.
+    pub waiting: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A new question: answer it (rule with `send`) or wait (rule without).
+    Ask(usize),
+    /// The question we waited on was answered, or is gone.
+    Answered,
+    Nothing,
+}
+
+impl PromptSeen {
+    /// Follow the question across polls: `found` is the matching rule and the
+    /// lines below its line (from [`matching`]).
+    pub fn step(&mut self, found: Option<(usize, usize)>) -> Step {
+        let Some((rule, after)) = found else {
+            self.rule = None;
+            self.lines_after = 0;
+            return if std::mem::take(&mut self.waiting) {
+                Step::Answered
+            } else {
+                Step::Nothing
+            };
+        };
+        let same = self.rule == Some(rule) && after >= self.lines_after;
+        let grew = same && after > self.lines_after;
+        self.rule = Some(rule);
+        self.lines_after = after;
+        if !same {
+            Step::Ask(rule)
+        } else if grew && std::mem::take(&mut self.waiting) {
+            Step::Answered
+        } else {
+            Step::Nothing
+        }
+    }
+}
+
+impl Actor {
+    pub(super) fn apply_prompt_rules(&mut self, t: usize, tail: &[String]) {
+        let profile = &self.tasks[t].profile;
+        let Some(rules) = self
+            .plan()
+            .plan
+            .agents
+            .get(profile)
+            .map(|a| a.prompt_rules.clone())
+            .filter(|r| !r.is_empty())
+        else {
+            return;
+        };
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt;
+        let state = self.tasks[t].state;
+        let Some(w) = self.tasks[t].worker.as_mut() else {
+            return;
+        };
+        let Some(pane) = w.pane_id.clone() else {
+            return;
+        };
+        let found = matching(&rules, tail);
+        match w.prompt.step(found.map(|(rule, _, after)| (rule, after))) {
+            Step::Ask(i) => {
+                let rule = &rules[i];
+                let line = found.map_or("", |(_, line, _)| line);
+                let base = |event: &str| {
+                    Entry::new(event, now_ms())
+                        .task(&id, attempt)
+                        .with("match", rule.pattern.clone())
+                        .with("line", line)
+                };
+                if let Some(answer) = rule.send.clone() {
+                    let control = self.control.clone();
+                    let text = answer.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = control.send_text(&pane, &text, true).await {
+                            tracing::warn!("prompt rule answer to {pane}: {e}");
+                        }
+                    });
+                    self.record(base("prompt_answered").with("sent", answer));
+                } else if state == TaskState::Running {
+                    w.prompt.waiting = true;
+                    let reason = format!("asks: {line}");
+                    self.record(base("prompt"));
+                    self.set_state(t, TaskState::Waiting, Some(reason));
+                }
+            }
+            Step::Answered if state == TaskState::Waiting => {
+                self.set_state(
+                    t,
+                    TaskState::Running,
+                    Some("the question is answered".into()),
+                );
+            }
+            Step::Answered | Step::Nothing => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(pattern: &str, send: Option<&str>) -> PromptRule {
+        PromptRule {
+            pattern: pattern.into(),
+            send: send.map(str::to_string),
+        }
+    }
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_first_rule_seen_on_the_tail_wins_with_the_lines_below_it() {
+        let rules = [
+            rule("Do you want to proceed?", Some("1")),
+            rule("[y/n]", None),
+        ];
+        let tail = lines("Edit src/main.rs\nDo you want to proceed?\n❯ 1. Yes\n  2. No\n");
+        assert_eq!(
+            matching(&rules, &tail),
+            Some((0, "Do you want to proceed?", 2))
+        );
+        assert_eq!(
+            matching(&rules, &lines("Overwrite? [y/n] ")),
+            Some((1, "Overwrite? [y/n]", 0))
+        );
+        assert!(matching(&rules, &lines("all good")).is_none());
+        assert!(matching(&[rule("", None)], &lines("anything")).is_none());
+    }
+
+    #[test]
+    fn a_question_is_asked_once_and_answered_when_output_grows_under_it() {
+        let mut seen = PromptSeen::default();
+        assert_eq!(seen.step(Some((1, 0))), Step::Ask(1));
+        seen.waiting = true;
+        // The same screen again, or a menu redrawn in place: still waiting.
+        assert_eq!(seen.step(Some((1, 0))), Step::Nothing);
+        assert!(seen.waiting);
+        // Output below the question: answered, and not asked again as it scrolls.
+        assert_eq!(seen.step(Some((1, 2))), Step::Answered);
+        assert_eq!(seen.step(Some((1, 5))), Step::Nothing);
+        // The same question anew at the bottom.
+        assert_eq!(seen.step(Some((1, 0))), Step::Ask(1));
+        seen.waiting = true;
+        // A dialog that disappears once answered.
+        assert_eq!(seen.step(None), Step::Answered);
+        assert_eq!(seen.step(None), Step::Nothing);
+    }
+
+    #[test]
+    fn last_output_skips_blank_lines_and_tmux_notices() {
+        let tail = lines("compiling\nwrote a.txt\n\nPane is dead (status 0, Tue)\n");
+        assert_eq!(last_output(&tail), Some("wrote a.txt"));
+        assert_eq!(last_output(&lines("\n \n")), None);
+    }
+}
