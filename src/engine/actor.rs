@@ -12,7 +12,7 @@ use super::link::{EngineLink, Request};
 use super::schedule::{self, Slot, Step};
 use super::socket::{self, SocketEvent};
 use super::task::TaskRun;
-use super::view::{GroupView, HaltReport, LogLine, RunPhase, Snapshot, TaskState};
+use super::view::{HaltReport, LogLine, RunPhase, Snapshot, TaskState, group_views};
 use super::words;
 use super::workshop::{CheckResult, Spawned, Workshop};
 use crate::git::{MergeOutcome, Repo};
@@ -589,18 +589,7 @@ impl Actor {
             phase: self.phase,
             started_ms: self.started_ms,
             now_ms: now_ms(),
-            groups: plan
-                .group_order
-                .iter()
-                .map(|&g| {
-                    let grp = &plan.plan.groups[g];
-                    GroupView {
-                        id: grp.id.clone(),
-                        title: grp.title.clone(),
-                        after: grp.after.clone(),
-                    }
-                })
-                .collect(),
+            groups: group_views(plan),
             tasks: plan
                 .task_order
                 .iter()

@@ -5,8 +5,8 @@
 
 use super::journal::Entry;
 use super::view::{
-    AttemptOutcome, AttemptSpan, GroupView, HaltReport, Light, LogLine, RunPhase, Snapshot,
-    TaskState, TaskView,
+    AttemptOutcome, AttemptSpan, HaltReport, Light, LogLine, RunPhase, Snapshot, TaskState,
+    TaskView, group_views,
 };
 use super::words;
 use crate::plan::ValidPlan;
@@ -27,7 +27,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
     let mut tasks: Vec<TaskView> = plan
         .task_order
         .iter()
-        .map(|&t| blank(&plan.plan.tasks[t]))
+        .map(|&t| TaskView::planned(&plan.plan.tasks[t]))
         .collect();
     let index: HashMap<String, usize> = tasks
         .iter()
@@ -42,18 +42,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         phase: RunPhase::Idle,
         started_ms: entries.first().map_or(now_ms, |e| e.ts_ms),
         now_ms,
-        groups: plan
-            .group_order
-            .iter()
-            .map(|&g| {
-                let grp = &plan.plan.groups[g];
-                GroupView {
-                    id: grp.id.clone(),
-                    title: grp.title.clone(),
-                    after: grp.after.clone(),
-                }
-            })
-            .collect(),
+        groups: group_views(plan),
         tasks: Vec::new(),
         log_tail: Vec::new(),
         log_total: 0,
@@ -76,29 +65,6 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
     }
     snap.tasks = tasks;
     snap
-}
-
-fn blank(task: &crate::plan::Task) -> TaskView {
-    TaskView {
-        id: task.task_id.clone(),
-        title: task.title.clone(),
-        group: task.group.clone(),
-        priority: task.priority.as_str().to_string(),
-        effort_hours: task.effort_hours,
-        dependencies: task.dependencies.clone(),
-        profile: task.agent.kind.clone(),
-        state: TaskState::Pending,
-        light: Light::Idle,
-        attempt: 0,
-        restarts: 0,
-        attempts: Vec::new(),
-        last_line: String::new(),
-        message: None,
-        pane_id: None,
-        session: None,
-        worktree: None,
-        branch: None,
-    }
 }
 
 fn apply_run_event(snap: &mut Snapshot, e: &Entry) {

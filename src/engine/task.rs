@@ -129,12 +129,6 @@ impl TaskRun {
 
     pub fn view(&self, task: &Task) -> TaskView {
         TaskView {
-            id: task.task_id.clone(),
-            title: task.title.clone(),
-            group: task.group.clone(),
-            priority: task.priority.as_str().to_string(),
-            effort_hours: task.effort_hours,
-            dependencies: task.dependencies.clone(),
             profile: self.profile.clone(),
             state: self.state,
             light: self.light(),
@@ -150,6 +144,7 @@ impl TaskRun {
                 .as_ref()
                 .map(|p| p.worktree.display().to_string()),
             branch: self.placement.as_ref().map(|p| p.branch.clone()),
+            ..TaskView::planned(task)
         }
     }
 }

@@ -239,3 +239,44 @@ pub struct Snapshot {
     pub log_total: u64,
     pub last_halt: Option<HaltReport>,
 }
+
+impl TaskView {
+    /// The task as its plan describes it, before anything ran.
+    pub fn planned(task: &crate::plan::Task) -> TaskView {
+        TaskView {
+            id: task.task_id.clone(),
+            title: task.title.clone(),
+            group: task.group.clone(),
+            priority: task.priority.as_str().to_string(),
+            effort_hours: task.effort_hours,
+            dependencies: task.dependencies.clone(),
+            profile: task.agent.kind.clone(),
+            state: TaskState::Pending,
+            light: Light::Idle,
+            attempt: 0,
+            restarts: 0,
+            attempts: Vec::new(),
+            last_line: String::new(),
+            message: None,
+            pane_id: None,
+            session: None,
+            worktree: None,
+            branch: None,
+        }
+    }
+}
+
+/// The plan's groups in their order, as front ends show them.
+pub fn group_views(plan: &crate::plan::ValidPlan) -> Vec<GroupView> {
+    plan.group_order
+        .iter()
+        .map(|&g| {
+            let grp = &plan.plan.groups[g];
+            GroupView {
+                id: grp.id.clone(),
+                title: grp.title.clone(),
+                after: grp.after.clone(),
+            }
+        })
+        .collect()
+}

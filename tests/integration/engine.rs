@@ -1,7 +1,7 @@
 //! The engine end to end: real tmux (private server), real git (temp repo),
 //! the sim agent as the coding agent.
 
-use crate::harness::{Sandbox, plan, stderr, wait_with_guard};
+use crate::harness::{Sandbox, interrupt, plan, stderr, wait_with_guard};
 use std::time::Duration;
 
 fn task(id: &str, group: &str, agent: &str, output: &str, deps: &[&str]) -> String {
@@ -114,22 +114,12 @@ fn sigint_stops_every_worker_and_keeps_worktrees() {
     ]
     .concat();
     let sb = Sandbox::new(&plan("", &tasks));
-    let child = sb
-        .cmd(&["--batch-group", "G1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sb.spawn(&["--batch-group", "G1"]);
     sb.wait_for("both workers running", |s| {
         s.state_of("A").as_deref() == Some("running")
             && s.state_of("B").as_deref() == Some("running")
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = wait_with_guard(child, Duration::from_secs(60));
+    let out = interrupt(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         sb.live_processes().is_empty(),
@@ -167,21 +157,11 @@ fn running_tasks_that_change_the_same_file_are_warned_about_before_merging() {
     ]
     .concat();
     let sb = Sandbox::new(&plan("", &tasks).replacen("agents:\n", &format!("agents:\n{wip}"), 1));
-    let child = sb
-        .cmd(&["--batch-group", "G1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sb.spawn(&["--batch-group", "G1"]);
     sb.wait_for("a conflict warning", |s| {
         !s.events("conflict_warning").is_empty()
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = wait_with_guard(child, Duration::from_secs(60));
+    let out = interrupt(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let warnings = sb.events("conflict_warning");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -235,12 +215,7 @@ fn a_prompt_rule_without_send_flags_the_worker_waiting_until_answered() {
     // Long enough after the answer for a pane poll (every 0.5 s) to see the
     // output grow under the question before the agent exits.
     let sb = Sandbox::new(&asking_plan(3.0, "      - match: \"[y/n]\"\n"));
-    let child = sb
-        .cmd(&["--batch-group", "G1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = sb.spawn(&["--batch-group", "G1"]);
     sb.wait_for("A waiting on its question", |s| {
         s.state_of("A").as_deref() == Some("waiting")
     });

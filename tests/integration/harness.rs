@@ -160,6 +160,15 @@ impl Sandbox {
         .collect()
     }
 
+    /// Start switchboard with `args` in the background, output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn switchboard")
+    }
+
     /// Poll `cond` until it holds (hang guard 60 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
         let start = Instant::now();
@@ -199,6 +208,16 @@ pub fn wait_with_guard(mut child: std::process::Child, limit: Duration) -> Outpu
             Err(e) => panic!("wait: {e}"),
         }
     }
+}
+
+/// SIGINT a background run, as Ctrl-C would, and wait for it to end.
+pub fn interrupt(child: std::process::Child) -> Output {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    wait_with_guard(child, Duration::from_secs(60))
 }
 
 pub fn stderr(out: &Output) -> String {

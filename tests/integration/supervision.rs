@@ -55,6 +55,19 @@ fn start_connected(sb: &Sandbox) -> Child {
     child
 }
 
+/// Wait until W1..Wn run and every shim has said hello (its light is up).
+fn wait_all_connected(sb: &Sandbox, n: usize) {
+    sb.wait_for(&format!("{n} workers running"), |s| all_running(s, n));
+    sb.wait_for(&format!("{n} shims connected"), |s| {
+        let st = json_of(s, &["status", "--json"]);
+        st["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["light"] == "HEALTHY")
+    });
+}
+
 fn all_running(sb: &Sandbox, n: usize) -> bool {
     (1..=n).all(|i| sb.state_of(&format!("W{i}")).as_deref() == Some("running"))
 }
@@ -79,16 +92,7 @@ fn stop(sb: &Sandbox, child: Child) {
 fn halt_of_twenty_workers_is_acknowledged_by_all_and_leaves_no_agent() {
     let sb = Sandbox::new(&fleet(20, "slow", "", ""));
     let child = start(&sb);
-    sb.wait_for("20 workers running", |s| all_running(s, 20));
-    // Every shim has said hello once its light is up; wait for that too.
-    sb.wait_for("20 shims connected", |s| {
-        let st = json_of(s, &["status", "--json"]);
-        st["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["light"] == "HEALTHY")
-    });
+    wait_all_connected(&sb, 20);
     let report = json_of(&sb, &["halt", "--json"]);
     for key in [
         "halt_id",
@@ -412,15 +416,7 @@ fn clean_removes_orphan_sessions_and_only_merged_worktrees() {
 fn a_new_engine_re_adopts_the_workers_of_one_that_died() {
     let sb = Sandbox::new(&fleet(2, "slow", "", ""));
     let first = start(&sb);
-    sb.wait_for("workers running", |s| all_running(s, 2));
-    sb.wait_for("shims connected", |s| {
-        let st = json_of(s, &["status", "--json"]);
-        st["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["light"] == "HEALTHY")
-    });
+    wait_all_connected(&sb, 2);
     let before = json_of(&sb, &["status", "--json"]);
     let started =
         |st: &serde_json::Value, i: usize| st["tasks"][i]["attempts"][0]["started_ms"].clone();
