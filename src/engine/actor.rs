@@ -30,7 +30,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// How many log lines a snapshot carries (front ends keep longer histories).
-const LOG_TAIL: usize = 300;
+pub(super) const LOG_TAIL: usize = 300;
 const TICK: Duration = Duration::from_millis(100);
 const POLL: Duration = Duration::from_millis(500);
 

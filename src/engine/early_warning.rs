@@ -183,15 +183,19 @@ impl Actor {
             if !self.early.is_new(&w) {
                 continue;
             }
-            let with = match w.other {
-                Other::Integration => self.plan().plan.settings.integration_branch.clone(),
-                Other::Task(u) => self.task_id(u).to_string(),
-            };
             let id = self.task_id(w.task).to_string();
-            let entry = Entry::new("conflict_warning", now_ms())
+            let mut entry = Entry::new("conflict_warning", now_ms())
                 .task(&id, self.tasks[w.task].attempt)
-                .with("with", with)
                 .with("files", w.files);
+            entry = match w.other {
+                Other::Integration => {
+                    entry.with("with", self.plan().plan.settings.integration_branch.clone())
+                }
+                Other::Task(u) => {
+                    let other = self.task_id(u).to_string();
+                    entry.with("with", other.clone()).with("with_task", other)
+                }
+            };
             self.record(entry);
         }
     }

@@ -64,13 +64,17 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         }
     }
     snap.tasks = tasks;
+    // The engine keeps as many lines; log_total still counts them all.
+    let excess = snap.log_tail.len().saturating_sub(super::actor::LOG_TAIL);
+    snap.log_tail.drain(..excess);
     snap
 }
 
 fn apply_run_event(snap: &mut Snapshot, e: &Entry) {
     match e.event.as_str() {
         "run_started" => {
-            // A journal spans every run in the repo; the screen shows the last.
+            // A journal spans every run in the repo. As a new engine does, the
+            // clock restarts while tasks keep what earlier runs did to them.
             snap.started_ms = e.ts_ms;
             let selected = !e.str("selection").unwrap_or("").is_empty();
             snap.phase = if selected {
@@ -149,7 +153,8 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
             task.worktree = e.str("worktree").map(str::to_string);
             task.branch = e.str("branch").map(str::to_string);
         }
-        "light" => {
+        // LATE and MISSING are journaled as `timeout`, STALLED and back as `light`.
+        "light" | "timeout" => {
             if task.state.is_active() && task.state != TaskState::Waiting {
                 task.light = match e.str("light") {
                     Some("LATE") => Light::Late,
@@ -165,9 +170,9 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
         }
         "exit" => {
             let how = e.str("how").unwrap_or("");
-            // 128+N is how `sh -c` passes on its child's death by signal N.
+            // As the engine judges it: 128+N is a shell passing on signal N.
             let code = e.details.get("code").and_then(|v| v.as_i64()).unwrap_or(0);
-            pending.outcome = Some(if how.contains("signal") || code > 128 {
+            pending.outcome = Some(if how.contains("signal") || (129..=192).contains(&code) {
                 AttemptOutcome::Crashed
             } else {
                 AttemptOutcome::Failed
@@ -194,11 +199,14 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
         }
         // The supervision chain closes the failed attempt's span.
         "restart" | "escalation" | "failure" => {
-            end(
-                task,
-                pending.outcome.unwrap_or(AttemptOutcome::Failed),
-                e.ts_ms,
-            );
+            let journaled = e
+                .details
+                .get("outcome")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            let outcome = journaled
+                .or(pending.outcome)
+                .unwrap_or(AttemptOutcome::Failed);
+            end(task, outcome, e.ts_ms);
             if let Some(reason) = e.str("reason") {
                 task.message = Some(reason.to_string());
             }
@@ -305,13 +313,18 @@ mod tests {
             at(20, "state", 1)
                 .with("state", "running")
                 .with("profile", "p"),
-            at(30, "light", 1).with("light", "LATE"),
+            // As the engine writes them: LATE is a timeout, DEAD a light.
+            at(30, "timeout", 1).with("light", "LATE"),
         ];
         let snap = snapshot(&plan, "x", &entries, 100);
         assert_eq!(task(&snap, "T1").light, Light::Late);
         let mut more = entries.clone();
         more.push(at(40, "light", 1).with("light", "DEAD"));
-        more.push(at(41, "restart", 1).with("reason", "heartbeat DEAD"));
+        more.push(
+            at(41, "restart", 1)
+                .with("reason", "heartbeat DEAD")
+                .with("outcome", "crashed"),
+        );
         more.push(
             at(41, "state", 1)
                 .with("state", "pending")

@@ -154,6 +154,16 @@ impl Actor {
                         if !start.profile.is_empty() {
                             run.profile = start.profile;
                         }
+                        // On a fallback already: escalation goes on from there.
+                        let task = &self.shop.plan.plan.tasks[t];
+                        run.fallbacks_used = self
+                            .shop
+                            .plan
+                            .plan
+                            .agents
+                            .get(&task.agent.kind)
+                            .and_then(|a| a.fallbacks.iter().position(|f| *f == run.profile))
+                            .map_or(0, |i| i as u32 + 1);
                     }
                     run.attempts.push(AttemptSpan {
                         attempt,
@@ -374,7 +384,9 @@ impl Actor {
                     } else {
                         status.describe()
                     };
-                    let outcome = if status.signal.is_some() {
+                    // 128+N: the agent's shell passing on its death by signal N.
+                    let by_signal = status.code.is_some_and(|c| (129..=192).contains(&c));
+                    let outcome = if status.signal.is_some() || by_signal {
                         AttemptOutcome::Crashed
                     } else {
                         AttemptOutcome::Failed
@@ -629,6 +641,7 @@ impl Actor {
                 .task(&id, attempt)
                 .with("profile", profile.clone())
                 .with("reason", reason.clone())
+                .with("outcome", serde_json::to_value(outcome).unwrap_or_default())
         };
         match next {
             Next::Restart { delay_ms } => {

@@ -76,15 +76,34 @@ impl Actor {
                 }
             }
         }
+        let runnable = |s: TaskState| matches!(s, TaskState::Pending | TaskState::Halted);
         for &t in members.iter().chain(&pulled) {
-            if matches!(self.tasks[t].state, TaskState::Pending | TaskState::Halted) {
+            if runnable(self.tasks[t].state) {
                 self.tasks[t].selected = true;
             }
         }
-        let names: Vec<&str> = pulled.iter().map(|&d| self.task_id(d)).collect();
+        // Failed, conflicted or cancelled prerequisites will not run again by
+        // themselves: say so, as the group's tasks will be skipped for them.
+        let (will_run, dead_ends): (Vec<usize>, Vec<usize>) = pulled
+            .iter()
+            .partition(|&&d| runnable(self.tasks[d].state) || self.tasks[d].state.is_active());
+        let names = |list: &[usize]| {
+            list.iter()
+                .map(|&d| format!("{} ({})", self.task_id(d), self.tasks[d].state.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let entry = Entry::new("group_run", now_ms())
             .with("group", group)
-            .with("prerequisites", names.join(" "));
+            .with(
+                "prerequisites",
+                will_run
+                    .iter()
+                    .map(|&d| self.task_id(d))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .with("blocked_by", names(&dead_ends));
         self.record(entry);
         self.open_dispatch();
         Reply::Ok
@@ -129,6 +148,7 @@ impl Actor {
             Entry::new("restart", now_ms())
                 .task(&id, attempt)
                 .with("reason", "restarted by hand")
+                .with("outcome", "cancelled")
                 .with("profile", self.tasks[t].profile.clone()),
         );
         let run = &mut self.tasks[t];

@@ -7,7 +7,7 @@
 
 use super::actor::{Actor, now_ms};
 use super::journal::Entry;
-use super::view::TaskState;
+use super::view::{RunPhase, TaskState};
 use crate::plan::PromptRule;
 
 /// The last line of real output in a pane's tail: not blank, and not tmux's
@@ -37,9 +37,11 @@ pub fn matching<'t>(rules: &[PromptRule], tail: &'t [String]) -> Option<(usize, 
 /// What a worker's prompt rules have seen: the question on screen, if any.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct PromptSeen {
-    rule: Option<usize>,
+    /// The rule and its line as first seen. The same line with the answer
+    /// typed after it (`Overwrite? [y/n] y`) is the same question.
+    question: Option<(usize, String)>,
     /// Lines below the question when last seen: output growing under it
-    /// means it was answered; fewer means a new question.
+    /// means it was answered.
     lines_after: usize,
     /// A rule without `send` put the worker in WAITING.
     pub waiting: bool,
@@ -55,11 +57,14 @@ pub enum Step {
 }
 
 impl PromptSeen {
-    /// Follow the question across polls: `found` is the matching rule and the
-    /// lines below its line (from [`matching`]).
-    pub fn step(&mut self, found: Option<(usize, usize)>) -> Step {
-        let Some((rule, after)) = found else {
-            self.rule = None;
+    /// Follow the question across polls: `found` is what [`matching`] found.
+    /// A question is new when its rule or its line differs from the one seen
+    /// last; a redraw of the same one (a menu, fewer lines below it) is not,
+    /// so it is never answered twice. The known blind spot: the very same
+    /// line asked again while the first is still on screen.
+    pub fn step(&mut self, found: Option<(usize, &str, usize)>) -> Step {
+        let Some((rule, line, after)) = found else {
+            self.question = None;
             self.lines_after = 0;
             return if std::mem::take(&mut self.waiting) {
                 Step::Answered
@@ -67,13 +72,18 @@ impl PromptSeen {
                 Step::Nothing
             };
         };
-        let same = self.rule == Some(rule) && after >= self.lines_after;
-        let grew = same && after > self.lines_after;
-        self.rule = Some(rule);
-        self.lines_after = after;
+        let same = self
+            .question
+            .as_ref()
+            .is_some_and(|(r, first)| *r == rule && line.starts_with(first.as_str()));
         if !same {
-            Step::Ask(rule)
-        } else if grew && std::mem::take(&mut self.waiting) {
+            self.question = Some((rule, line.to_string()));
+            self.lines_after = after;
+            return Step::Ask(rule);
+        }
+        let grew = after > self.lines_after;
+        self.lines_after = after;
+        if grew && std::mem::take(&mut self.waiting) {
             Step::Answered
         } else {
             Step::Nothing
@@ -97,6 +107,15 @@ impl Actor {
         let id = self.task_id(t).to_string();
         let attempt = self.tasks[t].attempt;
         let state = self.tasks[t].state;
+        // Only a working agent is answered or flagged: not one being
+        // validated, merged or halted.
+        let working = matches!(
+            state,
+            TaskState::Assigned | TaskState::Running | TaskState::Waiting
+        );
+        if !working || self.phase != RunPhase::Running {
+            return;
+        }
         let Some(w) = self.tasks[t].worker.as_mut() else {
             return;
         };
@@ -104,7 +123,7 @@ impl Actor {
             return;
         };
         let found = matching(&rules, tail);
-        match w.prompt.step(found.map(|(rule, _, after)| (rule, after))) {
+        match w.prompt.step(found) {
             Step::Ask(i) => {
                 let rule = &rules[i];
                 let line = found.map_or("", |(_, line, _)| line);
@@ -123,7 +142,7 @@ impl Actor {
                         }
                     });
                     self.record(base("prompt_answered").with("sent", answer));
-                } else if state == TaskState::Running {
+                } else if state != TaskState::Waiting {
                     w.prompt.waiting = true;
                     let reason = format!("asks: {line}");
                     self.record(base("prompt"));
@@ -178,21 +197,45 @@ mod tests {
 
     #[test]
     fn a_question_is_asked_once_and_answered_when_output_grows_under_it() {
+        let q = "Overwrite a? [y/n]";
         let mut seen = PromptSeen::default();
-        assert_eq!(seen.step(Some((1, 0))), Step::Ask(1));
+        assert_eq!(seen.step(Some((1, q, 0))), Step::Ask(1));
         seen.waiting = true;
-        // The same screen again, or a menu redrawn in place: still waiting.
-        assert_eq!(seen.step(Some((1, 0))), Step::Nothing);
+        // The same screen again, or a menu redrawn with fewer lines: waiting.
+        assert_eq!(seen.step(Some((1, q, 0))), Step::Nothing);
         assert!(seen.waiting);
-        // Output below the question: answered, and not asked again as it scrolls.
-        assert_eq!(seen.step(Some((1, 2))), Step::Answered);
-        assert_eq!(seen.step(Some((1, 5))), Step::Nothing);
-        // The same question anew at the bottom.
-        assert_eq!(seen.step(Some((1, 0))), Step::Ask(1));
+        // The answer typed after it, then output below it: answered, and not
+        // asked again as it scrolls up.
+        assert_eq!(
+            seen.step(Some((1, "Overwrite a? [y/n] n", 0))),
+            Step::Nothing
+        );
+        assert_eq!(
+            seen.step(Some((1, "Overwrite a? [y/n] n", 2))),
+            Step::Answered
+        );
+        assert_eq!(
+            seen.step(Some((1, "Overwrite a? [y/n] n", 5))),
+            Step::Nothing
+        );
+        // Another question of the same rule right below: asked.
+        assert_eq!(seen.step(Some((1, "Overwrite b? [y/n]", 0))), Step::Ask(1));
         seen.waiting = true;
         // A dialog that disappears once answered.
         assert_eq!(seen.step(None), Step::Answered);
         assert_eq!(seen.step(None), Step::Nothing);
+    }
+
+    #[test]
+    fn an_answered_question_redrawn_is_not_answered_again() {
+        let mut seen = PromptSeen::default();
+        let q = "Do you want to proceed?";
+        assert_eq!(seen.step(Some((0, q, 3))), Step::Ask(0));
+        // The dialog redrawn with fewer lines under it, before it closes.
+        assert_eq!(seen.step(Some((0, q, 1))), Step::Nothing);
+        assert_eq!(seen.step(None), Step::Nothing);
+        // The next dialog, once the first is gone: asked.
+        assert_eq!(seen.step(Some((0, q, 3))), Step::Ask(0));
     }
 
     #[test]

@@ -71,19 +71,27 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             "{task} conflicts with the integration branch in: {}",
             list(e, "files")
         )),
-        "group_run" if s("prerequisites").is_empty() => {
-            info(format!("group {} selected", s("group")))
+        "group_run" => {
+            let mut text = format!("group {} selected", s("group"));
+            if !s("prerequisites").is_empty() {
+                text.push_str(&format!(
+                    "; first its prerequisites: {}",
+                    s("prerequisites")
+                ));
+            }
+            if s("blocked_by").is_empty() {
+                info(text)
+            } else {
+                warn(format!(
+                    "{text}; blocked by {} (restart them with r)",
+                    s("blocked_by")
+                ))
+            }
         }
-        "group_run" => info(format!(
-            "group {} selected; first its prerequisites: {}",
-            s("group"),
-            s("prerequisites")
-        )),
-        "prompt" => warn(format!("{task} asks: {} (prompt rule)", s("line"))),
-        "prompt_answered" => info(format!(
-            "{task} prompt rule answered {:?} to: {}",
-            s("sent"),
-            s("line")
+        "conflict_warning" if e.str("with_task").is_none() => warn(format!(
+            "{task} conflicts with {} in {}: its merge will fail as things stand",
+            s("with"),
+            list(e, "files")
         )),
         "conflict_warning" => warn(format!(
             "{task} and {} both change {}: the second to merge will conflict",

@@ -97,7 +97,13 @@ pub fn parse_all(file: &str, bytes: &[u8]) -> Result<(Plan, Vec<Diagnostic>), Ve
             return Err(errors);
         };
         debug_assert!(blanked > 0);
-        match parse(file, lines.join("\n").as_bytes()) {
+        let text = lines.join("\n");
+        // Blanking must never be what breaks the YAML: then stop, with what
+        // was found, rather than report an error the user did not make.
+        if serde_norway::from_str::<serde_norway::Value>(&text).is_err() {
+            return Err(errors);
+        }
+        match parse(file, text.as_bytes()) {
             Ok(plan) => return Ok((plan, errors)),
             Err(d) => errors.push(d),
         }
@@ -115,15 +121,23 @@ fn blank_unknown_key(lines: &mut [String], d: &Diagnostic) -> Option<usize> {
     let (line, column) = (d.line?.checked_sub(1)?, d.column?.checked_sub(1)?);
     let text = lines.get(line)?;
     let (indent, rest) = text.split_at_checked(column)?;
-    let is_key = rest
+    let value = rest
         .strip_prefix(field)
-        .is_some_and(|after| after.trim_start().starts_with(':'));
-    if !indent.chars().all(|c| c == ' ') || !is_key {
+        .and_then(|after| after.trim_start().strip_prefix(':'))?;
+    if !indent.chars().all(|c| c == ' ') {
         return None;
     }
+    // A key with no value on its line may hold a list written at its own
+    // indent (`key:` then `- item` under it, unindented): that goes too.
+    let block = value.split('#').next().unwrap_or("").trim().is_empty();
     let nested = lines[line + 1..]
         .iter()
-        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > column)
+        .take_while(|l| {
+            let depth = l.len() - l.trim_start().len();
+            l.trim().is_empty()
+                || depth > column
+                || (block && depth == column && l.trim_start().starts_with("- "))
+        })
         .count();
     for l in &mut lines[line..=line + nested] {
         l.clear();
@@ -238,6 +252,17 @@ mod tests {
         assert_eq!(plan.tasks.len(), 1);
         assert_eq!(errors.len(), 1);
         assert_eq!((errors[0].line, errors[0].column), (Some(6), Some(1)));
+    }
+
+    #[test]
+    fn an_unknown_key_takes_its_unindented_list_with_it() {
+        let text = format!(
+            "{HEAD}tasks:\n  - taskId: T1\n    title: t\n    group: G1\n    agent: {{ type: a }}\n    dependecies:\n    - T0\n    - T9\n    priority: HIGH\n"
+        );
+        let (plan, errors) = parse_all("p.yaml", text.as_bytes()).expect("parses without it");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("did you mean `dependencies`"));
+        assert_eq!(plan.tasks[0].priority.as_str(), "HIGH");
     }
 
     #[test]

@@ -433,10 +433,6 @@ fn a_new_engine_re_adopts_the_workers_of_one_that_died() {
     );
 
     let second = start(&sb);
-    std::thread::sleep(Duration::from_secs(3));
-    for e in sb.journal() {
-        eprintln!("J {e}");
-    }
     sb.wait_for("both workers re-adopted", |s| {
         s.events("state")
             .iter()
