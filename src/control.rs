@@ -29,7 +29,21 @@ async fn call(command: Command) -> Result<Reply, ExitCode> {
         eprintln!("switchboard: {e}");
         ExitCode::from(2)
     })?;
-    match socket::call(&path, &command).await {
+    // A halt waits for stubborn agents (SIGKILL comes after 3 × graceMs);
+    // anything else is answered at once by a live engine.
+    let limit = match command {
+        Command::Halt => std::time::Duration::from_secs(60),
+        _ => std::time::Duration::from_secs(10),
+    };
+    let Ok(answer) = tokio::time::timeout(limit, socket::call(&path, &command)).await else {
+        eprintln!(
+            "switchboard: the engine at {} did not answer within {} s (is its control room suspended with Ctrl-Z? `fg` brings it back)",
+            path.display(),
+            limit.as_secs()
+        );
+        return Err(ExitCode::from(2));
+    };
+    match answer {
         Ok(Reply::Error { message }) => {
             eprintln!("switchboard: {message}");
             Err(ExitCode::from(2))
@@ -92,6 +106,9 @@ fn status_text(s: &Snapshot) -> String {
             t.restarts,
             t.profile
         ));
+    }
+    if let Some(h) = &s.last_halt {
+        out.push_str(&format!("last halt: {}", halt_text(h)));
     }
     out
 }

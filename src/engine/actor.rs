@@ -33,6 +33,8 @@ use tokio::task::JoinHandle;
 pub(super) const LOG_TAIL: usize = 300;
 const TICK: Duration = Duration::from_millis(100);
 const POLL: Duration = Duration::from_millis(500);
+/// A gap between ticks this long means the engine itself was not running.
+const PAUSE_GAP: Duration = Duration::from_secs(2);
 
 pub struct EngineOptions {
     pub repo_root: PathBuf,
@@ -142,6 +144,7 @@ pub(super) struct Actor {
     /// On shutdown: until when stopped shims may still report their exit.
     pub(super) drain_until: Option<std::time::Instant>,
     pub(super) early: super::early_warning::Watch,
+    pub(super) last_tick: std::time::Instant,
 }
 
 pub fn now_ms() -> u64 {
@@ -246,6 +249,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         pending_kills: Vec::new(),
         drain_until: None,
         early: Default::default(),
+        last_tick: std::time::Instant::now(),
     };
     let selection: Vec<&str> = opts.select.iter().map(|&i| actor.task_id(i)).collect();
     let started = Entry::new("run_started", now_ms()).with("selection", selection.join(" "));
@@ -489,9 +493,37 @@ impl Actor {
     }
 
     fn on_tick(&mut self) {
+        self.notice_pause();
         self.check_heartbeats();
         self.check_halt_deadlines();
         self.start_early_warning();
+    }
+
+    /// A tick far later than due means this process was stopped (Ctrl-Z on
+    /// the control room) or starved. The workers ran on meanwhile; their
+    /// beats waited in the socket. Judging them by the gap would call them
+    /// all DEAD, so their silence is counted from now.
+    fn notice_pause(&mut self) {
+        let now = std::time::Instant::now();
+        let gap = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        if gap < PAUSE_GAP {
+            return;
+        }
+        let now_ms = now_ms();
+        let mut live = 0;
+        for w in self.tasks.iter_mut().filter_map(|t| t.worker.as_mut()) {
+            w.last_beat_ms = w.last_beat_ms.max(now_ms);
+            live += 1;
+        }
+        let e = Entry::new("warning", now_ms).with(
+            "message",
+            format!(
+                "the engine was paused for {:.1} s (suspended?); heartbeat clocks of {live} workers restarted",
+                gap.as_secs_f64()
+            ),
+        );
+        self.record(e);
     }
 
     pub(super) fn slots(&self) -> Vec<Slot> {

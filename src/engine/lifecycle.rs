@@ -565,6 +565,9 @@ impl Actor {
     /// kept draining, so its exit still gets a `bye`.
     pub(super) fn detach_worker(&mut self, t: usize) -> Option<super::task::Worker> {
         let mut w = self.tasks[t].worker.take()?;
+        if w.pane_id.is_some() {
+            self.tasks[t].last_pane = w.pane_id.clone();
+        }
         if let Some(c) = w.conn {
             self.conns.remove(&c);
             if w.exit.is_none()

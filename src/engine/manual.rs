@@ -172,10 +172,8 @@ impl Actor {
                 .worker
                 .as_ref()
                 .and_then(|w| w.pane_id.clone())
-                .or_else(|| {
-                    // A finished worker's kept pane is still worth reading.
-                    self.tasks[t].placement.as_ref().map(|p| p.session.clone())
-                })
+                // A finished worker's kept pane is still worth reading.
+                .or_else(|| self.tasks[t].last_pane.clone())
         });
         let Some(reply) = reply else { return };
         let Some(target) = pane else {

@@ -32,6 +32,8 @@ pub struct TaskRun {
     /// The last attempt an earlier engine started (from the journal): a
     /// re-adopted worker keeps its profile and start time.
     pub journaled_start: Option<super::journal::AttemptStart>,
+    /// The pane of the last worker, kept for reading after it ended.
+    pub last_pane: Option<String>,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -106,6 +108,7 @@ impl TaskRun {
             worker: None,
             previous_note: None,
             journaled_start: None,
+            last_pane: None,
         }
     }
 

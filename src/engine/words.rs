@@ -144,6 +144,7 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
                 .unwrap_or(0)
         )),
         "resume" => info("resumed: dispatching again".into()),
+        "warning" if e.task.is_none() => warn(s("message")),
         "warning" => warn(format!("{task}: {}", s("message"))),
         "spawned" | "heartbeat" => None,
         other => info(format!("{task} {other}")),

@@ -450,3 +450,47 @@ fn a_new_engine_re_adopts_the_workers_of_one_that_died() {
     assert_eq!(sb.events("spawned").len(), 2, "no new worker was spawned");
     stop(&sb, second);
 }
+
+/// Ctrl-Z on a control room stops its engine, not its workers. When it comes
+/// back, the beats that waited in its socket are not judged by the pause:
+/// nobody is declared DEAD or restarted.
+#[test]
+fn an_engine_paused_for_longer_than_dead_after_kills_no_worker() {
+    let sb = Sandbox::new(
+        &fleet(2, "slow", "", "")
+            .replace("intervalMs: 200", "intervalMs: 100\n    deadAfterMs: 1500"),
+    );
+    let child = start(&sb);
+    wait_all_connected(&sb, 2);
+    let engine = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(engine, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    nix::sys::signal::kill(engine, nix::sys::signal::Signal::SIGCONT).unwrap();
+    sb.wait_for("the pause noticed", |s| {
+        s.events("warning")
+            .iter()
+            .any(|e| e["message"].as_str().is_some_and(|m| m.contains("paused")))
+    });
+    // Give a wrong verdict time to show.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        sb.events("restart").is_empty(),
+        "{:?}",
+        sb.events("restart")
+    );
+    let dead: Vec<_> = sb
+        .events("timeout")
+        .into_iter()
+        .filter(|e| e["light"] == "DEAD")
+        .collect();
+    assert!(dead.is_empty(), "{dead:?}");
+    let st = json_of(&sb, &["status", "--json"]);
+    for t in st["tasks"].as_array().unwrap() {
+        assert_eq!(
+            (t["state"].as_str(), t["attempt"].as_u64()),
+            (Some("running"), Some(1)),
+            "{t}"
+        );
+    }
+    stop(&sb, child);
+}
