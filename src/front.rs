@@ -14,6 +14,8 @@ pub struct Closing {
     pub interrupted: bool,
     /// This window was attached to another process's engine.
     pub attached: bool,
+    /// Workers still running in tmux when the engine closed.
+    pub live_workers: usize,
 }
 
 /// Run the control room; `options.select` chooses what starts at once.
@@ -34,6 +36,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
             choice,
             interrupted: false,
             attached: true,
+            live_workers: 0,
         });
     }
     let engine = engine::start(options).await.map_err(|e| format!("{e:#}"))?;
@@ -51,10 +54,17 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
         eprint!("{}", crate::control::halt_text(report));
     }
     result.map_err(|e| format!("{e:#}"))?;
+    let live_workers = outcome
+        .snapshot
+        .tasks
+        .iter()
+        .filter(|t| t.state.is_active())
+        .count();
     Ok(Closing {
         choice,
         interrupted: outcome.interrupted,
         attached: false,
+        live_workers,
     })
 }
 
@@ -70,10 +80,13 @@ async fn report_halt(link: &EngineLink) {
 /// that reopens this control room (its plan and tmux server).
 pub fn farewell(closing: &Closing, again: &str) -> ExitCode {
     match closing.choice {
-        QuitChoice::LeaveRunning if closing.attached => ExitCode::SUCCESS,
+        QuitChoice::LeaveRunning if closing.attached || closing.live_workers == 0 => {
+            ExitCode::SUCCESS
+        }
         QuitChoice::LeaveRunning => {
             eprintln!(
-                "switchboard: workers left running in tmux; run `{again}` here again to re-adopt them"
+                "switchboard: {} workers left running in tmux; run `{again}` here again to re-adopt them",
+                closing.live_workers
             );
             ExitCode::SUCCESS
         }

@@ -21,6 +21,28 @@ impl Actor {
         }
     }
 
+    /// `t` runs again: tasks skipped because of it (directly or through other
+    /// skipped tasks) go back to pending. Any other dead end they still have
+    /// skips them again, with its own reason.
+    fn revive_dependents(&mut self, t: usize) {
+        let mut todo = vec![t];
+        while let Some(x) = todo.pop() {
+            let plan = self.plan();
+            let dependents: Vec<usize> = (0..self.tasks.len())
+                .filter(|&d| {
+                    plan.deps[d].contains(&x)
+                        || plan.group_after[plan.group_of[d]].contains(&plan.group_of[x])
+                })
+                .filter(|&d| self.tasks[d].state == TaskState::Skipped)
+                .collect();
+            for d in dependents {
+                let why = format!("{} runs again", self.task_id(t));
+                self.set_state(d, TaskState::Pending, Some(why));
+                todo.push(d);
+            }
+        }
+    }
+
     pub(super) fn spawn_now(&mut self, task: &str, force: bool) -> Reply {
         let t = match self.find(task) {
             Ok(t) => t,
@@ -55,6 +77,7 @@ impl Actor {
         run.not_before_ms = 0;
         run.restarts = 0;
         self.set_state(t, TaskState::Pending, Some("spawned by hand".into()));
+        self.revive_dependents(t);
         self.open_dispatch();
         Reply::Ok
     }
@@ -80,6 +103,18 @@ impl Actor {
         for &t in members.iter().chain(&pulled) {
             if runnable(self.tasks[t].state) {
                 self.tasks[t].selected = true;
+            }
+        }
+        // Members skipped earlier get another chance; a dead end still in
+        // their way skips them again, saying which.
+        for &t in &members {
+            if self.tasks[t].state == TaskState::Skipped {
+                self.tasks[t].selected = true;
+                self.set_state(
+                    t,
+                    TaskState::Pending,
+                    Some(format!("group {group} run again")),
+                );
             }
         }
         // Failed, conflicted or cancelled prerequisites will not run again by
@@ -156,6 +191,7 @@ impl Actor {
         run.forced = true;
         run.not_before_ms = 0;
         self.set_state(t, TaskState::Pending, Some("restarted by hand".into()));
+        self.revive_dependents(t);
         self.open_dispatch();
         Reply::Ok
     }

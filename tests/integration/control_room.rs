@@ -488,3 +488,104 @@ fn invalid_plan_is_refused_with_or_without_a_terminal() {
     assert!(sb.journal().is_empty(), "{:?}", sb.journal());
     assert!(sb.tmux_sessions().is_empty(), "{:?}", sb.tmux_sessions());
 }
+
+/// Send one command to the control room's engine over its socket, as a key
+/// press would.
+fn engine(sb: &Sandbox, command: switchboard::engine::command::Command) -> serde_json::Value {
+    let key = switchboard::tmux::names::repo_key(&sb.repo.canonicalize().expect("repo"));
+    let path = sb.runtime.join("switchboard").join(format!("{key}.sock"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reply = runtime
+        .block_on(switchboard::engine::socket::call(&path, &command))
+        .expect("the engine answers");
+    serde_json::to_value(reply).expect("JSON")
+}
+
+fn state_in(sb: &Sandbox, task: &str) -> String {
+    let status = engine(sb, switchboard::engine::command::Command::Status);
+    status["tasks"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["id"] == task))
+        .and_then(|t| t["state"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Killing a task skips its dependents; running it again gives them back
+/// their chance, and `g` on their group does too.
+#[test]
+fn running_a_task_again_revives_the_tasks_skipped_for_it() {
+    use switchboard::engine::command::Command as C;
+    let tasks = [
+        task("alpha", "Paint the fence", "G1"),
+        task("delta", "Wash the car", "G2"),
+    ]
+    .concat();
+    let sb = Sandbox::new(&plan("", &tasks));
+    let term = Terminal::open(&sb);
+    term.wait("the control room, idle", |s| s.phase_is("IDLE"));
+    let ok = serde_json::json!({"reply": "ok"});
+    assert_eq!(engine(&sb, C::RunGroup { group: "G2".into() }), ok);
+    sb.wait_for("alpha running", |s| state_in(s, "alpha") == "running");
+    assert_eq!(
+        engine(
+            &sb,
+            C::Kill {
+                task: "alpha".into()
+            }
+        ),
+        ok
+    );
+    sb.wait_for("delta skipped", |s| state_in(s, "delta") == "skipped");
+    assert_eq!(
+        engine(
+            &sb,
+            C::Restart {
+                task: "alpha".into()
+            }
+        ),
+        ok
+    );
+    sb.wait_for("alpha running again", |s| state_in(s, "alpha") == "running");
+    assert_eq!(
+        state_in(&sb, "delta"),
+        "pending",
+        "delta waits for alpha again"
+    );
+    // Killed again, then the group is asked for: delta is tried, and skipped
+    // again for the same reason, which the journal names.
+    assert_eq!(
+        engine(
+            &sb,
+            C::Kill {
+                task: "alpha".into()
+            }
+        ),
+        ok
+    );
+    sb.wait_for("delta skipped again", |s| state_in(s, "delta") == "skipped");
+    assert_eq!(engine(&sb, C::RunGroup { group: "G2".into() }), ok);
+    let reasons: Vec<String> = sb
+        .events("state")
+        .iter()
+        .filter(|e| e["task"] == "delta")
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "alpha runs again"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r == "group G2 run again"),
+        "{reasons:?}"
+    );
+    assert_eq!(state_in(&sb, "delta"), "skipped");
+    // Nothing runs: q quits at once, and promises no workers to come back to.
+    term.press(&["q"]);
+    let screen = term.wait("switchboard exited", |s| s.contains("EXITED"));
+    assert!(screen.contains("EXITED 0"), "{}", screen.text());
+    assert!(!screen.contains("left running"), "{}", screen.text());
+}
