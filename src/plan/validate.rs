@@ -94,6 +94,12 @@ pub fn validate(
         } else {
             group_index.insert(&g.id, i);
         }
+        if has_control(&g.title) {
+            diags.push(err(
+                format!("group {}: the title holds control characters", g.id),
+                group_pos(&g.id, *n),
+            ));
+        }
         *n += 1;
     }
     let mut group_after = vec![Vec::new(); plan.groups.len()];
@@ -170,6 +176,9 @@ pub fn validate(
     // Tasks: ids, duplicates, references.
     let mut task_index: HashMap<String, usize> = HashMap::new();
     let mut task_seen: HashMap<&str, usize> = HashMap::new();
+    // tmux reads `.` and `:` in targets, so session names map them to `_`:
+    // `a.b` and `a_b` would share one session and kill each other's workers.
+    let mut session_of: HashMap<String, &str> = HashMap::new();
     for (i, t) in plan.tasks.iter().enumerate() {
         let n = task_seen.entry(&t.task_id).or_insert(0);
         let pos = task_pos(&t.task_id, *n);
@@ -180,10 +189,31 @@ pub fn validate(
             diags.push(err(format!("duplicate task id '{}'", t.task_id), pos));
         } else {
             task_index.insert(t.task_id.clone(), i);
+            let session = crate::tmux::names::sanitize(&t.task_id);
+            match session_of.get(session.as_str()) {
+                Some(other) => diags.push(err(
+                    format!(
+                        "task ids '{other}' and '{}' both become the tmux session name '{session}'; rename one",
+                        t.task_id
+                    ),
+                    pos,
+                )),
+                None => {
+                    session_of.insert(session, &t.task_id);
+                }
+            }
         }
         *n += 1;
         if t.title.trim().is_empty() {
             diags.push(err(format!("task {}: the title is empty", t.task_id), pos));
+        }
+        // Titles are drawn on terminals: an escape sequence in one would
+        // rewrite the screen (or the window title) of whoever lists the plan.
+        if has_control(&t.title) {
+            diags.push(err(
+                format!("task {}: the title holds control characters", t.task_id),
+                pos,
+            ));
         }
         if !group_index.contains_key(t.group.as_str()) {
             diags.push(err(
@@ -352,4 +382,9 @@ fn shared_outputs(file: &str, tasks: &[Task]) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// Control characters (escape sequences, bells, newlines) in a one-line text.
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }
