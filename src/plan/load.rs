@@ -74,77 +74,6 @@ fn name_the_task(mut d: Diagnostic, value: &serde_norway::Value) -> Diagnostic {
     d
 }
 
-/// Like [`parse`], but goes on past unknown fields, so one run names every
-/// typo: each unknown block-style key is blanked out (its lines kept, empty,
-/// so later locations stay true) and parsing starts again. Ok carries the
-/// unknown-field errors of a plan that parsed without them; Err every schema
-/// error found before one that cannot be stepped over.
-pub fn parse_all(file: &str, bytes: &[u8]) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let first = match parse(file, bytes) {
-        Ok(plan) => return Ok((plan, Vec::new())),
-        Err(d) => d,
-    };
-    // parse() failing on schema means the bytes were UTF-8 YAML.
-    let mut lines: Vec<String> = String::from_utf8_lossy(bytes)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let mut errors = vec![first];
-    // Bounded: each round blanks at least one line.
-    for _ in 0..lines.len() {
-        let last = errors.last().expect("one error at least");
-        let Some(blanked) = blank_unknown_key(&mut lines, last) else {
-            return Err(errors);
-        };
-        debug_assert!(blanked > 0);
-        let text = lines.join("\n");
-        // Blanking must never be what breaks the YAML: then stop, with what
-        // was found, rather than report an error the user did not make.
-        if serde_norway::from_str::<serde_norway::Value>(&text).is_err() {
-            return Err(errors);
-        }
-        match parse(file, text.as_bytes()) {
-            Ok(plan) => return Ok((plan, errors)),
-            Err(d) => errors.push(d),
-        }
-    }
-    Err(errors)
-}
-
-/// Blank the key an unknown-field error points at, with its nested lines;
-/// how many lines, or None when the key is not alone at the start of its
-/// line (flow style `{ a: 1 }`, a list item's first key).
-fn blank_unknown_key(lines: &mut [String], d: &Diagnostic) -> Option<usize> {
-    const MARK: &str = "unknown field `";
-    let at = d.message.find(MARK)?;
-    let field = d.message[at + MARK.len()..].split('`').next()?;
-    let (line, column) = (d.line?.checked_sub(1)?, d.column?.checked_sub(1)?);
-    let text = lines.get(line)?;
-    let (indent, rest) = text.split_at_checked(column)?;
-    let value = rest
-        .strip_prefix(field)
-        .and_then(|after| after.trim_start().strip_prefix(':'))?;
-    if !indent.chars().all(|c| c == ' ') {
-        return None;
-    }
-    // A key with no value on its line may hold a list written at its own
-    // indent (`key:` then `- item` under it, unindented): that goes too.
-    let block = value.split('#').next().unwrap_or("").trim().is_empty();
-    let nested = lines[line + 1..]
-        .iter()
-        .take_while(|l| {
-            let depth = l.len() - l.trim_start().len();
-            l.trim().is_empty()
-                || depth > column
-                || (block && depth == column && l.trim_start().starts_with("- "))
-        })
-        .count();
-    for l in &mut lines[line..=line + nested] {
-        l.clear();
-    }
-    Some(nested + 1)
-}
-
 /// Read and parse a plan file from disk.
 pub fn read(path: &Path) -> Result<Plan, Diagnostic> {
     let file = path.display().to_string();
@@ -180,17 +109,21 @@ fn yaml_error(file: &str, err: &serde_norway::Error) -> Diagnostic {
     if message.contains("found character that cannot start any token") {
         message.push_str(" (a tab? YAML indents with spaces only)");
     }
-    shorten_unknown_field(&mut message);
+    shorten_unknown(&mut message);
     Diagnostic::error(file, message).at_opt(loc.map(|l| (l.line(), l.column())))
 }
 
-/// serde says "unknown field `x`, expected one of `a`, `b`, …"; when one of
-/// those is a likely typo fix, name it instead of the whole list.
-fn shorten_unknown_field(message: &mut String) {
-    let Some(start) = message.find("unknown field `") else {
+/// serde says "unknown field `x`, expected one of `a`, `b`, …" (or "unknown
+/// variant"); when one of those is a likely typo fix, name it instead of the
+/// whole list.
+fn shorten_unknown(message: &mut String) {
+    let Some((start, mark)) = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|m| message.find(m).map(|at| (at, *m)))
+    else {
         return;
     };
-    let rest = &message[start + "unknown field `".len()..];
+    let rest = &message[start + mark.len()..];
     let Some((field, expected)) = rest.split_once('`') else {
         return;
     };
@@ -199,7 +132,7 @@ fn shorten_unknown_field(message: &mut String) {
     if hint.is_empty() {
         return;
     }
-    let keep = start + "unknown field `".len() + field.len() + 1;
+    let keep = start + mark.len() + field.len() + 1;
     message.truncate(keep);
     message.push_str(&hint.replace('\'', "`"));
 }
@@ -234,45 +167,5 @@ impl<'a> Locator<'a> {
                 (found == value).then(|| (i + 1, line.len() - trimmed.len() + 1))
             })
             .nth(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_all;
-
-    const HEAD: &str = "groups:\n  - id: G1\nagents:\n  a:\n    command: x\n";
-
-    #[test]
-    fn an_unknown_key_is_stepped_over_with_its_nested_lines() {
-        let text = format!(
-            "{HEAD}extra:\n  nested:\n    - 1\n\n  more: 2\ntasks:\n  - taskId: T1\n    title: t\n    group: G1\n    agent: {{ type: a }}\n"
-        );
-        let (plan, errors) = parse_all("p.yaml", text.as_bytes()).expect("parses without it");
-        assert_eq!(plan.tasks.len(), 1);
-        assert_eq!(errors.len(), 1);
-        assert_eq!((errors[0].line, errors[0].column), (Some(6), Some(1)));
-    }
-
-    #[test]
-    fn an_unknown_key_takes_its_unindented_list_with_it() {
-        let text = format!(
-            "{HEAD}tasks:\n  - taskId: T1\n    title: t\n    group: G1\n    agent: {{ type: a }}\n    dependecies:\n    - T0\n    - T9\n    priority: HIGH\n"
-        );
-        let (plan, errors) = parse_all("p.yaml", text.as_bytes()).expect("parses without it");
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].message.contains("did you mean `dependencies`"));
-        assert_eq!(plan.tasks[0].priority.as_str(), "HIGH");
-    }
-
-    #[test]
-    fn a_flow_style_unknown_key_stops_the_search_with_what_was_found() {
-        let text = format!(
-            "{HEAD}extar: 1\ntasks:\n  - {{ taskId: T1, title: t, group: G1, agent: {{ type: a }}, colour: red }}\n"
-        );
-        let errors = parse_all("p.yaml", text.as_bytes()).expect_err("flow key stays");
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[1].message.contains("unknown field `colour`"));
-        assert!(errors[1].message.contains("(taskId T1)"));
     }
 }

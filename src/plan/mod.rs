@@ -4,6 +4,7 @@ pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
+pub mod recover;
 pub mod schema;
 pub mod validate;
 
@@ -18,7 +19,7 @@ use std::path::Path;
 pub fn load(path: &Path) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| vec![load::read_error(&file, &e)])?;
-    let (plan, mut unknown) = load::parse_all(&file, &bytes)?;
+    let (plan, mut unknown) = recover::parse_all(&file, &bytes)?;
     // parse() proved the bytes are UTF-8.
     let text = String::from_utf8_lossy(&bytes);
     let checked = validate::validate(&file, &text, plan);
