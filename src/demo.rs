@@ -168,6 +168,7 @@ pub fn offer_cleanup(demo: &Demo) {
         let _ = Command::new("tmux")
             .args(["-L", &demo.tmux_socket, "kill-server"])
             .output();
+        let _ = std::fs::remove_file(crate::tmux::private_server::socket_file(&demo.tmux_socket));
         match std::fs::remove_dir_all(&demo.dir) {
             Ok(()) => eprintln!("demo removed"),
             Err(e) => eprintln!("switchboard: could not remove {}: {e}", demo.dir.display()),

@@ -239,7 +239,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         merging: false,
         halt: None,
         last_halt: None,
-        next_halt_id: 1,
+        next_halt_id: replay.last_halt_id + 1,
         started_ms: now_ms(),
         plan_name: opts.plan_name,
         tmux_socket: opts.tmux_socket,

@@ -116,6 +116,8 @@ pub struct Replay {
     /// The last attempt each task started: a re-adopted worker keeps its
     /// profile and start time.
     pub last_start: BTreeMap<String, AttemptStart>,
+    /// The highest halt number journaled, so halts keep counting up.
+    pub last_halt_id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +130,11 @@ pub struct AttemptStart {
 pub fn replay(entries: &[Entry]) -> Replay {
     let mut r = Replay::default();
     for e in entries {
+        if e.event == "halt"
+            && let Some(id) = e.details.get("halt_id").and_then(Value::as_u64)
+        {
+            r.last_halt_id = r.last_halt_id.max(id);
+        }
         let Some(task) = &e.task else { continue };
         if let Some(a) = e.attempt {
             let last = r.last_attempt.entry(task.clone()).or_insert(0);
@@ -187,6 +194,25 @@ mod tests {
         assert!(r.merged.contains("T1"));
         assert_eq!(r.last_attempt.get("T2"), Some(&2));
         assert!(r.last_start.is_empty(), "no attempt was assigned");
+    }
+
+    #[test]
+    fn halts_and_attempts_keep_counting_across_engines() {
+        let entries = [
+            Entry::new("state", 1)
+                .task("T1", 2)
+                .with("state", "assigned")
+                .with("profile", "fallback"),
+            Entry::new("halt", 2).with("halt_id", 3),
+            Entry::new("halt", 3).with("halt_id", 1),
+        ];
+        let r = replay(&entries);
+        assert_eq!(r.last_halt_id, 3);
+        let start = r.last_start.get("T1").expect("T1 started");
+        assert_eq!(
+            (start.attempt, start.profile.as_str(), start.started_ms),
+            (2, "fallback", 1)
+        );
     }
 
     #[test]

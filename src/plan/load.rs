@@ -86,7 +86,7 @@ pub fn read(path: &Path) -> Result<Plan, Diagnostic> {
 pub(super) fn read_error(file: &str, e: &std::io::Error) -> Diagnostic {
     let message = match e.kind() {
         std::io::ErrorKind::NotFound => "plan file not found (name another with --plan FILE; \
-             see dispatcher.example.yaml)"
+             README's plan reference shows the format, and `switchboard demo` a whole plan)"
             .to_string(),
         std::io::ErrorKind::IsADirectory => "this is a directory, not a plan file".to_string(),
         _ => format!("cannot read the plan: {e}"),

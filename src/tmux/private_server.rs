@@ -55,16 +55,15 @@ impl Drop for PrivateServer {
             tracing::warn!(server = %self.name, %err, "could not kill private tmux server");
         }
         // tmux leaves its socket file behind; hundreds of test runs add up.
-        let _ = std::fs::remove_file(self.socket_path());
+        let _ = std::fs::remove_file(socket_file(&self.name));
     }
 }
 
-impl PrivateServer {
-    /// Where tmux puts a `-L` socket: `$TMUX_TMPDIR` (else `/tmp`), `tmux-<uid>/<name>`.
-    fn socket_path(&self) -> PathBuf {
-        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
-        PathBuf::from(dir)
-            .join(format!("tmux-{}", nix::unistd::getuid()))
-            .join(&self.name)
-    }
+/// Where tmux puts a `-L` socket: `$TMUX_TMPDIR` (else `/tmp`), `tmux-<uid>/<name>`.
+/// tmux leaves the file behind when its server exits.
+pub fn socket_file(name: &str) -> PathBuf {
+    let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+    PathBuf::from(dir)
+        .join(format!("tmux-{}", nix::unistd::getuid()))
+        .join(name)
 }

@@ -125,6 +125,7 @@ impl Drop for Terminal {
             .env_remove("TMUX")
             .stderr(Stdio::null())
             .status();
+        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.server));
     }
 }
 

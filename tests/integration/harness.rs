@@ -188,6 +188,7 @@ impl Drop for Sandbox {
             .args(["-L", &self.tmux, "kill-server"])
             .stderr(Stdio::null())
             .status();
+        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.tmux));
     }
 }
 
