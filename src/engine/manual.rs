@@ -89,6 +89,19 @@ impl Actor {
             };
         };
         let members: Vec<usize> = self.plan().tasks_in_group(g).collect();
+        let waiting = |s: TaskState| {
+            matches!(
+                s,
+                TaskState::Pending | TaskState::Halted | TaskState::Skipped
+            )
+        };
+        if !members.iter().any(|&t| waiting(self.tasks[t].state)) {
+            return Reply::Error {
+                message: format!(
+                    "nothing to run in {group}: its tasks are done, running or stopped by hand"
+                ),
+            };
+        }
         // Like `--with-deps`: a group whose prerequisites nobody runs would
         // wait forever, so they run first.
         let mut pulled: Vec<usize> = Vec::new();

@@ -142,15 +142,26 @@ fn halt_asks_then_sends_then_shows_the_report() {
 #[test]
 fn kill_asks_and_n_cancels() {
     let mut app = app();
+    // T1 is done: nothing to kill, nothing to ask.
     press(&mut app, KeyCode::Char('x'));
-    assert_eq!(
-        app.overlay,
-        Some(Overlay::Confirm(Confirm::Kill { task: "T1".into() }))
-    );
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.status_text(), Some("T1 has no worker to kill (done)"));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(selected(&app), "T4");
+    press(&mut app, KeyCode::Char('x'));
+    // T9..T12 need T4, and everything of GROUP_D and GROUP_E needs them.
+    let ask = Confirm::Kill {
+        task: "T4".into(),
+        dependents: 13,
+    };
+    assert_eq!(app.overlay, Some(Overlay::Confirm(ask.clone())));
+    assert!(ask.lines()[2].contains("13 unfinished tasks"));
     assert_eq!(press(&mut app, KeyCode::Char('n')), None);
     assert_eq!(app.overlay, None);
     press(&mut app, KeyCode::Char('x'));
-    let kill = Command::Kill { task: "T1".into() };
+    let kill = Command::Kill { task: "T4".into() };
     assert_eq!(
         press(&mut app, KeyCode::Char('y')),
         Some(Effect::Call(kill))

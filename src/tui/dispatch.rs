@@ -7,6 +7,7 @@ use super::action::Action;
 use super::app::{App, Effect, LogView};
 use super::overlay::{Confirm, Overlay};
 use crate::engine::command::{Command, Reply};
+use crate::engine::view::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
@@ -107,6 +108,13 @@ impl App {
                 }
             }
             Action::Help => self.overlay = Some(Overlay::Help),
+            // Asking "halt?" when nothing runs would only lead to "nothing to halt".
+            Action::Halt if self.snapshot.phase != RunPhase::Running => {
+                self.set_status(match self.snapshot.phase {
+                    RunPhase::Halting | RunPhase::Halted => "already halted (R resumes)",
+                    _ => "nothing to halt: no task is running",
+                });
+            }
             Action::Halt => self.overlay = Some(Overlay::Confirm(Confirm::Halt)),
             Action::Resume => return Some(Effect::Call(Command::Resume)),
             Action::Redraw => return Some(Effect::Redraw),
@@ -129,6 +137,7 @@ impl App {
             return None;
         };
         let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
+        let state = task.state;
         match action {
             Action::Attach => match session {
                 Some(session) => Some(Effect::Attach {
@@ -140,8 +149,16 @@ impl App {
                     None
                 }
             },
+            Action::Kill if !(state.is_active() || state == TaskState::Pending) => {
+                self.set_status(format!("{id} has no worker to kill ({})", state.as_str()));
+                None
+            }
             Action::Kill => {
-                self.overlay = Some(Overlay::Confirm(Confirm::Kill { task: id }));
+                let dependents = unfinished_dependents(&self.snapshot.tasks, &id);
+                self.overlay = Some(Overlay::Confirm(Confirm::Kill {
+                    task: id,
+                    dependents,
+                }));
                 None
             }
             _ => action.command(&id, &group).map(Effect::Call),
@@ -256,4 +273,25 @@ fn describe(command: &Command) -> String {
         Command::PaneTail { task, .. } => format!("pane of {task}"),
         Command::Shutdown { .. } => "shutdown".into(),
     }
+}
+
+/// Tasks that depend on `id`, directly or through others, and have not
+/// finished: what a kill of `id` would skip. (Group `after` links are not in
+/// the snapshot's tasks; dependencies are what people reason about.)
+fn unfinished_dependents(tasks: &[TaskView], id: &str) -> usize {
+    let mut hit: Vec<&str> = vec![id];
+    let mut i = 0;
+    while i < hit.len() {
+        let x = hit[i];
+        for t in tasks {
+            if !t.state.is_final()
+                && t.dependencies.iter().any(|d| d == x)
+                && !hit.contains(&t.id.as_str())
+            {
+                hit.push(&t.id);
+            }
+        }
+        i += 1;
+    }
+    hit.len() - 1
 }

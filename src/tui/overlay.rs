@@ -21,6 +21,8 @@ pub enum Confirm {
     Halt,
     Kill {
         task: String,
+        /// Unfinished tasks that depend on it: they will be skipped.
+        dependents: usize,
     },
     /// The engine refused a spawn because of unmet dependencies.
     SpawnUnmet {
@@ -44,10 +46,18 @@ impl Confirm {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Confirm::Halt => vec!["Halt every worker? y/n".into()],
-            Confirm::Kill { task } => vec![
-                format!("Kill worker {task}? y/n"),
-                "The task is cancelled, not restarted.".into(),
-            ],
+            Confirm::Kill { task, dependents } => {
+                let mut lines = vec![
+                    format!("Kill worker {task}? y/n"),
+                    "The task is cancelled, not restarted.".into(),
+                ];
+                if *dependents > 0 {
+                    lines.push(format!(
+                        "{dependents} unfinished tasks that depend on it will be skipped."
+                    ));
+                }
+                lines
+            }
             Confirm::SpawnUnmet { task, message } => vec![
                 format!("The engine refused: {message}"),
                 format!("Spawn {task} anyway, before its dependencies? y/n"),
@@ -74,7 +84,7 @@ impl Confirm {
             _ if no => Some(None),
             _ if !yes => None,
             Confirm::Halt => Some(Some(Effect::Call(Command::Halt))),
-            Confirm::Kill { task } => {
+            Confirm::Kill { task, .. } => {
                 Some(Some(Effect::Call(Command::Kill { task: task.clone() })))
             }
             Confirm::SpawnUnmet { task, .. } => Some(Some(Effect::Call(Command::Spawn {
