@@ -164,8 +164,9 @@ impl Workshop {
         }
         let pane_id = self
             .tmux
-            .new_session(
+            .new_labelled_session(
                 &placement.session,
+                Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
                 &placement.worktree,
                 &envs,
                 &argv,

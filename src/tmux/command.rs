@@ -40,7 +40,27 @@ impl Tmux {
         argv: &[String],
         size: (u16, u16),
     ) -> Result<String> {
+        self.new_labelled_session(name, None, cwd, env, argv, size)
+    }
+
+    /// [`Self::new_session`], with `label` as the session's status-left, so a
+    /// person attached to it sees which worker this is. tmux expands formats
+    /// (`#(…)` runs a command) in status-left: the label must hold no `#`.
+    pub fn new_labelled_session(
+        &self,
+        name: &str,
+        label: Option<&str>,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+        size: (u16, u16),
+    ) -> Result<String> {
         check_session_name(name)?;
+        if label.is_some_and(|l| l.contains('#')) {
+            return Err(TmuxError::Invalid(format!(
+                "status label {label:?} holds '#'"
+            )));
+        }
         let cwd = cwd
             .to_str()
             .ok_or_else(|| TmuxError::Invalid(format!("working directory {cwd:?} is not UTF-8")))?;
@@ -77,7 +97,25 @@ impl Tmux {
             .option("remain-on-exit")
             .value("on")
             .build();
-        let out = self.exec_with_path("new-session", vec![new, keep_pane], client_path)?;
+        let mut commands = vec![new, keep_pane];
+        if let Some(label) = label {
+            for (option, value) in [
+                ("status-left", format!("[{label}] ")),
+                (
+                    "status-left-length",
+                    (label.chars().count() + 3).to_string(),
+                ),
+            ] {
+                commands.push(
+                    SetOption::new()
+                        .target_pane(format!("={name}:"))
+                        .option(option)
+                        .value(literal(&value))
+                        .build(),
+                );
+            }
+        }
+        let out = self.exec_with_path("new-session", commands, client_path)?;
         let pane = out.lines().next().unwrap_or_default().trim();
         if names::is_pane_id(pane) {
             Ok(pane.to_string())

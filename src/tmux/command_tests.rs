@@ -218,3 +218,45 @@ fn literal_escapes_only_a_trailing_semicolon() {
     assert_eq!(literal("a\\;"), "a\\\\;");
     assert_eq!(literal(";"), "\\;");
 }
+
+#[test]
+fn a_labelled_session_shows_its_label_and_refuses_formats() {
+    let (server, tmux) = running_server();
+    let dir = tempfile::tempdir().unwrap();
+    let sleep = strings(&["sleep", "30"]);
+    tmux.new_labelled_session(
+        "lab",
+        Some("switchboard T4 attempt 2"),
+        dir.path(),
+        &[],
+        &sleep,
+        (80, 24),
+    )
+    .unwrap();
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            server.name(),
+            "show-options",
+            "-v",
+            "-t",
+            "lab",
+            "status-left",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[switchboard T4 attempt 2] \n"
+    );
+    let hostile = tmux.new_labelled_session(
+        "bad",
+        Some("#(touch pwned)"),
+        dir.path(),
+        &[],
+        &sleep,
+        (80, 24),
+    );
+    assert!(hostile.is_err());
+    assert!(!tmux.has_session("bad").unwrap());
+}

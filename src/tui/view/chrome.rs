@@ -70,6 +70,17 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("elapsed ", theme.dim()),
         Span::raw(elapsed),
     ]);
+    // A private tmux server: what `tmux -L` needs to reach the workers by hand.
+    if let Some(socket) = &snap.tmux_socket {
+        let wide = first.iter().map(Span::width).sum::<usize>() + socket.len() + 12;
+        if wide <= usize::from(area.width) {
+            first.extend([
+                sep(),
+                Span::styled("tmux -L ", theme.dim()),
+                Span::raw(socket.clone()),
+            ]);
+        }
+    }
     // Narrow screens: the clock speaks for itself without its label.
     if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width) {
         first.retain(|s| s.content != "elapsed ");
