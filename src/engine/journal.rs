@@ -125,6 +125,9 @@ pub struct AttemptStart {
     pub attempt: u32,
     pub profile: String,
     pub started_ms: u64,
+    /// The agent's open question (a WAIT or HELP report not yet followed by
+    /// START), so a re-adopted worker still shows it is waiting.
+    pub waiting: Option<String>,
 }
 
 pub fn replay(entries: &[Entry]) -> Replay {
@@ -148,8 +151,22 @@ pub fn replay(entries: &[Entry]) -> Replay {
                         attempt: e.attempt.unwrap_or(0),
                         profile: e.str("profile").unwrap_or_default().to_string(),
                         started_ms: e.ts_ms,
+                        waiting: None,
                     },
                 );
+            }
+            "report" => {
+                if let Some(start) = r.last_start.get_mut(task)
+                    && Some(start.attempt) == e.attempt
+                {
+                    start.waiting = match e.str("state") {
+                        Some("WAIT" | "HELP") => {
+                            Some(e.str("message").unwrap_or("waiting").to_string())
+                        }
+                        Some("START") => None,
+                        _ => start.waiting.take(),
+                    };
+                }
             }
             "merged" => {
                 r.merged.insert(task.clone());
@@ -205,6 +222,10 @@ mod tests {
                 .with("profile", "fallback"),
             Entry::new("halt", 2).with("halt_id", 3),
             Entry::new("halt", 3).with("halt_id", 1),
+            Entry::new("report", 4)
+                .task("T1", 2)
+                .with("state", "WAIT")
+                .with("message", "which database?"),
         ];
         let r = replay(&entries);
         assert_eq!(r.last_halt_id, 3);
@@ -213,6 +234,10 @@ mod tests {
             (start.attempt, start.profile.as_str(), start.started_ms),
             (2, "fallback", 1)
         );
+        assert_eq!(start.waiting.as_deref(), Some("which database?"));
+        let mut answered = entries.to_vec();
+        answered.push(Entry::new("report", 5).task("T1", 2).with("state", "START"));
+        assert_eq!(replay(&answered).last_start["T1"].waiting, None);
     }
 
     #[test]

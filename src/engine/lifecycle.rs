@@ -142,44 +142,7 @@ impl Actor {
                         TaskState::Pending | TaskState::Halted | TaskState::Failed
                     );
                 if adoptable {
-                    // A worker from an engine that died: re-adopt it.
-                    run.attempt = attempt;
-                    run.selected = true;
-                    run.worker = Some(Worker::new(attempt, now_ms()));
-                    let mut started_ms = now_ms();
-                    if let Some(start) = run.journaled_start.take()
-                        && start.attempt == attempt
-                    {
-                        started_ms = start.started_ms;
-                        if !start.profile.is_empty() {
-                            run.profile = start.profile;
-                        }
-                        // On a fallback already: escalation goes on from there.
-                        let task = &self.shop.plan.plan.tasks[t];
-                        run.fallbacks_used = self
-                            .shop
-                            .plan
-                            .plan
-                            .agents
-                            .get(&task.agent.kind)
-                            .and_then(|a| a.fallbacks.iter().position(|f| *f == run.profile))
-                            .map_or(0, |i| i as u32 + 1);
-                    }
-                    run.attempts.push(AttemptSpan {
-                        attempt,
-                        profile: run.profile.clone(),
-                        started_ms,
-                        ended_ms: None,
-                        outcome: None,
-                    });
-                    if self.phase == RunPhase::Idle || self.phase == RunPhase::Finished {
-                        self.phase = RunPhase::Running;
-                    }
-                    self.set_state(
-                        t,
-                        TaskState::Running,
-                        Some("re-adopted a live worker".into()),
-                    );
+                    self.adopt(t, attempt);
                 }
                 let run = &mut self.tasks[t];
                 match run.worker.as_mut() {
@@ -270,6 +233,61 @@ impl Actor {
                     tries: tries + 1,
                 });
             });
+        }
+    }
+
+    /// A live worker of an engine that died: take it on as it was, with its
+    /// attempt's start, profile and open question from the journal.
+    fn adopt(&mut self, t: usize, attempt: u32) {
+        let now = now_ms();
+        let kind = self.shop.plan.plan.tasks[t].agent.kind.clone();
+        let fallbacks = self
+            .shop
+            .plan
+            .plan
+            .agents
+            .get(&kind)
+            .map(|a| a.fallbacks.clone())
+            .unwrap_or_default();
+        let run = &mut self.tasks[t];
+        run.attempt = attempt;
+        run.selected = true;
+        let mut started_ms = now;
+        let mut question = None;
+        if let Some(start) = run.journaled_start.take()
+            && start.attempt == attempt
+        {
+            started_ms = start.started_ms;
+            if !start.profile.is_empty() {
+                run.profile = start.profile;
+            }
+            question = start.waiting;
+        }
+        // On a fallback already: escalation goes on from there.
+        run.fallbacks_used = fallbacks
+            .iter()
+            .position(|f| *f == run.profile)
+            .map_or(0, |i| i as u32 + 1);
+        let mut worker = Worker::new(attempt, now);
+        worker.waiting = question.is_some();
+        run.worker = Some(worker);
+        run.attempts.push(AttemptSpan {
+            attempt,
+            profile: run.profile.clone(),
+            started_ms,
+            ended_ms: None,
+            outcome: None,
+        });
+        if self.phase == RunPhase::Idle || self.phase == RunPhase::Finished {
+            self.phase = RunPhase::Running;
+        }
+        self.set_state(
+            t,
+            TaskState::Running,
+            Some("re-adopted a live worker".into()),
+        );
+        if let Some(question) = question {
+            self.set_state(t, TaskState::Waiting, Some(question));
         }
     }
 
@@ -500,6 +518,11 @@ impl Actor {
                     MergeOutcome::Merged { commit } => commit,
                     _ => "already contained".to_string(),
                 };
+                // What a done row says, rather than whatever its pane last showed.
+                self.tasks[t].last_line = format!(
+                    "merged into {branch} ({})",
+                    commit.get(..10).unwrap_or(&commit)
+                );
                 self.record(
                     Entry::new("merged", now_ms())
                         .task(&id, attempt)

@@ -84,9 +84,12 @@ fn pane_target(pane_id: &str) -> Result<String> {
 
 /// The last `lines` non-blank-tailed lines of a capture, trailing spaces cut.
 pub(crate) fn tail(captured: Vec<String>, lines: u32) -> Vec<String> {
+    // tmux writes "Pane is dead (status …)" on the bottom row of a dead pane,
+    // below the blank rows left under the last output: not the worker's words.
     let mut out: Vec<String> = captured
         .into_iter()
         .map(|l| l.trim_end().to_string())
+        .filter(|l| !l.starts_with("Pane is dead ("))
         .collect();
     while out.last().is_some_and(String::is_empty) {
         out.pop();
@@ -226,5 +229,14 @@ mod tests {
         assert_eq!(tail(captured.clone(), 2), ["", "c"]);
         assert_eq!(tail(captured.clone(), 10), ["a", "b", "", "c"]);
         assert_eq!(tail(Vec::new(), 3), Vec::<String>::new());
+        let dead = [
+            "done",
+            "",
+            "",
+            "Pane is dead (status 130, Wed Dec  2 03:22:27 2026)",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(tail(dead, 2), ["done"]);
     }
 }

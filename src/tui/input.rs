@@ -27,6 +27,8 @@ pub struct Input {
     events: mpsc::Receiver<Event>,
     control: std_mpsc::Sender<Control>,
     thread: Option<thread::JoinHandle<()>>,
+    /// Disconnects when the thread ends.
+    finished: std_mpsc::Receiver<()>,
 }
 
 impl Input {
@@ -34,9 +36,13 @@ impl Input {
     pub fn start() -> Input {
         let (tx, events) = mpsc::channel(1024);
         let (control, control_rx) = std_mpsc::channel();
+        let (finishing, finished) = std_mpsc::channel::<()>();
         let spawned = thread::Builder::new()
             .name("tui-input".into())
-            .spawn(move || read_loop(&tx, &control_rx));
+            .spawn(move || {
+                let _finishing = finishing;
+                read_loop(&tx, &control_rx);
+            });
         let thread = spawned
             .map_err(|e| {
                 // No input thread: recv() reports the closed channel at once.
@@ -47,6 +53,7 @@ impl Input {
             events,
             control,
             thread,
+            finished,
         }
     }
 
@@ -82,6 +89,14 @@ impl Drop for Input {
         // Closing first wakes a thread blocked on a full channel.
         self.events.close();
         let _ = self.control.send(Control::Stop);
+        // crossterm's poll never returns on a hung-up terminal (it reads
+        // nothing, forever): such a thread is left behind, not joined, and
+        // ends with the process.
+        let stopped = self.finished.recv_timeout(POLL_SLICE * 4);
+        if stopped == Err(std_mpsc::RecvTimeoutError::Timeout) {
+            tracing::warn!("the input thread is stuck on a gone terminal; leaving it");
+            return;
+        }
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -110,15 +125,35 @@ fn read_loop(tx: &mpsc::Sender<Event>, control: &std_mpsc::Receiver<Control>) {
                         return;
                     }
                 }
+                Err(e) if terminal_gone() => {
+                    tracing::warn!("the terminal is gone ({e}); input closed");
+                    return;
+                }
                 Err(e) => tracing::warn!("reading terminal input: {e}"),
             },
+            // A hung-up terminal (its window closed, the ssh link dropped)
+            // reads as endless empty input: closing the channel tells the
+            // control room, instead of spinning on it.
+            Ok(false) if terminal_gone() => {
+                tracing::warn!("the terminal is gone; input closed");
+                return;
+            }
             Ok(false) => {}
+            Err(e) if terminal_gone() => {
+                tracing::warn!("the terminal is gone ({e}); input closed");
+                return;
+            }
             Err(e) => {
                 tracing::warn!("polling terminal input: {e}");
                 thread::sleep(POLL_SLICE);
             }
         }
     }
+}
+
+/// Whether stdin's terminal has hung up: its attributes can no longer be read.
+fn terminal_gone() -> bool {
+    nix::sys::termios::tcgetattr(std::io::stdin()).is_err()
 }
 
 /// Parked: false when the `Input` was dropped meanwhile.

@@ -22,7 +22,9 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// The terminal while the TUI owns it; restores it when dropped.
 pub struct TerminalGuard {
-    terminal: Term,
+    /// Dropped by hand: ratatui's own drop `eprintln!`s when it cannot show
+    /// the cursor, and that panics when the terminal has gone away.
+    terminal: std::mem::ManuallyDrop<Term>,
     mouse: bool,
     /// True while in raw mode on the alternate screen.
     entered: bool,
@@ -33,7 +35,7 @@ impl TerminalGuard {
         install_panic_hook();
         let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         let mut guard = TerminalGuard {
-            terminal,
+            terminal: std::mem::ManuallyDrop::new(terminal),
             mouse,
             entered: false,
         };
@@ -89,6 +91,13 @@ impl Drop for TerminalGuard {
             && let Err(e) = restore(self.mouse)
         {
             tracing::warn!("could not restore the terminal: {e}");
+        }
+        // A terminal that cannot show its cursor is gone: leave ratatui's
+        // Terminal undropped (its drop would print, and printing would panic)
+        // so the engine can still close cleanly.
+        if self.terminal.show_cursor().is_ok() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.terminal) };
         }
     }
 }

@@ -590,3 +590,17 @@ fn running_a_task_again_revives_the_tasks_skipped_for_it() {
     assert!(screen.contains("EXITED 0"), "{}", screen.text());
     assert!(!screen.contains("left running"), "{}", screen.text());
 }
+
+/// The window closes under the control room (terminal hung up, ssh gone):
+/// it leaves, its workers left running, instead of spinning on a dead tty.
+#[test]
+fn a_control_room_whose_terminal_hangs_up_exits() {
+    let sb = Sandbox::new(&plan("", &task("alpha", "Paint the fence", "G1")));
+    let term = Terminal::open(&sb);
+    term.wait("the control room, idle", |s| s.phase_is("IDLE"));
+    assert!(!sb.live_processes().is_empty(), "switchboard runs");
+    drop(term);
+    sb.wait_for("switchboard gone with its terminal", |s| {
+        s.live_processes().is_empty()
+    });
+}
