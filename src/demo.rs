@@ -174,8 +174,12 @@ pub fn offer_cleanup(demo: &Demo) {
             Err(e) => eprintln!("switchboard: could not remove {}: {e}", demo.dir.display()),
         }
     } else {
+        // This very binary: `switchboard` may not be on PATH (cargo run).
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "switchboard".into());
         eprintln!(
-            "demo kept: cd {} && switchboard --tmux-socket {}",
+            "demo kept: cd {} && {exe} --tmux-socket {}  (reopens the control room; workers still running are re-adopted)",
             demo.repo.display(),
             demo.tmux_socket
         );
