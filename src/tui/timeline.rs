@@ -119,7 +119,8 @@ impl TimelineView {
         };
         let span = ms_per_col * cols;
         let origin_ms = if !self.follow {
-            self.origin_ms
+            // Nothing happened before the run: the view stops at its start.
+            self.origin_ms.max(start)
         } else if now_ms < start + span * 9 / 10 {
             start
         } else {

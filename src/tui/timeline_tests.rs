@@ -102,11 +102,15 @@ fn scrolling_stops_following_and_moves_by_columns() {
     let b = view.axis(&snap, NOW, 100);
     assert_eq!(b.origin_ms, a.origin_ms + 10 * a.ms_per_col);
     assert_eq!(b.ms_per_col, a.ms_per_col);
-    view.scroll(&b, -30);
+    view.scroll(&b, -5);
     assert_eq!(
         view.axis(&snap, NOW, 100).origin_ms,
-        b.origin_ms - 30 * b.ms_per_col
+        b.origin_ms - 5 * b.ms_per_col
     );
+    // Not before the run's start, however far back.
+    let c = view.axis(&snap, NOW, 100);
+    view.scroll(&c, -1000);
+    assert_eq!(view.axis(&snap, NOW, 100).origin_ms, snap.started_ms);
     view.toggle_follow(&b);
     assert!(view.follow);
 }
