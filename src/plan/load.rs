@@ -150,6 +150,38 @@ impl<'a> Locator<'a> {
         }
     }
 
+    /// Where `key:` is written inside the map that starts at `at` (a position
+    /// from [`Self::find`]): on that line (flow style), or on the lines below
+    /// it indented at least as far. For pointing at the key a problem is in,
+    /// rather than at the task's id.
+    pub fn key_in_block(&self, at: (usize, usize), key: &str) -> Option<(usize, usize)> {
+        let (line, column) = at;
+        let first = self.lines.get(line.checked_sub(1)?)?;
+        let pattern = format!("{key}:");
+        let on_first = first
+            .char_indices()
+            .skip(column)
+            .find(|(i, _)| {
+                first[*i..].starts_with(&pattern)
+                    && !first[..*i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+            .map(|(i, _)| (line, first[..i].chars().count() + 1));
+        on_first.or_else(|| {
+            self.lines[line..]
+                .iter()
+                .enumerate()
+                .take_while(|(_, l)| {
+                    l.trim().is_empty() || l.len() - l.trim_start().len() + 1 >= column
+                })
+                .find_map(|(k, l)| {
+                    let indent = l.len() - l.trim_start().len();
+                    l.trim_start()
+                        .starts_with(&pattern)
+                        .then_some((line + 1 + k, indent + 1))
+                })
+        })
+    }
+
     /// The 1-based line and column of `key: value` (value maybe quoted), the `n`th
     /// such occurrence (0-based), so duplicates point at the second copy.
     pub fn find(&self, key: &str, value: &str, n: usize) -> Option<(usize, usize)> {
@@ -167,5 +199,22 @@ impl<'a> Locator<'a> {
                 (found == value).then(|| (i + 1, line.len() - trimmed.len() + 1))
             })
             .nth(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Locator;
+
+    #[test]
+    fn a_key_is_found_in_its_own_task_only() {
+        let text = "tasks:\n  - taskId: A\n    title: a\n  - taskId: B\n    group: G9\n  - { taskId: C, group: G8 }\n";
+        let loc = Locator::new(text);
+        let a = loc.find("taskId", "A", 0).expect("A");
+        assert_eq!(loc.key_in_block(a, "group"), None, "B's group is not A's");
+        let b = loc.find("taskId", "B", 0).expect("B");
+        assert_eq!(loc.key_in_block(b, "group"), Some((5, 5)));
+        // Flow style: on the same line, after the anchor (C's `taskId`).
+        assert_eq!(loc.key_in_block((6, 7), "group"), Some((6, 18)));
     }
 }

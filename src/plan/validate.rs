@@ -204,15 +204,20 @@ pub fn validate(
             }
         }
         *n += 1;
+        // The key a problem is in, within this task's map; else the task's id.
+        let key_pos = |key: &str| pos.and_then(|p| loc.key_in_block(p, key)).or(pos);
         if t.title.trim().is_empty() {
-            diags.push(err(format!("task {}: the title is empty", t.task_id), pos));
+            diags.push(err(
+                format!("task {}: the title is empty", t.task_id),
+                key_pos("title"),
+            ));
         }
         // Titles are drawn on terminals: an escape sequence in one would
         // rewrite the screen (or the window title) of whoever lists the plan.
         if has_control(&t.title) {
             diags.push(err(
                 format!("task {}: the title holds control characters", t.task_id),
-                pos,
+                key_pos("title"),
             ));
         }
         if !group_index.contains_key(t.group.as_str()) {
@@ -223,7 +228,7 @@ pub fn validate(
                     t.group,
                     did_you_mean(&t.group, group_index.keys())
                 ),
-                pos,
+                key_pos("group"),
             ));
         }
         if !plan.agents.contains_key(&t.agent.kind) {
@@ -237,7 +242,7 @@ pub fn validate(
                         hint => hint,
                     }
                 ),
-                pos,
+                key_pos("agent"),
             ));
         }
         if let Some(h) = t.effort_hours
@@ -245,7 +250,7 @@ pub fn validate(
         {
             diags.push(err(
                 format!("task {}: effortHours must be a number >= 0", t.task_id),
-                pos,
+                key_pos("effortHours"),
             ));
         }
         let paths = t.outputs.iter().map(|o| ("output", &o.path));
@@ -287,7 +292,9 @@ pub fn validate(
                         t.task_id,
                         did_you_mean(d, task_index.keys())
                     ),
-                    task_pos(&t.task_id, 0),
+                    task_pos(&t.task_id, 0)
+                        .and_then(|p| loc.key_in_block(p, "dependencies"))
+                        .or(task_pos(&t.task_id, 0)),
                 )),
             }
         }
