@@ -201,6 +201,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         }
         tasks[i].attempt = replay.last_attempt.get(&t.task_id).copied().unwrap_or(0);
         tasks[i].journaled_start = replay.last_start.get(&t.task_id).cloned();
+        tasks[i].earlier_restarts = replay.restarts.get(&t.task_id).copied().unwrap_or(0);
         tasks[i].placement = Some(shop.placement(t));
     }
     hold_live_workers(&control, &key, plan, &mut tasks).await;

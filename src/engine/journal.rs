@@ -118,6 +118,9 @@ pub struct Replay {
     pub last_start: BTreeMap<String, AttemptStart>,
     /// The highest halt number journaled, so halts keep counting up.
     pub last_halt_id: u64,
+    /// Restarts and escalations earlier engines made, per task, so the
+    /// count a person sees does not drop back to 0 with a new control room.
+    pub restarts: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +170,9 @@ pub fn replay(entries: &[Entry]) -> Replay {
                         _ => start.waiting.take(),
                     };
                 }
+            }
+            "restart" | "escalation" => {
+                *r.restarts.entry(task.clone()).or_insert(0) += 1;
             }
             "merged" => {
                 r.merged.insert(task.clone());
@@ -235,6 +241,10 @@ mod tests {
             (2, "fallback", 1)
         );
         assert_eq!(start.waiting.as_deref(), Some("which database?"));
+        let mut restarted = entries.to_vec();
+        restarted.push(Entry::new("restart", 6).task("T1", 2));
+        restarted.push(Entry::new("escalation", 7).task("T1", 3));
+        assert_eq!(replay(&restarted).restarts["T1"], 2);
         let mut answered = entries.to_vec();
         answered.push(Entry::new("report", 5).task("T1", 2).with("state", "START"));
         assert_eq!(replay(&answered).last_start["T1"].waiting, None);

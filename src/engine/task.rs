@@ -34,6 +34,8 @@ pub struct TaskRun {
     pub journaled_start: Option<super::journal::AttemptStart>,
     /// The pane of the last worker, kept for reading after it ended.
     pub last_pane: Option<String>,
+    /// Restarts made by earlier engines (from the journal).
+    pub earlier_restarts: u32,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -109,6 +111,7 @@ impl TaskRun {
             previous_note: None,
             journaled_start: None,
             last_pane: None,
+            earlier_restarts: 0,
         }
     }
 
@@ -136,7 +139,7 @@ impl TaskRun {
             state: self.state,
             light: self.light(),
             attempt: self.attempt,
-            restarts: restarts(&self.attempts),
+            restarts: self.earlier_restarts + restarts(&self.attempts),
             attempts: self.attempts.clone(),
             last_line: self.last_line.clone(),
             message: self.message.clone(),
