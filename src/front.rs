@@ -21,16 +21,30 @@ pub struct Closing {
 /// Run the control room; `options.select` chooses what starts at once.
 pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Closing, String> {
     let key = crate::tmux::names::repo_key(&options.repo_root);
-    if let Ok(path) = socket::socket_path(&key)
+    // Another switchboard owns the engine: be a second window onto it. If that
+    // engine stops (its window closed), take its workers over with our own.
+    while let Ok(path) = socket::socket_path(&key)
         && path.exists()
         && let Ok(link) = remote::connect(&path).await
     {
-        // Another switchboard owns the engine: be a second window onto it.
-        let choice = tui::run(link.clone(), tui_options)
+        let watching = TuiOptions {
+            take_over: true,
+            ..tui_options.clone()
+        };
+        let choice = tui::run(link.clone(), watching)
             .await
             .map_err(|e| format!("{e:#}"))?;
-        if choice == QuitChoice::HaltWorkers {
-            report_halt(&link).await;
+        match choice {
+            QuitChoice::EngineGone => {
+                eprintln!(
+                    "switchboard: the engine of this repository stopped; taking over its workers"
+                );
+                // Its socket file may linger a moment after its process.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                continue;
+            }
+            QuitChoice::HaltWorkers => report_halt(&link).await,
+            QuitChoice::LeaveRunning => {}
         }
         return Ok(Closing {
             choice,
@@ -80,10 +94,12 @@ async fn report_halt(link: &EngineLink) {
 /// that reopens this control room (its plan and tmux server).
 pub fn farewell(closing: &Closing, again: &str) -> ExitCode {
     match closing.choice {
-        QuitChoice::LeaveRunning if closing.attached || closing.live_workers == 0 => {
+        QuitChoice::LeaveRunning | QuitChoice::EngineGone
+            if closing.attached || closing.live_workers == 0 =>
+        {
             ExitCode::SUCCESS
         }
-        QuitChoice::LeaveRunning => {
+        QuitChoice::LeaveRunning | QuitChoice::EngineGone => {
             eprintln!(
                 "switchboard: {} workers left running in tmux; run `{again}` here again to re-adopt them",
                 closing.live_workers

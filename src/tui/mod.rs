@@ -40,6 +40,9 @@ pub enum QuitChoice {
     LeaveRunning,
     /// The person asked to halt every worker before leaving.
     HaltWorkers,
+    /// The engine this window watched (another process's) has stopped; with
+    /// [`TuiOptions::take_over`], the caller starts one of its own.
+    EngineGone,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,10 @@ pub struct TuiOptions {
     pub bell: bool,
     /// Mouse capture (click to select, wheel to scroll).
     pub mouse: bool,
+    /// Leave with [`QuitChoice::EngineGone`] when the engine stops, so the
+    /// caller can take its workers over (a window attached to another
+    /// process's engine).
+    pub take_over: bool,
 }
 
 impl Default for TuiOptions {
@@ -67,6 +74,7 @@ impl Default for TuiOptions {
             pane_tail_lines: 200,
             bell: true,
             mouse: true,
+            take_over: false,
         }
     }
 }

@@ -91,6 +91,8 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 if changed.is_ok() {
                     app.on_snapshot(snapshots.borrow_and_update().clone());
                     received_at = Instant::now();
+                } else if options.take_over {
+                    return Ok(QuitChoice::EngineGone);
                 } else {
                     engine_alive = false;
                     app.set_status("the engine has stopped; showing its last state");
