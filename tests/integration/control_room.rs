@@ -29,8 +29,13 @@ impl Terminal {
     /// Start `switchboard` (no mode: the control room) in the sandbox's repo.
     /// The pane stays open after it exits, with `EXITED <code>` below its output.
     fn open(sb: &Sandbox) -> Terminal {
+        Terminal::open_as(sb, "outer")
+    }
+
+    /// Another window, on a tmux server of its own named by `which`.
+    fn open_as(sb: &Sandbox, which: &str) -> Terminal {
         let term = Terminal {
-            server: format!("{}-outer", sb.tmux),
+            server: format!("{}-{which}", sb.tmux),
         };
         // The sandbox's variables go to switchboard alone, not to the shell
         // around it: `live_processes` finds processes by them, and must see
@@ -603,4 +608,39 @@ fn a_control_room_whose_terminal_hangs_up_exits() {
     sb.wait_for("switchboard gone with its terminal", |s| {
         s.live_processes().is_empty()
     });
+}
+
+/// A second window watches the first one's engine; when the first window
+/// closes (its engine with it), the second takes the workers over.
+#[test]
+fn a_second_window_takes_over_when_the_first_closes() {
+    use switchboard::engine::command::Command as C;
+    let sb = Sandbox::new(&plan("", &task("alpha", "Paint the fence", "G1")));
+    let first = Terminal::open(&sb);
+    first.wait("the control room, idle", |s| s.phase_is("IDLE"));
+    engine(&sb, C::RunGroup { group: "G1".into() });
+    sb.wait_for("alpha running", |s| state_in(s, "alpha") == "running");
+    let second = Terminal::open_as(&sb, "second");
+    second.wait("the second window on the same run", |s| {
+        s.state_of("alpha").as_deref() == Some("running")
+    });
+    drop(first);
+    sb.wait_for("alpha re-adopted by the second window's engine", |s| {
+        s.events("state")
+            .iter()
+            .any(|e| e["reason"] == "re-adopted a live worker")
+    });
+    let screen = second.wait("alpha running under the new engine", |s| {
+        s.state_of("alpha").as_deref() == Some("running")
+    });
+    assert_eq!(state_in(&sb, "alpha"), "running", "{}", screen.text());
+    assert_eq!(
+        sb.events("spawned").len(),
+        1,
+        "taken over, not started again"
+    );
+    second.press(&["q"]);
+    second.wait("the quit question", |s| s.contains("Halt them (h)"));
+    second.press(&["h"]);
+    second.wait("switchboard exited", |s| s.contains("EXITED 0"));
 }
