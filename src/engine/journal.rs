@@ -158,17 +158,18 @@ pub fn replay(entries: &[Entry]) -> Replay {
                     },
                 );
             }
-            "report" => {
+            // Waiting, by the agent's report or a prompt rule, until it runs again.
+            "state" => {
                 if let Some(start) = r.last_start.get_mut(task)
                     && Some(start.attempt) == e.attempt
                 {
-                    start.waiting = match e.str("state") {
-                        Some("WAIT" | "HELP") => {
-                            Some(e.str("message").unwrap_or("waiting").to_string())
+                    match e.str("state") {
+                        Some("waiting") => {
+                            start.waiting = Some(e.str("reason").unwrap_or("waiting").to_string());
                         }
-                        Some("START") => None,
-                        _ => start.waiting.take(),
-                    };
+                        Some("running") => start.waiting = None,
+                        _ => {}
+                    }
                 }
             }
             "restart" | "escalation" => {
@@ -228,10 +229,10 @@ mod tests {
                 .with("profile", "fallback"),
             Entry::new("halt", 2).with("halt_id", 3),
             Entry::new("halt", 3).with("halt_id", 1),
-            Entry::new("report", 4)
+            Entry::new("state", 4)
                 .task("T1", 2)
-                .with("state", "WAIT")
-                .with("message", "which database?"),
+                .with("state", "waiting")
+                .with("reason", "which database?"),
         ];
         let r = replay(&entries);
         assert_eq!(r.last_halt_id, 3);
@@ -246,7 +247,11 @@ mod tests {
         restarted.push(Entry::new("escalation", 7).task("T1", 3));
         assert_eq!(replay(&restarted).restarts["T1"], 2);
         let mut answered = entries.to_vec();
-        answered.push(Entry::new("report", 5).task("T1", 2).with("state", "START"));
+        answered.push(
+            Entry::new("state", 5)
+                .task("T1", 2)
+                .with("state", "running"),
+        );
         assert_eq!(replay(&answered).last_start["T1"].waiting, None);
     }
 

@@ -34,6 +34,9 @@ pub fn matching<'t>(rules: &[PromptRule], tail: &'t [String]) -> Option<(usize, 
     })
 }
 
+/// Lines a question may have under it and still be open: a menu of answers.
+const MENU_LINES: usize = 4;
+
 /// What a worker's prompt rules have seen: the question on screen, if any.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct PromptSeen {
@@ -79,7 +82,13 @@ impl PromptSeen {
         if !same {
             self.question = Some((rule, line.to_string()));
             self.lines_after = after;
-            return Step::Ask(rule);
+            // Output under it means it was answered before we looked (a
+            // worker re-adopted by a new engine): not a question now.
+            return if after <= MENU_LINES {
+                Step::Ask(rule)
+            } else {
+                Step::Nothing
+            };
         }
         let grew = after > self.lines_after;
         self.lines_after = after;
@@ -142,7 +151,11 @@ impl Actor {
                         }
                     });
                     self.record(base("prompt_answered").with("sent", answer));
-                } else if state != TaskState::Waiting {
+                } else if state == TaskState::Waiting {
+                    // Already waiting (its report, or restored on re-adoption):
+                    // this question's answer is what ends it.
+                    w.prompt.waiting = true;
+                } else {
                     w.prompt.waiting = true;
                     let reason = format!("asks: {line}");
                     self.record(base("prompt"));
@@ -224,6 +237,14 @@ mod tests {
         // A dialog that disappears once answered.
         assert_eq!(seen.step(None), Step::Answered);
         assert_eq!(seen.step(None), Step::Nothing);
+    }
+
+    #[test]
+    fn a_question_first_seen_with_output_under_it_was_already_answered() {
+        let mut seen = PromptSeen::default();
+        assert_eq!(seen.step(Some((0, "Overwrite? [y/n] y", 6))), Step::Nothing);
+        assert_eq!(seen.step(Some((0, "Overwrite? [y/n] y", 7))), Step::Nothing);
+        assert_eq!(seen.step(Some((0, "Overwrite b? [y/n]", 0))), Step::Ask(0));
     }
 
     #[test]
