@@ -422,6 +422,10 @@ impl Actor {
                     message: "nothing to halt: no task is running".into(),
                 }
             }
+            // A second halt while halted would only report an empty one.
+            Command::Halt if self.phase == RunPhase::Halted => Reply::Error {
+                message: "already halted (switchboard resume reopens dispatch)".into(),
+            },
             Command::Halt => {
                 self.begin_halt(reply);
                 return None;

@@ -124,25 +124,20 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             s("reason")
         )),
         "failure" => error(format!("{task} FAILED: {}", s("reason"))),
-        "halt" => warn(format!(
-            "halt #{}: {}/{} workers acknowledged in {} ms",
-            e.details
-                .get("halt_id")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            e.details
-                .get("acks_received")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            e.details
-                .get("total_workers")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            e.details
+        "halt" => {
+            let n = |k: &str| e.details.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            let ms = e
+                .details
                 .get("total_latency_ms")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0)
-        )),
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            warn(format!(
+                "halt #{}: {}/{} workers acknowledged in {ms:.1} ms",
+                n("halt_id"),
+                n("acks_received"),
+                n("total_workers")
+            ))
+        }
         "resume" => info("resumed: dispatching again".into()),
         "warning" if e.task.is_none() => warn(s("message")),
         "warning" => warn(format!("{task}: {}", s("message"))),

@@ -55,7 +55,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
+        write!(f, "{}", printable(&self.file))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
             if let Some(col) = self.column {
@@ -66,6 +66,39 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "",
             Severity::Warning => "warning: ",
         };
-        write!(f, ": {kind}{}", self.message)
+        write!(f, ": {kind}{}", printable(&self.message))
+    }
+}
+
+/// Messages quote the plan's own text back, which may hold escape sequences
+/// (an id `T\e]0;x\a` would retitle the terminal): control characters are
+/// shown escaped, never sent.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Diagnostic;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let d = Diagnostic::error("p.yaml", "unknown dependency 'T\u{1b}]0;pwned\u{7}'").at(3, 5);
+        assert_eq!(
+            d.to_string(),
+            "p.yaml:3:5: unknown dependency 'T\\u{1b}]0;pwned\\u{7}'"
+        );
     }
 }

@@ -25,22 +25,39 @@ pub fn parse_all(file: &str, bytes: &[u8]) -> Result<(Plan, Vec<Diagnostic>), Ve
     // those than characters.
     for _ in 0..bytes.len() {
         let last = errors.last().expect("one error at least");
-        if !mend(&mut lines, last) {
-            return Err(errors);
-        }
-        let text = lines.join("\n");
-        // Mending must never be what breaks the YAML: then stop, with what
-        // was found, rather than report an error the user did not make.
-        if serde_norway::from_str::<serde_norway::Value>(&text).is_err() {
-            return Err(errors);
-        }
+        // Read a misspelt key as its fix; if that key is there already (a
+        // duplicate), set the misspelt one aside instead.
+        let Some(text) = [true, false].into_iter().find_map(|rename_to_fix| {
+            let mut mended = lines.clone();
+            let text = mend(&mut mended, last, rename_to_fix).then(|| mended.join("\n"))?;
+            // Mending must never be what breaks the YAML: that would report
+            // an error the user did not make.
+            serde_norway::from_str::<serde_norway::Value>(&text).ok()?;
+            lines = mended;
+            Some(text)
+        }) else {
+            return Err(stopped(errors));
+        };
         match parse(file, text.as_bytes()) {
             Ok(plan) => return Ok((plan, errors)),
-            Err(d) if errors.contains(&d) => return Err(errors),
+            Err(d) if errors.contains(&d) => return Err(stopped(errors)),
             Err(d) => errors.push(d),
         }
     }
-    Err(errors)
+    Err(stopped(errors))
+}
+
+/// The errors so far, and a word that there may be more behind the last.
+fn stopped(mut errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    if let Some(last) = errors.last() {
+        let note = Diagnostic::warning(
+            &last.file,
+            "the check stopped at the error above; fix it to see anything else that is wrong",
+        )
+        .at_opt(last.line.zip(last.column));
+        errors.push(note);
+    }
+    errors
 }
 
 /// The name an "unknown field" or "unknown variant" error is about, the fix
@@ -78,7 +95,7 @@ fn unknown(message: &str) -> Option<Unknown<'_>> {
 }
 
 /// Set aside what `d` complains about; false when it cannot be.
-fn mend(lines: &mut [String], d: &Diagnostic) -> bool {
+fn mend(lines: &mut [String], d: &Diagnostic, rename_to_fix: bool) -> bool {
     let Some(u) = unknown(&d.message) else {
         return false;
     };
@@ -89,8 +106,9 @@ fn mend(lines: &mut [String], d: &Diagnostic) -> bool {
         return false;
     };
     let replacement = match (u.field, u.fix) {
-        (_, Some(fix)) => fix,
-        (true, None) => return blank_unknown_key(lines, line, column, u.name).is_some(),
+        (false, Some(fix)) => fix,
+        (true, Some(fix)) if rename_to_fix => fix,
+        (true, _) => return blank_unknown_key(lines, line, column, u.name).is_some(),
         (false, None) => match u.first_expected {
             Some(first) => first,
             None => return false,
@@ -189,8 +207,12 @@ mod tests {
             "{HEAD}extar: 1\ntasks:\n  - {{ taskId: T1, title: t, group: G1, agent: {{ type: a }}, colour: red }}\n"
         );
         let errors = parse_all("p.yaml", text.as_bytes()).expect_err("flow key stays");
-        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[1].message.contains("unknown field `colour`"));
         assert!(errors[1].message.contains("(taskId T1)"));
+        // And a word that the check stopped there.
+        assert_eq!(errors[2].severity, crate::plan::Severity::Warning);
+        assert!(errors[2].message.contains("the check stopped"));
+        assert_eq!(errors[2].line, errors[1].line);
     }
 }
