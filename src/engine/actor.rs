@@ -601,13 +601,8 @@ impl Actor {
         if let Err(e) = self.journal.append(&entry) {
             tracing::error!("journal write failed: {e}");
         }
-        if let Some((level, text)) = words::describe(&entry) {
-            self.log.push_back(LogLine {
-                ts_ms: entry.ts_ms,
-                level,
-                task: entry.task.clone(),
-                text,
-            });
+        if let Some(line) = words::log_line(&entry) {
+            self.log.push_back(line);
             self.log_total += 1;
             if self.log.len() > LOG_TAIL {
                 self.log.pop_front();

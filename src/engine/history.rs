@@ -5,8 +5,8 @@
 
 use super::journal::Entry;
 use super::view::{
-    AttemptOutcome, AttemptSpan, HaltReport, Light, LogLine, RunPhase, Snapshot, TaskState,
-    TaskView, group_views,
+    AttemptOutcome, AttemptSpan, HaltReport, Light, RunPhase, Snapshot, TaskState, TaskView,
+    group_views,
 };
 use super::words;
 use crate::plan::ValidPlan;
@@ -49,13 +49,8 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         last_halt: None,
     };
     for e in entries {
-        if let Some((level, text)) = words::describe(e) {
-            snap.log_tail.push(LogLine {
-                ts_ms: e.ts_ms,
-                level,
-                task: e.task.clone(),
-                text,
-            });
+        if let Some(line) = words::log_line(e) {
+            snap.log_tail.push(line);
             snap.log_total += 1;
         }
         apply_run_event(&mut snap, e);

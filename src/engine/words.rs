@@ -1,7 +1,18 @@
 //! Journal entries in human words, for the log pane and headless progress.
 
 use super::journal::Entry;
-use super::view::LogLevel;
+use super::view::{LogLevel, LogLine};
+
+/// The entry as a log line, or None for entries too chatty to show.
+pub fn log_line(e: &Entry) -> Option<LogLine> {
+    let (level, text) = describe(e)?;
+    Some(LogLine {
+        ts_ms: e.ts_ms,
+        level,
+        task: e.task.clone(),
+        text,
+    })
+}
 
 /// The sentence and its level, or None for entries too chatty to show.
 pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
