@@ -50,11 +50,7 @@ fn two_groups_complete_and_integration_holds_every_output() {
         "sessions left: {:?}",
         sb.tmux_sessions()
     );
-    assert!(
-        sb.live_processes().is_empty(),
-        "processes left: {:?}",
-        sb.live_processes()
-    );
+    sb.assert_no_process_left("after the run");
     let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md"))
         .expect("execution log");
     assert!(log.contains("| C | Task C | G2 | done |"), "{log}");
@@ -121,11 +117,7 @@ fn sigint_stops_every_worker_and_keeps_worktrees() {
     });
     let out = interrupt(child);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        sb.live_processes().is_empty(),
-        "processes left: {:?}",
-        sb.live_processes()
-    );
+    sb.assert_no_process_left("after the run");
     assert!(
         sb.tmux_sessions().is_empty(),
         "sessions left: {:?}",

@@ -169,6 +169,23 @@ impl Sandbox {
             .expect("spawn switchboard")
     }
 
+    /// No process of this sandbox is left. Given a few seconds: a pane's
+    /// process dies of its session's kill a moment after switchboard exits.
+    pub fn assert_no_process_left(&self, what: &str) {
+        let start = Instant::now();
+        loop {
+            let left = self.live_processes();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}: processes left: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Poll `cond` until it holds (hang guard 60 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
         let start = Instant::now();

@@ -196,7 +196,7 @@ fn crashing_fallback_ends_in_failure_with_every_event_kind() {
     assert_eq!(failure["profile"], "also-crashy");
     assert_eq!(failure["attempt"], 4);
     assert_eq!(sb.state_of("W1").as_deref(), Some("failed"));
-    assert!(sb.live_processes().is_empty(), "{:?}", sb.live_processes());
+    sb.assert_no_process_left("after the failure");
 }
 
 /// The pid of the shim of task `W1`, from the process table.
@@ -280,11 +280,7 @@ fn frozen_shim_goes_dead_and_is_handled_as_a_crash() {
         .collect();
     assert_eq!(lights, ["LATE", "MISSING", "DEAD"]);
     assert_eq!(sb.state_of("W1").as_deref(), Some("failed"));
-    assert!(
-        sb.live_processes().is_empty(),
-        "a DEAD worker must not linger: {:?}",
-        sb.live_processes()
-    );
+    sb.assert_no_process_left("a DEAD worker must not linger");
 }
 
 #[test]
