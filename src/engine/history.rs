@@ -6,10 +6,11 @@
 use super::journal::Entry;
 use super::view::{
     AttemptOutcome, AttemptSpan, HaltReport, Light, RunPhase, Snapshot, TaskState, TaskView,
-    group_views,
+    end_last_attempt, group_views,
 };
 use super::words;
 use crate::plan::ValidPlan;
+use crate::worker::protocol::ExitStatus;
 use std::collections::HashMap;
 
 /// What a replayed task learned so far beyond its [`TaskView`].
@@ -132,7 +133,7 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
                 _ => None,
             };
             if let Some(outcome) = ended {
-                end(task, outcome, e.ts_ms);
+                end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
             }
             task.state = state;
             task.light = match state {
@@ -164,15 +165,23 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
             }
         }
         "exit" => {
-            let how = e.str("how").unwrap_or("");
-            // As the engine judges it: 128+N is a shell passing on signal N.
-            let code = e.details.get("code").and_then(|v| v.as_i64()).unwrap_or(0);
-            pending.outcome = Some(if how.contains("signal") || (129..=192).contains(&code) {
+            // Judged as the engine judged it, from the status it journaled.
+            let field = |k: &str| {
+                e.details
+                    .get(k)
+                    .and_then(|v| v.as_i64())
+                    .and_then(|n| i32::try_from(n).ok())
+            };
+            let status = ExitStatus {
+                code: field("code"),
+                signal: field("signal"),
+            };
+            pending.outcome = Some(if status.by_signal() {
                 AttemptOutcome::Crashed
             } else {
                 AttemptOutcome::Failed
             });
-            task.last_line = format!("agent exited: {how}");
+            task.last_line = format!("agent exited: {}", e.str("how").unwrap_or(""));
         }
         "report" => {
             let state = e.str("state").unwrap_or("");
@@ -185,11 +194,9 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
             };
         }
         "merged" => {
-            let commit = e.str("commit").unwrap_or("");
-            task.last_line = format!(
-                "merged into {} ({})",
+            task.last_line = words::merged_into(
                 e.str("branch").unwrap_or("the integration branch"),
-                commit.get(..10).unwrap_or(commit)
+                e.str("commit").unwrap_or(""),
             );
         }
         // The supervision chain closes the failed attempt's span.
@@ -201,7 +208,7 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
             let outcome = journaled
                 .or(pending.outcome)
                 .unwrap_or(AttemptOutcome::Failed);
-            end(task, outcome, e.ts_ms);
+            end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
             if let Some(reason) = e.str("reason") {
                 task.message = Some(reason.to_string());
             }
@@ -210,15 +217,6 @@ fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
             pending.outcome = Some(AttemptOutcome::Failed);
         }
         _ => {}
-    }
-}
-
-fn end(task: &mut TaskView, outcome: AttemptOutcome, at_ms: u64) {
-    if let Some(span) = task.attempts.last_mut()
-        && span.ended_ms.is_none()
-    {
-        span.ended_ms = Some(at_ms);
-        span.outcome = Some(outcome);
     }
 }
 

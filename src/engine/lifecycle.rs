@@ -402,9 +402,7 @@ impl Actor {
                     } else {
                         status.describe()
                     };
-                    // 128+N: the agent's shell passing on its death by signal N.
-                    let by_signal = status.code.is_some_and(|c| (129..=192).contains(&c));
-                    let outcome = if status.signal.is_some() || by_signal {
+                    let outcome = if status.by_signal() {
                         AttemptOutcome::Crashed
                     } else {
                         AttemptOutcome::Failed
@@ -519,10 +517,7 @@ impl Actor {
                     _ => "already contained".to_string(),
                 };
                 // What a done row says, rather than whatever its pane last showed.
-                self.tasks[t].last_line = format!(
-                    "merged into {branch} ({})",
-                    commit.get(..10).unwrap_or(&commit)
-                );
+                self.tasks[t].last_line = super::words::merged_into(&branch, &commit);
                 self.record(
                     Entry::new("merged", now_ms())
                         .task(&id, attempt)

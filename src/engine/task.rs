@@ -125,12 +125,7 @@ impl TaskRun {
 
     /// Close the current attempt's span with `outcome`.
     pub fn end_attempt(&mut self, outcome: AttemptOutcome, now_ms: u64) {
-        if let Some(span) = self.attempts.last_mut()
-            && span.ended_ms.is_none()
-        {
-            span.ended_ms = Some(now_ms);
-            span.outcome = Some(outcome);
-        }
+        super::view::end_last_attempt(&mut self.attempts, outcome, now_ms);
     }
 
     pub fn view(&self, task: &Task) -> TaskView {

@@ -266,6 +266,16 @@ impl TaskView {
     }
 }
 
+/// Close the last attempt's span with `outcome`, unless it is closed already.
+pub fn end_last_attempt(attempts: &mut [AttemptSpan], outcome: AttemptOutcome, at_ms: u64) {
+    if let Some(span) = attempts.last_mut()
+        && span.ended_ms.is_none()
+    {
+        span.ended_ms = Some(at_ms);
+        span.outcome = Some(outcome);
+    }
+}
+
 /// The plan's groups in their order, as front ends show them.
 pub fn group_views(plan: &crate::plan::ValidPlan) -> Vec<GroupView> {
     plan.group_order

@@ -74,9 +74,8 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             if ok { info(text) } else { error(text) }
         }
         "merged" => info(format!(
-            "{task} merged into {} ({})",
-            s("branch"),
-            short(&s("commit"))
+            "{task} {}",
+            merged_into(e.str("branch").unwrap_or(""), e.str("commit").unwrap_or(""))
         )),
         "conflict" => error(format!(
             "{task} conflicts with the integration branch in: {}",
@@ -155,6 +154,11 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         "spawned" | "heartbeat" => None,
         other => info(format!("{task} {other}")),
     }
+}
+
+/// Where a task's work went, as its row and the log say it.
+pub fn merged_into(branch: &str, commit: &str) -> String {
+    format!("merged into {branch} ({})", short(commit))
 }
 
 fn short(commit: &str) -> &str {

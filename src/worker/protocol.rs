@@ -41,6 +41,12 @@ impl ExitStatus {
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
+    /// Killed by a signal, directly or through the agent's shell, which
+    /// passes on its child's death by signal N as exit code 128+N.
+    pub fn by_signal(&self) -> bool {
+        self.signal.is_some() || self.code.is_some_and(|c| (129..=192).contains(&c))
+    }
+
     pub fn describe(&self) -> String {
         match (self.code, self.signal) {
             (Some(c), _) => format!("exit code {c}"),
