@@ -29,11 +29,8 @@ impl Actor {
         while let Some(x) = todo.pop() {
             let plan = self.plan();
             let dependents: Vec<usize> = (0..self.tasks.len())
-                .filter(|&d| {
-                    plan.deps[d].contains(&x)
-                        || plan.group_after[plan.group_of[d]].contains(&plan.group_of[x])
-                })
                 .filter(|&d| self.tasks[d].state == TaskState::Skipped)
+                .filter(|&d| schedule::prerequisites(plan, d).any(|p| p == x))
                 .collect();
             for d in dependents {
                 let why = format!("{} runs again", self.task_id(t));
@@ -112,22 +109,21 @@ impl Actor {
                 }
             }
         }
-        let runnable = |s: TaskState| matches!(s, TaskState::Pending | TaskState::Halted);
-        for &t in members.iter().chain(&pulled) {
-            if runnable(self.tasks[t].state) {
-                self.tasks[t].selected = true;
-            }
-        }
         // Members skipped earlier get another chance; a dead end still in
         // their way skips them again, saying which.
         for &t in &members {
             if self.tasks[t].state == TaskState::Skipped {
-                self.tasks[t].selected = true;
                 self.set_state(
                     t,
                     TaskState::Pending,
                     Some(format!("group {group} run again")),
                 );
+            }
+        }
+        let runnable = |s: TaskState| matches!(s, TaskState::Pending | TaskState::Halted);
+        for &t in members.iter().chain(&pulled) {
+            if runnable(self.tasks[t].state) {
+                self.tasks[t].selected = true;
             }
         }
         // Failed, conflicted or cancelled prerequisites will not run again by

@@ -50,6 +50,16 @@ pub fn deps_met(plan: &ValidPlan, tasks: &[Slot], t: usize) -> bool {
             .all(|&g| group_done(plan, tasks, g))
 }
 
+/// What `t` waits for directly: its dependencies, then every task of the
+/// groups its group is `after`.
+pub fn prerequisites(plan: &ValidPlan, t: usize) -> impl Iterator<Item = usize> + '_ {
+    plan.deps[t].iter().copied().chain(
+        plan.group_after[plan.group_of[t]]
+            .iter()
+            .flat_map(|&g| plan.tasks_in_group(g)),
+    )
+}
+
 /// The unfinished tasks `t` waits for: its dependencies and every task of the
 /// groups its group is `after`, transitively through unfinished ones.
 pub fn missing_prerequisites(plan: &ValidPlan, tasks: &[Slot], t: usize) -> Vec<usize> {
@@ -57,12 +67,7 @@ pub fn missing_prerequisites(plan: &ValidPlan, tasks: &[Slot], t: usize) -> Vec<
     let mut todo = vec![t];
     let mut seen = vec![false; tasks.len()];
     while let Some(x) = todo.pop() {
-        let direct = plan.deps[x].iter().copied().chain(
-            plan.group_after[plan.group_of[x]]
-                .iter()
-                .flat_map(|&g| plan.tasks_in_group(g).collect::<Vec<_>>()),
-        );
-        for d in direct {
+        for d in prerequisites(plan, x) {
             if !seen[d] && tasks[d].state != TaskState::Done {
                 seen[d] = true;
                 missing.push(d);
@@ -82,16 +87,7 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms:
         if !slot.selected || slot.forced || slot.state != TaskState::Pending {
             continue;
         }
-        let blocker = plan.deps[t]
-            .iter()
-            .copied()
-            .find(|&d| is_dead_end(tasks[d].state))
-            .or_else(|| {
-                plan.group_after[plan.group_of[t]]
-                    .iter()
-                    .flat_map(|&g| plan.tasks_in_group(g))
-                    .find(|&d| is_dead_end(tasks[d].state))
-            });
+        let blocker = prerequisites(plan, t).find(|&d| is_dead_end(tasks[d].state));
         if let Some(because) = blocker {
             steps.push(Step::Skip { task: t, because });
         }
