@@ -11,8 +11,8 @@ use super::journal::{self, Entry, Journal};
 use super::link::{EngineLink, Request};
 use super::schedule::{self, Slot, Step};
 use super::socket::{self, SocketEvent};
-use super::task::TaskRun;
-use super::view::{HaltReport, LogLine, RunPhase, Snapshot, TaskState, group_views};
+use super::task::{AttemptStart, TaskRun};
+use super::view::{HaltReport, LogLine, RunPhase, Snapshot, TaskState, TaskView, group_views};
 use super::words;
 use super::workshop::{CheckResult, Spawned, Workshop};
 use crate::git::{MergeOutcome, Repo};
@@ -190,18 +190,25 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
 
     let state_dir = root.join(".switchboard");
     let journal_path = state_dir.join("journal.jsonl");
-    let replay = journal::replay(&journal::read(&journal_path).wrap_err("reading the journal")?);
+    let entries = journal::read(&journal_path).wrap_err("reading the journal")?;
+    let replay = journal::replay(&entries);
     let journal = Journal::open(&journal_path).wrap_err("opening the journal")?;
 
     let plan = &shop.plan;
     let mut tasks: Vec<TaskRun> = plan.plan.tasks.iter().map(TaskRun::new).collect();
+    // What earlier engines did to each task: its last attempt and restarts.
+    let earlier = super::history::snapshot(plan, &opts.plan_name, &entries, now_ms());
+    let earlier: HashMap<&str, &TaskView> =
+        earlier.tasks.iter().map(|v| (v.id.as_str(), v)).collect();
     for (i, t) in plan.plan.tasks.iter().enumerate() {
         if replay.merged.contains(&t.task_id) {
             tasks[i].state = TaskState::Done;
         }
         tasks[i].attempt = replay.last_attempt.get(&t.task_id).copied().unwrap_or(0);
-        tasks[i].journaled_start = replay.last_start.get(&t.task_id).cloned();
-        tasks[i].earlier_restarts = replay.restarts.get(&t.task_id).copied().unwrap_or(0);
+        if let Some(view) = earlier.get(t.task_id.as_str()) {
+            tasks[i].journaled_start = AttemptStart::of(view);
+            tasks[i].earlier_restarts = view.restarts;
+        }
         tasks[i].placement = Some(shop.placement(t));
     }
     hold_live_workers(&control, &key, plan, &mut tasks).await;

@@ -330,4 +330,43 @@ mod tests {
         assert_eq!(t1.attempts[0].ended_ms, Some(41));
         assert_eq!(t1.message.as_deref(), Some("heartbeat DEAD"));
     }
+
+    /// What a new engine takes from the replay of earlier runs.
+    #[test]
+    fn an_earlier_engine_s_last_attempt_restarts_and_question() {
+        use crate::engine::task::AttemptStart;
+        let plan = fixture::recorded_plan();
+        let at = |ms: u64, event: &str, attempt: u32| Entry::new(event, ms).task("T1", attempt);
+        let assigned = |ms: u64, attempt: u32, profile: &str| {
+            at(ms, "state", attempt)
+                .with("state", "assigned")
+                .with("profile", profile)
+        };
+        let entries = vec![
+            assigned(1, 1, "p"),
+            at(2, "restart", 1).with("outcome", "crashed"),
+            assigned(3, 2, "p"),
+            at(4, "escalation", 2).with("outcome", "crashed"),
+            assigned(5, 3, "fallback"),
+            at(6, "state", 3)
+                .with("state", "waiting")
+                .with("reason", "which database?"),
+        ];
+        let snap = snapshot(&plan, "x", &entries, 10);
+        let t1 = task(&snap, "T1");
+        assert_eq!(t1.restarts, 2);
+        let start = AttemptStart::of(t1).expect("T1 started");
+        assert_eq!(
+            (start.attempt, start.profile.as_str(), start.started_ms),
+            (3, "fallback", 5)
+        );
+        assert_eq!(start.waiting.as_deref(), Some("which database?"));
+        let mut answered = entries.clone();
+        answered.push(at(7, "state", 3).with("state", "running"));
+        let snap = snapshot(&plan, "x", &answered, 10);
+        assert_eq!(
+            AttemptStart::of(task(&snap, "T1")).expect("T1").waiting,
+            None
+        );
+    }
 }

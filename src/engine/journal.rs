@@ -113,24 +113,8 @@ pub struct Replay {
     pub merged: BTreeSet<String>,
     /// The last attempt number of each task, so attempts keep counting up.
     pub last_attempt: BTreeMap<String, u32>,
-    /// The last attempt each task started: a re-adopted worker keeps its
-    /// profile and start time.
-    pub last_start: BTreeMap<String, AttemptStart>,
     /// The highest halt number journaled, so halts keep counting up.
     pub last_halt_id: u64,
-    /// Restarts and escalations earlier engines made, per task, so the
-    /// count a person sees does not drop back to 0 with a new control room.
-    pub restarts: BTreeMap<String, u32>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptStart {
-    pub attempt: u32,
-    pub profile: String,
-    pub started_ms: u64,
-    /// The agent's open question (a WAIT or HELP report not yet followed by
-    /// START), so a re-adopted worker still shows it is waiting.
-    pub waiting: Option<String>,
 }
 
 pub fn replay(entries: &[Entry]) -> Replay {
@@ -146,39 +130,8 @@ pub fn replay(entries: &[Entry]) -> Replay {
             let last = r.last_attempt.entry(task.clone()).or_insert(0);
             *last = (*last).max(a);
         }
-        match e.event.as_str() {
-            "state" if e.str("state") == Some("assigned") => {
-                r.last_start.insert(
-                    task.clone(),
-                    AttemptStart {
-                        attempt: e.attempt.unwrap_or(0),
-                        profile: e.str("profile").unwrap_or_default().to_string(),
-                        started_ms: e.ts_ms,
-                        waiting: None,
-                    },
-                );
-            }
-            // Waiting, by the agent's report or a prompt rule, until it runs again.
-            "state" => {
-                if let Some(start) = r.last_start.get_mut(task)
-                    && Some(start.attempt) == e.attempt
-                {
-                    match e.str("state") {
-                        Some("waiting") => {
-                            start.waiting = Some(e.str("reason").unwrap_or("waiting").to_string());
-                        }
-                        Some("running") => start.waiting = None,
-                        _ => {}
-                    }
-                }
-            }
-            "restart" | "escalation" => {
-                *r.restarts.entry(task.clone()).or_insert(0) += 1;
-            }
-            "merged" => {
-                r.merged.insert(task.clone());
-            }
-            _ => {}
+        if e.event == "merged" {
+            r.merged.insert(task.clone());
         }
     }
     r
@@ -217,42 +170,15 @@ mod tests {
         let r = replay(&entries);
         assert!(r.merged.contains("T1"));
         assert_eq!(r.last_attempt.get("T2"), Some(&2));
-        assert!(r.last_start.is_empty(), "no attempt was assigned");
     }
 
     #[test]
-    fn halts_and_attempts_keep_counting_across_engines() {
+    fn halts_keep_counting_across_engines() {
         let entries = [
-            Entry::new("state", 1)
-                .task("T1", 2)
-                .with("state", "assigned")
-                .with("profile", "fallback"),
             Entry::new("halt", 2).with("halt_id", 3),
             Entry::new("halt", 3).with("halt_id", 1),
-            Entry::new("state", 4)
-                .task("T1", 2)
-                .with("state", "waiting")
-                .with("reason", "which database?"),
         ];
-        let r = replay(&entries);
-        assert_eq!(r.last_halt_id, 3);
-        let start = r.last_start.get("T1").expect("T1 started");
-        assert_eq!(
-            (start.attempt, start.profile.as_str(), start.started_ms),
-            (2, "fallback", 1)
-        );
-        assert_eq!(start.waiting.as_deref(), Some("which database?"));
-        let mut restarted = entries.to_vec();
-        restarted.push(Entry::new("restart", 6).task("T1", 2));
-        restarted.push(Entry::new("escalation", 7).task("T1", 3));
-        assert_eq!(replay(&restarted).restarts["T1"], 2);
-        let mut answered = entries.to_vec();
-        answered.push(
-            Entry::new("state", 5)
-                .task("T1", 2)
-                .with("state", "running"),
-        );
-        assert_eq!(replay(&answered).last_start["T1"].waiting, None);
+        assert_eq!(replay(&entries).last_halt_id, 3);
     }
 
     #[test]

@@ -31,11 +31,35 @@ pub struct TaskRun {
     pub previous_note: Option<String>,
     /// The last attempt an earlier engine started (from the journal): a
     /// re-adopted worker keeps its profile and start time.
-    pub journaled_start: Option<super::journal::AttemptStart>,
+    pub journaled_start: Option<AttemptStart>,
     /// The pane of the last worker, kept for reading after it ended.
     pub last_pane: Option<String>,
     /// Restarts made by earlier engines (from the journal).
     pub earlier_restarts: u32,
+}
+
+/// The last attempt an earlier engine started, as the journal tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptStart {
+    pub attempt: u32,
+    pub profile: String,
+    pub started_ms: u64,
+    /// Its open question, so a re-adopted worker still shows it is waiting.
+    pub waiting: Option<String>,
+}
+
+impl AttemptStart {
+    /// From a task as a journal replay ([`super::history`]) left it.
+    pub fn of(view: &TaskView) -> Option<AttemptStart> {
+        let last = view.attempts.last()?;
+        Some(AttemptStart {
+            attempt: last.attempt,
+            profile: last.profile.clone(),
+            started_ms: last.started_ms,
+            waiting: (view.state == TaskState::Waiting)
+                .then(|| view.message.clone().unwrap_or_else(|| "waiting".into())),
+        })
+    }
 }
 
 /// A live attempt: tmux pane + shim connection.
