@@ -10,13 +10,13 @@ use super::journal::Entry;
 use super::view::{RunPhase, TaskState};
 use crate::plan::PromptRule;
 
-/// The last line of real output in a pane's tail: not blank, and not tmux's
-/// own "Pane is dead (status 0, …)" line.
+/// The last line of output in a pane's tail, as `ControlClient::capture_tail`
+/// reads it (tmux's own "Pane is dead" notice already left out there).
 pub fn last_output(tail: &[String]) -> Option<&str> {
     tail.iter()
         .rev()
         .map(|l| l.trim_end())
-        .find(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead"))
+        .find(|l| !l.trim().is_empty())
 }
 
 /// The first rule whose text (plain, case-sensitive) is on one of the tail's
@@ -261,7 +261,11 @@ mod tests {
 
     #[test]
     fn last_output_skips_blank_lines_and_tmux_notices() {
-        let tail = lines("compiling\nwrote a.txt\n\nPane is dead (status 0, Tue)\n");
+        // Through the capture's own trimming, as the poll delivers tails.
+        let tail = crate::tmux::panes::tail(
+            lines("compiling\nwrote a.txt\n\nPane is dead (status 0, Tue)\n"),
+            8,
+        );
         assert_eq!(last_output(&tail), Some("wrote a.txt"));
         assert_eq!(last_output(&lines("\n \n")), None);
     }
