@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard::engine::command::{Command, Reply};
 use switchboard::engine::link::{EngineLink, Request};
-use switchboard::engine::view::{LogLevel, LogLine, RunPhase, Snapshot, TaskState};
+use switchboard::engine::snapshot::{LogLevel, LogLine, RunPhase, Snapshot, TaskState};
 use switchboard::tui::{self, TuiOptions, fixture};
 use tokio::sync::{mpsc, watch};
 

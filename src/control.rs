@@ -2,8 +2,8 @@
 //! engine over its control socket, from any terminal in the repo.
 
 use crate::engine::command::{Command, Reply};
+use crate::engine::snapshot::{HaltReport, Snapshot};
 use crate::engine::socket;
-use crate::engine::view::{HaltReport, Snapshot};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

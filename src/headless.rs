@@ -4,7 +4,7 @@
 
 use crate::engine::journal::{self, Entry};
 use crate::engine::schedule::{self, Slot};
-use crate::engine::view::{Snapshot, TaskState};
+use crate::engine::snapshot::{Snapshot, TaskState};
 use crate::engine::{self, EngineOptions, command::Command};
 use crate::plan::ValidPlan;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! One vocabulary for asking the engine to act: a key press, a CLI call
 //! (`switchboard halt`) and the control socket all send a [`Command`].
 
-use super::view::{HaltReport, Snapshot};
+use super::snapshot::{HaltReport, Snapshot};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

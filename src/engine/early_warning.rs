@@ -8,7 +8,7 @@
 
 use super::actor::{Actor, Input, now_ms};
 use super::journal::Entry;
-use super::view::TaskState;
+use super::snapshot::TaskState;
 use crate::git::Repo;
 use std::collections::{BTreeMap, BTreeSet};
 

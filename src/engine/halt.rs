@@ -4,7 +4,7 @@
 use super::actor::{Actor, Input, now_ms};
 use super::command::Reply;
 use super::journal::Entry;
-use super::view::{AttemptOutcome, HaltReport, HaltWorker, RunPhase, TaskState};
+use super::snapshot::{AttemptOutcome, HaltReport, HaltWorker, RunPhase, TaskState};
 use crate::worker::protocol::{EngineMessage, StopSignal};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;

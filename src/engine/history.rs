@@ -4,7 +4,7 @@
 //! picture of one.
 
 use super::journal::Entry;
-use super::view::{
+use super::snapshot::{
     AttemptOutcome, AttemptSpan, HaltReport, Light, RunPhase, Snapshot, TaskState, TaskView,
     end_last_attempt, group_views,
 };

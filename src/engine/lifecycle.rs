@@ -3,10 +3,10 @@
 
 use super::actor::{Actor, Input, now_ms};
 use super::journal::Entry;
+use super::snapshot::{AttemptOutcome, AttemptSpan, Light, RunPhase, TaskState};
 use super::socket::SocketEvent;
 use super::supervise::{self, Next};
 use super::task::Worker;
-use super::view::{AttemptOutcome, AttemptSpan, Light, RunPhase, TaskState};
 use super::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
 use crate::tmux::PaneInfo;

@@ -5,7 +5,7 @@
 //! control socket) has the same shape.
 
 use super::command::{Command, Reply};
-use super::view::Snapshot;
+use super::snapshot::Snapshot;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 

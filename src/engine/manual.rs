@@ -5,7 +5,7 @@ use super::actor::{Actor, now_ms};
 use super::command::Reply;
 use super::journal::Entry;
 use super::schedule;
-use super::view::{AttemptOutcome, RunPhase, TaskState};
+use super::snapshot::{AttemptOutcome, RunPhase, TaskState};
 use tokio::sync::oneshot;
 
 impl Actor {

@@ -13,10 +13,10 @@ mod manual;
 pub mod prompts;
 pub mod remote;
 pub mod schedule;
+pub mod snapshot;
 pub mod socket;
 pub mod supervise;
 pub mod task;
-pub mod view;
 pub mod words;
 pub mod workshop;
 

@@ -7,7 +7,7 @@
 
 use super::actor::{Actor, now_ms};
 use super::journal::Entry;
-use super::view::{RunPhase, TaskState};
+use super::snapshot::{RunPhase, TaskState};
 use crate::plan::PromptRule;
 
 /// The last line of output in a pane's tail, as `ControlClient::capture_tail`

@@ -4,7 +4,7 @@
 
 use super::command::{Command, Reply};
 use super::link::{EngineLink, Request};
-use super::view::Snapshot;
+use super::snapshot::Snapshot;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! No processes, no clock reads: the engine passes `now_ms` in, so the rules
 //! are unit-tested with plain data.
 
-use super::view::TaskState;
+use super::snapshot::TaskState;
 use crate::plan::ValidPlan;
 
 /// What the scheduler sees of one task.

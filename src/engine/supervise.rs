@@ -1,6 +1,6 @@
 //! Supervision rules, pure: heartbeat lights, and what to do after a failed attempt.
 
-use super::view::Light;
+use super::snapshot::Light;
 use crate::plan::{HeartbeatSettings, RestartSettings};
 
 /// The light for a worker whose last beat (or connection) was at `last_beat_ms`.

@@ -1,8 +1,8 @@
 //! The engine's record of one task and of its live worker.
 
+use super::snapshot::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView};
 use super::socket::ConnId;
 use super::supervise;
-use super::view::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView};
 use super::workshop::Placement;
 use crate::plan::Task;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
@@ -149,7 +149,7 @@ impl TaskRun {
 
     /// Close the current attempt's span with `outcome`.
     pub fn end_attempt(&mut self, outcome: AttemptOutcome, now_ms: u64) {
-        super::view::end_last_attempt(&mut self.attempts, outcome, now_ms);
+        super::snapshot::end_last_attempt(&mut self.attempts, outcome, now_ms);
     }
 
     pub fn view(&self, task: &Task) -> TaskView {

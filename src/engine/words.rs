@@ -1,7 +1,7 @@
 //! Journal entries in human words, for the log pane and headless progress.
 
 use super::journal::Entry;
-use super::view::{LogLevel, LogLine};
+use super::snapshot::{LogLevel, LogLine};
 
 /// The entry as a log line, or None for entries too chatty to show.
 pub fn log_line(e: &Entry) -> Option<LogLine> {

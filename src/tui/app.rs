@@ -12,7 +12,7 @@ use super::theme::Theme;
 use super::timeline::{TimeAxis, TimelineView};
 use super::{QuitChoice, TuiOptions};
 use crate::engine::command::Command;
-use crate::engine::view::{Snapshot, TaskView};
+use crate::engine::snapshot::{Snapshot, TaskView};
 use ratatui::layout::Rect;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -270,7 +270,7 @@ fn empty_snapshot() -> Snapshot {
         plan_name: String::new(),
         integration_branch: String::new(),
         tmux_socket: None,
-        phase: crate::engine::view::RunPhase::Idle,
+        phase: crate::engine::snapshot::RunPhase::Idle,
         started_ms: 0,
         now_ms: 0,
         groups: Vec::new(),

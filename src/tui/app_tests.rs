@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::command::Reply;
-use crate::engine::view::{AttemptOutcome, AttemptSpan, TaskState};
+use crate::engine::snapshot::{AttemptOutcome, AttemptSpan, TaskState};
 use crate::tui::fixture;
 use crate::tui::overlay::{Confirm, Overlay};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};

@@ -7,7 +7,7 @@ use super::action::Action;
 use super::app::{App, Effect, LogView};
 use super::overlay::{Confirm, Overlay};
 use crate::engine::command::{Command, Reply};
-use crate::engine::view::{RunPhase, TaskState, TaskView};
+use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 

@@ -6,7 +6,7 @@
 
 use crate::engine::history;
 use crate::engine::journal::Entry;
-use crate::engine::view::{
+use crate::engine::snapshot::{
     AttemptOutcome, AttemptSpan, GroupView, HaltReport, HaltWorker, Light, LogLevel, LogLine,
     RunPhase, Snapshot, TaskState, TaskView,
 };

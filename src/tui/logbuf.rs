@@ -1,7 +1,7 @@
 //! The Log panel's history: a ring buffer longer than the snapshot's tail,
 //! fed with exactly the lines each new snapshot adds.
 
-use crate::engine::view::LogLine;
+use crate::engine::snapshot::LogLine;
 use std::collections::VecDeque;
 
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -79,7 +79,7 @@ impl LogBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::view::LogLevel;
+    use crate::engine::snapshot::LogLevel;
 
     fn lines(from: u64, to: u64) -> Vec<LogLine> {
         (from..to)

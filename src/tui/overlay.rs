@@ -5,7 +5,7 @@
 use super::QuitChoice;
 use super::app::Effect;
 use crate::engine::command::Command;
-use crate::engine::view::HaltReport;
+use crate::engine::snapshot::HaltReport;
 use crossterm::event::{KeyCode, KeyEvent};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! Which tasks the Workers table shows and in what order: the filter and the
 //! sort column, as pure functions over the snapshot's tasks.
 
-use crate::engine::view::{TaskState, TaskView};
+use crate::engine::snapshot::{TaskState, TaskView};
 use std::cmp::Reverse;
 
 /// The Workers table's sort column; `o` cycles through them.
@@ -122,7 +122,7 @@ pub fn format_clock(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::view::{AttemptSpan, Light};
+    use crate::engine::snapshot::{AttemptSpan, Light};
 
     fn task(id: &str, group: &str, state: TaskState, started: Option<u64>) -> TaskView {
         TaskView {

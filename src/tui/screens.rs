@@ -18,7 +18,7 @@ pub fn fixture_app(width: u16, height: u16) -> App {
 }
 
 /// `snapshot` in an app sized `width`×`height`.
-pub fn app_of(snapshot: crate::engine::view::Snapshot, width: u16, height: u16) -> App {
+pub fn app_of(snapshot: crate::engine::snapshot::Snapshot, width: u16, height: u16) -> App {
     let mut app = App::new(
         Arc::new(snapshot),
         Keymap::defaults(),

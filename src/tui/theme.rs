@@ -1,7 +1,7 @@
 //! Colours and symbols. Every status has a symbol or word of its own, so the
 //! screen reads the same with `NO_COLOR` set (which turns colour off entirely).
 
-use crate::engine::view::{AttemptOutcome, Light, RunPhase, TaskState};
+use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use ratatui::style::{Color, Modifier, Style};
 
 /// Orange is not among the 16 ANSI colours; 208 is the xterm-256 orange.

@@ -2,7 +2,7 @@
 //! axis (time → column) and the viewport (zoom, scroll, follow). Pure; the
 //! Gantt view draws from what this computes.
 
-use crate::engine::view::Snapshot;
+use crate::engine::snapshot::Snapshot;
 use std::collections::HashMap;
 
 /// Milliseconds per column, from a tenth of a second to an hour.

@@ -1,7 +1,7 @@
 //! The header (plan, branch, run phase, counts, elapsed) and the footer (key
 //! hints for the current mode, or the filter prompt, or a status message).
 
-use crate::engine::view::{RunPhase, TaskState};
+use crate::engine::snapshot::{RunPhase, TaskState};
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::overlay::{Confirm, Overlay};

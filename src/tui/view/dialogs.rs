@@ -1,7 +1,7 @@
 //! Overlays drawn over the panels: the help (every key from the keymap), the
 //! confirmation questions, and the report of the last halt.
 
-use crate::engine::view::HaltReport;
+use crate::engine::snapshot::HaltReport;
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::overlay::{Confirm, Overlay};

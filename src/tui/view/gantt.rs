@@ -1,7 +1,7 @@
 //! The Timeline panel: a Gantt chart on a wall-clock axis, tasks grouped by
 //! group, the planned bar dim behind the actual attempt bars, and a now-line.
 
-use crate::engine::view::{AttemptOutcome, Snapshot, TaskView};
+use crate::engine::snapshot::{AttemptOutcome, Snapshot, TaskView};
 use crate::tui::app::App;
 use crate::tui::theme::{Theme, outcome_symbol};
 use crate::tui::timeline::{TimeAxis, planned_spans, ticks};

@@ -2,7 +2,7 @@
 //! after `Tab`, the selected worker's pane tail as last fetched.
 
 use super::workers::sanitize;
-use crate::engine::view::{LogLevel, LogLine};
+use crate::engine::snapshot::{LogLevel, LogLine};
 use crate::tui::app::{App, LogView};
 use crate::tui::logbuf::LogEntry;
 use crate::tui::theme::Theme;

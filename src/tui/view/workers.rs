@@ -1,7 +1,7 @@
 //! The Workers table: one row per task, only the rows on screen are built,
 //! attention rows marked with `!` and bold colour, the selection reversed.
 
-use crate::engine::view::TaskView;
+use crate::engine::snapshot::TaskView;
 use crate::tui::app::App;
 use crate::tui::layout::WIDE_TABLE;
 use crate::tui::rows::{format_duration, task_elapsed_ms};
