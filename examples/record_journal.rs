@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use switchboard::engine::journal::{self, Entry};
+use switchboard::engine::event::{Entry, Event};
+use switchboard::engine::journal;
+use switchboard::engine::snapshot::TaskState;
 
 /// The fixture's start: 2023-11-14 22:13:20 UTC.
 const T0: u64 = 1_700_000_000_000;
@@ -94,7 +96,7 @@ fn record(bin: &Path, repo: &Path, path: &Path, engine: &mut Child) -> Result<Ve
     let seen = |entries: &[Entry], event: &str, task: &str| {
         entries
             .iter()
-            .any(|e| e.event == event && e.task.as_deref() == Some(task))
+            .any(|e| event_name(e) == event && e.task.as_deref() == Some(task))
     };
     loop {
         if let Ok(Some(status)) = engine.try_wait() {
@@ -114,9 +116,13 @@ fn record(bin: &Path, repo: &Path, path: &Path, engine: &mut Child) -> Result<Ve
             && seen(&entries, "failure", "T5")
             && seen(&entries, "conflict", "T6")
             && entries.iter().any(|e| {
-                e.event == "state"
-                    && e.task.as_deref() == Some("T7")
-                    && e.str("state") == Some("waiting")
+                matches!(
+                    e.event,
+                    Event::State {
+                        state: TaskState::Waiting,
+                        ..
+                    }
+                ) && e.task.as_deref() == Some("T7")
             })
         {
             break;
@@ -136,9 +142,17 @@ fn record(bin: &Path, repo: &Path, path: &Path, engine: &mut Child) -> Result<Ve
     let entries = journal::read(path).map_err(|e| format!("reading the journal: {e}"))?;
     let end = entries
         .iter()
-        .position(|e| e.event == "halt")
+        .position(|e| matches!(e.event, Event::Halt(_)))
         .ok_or("the journal has no halt")?;
     Ok(entries[..=end].to_vec())
+}
+
+/// The entry's `event` key, as the journal spells it.
+fn event_name(e: &Entry) -> String {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|v| v["event"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Shift times to T0, mask paths and the socket name, write the fixture.
@@ -159,10 +173,9 @@ fn write(
         e.ts = chrono::DateTime::from_timestamp_millis(e.ts_ms as i64)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_default();
-        for v in e.details.values_mut() {
-            mask_value(v, &mask);
-        }
-        out.push_str(&serde_json::to_string(&e).map_err(|e| e.to_string())?);
+        let mut v = serde_json::to_value(&e).map_err(|e| e.to_string())?;
+        mask_value(&mut v, &mask);
+        out.push_str(&serde_json::to_string(&v).map_err(|e| e.to_string())?);
         out.push('\n');
     }
     std::fs::create_dir_all(OUT).map_err(|e| e.to_string())?;

@@ -2,11 +2,13 @@
 //! on stderr (or JSON events on stdout), a summary table, and exit codes:
 //! 0 all done, 1 something failed, 2 usage or plan error, 130 interrupted.
 
-use crate::engine::journal::{self, Entry};
+use crate::engine::event::{Entry, Event};
+use crate::engine::journal;
 use crate::engine::schedule::{self, Slot};
 use crate::engine::snapshot::{Snapshot, TaskState};
 use crate::engine::{self, EngineOptions, command::Command};
 use crate::plan::ValidPlan;
+use crate::plan::diagnostic::printable;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -177,6 +179,7 @@ pub async fn run(mut options: EngineOptions, sel: &Selection, json: bool) -> Exi
 
 fn print_event(e: &Entry, json: bool) {
     if json {
+        // JSON escapes control characters itself.
         if let Ok(line) = serde_json::to_string(e) {
             println!("{line}");
         }
@@ -184,26 +187,30 @@ fn print_event(e: &Entry, json: bool) {
     }
     let time = e.ts.get(11..19).unwrap_or(&e.ts);
     let task = e.task.as_deref().unwrap_or("-");
-    match e.event.as_str() {
-        "state" => {
-            let reason = e
-                .str("reason")
+    // Agents' words (reports, reasons) may hold escape sequences: they are
+    // shown escaped, never sent to the terminal.
+    let line = match &e.event {
+        Event::State {
+            state,
+            profile,
+            reason,
+        } => {
+            let reason = reason
+                .as_ref()
                 .map(|r| format!("  ({r})"))
                 .unwrap_or_default();
-            eprintln!(
-                "{time} {task:<6} {:<10} {:<20} attempt {}{reason}",
-                e.str("state").unwrap_or("?"),
-                e.str("profile").unwrap_or(""),
+            format!(
+                "{time} {task:<6} {:<10} {profile:<20} attempt {}{reason}",
+                state.as_str(),
                 e.attempt.unwrap_or(0)
-            );
+            )
         }
-        "spawned" | "heartbeat" => {}
-        _ => {
-            if let Some((_, text)) = engine::words::describe(e) {
-                eprintln!("{time} {text}");
-            }
-        }
-    }
+        _ => match engine::words::describe(e) {
+            Some((_, text)) => format!("{time} {text}"),
+            None => return,
+        },
+    };
+    eprintln!("{}", printable(&line));
 }
 
 /// The table printed when a headless run ends.
@@ -233,7 +240,7 @@ pub fn summary(snap: &Snapshot) -> String {
             t.attempt,
             t.profile,
             secs,
-            t.message.as_deref().unwrap_or("")
+            printable(t.message.as_deref().unwrap_or(""))
         ));
     }
     out

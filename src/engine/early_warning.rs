@@ -6,9 +6,6 @@
 //! pairs with a tip that moved get a `git merge-tree` (~10 ms each), so a
 //! quiet fleet costs one git process per scan.
 
-use super::actor::{Actor, Input, now_ms};
-use super::journal::Entry;
-use super::snapshot::TaskState;
 use crate::git::Repo;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +27,7 @@ pub struct Warning {
 }
 
 /// What a scan needs; owned, so it can run on the blocking pool.
+#[derive(Debug)]
 pub struct ScanRequest {
     pub integration: String,
     /// Running tasks and their branches.
@@ -38,6 +36,7 @@ pub struct ScanRequest {
     pub previous: BTreeMap<String, String>,
 }
 
+#[derive(Debug)]
 pub struct ScanResult {
     pub heads: BTreeMap<String, String>,
     pub warnings: Vec<Warning>,
@@ -53,6 +52,14 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// The first scan is due at `now_ms`.
+    pub fn starting_at(now_ms: u64) -> Watch {
+        Watch {
+            next_ms: now_ms,
+            ..Default::default()
+        }
+    }
+
     /// Whether `w` is news: the same files between the same pair are told once.
     pub fn is_new(&mut self, w: &Warning) -> bool {
         self.warned
@@ -144,61 +151,6 @@ pub fn scan(repo: &Repo, req: ScanRequest) -> ScanResult {
         }
     }
     ScanResult { heads, warnings }
-}
-
-impl Actor {
-    /// Start a scan when one is due, none is running and tasks are at work.
-    pub(super) fn start_early_warning(&mut self) {
-        let now = now_ms();
-        if self.early.in_flight || now < self.early.next_ms {
-            return;
-        }
-        let active: Vec<(usize, String)> = (0..self.tasks.len())
-            .filter(|&t| {
-                self.tasks[t].state.is_active() && self.tasks[t].state != TaskState::Assigned
-            })
-            .filter_map(|t| Some((t, self.tasks[t].placement.as_ref()?.branch.clone())))
-            .collect();
-        if active.is_empty() {
-            return;
-        }
-        self.early.in_flight = true;
-        let req = ScanRequest {
-            integration: self.plan().plan.settings.integration_branch.clone(),
-            active,
-            previous: self.early.heads.clone(),
-        };
-        let shop = self.shop.clone();
-        let inbox = self.inbox.clone();
-        tokio::task::spawn_blocking(move || {
-            let _ = inbox.send(Input::EarlyWarning(scan(&shop.repo, req)));
-        });
-    }
-
-    pub(super) fn on_early_warning(&mut self, result: ScanResult) {
-        self.early.in_flight = false;
-        self.early.next_ms = now_ms() + SCAN_EVERY_MS;
-        self.early.heads = result.heads;
-        for w in result.warnings {
-            if !self.early.is_new(&w) {
-                continue;
-            }
-            let id = self.task_id(w.task).to_string();
-            let mut entry = Entry::new("conflict_warning", now_ms())
-                .task(&id, self.tasks[w.task].attempt)
-                .with("files", w.files);
-            entry = match w.other {
-                Other::Integration => {
-                    entry.with("with", self.plan().plan.settings.integration_branch.clone())
-                }
-                Other::Task(u) => {
-                    let other = self.task_id(u).to_string();
-                    entry.with("with", other.clone()).with("with_task", other)
-                }
-            };
-            self.record(entry);
-        }
-    }
 }
 
 #[cfg(test)]

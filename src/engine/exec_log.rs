@@ -2,7 +2,9 @@
 //! execution log: group timeline, task status, durations, worktrees and
 //! branches, outputs, validation results and blockers.
 
-use super::journal::{self, Entry};
+use super::event::{Entry, Event};
+use super::journal;
+use super::snapshot::TaskState;
 use crate::plan::ValidPlan;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -34,36 +36,34 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
         if let Some(a) = e.attempt {
             log.attempts = log.attempts.max(a);
         }
-        match e.event.as_str() {
-            "state" => {
-                log.state = e.str("state");
-                log.profile = e.str("profile").or(log.profile);
-                match e.str("state") {
-                    Some("failed" | "skipped" | "conflict" | "cancelled") => {
-                        log.blocker = e.str("reason").map(str::to_string)
-                    }
-                    Some("done") => log.blocker = None,
+        match &e.event {
+            Event::State {
+                state,
+                profile,
+                reason,
+            } => {
+                log.state = Some(state.as_str());
+                log.profile = Some(profile.as_str());
+                match state {
+                    TaskState::Failed
+                    | TaskState::Skipped
+                    | TaskState::Conflict
+                    | TaskState::Cancelled => log.blocker = reason.clone(),
+                    TaskState::Done => log.blocker = None,
                     _ => {}
                 }
             }
-            "spawned" => {
-                log.worktree = e.str("worktree");
-                log.branch = e.str("branch");
+            Event::Spawned {
+                worktree, branch, ..
+            } => {
+                log.worktree = Some(worktree.as_str());
+                log.branch = Some(branch.as_str());
             }
-            "validation" => {
-                let ok = e
-                    .details
-                    .get("ok")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                log.checks.push((
-                    e.attempt.unwrap_or(0),
-                    e.str("check").unwrap_or(""),
-                    ok,
-                    e.str("detail").unwrap_or(""),
-                ));
+            Event::Validation { check, ok, detail } => {
+                log.checks
+                    .push((e.attempt.unwrap_or(0), check.as_str(), *ok, detail.as_str()));
             }
-            "merged" => log.merged_commit = e.str("commit"),
+            Event::Merged { commit, .. } => log.merged_commit = Some(commit.as_str()),
             _ => {}
         }
     }
@@ -209,7 +209,7 @@ pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Res
     // Worktrees are shown relative to the repository, as the user would type them.
     let prefix = format!("{}/", root.display());
     for e in &mut entries {
-        if let Some(serde_json::Value::String(w)) = e.details.get_mut("worktree")
+        if let Event::Spawned { worktree: w, .. } = &mut e.event
             && let Some(rest) = w.strip_prefix(&prefix)
         {
             *w = rest.to_string();

@@ -1,41 +1,41 @@
 //! A [`Snapshot`] rebuilt from journal entries alone: what a front end would
 //! have shown at the journal's last line. Screen tests replay a recorded
 //! journal through it, so they draw what a real run wrote, not a hand-made
-//! picture of one.
+//! picture of one. Tasks go through the same fold as the live engine's
+//! ([`super::fold`]).
 
-use super::journal::Entry;
-use super::snapshot::{
-    AttemptOutcome, AttemptSpan, HaltReport, Light, RunPhase, Snapshot, TaskState, TaskView,
-    end_last_attempt, group_views,
-};
+use super::event::{Entry, Event};
+use super::fold::TaskRecord;
+use super::snapshot::{RunPhase, Snapshot, group_views};
 use super::words;
 use crate::plan::ValidPlan;
-use crate::worker::protocol::ExitStatus;
 use std::collections::HashMap;
 
-/// What a replayed task learned so far beyond its [`TaskView`].
-#[derive(Default)]
-struct Pending {
-    /// How the running attempt ended, told by an `exit`, a DEAD light or an
-    /// ERROR report before the supervision event that closes its span.
-    outcome: Option<AttemptOutcome>,
+/// How many log lines a snapshot carries (front ends keep longer histories).
+pub const LOG_TAIL: usize = 300;
+
+/// Each task of `plan` (by plan index) folded from `entries`.
+pub fn records(plan: &ValidPlan, entries: &[Entry]) -> Vec<TaskRecord> {
+    let mut records: Vec<TaskRecord> = plan.plan.tasks.iter().map(TaskRecord::planned).collect();
+    let index: HashMap<&str, usize> = plan
+        .plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.task_id.as_str(), i))
+        .collect();
+    for e in entries {
+        if let Some(&i) = e.task.as_deref().and_then(|id| index.get(id)) {
+            records[i].apply(e);
+        }
+    }
+    records
 }
 
 /// Fold `entries` (oldest first) into the snapshot of `plan` at `now_ms`.
 /// Pane text is not journaled, so a task's last line is its last report or
 /// reason instead of its pane's last output.
 pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u64) -> Snapshot {
-    let mut tasks: Vec<TaskView> = plan
-        .task_order
-        .iter()
-        .map(|&t| TaskView::planned(&plan.plan.tasks[t]))
-        .collect();
-    let index: HashMap<String, usize> = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.clone(), i))
-        .collect();
-    let mut pending: Vec<Pending> = tasks.iter().map(|_| Pending::default()).collect();
     let mut snap = Snapshot {
         plan_name: plan_name.to_string(),
         integration_branch: plan.plan.settings.integration_branch.clone(),
@@ -55,178 +55,49 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
             snap.log_total += 1;
         }
         apply_run_event(&mut snap, e);
-        if let Some(&i) = e.task.as_deref().and_then(|id| index.get(id)) {
-            apply_task_event(&mut tasks[i], &mut pending[i], e);
-        }
     }
-    snap.tasks = tasks;
+    let records = records(plan, entries);
+    snap.tasks = plan
+        .task_order
+        .iter()
+        .map(|&t| records[t].view.clone())
+        .collect();
     // The engine keeps as many lines; log_total still counts them all.
-    let excess = snap.log_tail.len().saturating_sub(super::actor::LOG_TAIL);
+    let excess = snap.log_tail.len().saturating_sub(LOG_TAIL);
     snap.log_tail.drain(..excess);
     snap
 }
 
 fn apply_run_event(snap: &mut Snapshot, e: &Entry) {
-    match e.event.as_str() {
-        "run_started" => {
+    match &e.event {
+        Event::RunStarted { selection } => {
             // A journal spans every run in the repo. As a new engine does, the
             // clock restarts while tasks keep what earlier runs did to them.
             snap.started_ms = e.ts_ms;
-            let selected = !e.str("selection").unwrap_or("").is_empty();
-            snap.phase = if selected {
-                RunPhase::Running
-            } else {
+            snap.phase = if selection.is_empty() {
                 RunPhase::Idle
-            };
-        }
-        "halt" => {
-            snap.phase = RunPhase::Halted;
-            snap.last_halt =
-                serde_json::from_value::<HaltReport>(serde_json::Value::Object(e.details.clone()))
-                    .ok();
-        }
-        "resume" => snap.phase = RunPhase::Running,
-        "run_finished" => snap.phase = RunPhase::Finished,
-        "interrupted" => snap.phase = RunPhase::Halted,
-        // The first task event of a TUI run that began idle means work started.
-        "state" if snap.phase == RunPhase::Idle => snap.phase = RunPhase::Running,
-        _ => {}
-    }
-}
-
-fn apply_task_event(task: &mut TaskView, pending: &mut Pending, e: &Entry) {
-    let attempt = e.attempt.unwrap_or(task.attempt);
-    match e.event.as_str() {
-        "state" => {
-            let Some(state) = e.str("state").and_then(parse_state) else {
-                return;
-            };
-            if let Some(profile) = e.str("profile") {
-                task.profile = profile.to_string();
-            }
-            if let Some(reason) = e.str("reason") {
-                task.message = Some(reason.to_string());
-                task.last_line = reason.to_string();
-            }
-            if state == TaskState::Assigned
-                && task.attempts.last().map(|s| s.attempt) != Some(attempt)
-            {
-                task.attempts.push(AttemptSpan {
-                    attempt,
-                    profile: task.profile.clone(),
-                    started_ms: e.ts_ms,
-                    ended_ms: None,
-                    outcome: None,
-                });
-                task.attempt = attempt;
-                task.restarts = super::task::restarts(&task.attempts);
-                task.light = Light::Healthy;
-                *pending = Pending::default();
-            }
-            let ended = match state {
-                TaskState::Done => Some(AttemptOutcome::Done),
-                TaskState::Conflict => Some(AttemptOutcome::Conflict),
-                TaskState::Halted => Some(AttemptOutcome::Halted),
-                TaskState::Cancelled => Some(AttemptOutcome::Cancelled),
-                TaskState::Skipped => Some(AttemptOutcome::Skipped),
-                TaskState::Failed => Some(pending.outcome.unwrap_or(AttemptOutcome::Failed)),
-                _ => None,
-            };
-            if let Some(outcome) = ended {
-                end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
-            }
-            task.state = state;
-            task.light = match state {
-                TaskState::Waiting => Light::Waiting,
-                s if s.is_active() && task.light != Light::Waiting => task.light,
-                s if s.is_active() => Light::Healthy,
-                _ => Light::Idle,
-            };
-        }
-        "spawned" => {
-            task.session = e.str("session").map(str::to_string);
-            task.pane_id = e.str("pane").map(str::to_string);
-            task.worktree = e.str("worktree").map(str::to_string);
-            task.branch = e.str("branch").map(str::to_string);
-        }
-        // LATE and MISSING are journaled as `timeout`, STALLED and back as `light`.
-        "light" | "timeout" => {
-            if task.state.is_active() && task.state != TaskState::Waiting {
-                task.light = match e.str("light") {
-                    Some("LATE") => Light::Late,
-                    Some("MISSING") => Light::Missing,
-                    Some("DEAD") => Light::Dead,
-                    Some("STALLED") => Light::Stalled,
-                    _ => Light::Healthy,
-                };
-            }
-            if e.str("light") == Some("DEAD") {
-                pending.outcome = Some(AttemptOutcome::Crashed);
-            }
-        }
-        "exit" => {
-            // Judged as the engine judged it, from the status it journaled.
-            let field = |k: &str| {
-                e.details
-                    .get(k)
-                    .and_then(|v| v.as_i64())
-                    .and_then(|n| i32::try_from(n).ok())
-            };
-            let status = ExitStatus {
-                code: field("code"),
-                signal: field("signal"),
-            };
-            pending.outcome = Some(if status.by_signal() {
-                AttemptOutcome::Crashed
             } else {
-                AttemptOutcome::Failed
-            });
-            task.last_line = format!("agent exited: {}", e.str("how").unwrap_or(""));
-        }
-        "report" => {
-            let state = e.str("state").unwrap_or("");
-            if state == "ERROR" {
-                pending.outcome = Some(AttemptOutcome::Failed);
-            }
-            task.last_line = match e.str("message") {
-                Some(m) => m.to_string(),
-                None => format!("reported {state}"),
+                RunPhase::Running
             };
         }
-        "merged" => {
-            task.last_line = words::merged_into(
-                e.str("branch").unwrap_or("the integration branch"),
-                e.str("commit").unwrap_or(""),
-            );
+        Event::Halt(report) => {
+            snap.phase = RunPhase::Halted;
+            snap.last_halt = Some(report.clone());
         }
-        // The supervision chain closes the failed attempt's span.
-        "restart" | "escalation" | "failure" => {
-            let journaled = e
-                .details
-                .get("outcome")
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
-            let outcome = journaled
-                .or(pending.outcome)
-                .unwrap_or(AttemptOutcome::Failed);
-            end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
-            if let Some(reason) = e.str("reason") {
-                task.message = Some(reason.to_string());
-            }
-        }
-        "validation" if e.details.get("ok").and_then(|v| v.as_bool()) == Some(false) => {
-            pending.outcome = Some(AttemptOutcome::Failed);
-        }
+        Event::Resume => snap.phase = RunPhase::Running,
+        Event::RunFinished { .. } => snap.phase = RunPhase::Finished,
+        Event::Interrupted { .. } => snap.phase = RunPhase::Halted,
+        // The first task event of a TUI run that began idle means work started.
+        Event::State { .. } if snap.phase == RunPhase::Idle => snap.phase = RunPhase::Running,
         _ => {}
     }
-}
-
-fn parse_state(s: &str) -> Option<TaskState> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::event::Supervision;
+    use crate::engine::snapshot::{AttemptOutcome, Light, TaskState, TaskView};
     use crate::tui::fixture;
 
     fn outcomes(task: &TaskView) -> Vec<Option<AttemptOutcome>> {
@@ -294,35 +165,68 @@ mod tests {
         }
     }
 
+    fn at(ms: u64, event: Event, attempt: u32) -> Entry {
+        Entry::new(event, ms).task("T1", attempt)
+    }
+
+    fn state(state: TaskState, profile: &str, reason: Option<&str>) -> Event {
+        Event::State {
+            state,
+            profile: profile.into(),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    fn supervision(outcome: AttemptOutcome, reason: &str) -> Supervision {
+        Supervision {
+            reason: reason.into(),
+            outcome: Some(outcome),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn lights_follow_the_worker_and_a_dead_one_ends_as_a_crash() {
         let plan = fixture::recorded_plan();
-        let at = |ms: u64, event: &str, attempt: u32| Entry::new(event, ms).task("T1", attempt);
         let entries = vec![
-            Entry::new("run_started", 0).with("selection", "T1"),
-            at(10, "state", 1)
-                .with("state", "assigned")
-                .with("profile", "p"),
-            at(20, "state", 1)
-                .with("state", "running")
-                .with("profile", "p"),
+            Entry::new(
+                Event::RunStarted {
+                    selection: "T1".into(),
+                },
+                0,
+            ),
+            at(10, state(TaskState::Assigned, "p", None), 1),
+            at(20, state(TaskState::Running, "p", None), 1),
             // As the engine writes them: LATE is a timeout, DEAD a light.
-            at(30, "timeout", 1).with("light", "LATE"),
+            at(
+                30,
+                Event::Timeout {
+                    light: Light::Late,
+                    reason: "no heartbeat".into(),
+                    profile: None,
+                    restart_count: None,
+                    next_profile: None,
+                },
+                1,
+            ),
         ];
         let snap = snapshot(&plan, "x", &entries, 100);
         assert_eq!(task(&snap, "T1").light, Light::Late);
         let mut more = entries.clone();
-        more.push(at(40, "light", 1).with("light", "DEAD"));
-        more.push(
-            at(41, "restart", 1)
-                .with("reason", "heartbeat DEAD")
-                .with("outcome", "crashed"),
-        );
-        more.push(
-            at(41, "state", 1)
-                .with("state", "pending")
-                .with("profile", "p"),
-        );
+        more.push(at(
+            40,
+            Event::Light {
+                light: Light::Dead,
+                reason: None,
+            },
+            1,
+        ));
+        more.push(at(
+            41,
+            Event::Restart(supervision(AttemptOutcome::Crashed, "heartbeat DEAD")),
+            1,
+        ));
+        more.push(at(41, state(TaskState::Pending, "p", None), 1));
         let snap = snapshot(&plan, "x", &more, 100);
         let t1 = task(&snap, "T1");
         assert_eq!((t1.state, t1.light), (TaskState::Pending, Light::Idle));
@@ -333,40 +237,70 @@ mod tests {
 
     /// What a new engine takes from the replay of earlier runs.
     #[test]
-    fn an_earlier_engine_s_last_attempt_restarts_and_question() {
-        use crate::engine::task::AttemptStart;
+    fn an_earlier_engine_s_attempts_restarts_and_question() {
         let plan = fixture::recorded_plan();
-        let at = |ms: u64, event: &str, attempt: u32| Entry::new(event, ms).task("T1", attempt);
-        let assigned = |ms: u64, attempt: u32, profile: &str| {
-            at(ms, "state", attempt)
-                .with("state", "assigned")
-                .with("profile", profile)
-        };
+        let assigned =
+            |ms, attempt, profile| at(ms, state(TaskState::Assigned, profile, None), attempt);
         let entries = vec![
             assigned(1, 1, "p"),
-            at(2, "restart", 1).with("outcome", "crashed"),
+            at(
+                2,
+                Event::Restart(supervision(AttemptOutcome::Crashed, "x")),
+                1,
+            ),
             assigned(3, 2, "p"),
-            at(4, "escalation", 2).with("outcome", "crashed"),
+            at(
+                4,
+                Event::Escalation(supervision(AttemptOutcome::Crashed, "y")),
+                2,
+            ),
             assigned(5, 3, "fallback"),
-            at(6, "state", 3)
-                .with("state", "waiting")
-                .with("reason", "which database?"),
+            at(
+                6,
+                state(TaskState::Waiting, "fallback", Some("which database?")),
+                3,
+            ),
         ];
         let snap = snapshot(&plan, "x", &entries, 10);
         let t1 = task(&snap, "T1");
         assert_eq!(t1.restarts, 2);
-        let start = AttemptStart::of(t1).expect("T1 started");
+        let last = t1.attempts.last().expect("T1 started");
         assert_eq!(
-            (start.attempt, start.profile.as_str(), start.started_ms),
+            (last.attempt, last.profile.as_str(), last.started_ms),
             (3, "fallback", 5)
         );
-        assert_eq!(start.waiting.as_deref(), Some("which database?"));
-        let mut answered = entries.clone();
-        answered.push(at(7, "state", 3).with("state", "running"));
-        let snap = snapshot(&plan, "x", &answered, 10);
-        assert_eq!(
-            AttemptStart::of(task(&snap, "T1")).expect("T1").waiting,
-            None
-        );
+        assert_eq!(t1.state, TaskState::Waiting);
+        assert_eq!(t1.message.as_deref(), Some("which database?"));
+    }
+
+    /// An adopted attempt that the journal never saw start still gets its span.
+    #[test]
+    fn adoption_opens_the_attempt_once() {
+        let plan = fixture::recorded_plan();
+        let entries = vec![
+            at(1, state(TaskState::Assigned, "p", None), 4),
+            at(
+                2,
+                Event::Adopted {
+                    profile: "p".into(),
+                },
+                4,
+            ),
+            at(
+                3,
+                Event::Adopted {
+                    profile: "q".into(),
+                },
+                5,
+            ),
+        ];
+        let snap = snapshot(&plan, "x", &entries, 10);
+        let t1 = task(&snap, "T1");
+        let spans: Vec<(u32, &str)> = t1
+            .attempts
+            .iter()
+            .map(|s| (s.attempt, s.profile.as_str()))
+            .collect();
+        assert_eq!(spans, [(4, "p"), (5, "q")]);
     }
 }

@@ -2,63 +2,11 @@
 //! flushed per line, so a control room that dies loses nothing. Replaying it
 //! tells a new engine which tasks are already merged.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use super::event::{Entry, Event};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Local wall-clock time, RFC 3339 with milliseconds.
-    pub ts: String,
-    /// The same instant as milliseconds since the Unix epoch (for arithmetic).
-    pub ts_ms: u64,
-    pub event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
-    #[serde(flatten)]
-    pub details: Map<String, Value>,
-}
-
-impl Entry {
-    pub fn new(event: &str, now_ms: u64) -> Self {
-        Entry {
-            ts: format_ts(now_ms),
-            ts_ms: now_ms,
-            event: event.to_string(),
-            task: None,
-            attempt: None,
-            details: Map::new(),
-        }
-    }
-
-    pub fn task(mut self, task: &str, attempt: u32) -> Self {
-        self.task = Some(task.to_string());
-        self.attempt = (attempt > 0).then_some(attempt);
-        self
-    }
-
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.details.insert(key.to_string(), value.into());
-        self
-    }
-
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.details.get(key).and_then(Value::as_str)
-    }
-}
-
-fn format_ts(ms: u64) -> String {
-    use chrono::TimeZone;
-    match chrono::Local.timestamp_millis_opt(ms as i64) {
-        chrono::LocalResult::Single(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-        _ => ms.to_string(),
-    }
-}
 
 pub struct Journal {
     path: PathBuf,
@@ -66,15 +14,30 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn open(path: &Path) -> io::Result<Journal> {
+    /// Open for appending. A torn last line (the writer died mid-write) is
+    /// ended with a newline first, so the next entry is not glued to it;
+    /// `repaired` says so, for the engine to journal.
+    pub fn open(path: &Path) -> io::Result<(Journal, bool)> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            file,
-        })
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let repaired = ends_torn(&mut file)?;
+        if repaired {
+            file.write_all(b"\n")?;
+            file.flush()?;
+        }
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                file,
+            },
+            repaired,
+        ))
     }
 
     pub fn path(&self) -> &Path {
@@ -90,17 +53,34 @@ impl Journal {
     }
 }
 
-/// Every readable entry; a torn last line (the writer died mid-write) is skipped.
+/// Whether the file is non-empty and its last byte is not a newline.
+fn ends_torn(file: &mut File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// Every readable entry. A line that is not an entry (torn by a crash,
+/// garbage, invalid UTF-8) is skipped with a warning naming the file and line.
 pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let mut entries = Vec::new();
-    for line in BufReader::new(file).lines() {
-        if let Ok(entry) = serde_json::from_str::<Entry>(&line?) {
-            entries.push(entry);
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) => entries.push(entry),
+            Err(e) => tracing::warn!("{}:{}: skipped a journal line: {e}", path.display(), n + 1),
         }
     }
     Ok(entries)
@@ -120,17 +100,15 @@ pub struct Replay {
 pub fn replay(entries: &[Entry]) -> Replay {
     let mut r = Replay::default();
     for e in entries {
-        if e.event == "halt"
-            && let Some(id) = e.details.get("halt_id").and_then(Value::as_u64)
-        {
-            r.last_halt_id = r.last_halt_id.max(id);
+        if let Event::Halt(report) = &e.event {
+            r.last_halt_id = r.last_halt_id.max(report.halt_id);
         }
         let Some(task) = &e.task else { continue };
         if let Some(a) = e.attempt {
             let last = r.last_attempt.entry(task.clone()).or_insert(0);
             *last = (*last).max(a);
         }
-        if e.event == "merged" {
+        if matches!(e.event, Event::Merged { .. }) {
             r.merged.insert(task.clone());
         }
     }
@@ -140,55 +118,82 @@ pub fn replay(entries: &[Entry]) -> Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::snapshot::{HaltReport, TaskState};
+
+    fn merged(ms: u64) -> Entry {
+        Entry::new(
+            Event::Merged {
+                commit: "abc".into(),
+                branch: "i".into(),
+            },
+            ms,
+        )
+        .task("T1", 1)
+    }
+
+    fn running(ms: u64) -> Entry {
+        Entry::new(
+            Event::State {
+                state: TaskState::Running,
+                profile: "p".into(),
+                reason: None,
+            },
+            ms,
+        )
+        .task("T2", 2)
+    }
 
     #[test]
-    fn append_then_read_skips_torn_line() {
+    fn a_torn_line_is_ended_before_the_next_entry_and_skipped_on_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        let mut j = Journal::open(&path).unwrap();
-        j.append(
-            &Entry::new("merged", 1000)
-                .task("T1", 1)
-                .with("commit", "abc"),
-        )
-        .unwrap();
-        j.append(
-            &Entry::new("state", 2000)
-                .task("T2", 2)
-                .with("state", "running"),
-        )
-        .unwrap();
-        std::fs::OpenOptions::new()
+        let (mut j, repaired) = Journal::open(&path).unwrap();
+        assert!(!repaired);
+        j.append(&merged(1000)).unwrap();
+        drop(j);
+        OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
-            .write_all(b"{\"ts\":")
+            .write_all(b"{\"ts\":\"x\",\"ts_ms\":17")
             .unwrap();
+        let (mut j, repaired) = Journal::open(&path).unwrap();
+        assert!(repaired);
+        j.append(&running(2000)).unwrap();
         let entries = read(&path).unwrap();
-        assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].str("commit"), Some("abc"));
+        assert_eq!(entries.len(), 2, "the entry after the torn line survives");
         let r = replay(&entries);
         assert!(r.merged.contains("T1"));
         assert_eq!(r.last_attempt.get("T2"), Some(&2));
     }
 
     #[test]
-    fn halts_keep_counting_across_engines() {
-        let entries = [
-            Entry::new("halt", 2).with("halt_id", 3),
-            Entry::new("halt", 3).with("halt_id", 1),
-        ];
-        assert_eq!(replay(&entries).last_halt_id, 3);
+    fn invalid_utf8_and_garbage_lines_are_skipped_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut bytes = serde_json::to_vec(&merged(1)).unwrap();
+        bytes.extend_from_slice(b"\n\xff\xfe garbage\nnot json\n");
+        bytes.extend_from_slice(&serde_json::to_vec(&running(2)).unwrap());
+        bytes.push(b'\n');
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(read(&path).unwrap().len(), 2);
     }
 
     #[test]
-    fn entry_shape_is_flat_json() {
-        let e = Entry::new("report", 0).task("T4", 1).with("state", "WAIT");
-        let v: Value = serde_json::to_value(&e).unwrap();
-        assert_eq!(v["event"], "report");
-        assert_eq!(v["task"], "T4");
-        assert_eq!(v["attempt"], 1);
-        assert_eq!(v["state"], "WAIT");
-        assert!(v["ts"].is_string());
+    fn halts_keep_counting_across_engines() {
+        let halt = |id| {
+            Event::Halt(HaltReport {
+                halt_id: id,
+                total_workers: 0,
+                acks_received: 0,
+                acks_failed: 0,
+                stopped: 0,
+                workers: Vec::new(),
+                all_acked: true,
+                total_latency_ms: 0.0,
+            })
+        };
+        let entries = [Entry::new(halt(3), 2), Entry::new(halt(1), 3)];
+        assert_eq!(replay(&entries).last_halt_id, 3);
     }
 }

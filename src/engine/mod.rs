@@ -1,23 +1,37 @@
 //! The engine: owns all run state; front ends talk to it through commands and snapshots.
+//!
+//! [`core`] is the state machine, [`actor`] the task that drives it,
+//! [`os`] the boundary with tmux, git, processes and the clock.
 
 pub mod actor;
 pub mod command;
+mod core;
 pub mod early_warning;
+pub mod effect;
+pub mod error;
+pub mod event;
 pub mod exec_log;
+pub mod fold;
 mod halt;
 pub mod history;
 pub mod journal;
-mod lifecycle;
 pub mod link;
-mod manual;
+mod links;
+mod merge_queue;
+pub mod os;
 pub mod prompts;
 pub mod remote;
 pub mod schedule;
 pub mod snapshot;
 pub mod socket;
 pub mod supervise;
-pub mod task;
+pub mod tasks;
 pub mod words;
 pub mod workshop;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
 
 pub use actor::{Engine, EngineOptions, Outcome, start};

@@ -5,9 +5,6 @@
 //! The pane text comes from the poll's captures of changed panes, so rules
 //! cost no tmux call of their own.
 
-use super::actor::{Actor, now_ms};
-use super::journal::Entry;
-use super::snapshot::{RunPhase, TaskState};
 use crate::plan::PromptRule;
 
 /// The last line of output in a pane's tail, as `ControlClient::capture_tail`
@@ -51,7 +48,7 @@ pub struct PromptSeen {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum PromptChange {
     /// A new question: answer it (rule with `send`) or wait (rule without).
     Ask(usize),
     /// The question we waited on was answered, or is gone.
@@ -65,14 +62,14 @@ impl PromptSeen {
     /// last; a redraw of the same one (a menu, fewer lines below it) is not,
     /// so it is never answered twice. The known blind spot: the very same
     /// line asked again while the first is still on screen.
-    pub fn step(&mut self, found: Option<(usize, &str, usize)>) -> Step {
+    pub fn step(&mut self, found: Option<(usize, &str, usize)>) -> PromptChange {
         let Some((rule, line, after)) = found else {
             self.question = None;
             self.lines_after = 0;
             return if std::mem::take(&mut self.waiting) {
-                Step::Answered
+                PromptChange::Answered
             } else {
-                Step::Nothing
+                PromptChange::Nothing
             };
         };
         let same = self
@@ -85,91 +82,17 @@ impl PromptSeen {
             // Output under it means it was answered before we looked (a
             // worker re-adopted by a new engine): not a question now.
             return if after <= MENU_LINES {
-                Step::Ask(rule)
+                PromptChange::Ask(rule)
             } else {
-                Step::Nothing
+                PromptChange::Nothing
             };
         }
         let grew = after > self.lines_after;
         self.lines_after = after;
         if grew && std::mem::take(&mut self.waiting) {
-            Step::Answered
+            PromptChange::Answered
         } else {
-            Step::Nothing
-        }
-    }
-}
-
-impl Actor {
-    pub(super) fn apply_prompt_rules(&mut self, t: usize, tail: &[String]) {
-        let profile = &self.tasks[t].profile;
-        let Some(rules) = self
-            .plan()
-            .plan
-            .agents
-            .get(profile)
-            .map(|a| a.prompt_rules.clone())
-            .filter(|r| !r.is_empty())
-        else {
-            return;
-        };
-        let id = self.task_id(t).to_string();
-        let attempt = self.tasks[t].attempt;
-        let state = self.tasks[t].state;
-        // Only a working agent is answered or flagged: not one being
-        // validated, merged or halted.
-        let working = matches!(
-            state,
-            TaskState::Assigned | TaskState::Running | TaskState::Waiting
-        );
-        if !working || self.phase != RunPhase::Running {
-            return;
-        }
-        let Some(w) = self.tasks[t].worker.as_mut() else {
-            return;
-        };
-        let Some(pane) = w.pane_id.clone() else {
-            return;
-        };
-        let found = matching(&rules, tail);
-        match w.prompt.step(found) {
-            Step::Ask(i) => {
-                let rule = &rules[i];
-                let line = found.map_or("", |(_, line, _)| line);
-                let base = |event: &str| {
-                    Entry::new(event, now_ms())
-                        .task(&id, attempt)
-                        .with("match", rule.pattern.clone())
-                        .with("line", line)
-                };
-                if let Some(answer) = rule.send.clone() {
-                    let control = self.control.clone();
-                    let text = answer.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = control.send_text(&pane, &text, true).await {
-                            tracing::warn!("prompt rule answer to {pane}: {e}");
-                        }
-                    });
-                    self.record(base("prompt_answered").with("sent", answer));
-                } else if state == TaskState::Waiting {
-                    // Already waiting (its report, or restored on re-adoption):
-                    // this question's answer is what ends it.
-                    w.prompt.waiting = true;
-                } else {
-                    w.prompt.waiting = true;
-                    let reason = format!("asks: {line}");
-                    self.record(base("prompt"));
-                    self.set_state(t, TaskState::Waiting, Some(reason));
-                }
-            }
-            Step::Answered if state == TaskState::Waiting => {
-                self.set_state(
-                    t,
-                    TaskState::Running,
-                    Some("the question is answered".into()),
-                );
-            }
-            Step::Answered | Step::Nothing => {}
+            PromptChange::Nothing
         }
     }
 }
@@ -212,51 +135,63 @@ mod tests {
     fn a_question_is_asked_once_and_answered_when_output_grows_under_it() {
         let q = "Overwrite a? [y/n]";
         let mut seen = PromptSeen::default();
-        assert_eq!(seen.step(Some((1, q, 0))), Step::Ask(1));
+        assert_eq!(seen.step(Some((1, q, 0))), PromptChange::Ask(1));
         seen.waiting = true;
         // The same screen again, or a menu redrawn with fewer lines: waiting.
-        assert_eq!(seen.step(Some((1, q, 0))), Step::Nothing);
+        assert_eq!(seen.step(Some((1, q, 0))), PromptChange::Nothing);
         assert!(seen.waiting);
         // The answer typed after it, then output below it: answered, and not
         // asked again as it scrolls up.
         assert_eq!(
             seen.step(Some((1, "Overwrite a? [y/n] n", 0))),
-            Step::Nothing
+            PromptChange::Nothing
         );
         assert_eq!(
             seen.step(Some((1, "Overwrite a? [y/n] n", 2))),
-            Step::Answered
+            PromptChange::Answered
         );
         assert_eq!(
             seen.step(Some((1, "Overwrite a? [y/n] n", 5))),
-            Step::Nothing
+            PromptChange::Nothing
         );
         // Another question of the same rule right below: asked.
-        assert_eq!(seen.step(Some((1, "Overwrite b? [y/n]", 0))), Step::Ask(1));
+        assert_eq!(
+            seen.step(Some((1, "Overwrite b? [y/n]", 0))),
+            PromptChange::Ask(1)
+        );
         seen.waiting = true;
         // A dialog that disappears once answered.
-        assert_eq!(seen.step(None), Step::Answered);
-        assert_eq!(seen.step(None), Step::Nothing);
+        assert_eq!(seen.step(None), PromptChange::Answered);
+        assert_eq!(seen.step(None), PromptChange::Nothing);
     }
 
     #[test]
     fn a_question_first_seen_with_output_under_it_was_already_answered() {
         let mut seen = PromptSeen::default();
-        assert_eq!(seen.step(Some((0, "Overwrite? [y/n] y", 6))), Step::Nothing);
-        assert_eq!(seen.step(Some((0, "Overwrite? [y/n] y", 7))), Step::Nothing);
-        assert_eq!(seen.step(Some((0, "Overwrite b? [y/n]", 0))), Step::Ask(0));
+        assert_eq!(
+            seen.step(Some((0, "Overwrite? [y/n] y", 6))),
+            PromptChange::Nothing
+        );
+        assert_eq!(
+            seen.step(Some((0, "Overwrite? [y/n] y", 7))),
+            PromptChange::Nothing
+        );
+        assert_eq!(
+            seen.step(Some((0, "Overwrite b? [y/n]", 0))),
+            PromptChange::Ask(0)
+        );
     }
 
     #[test]
     fn an_answered_question_redrawn_is_not_answered_again() {
         let mut seen = PromptSeen::default();
         let q = "Do you want to proceed?";
-        assert_eq!(seen.step(Some((0, q, 3))), Step::Ask(0));
+        assert_eq!(seen.step(Some((0, q, 3))), PromptChange::Ask(0));
         // The dialog redrawn with fewer lines under it, before it closes.
-        assert_eq!(seen.step(Some((0, q, 1))), Step::Nothing);
-        assert_eq!(seen.step(None), Step::Nothing);
+        assert_eq!(seen.step(Some((0, q, 1))), PromptChange::Nothing);
+        assert_eq!(seen.step(None), PromptChange::Nothing);
         // The next dialog, once the first is gone: asked.
-        assert_eq!(seen.step(Some((0, q, 3))), Step::Ask(0));
+        assert_eq!(seen.step(Some((0, q, 3))), PromptChange::Ask(0));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 
 use super::command::{Command, Reply};
 use super::link::Request;
+use super::os::Clock;
 use crate::worker::protocol::{EngineMessage, ShimMessage};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
@@ -23,11 +25,12 @@ pub enum SocketEvent {
         hello: ShimMessage,
         tx: mpsc::UnboundedSender<EngineMessage>,
     },
-    /// `at`: when the line was read, so latencies exclude the actor's queue.
+    /// `at_us`: when the line was read (the engine's monotonic clock), so
+    /// latencies exclude the actor's queue.
     Shim {
         conn: ConnId,
         msg: ShimMessage,
-        at: std::time::Instant,
+        at_us: u64,
     },
     ShimClosed {
         conn: ConnId,
@@ -82,8 +85,9 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
 /// Accept connections forever, sorting them into shims and control clients.
 pub async fn serve(
     listener: UnixListener,
-    events: mpsc::UnboundedSender<SocketEvent>,
+    events: mpsc::Sender<SocketEvent>,
     requests: mpsc::Sender<Request>,
+    clock: Arc<dyn Clock>,
 ) {
     let mut next_id: ConnId = 1;
     loop {
@@ -96,15 +100,22 @@ pub async fn serve(
         };
         let conn = next_id;
         next_id += 1;
-        tokio::spawn(handle(stream, conn, events.clone(), requests.clone()));
+        tokio::spawn(handle(
+            stream,
+            conn,
+            events.clone(),
+            requests.clone(),
+            clock.clone(),
+        ));
     }
 }
 
 async fn handle(
     stream: UnixStream,
     conn: ConnId,
-    events: mpsc::UnboundedSender<SocketEvent>,
+    events: mpsc::Sender<SocketEvent>,
     requests: mpsc::Sender<Request>,
+    clock: Arc<dyn Clock>,
 ) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
@@ -115,6 +126,7 @@ async fn handle(
         let (tx, mut rx) = mpsc::unbounded_channel::<EngineMessage>();
         if events
             .send(SocketEvent::ShimHello { conn, hello, tx })
+            .await
             .is_err()
         {
             return;
@@ -133,13 +145,19 @@ async fn handle(
         while let Ok(Some(line)) = lines.next_line().await {
             match serde_json::from_str::<ShimMessage>(&line) {
                 Ok(msg) => {
-                    let at = std::time::Instant::now();
-                    let _ = events.send(SocketEvent::Shim { conn, msg, at });
+                    let at_us = clock.mono_us();
+                    if events
+                        .send(SocketEvent::Shim { conn, msg, at_us })
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
                 Err(e) => tracing::warn!("shim {conn} sent an unreadable line: {e}"),
             }
         }
-        let _ = events.send(SocketEvent::ShimClosed { conn });
+        let _ = events.send(SocketEvent::ShimClosed { conn }).await;
         writer.abort();
         return;
     }

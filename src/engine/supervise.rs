@@ -18,6 +18,18 @@ pub fn light_after_silence(hb: &HeartbeatSettings, last_beat_ms: u64, now_ms: u6
     }
 }
 
+/// When a worker showing `light` (from silence since `last_beat_ms`) would
+/// next change light, if no beat comes: the heartbeat timer's deadline.
+pub fn next_threshold_ms(hb: &HeartbeatSettings, last_beat_ms: u64, light: Light) -> Option<u64> {
+    let after = match light {
+        Light::Late => hb.missing_ms(),
+        Light::Missing => hb.dead_ms(),
+        Light::Dead => return None,
+        _ => hb.late_ms(),
+    };
+    Some(last_beat_ms + after)
+}
+
 /// The light to show: deaths and silences outrank the softer flags.
 pub fn shown_light(heartbeat: Light, waiting: bool, stalled: bool) -> Light {
     match heartbeat {

@@ -1,7 +1,8 @@
 //! Journal entries in human words, for the log pane and headless progress.
 
-use super::journal::Entry;
-use super::snapshot::{LogLevel, LogLine};
+use super::event::{Entry, Event};
+use super::snapshot::{Light, LogLevel, LogLine, TaskState};
+use crate::worker::protocol::ReportState;
 
 /// The entry as a log line, or None for entries too chatty to show.
 pub fn log_line(e: &Entry) -> Option<LogLine> {
@@ -18,141 +19,130 @@ pub fn log_line(e: &Entry) -> Option<LogLine> {
 pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
     let task = e.task.as_deref().unwrap_or("-");
     let attempt = e.attempt.unwrap_or(0);
-    let s = |k: &str| e.str(k).unwrap_or("").to_string();
     let info = |t: String| Some((LogLevel::Info, t));
     let warn = |t: String| Some((LogLevel::Warn, t));
     let error = |t: String| Some((LogLevel::Error, t));
-    match e.event.as_str() {
-        "run_started" if s("selection").is_empty() => {
+    match &e.event {
+        Event::RunStarted { selection } if selection.is_empty() => {
             info("control room open: nothing running yet (g runs a group, s a task)".into())
         }
-        "run_started" => info(format!("run started: {}", s("selection"))),
-        "run_finished" => info(format!("run finished: {}", s("summary"))),
-        "interrupted" => warn(format!(
-            "interrupted ({}): workers stopped, worktrees kept",
-            s("signal")
+        Event::RunStarted { selection } => info(format!("run started: {selection}")),
+        Event::RunFinished { summary } => info(format!("run finished: {summary}")),
+        Event::Interrupted { signal } => warn(format!(
+            "interrupted ({signal}): workers stopped, worktrees kept"
         )),
-        "state" => {
-            let state = s("state");
-            let reason = e
-                .str("reason")
+        Event::State {
+            state,
+            profile,
+            reason,
+        } => {
+            let reason = reason
+                .as_ref()
                 .map(|r| format!(" — {r}"))
                 .unwrap_or_default();
             let text = format!(
-                "{task} {state} (attempt {attempt}, {}){reason}",
-                s("profile")
+                "{task} {} (attempt {attempt}, {profile}){reason}",
+                state.as_str()
             );
-            match state.as_str() {
-                "failed" | "conflict" => error(text),
-                "skipped" | "halted" | "cancelled" | "waiting" => warn(text),
+            match state {
+                TaskState::Failed | TaskState::Conflict => error(text),
+                TaskState::Skipped
+                | TaskState::Halted
+                | TaskState::Cancelled
+                | TaskState::Waiting => warn(text),
                 _ => info(text),
             }
         }
-        "report" => {
-            let msg = e
-                .str("message")
+        Event::Report { state, message } => {
+            let msg = message
+                .as_ref()
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default();
-            let text = format!("{task} reports {}{msg}", s("state"));
-            match s("state").as_str() {
-                "WAIT" | "HELP" | "ERROR" => warn(text),
+            let text = format!("{task} reports {}{msg}", state.as_str());
+            match state {
+                ReportState::Wait | ReportState::Help | ReportState::Error => warn(text),
                 _ => info(text),
             }
         }
-        "exit" => info(format!("{task} agent exited: {}", s("how"))),
-        "validation" => {
-            let ok = e
-                .details
-                .get("ok")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
+        Event::Exit { how, .. } => info(format!("{task} agent exited: {how}")),
+        Event::Validation { check, ok, .. } => {
             let text = format!(
-                "{task} validation {}: {}",
-                if ok { "passed" } else { "FAILED" },
-                s("check")
+                "{task} validation {}: {check}",
+                if *ok { "passed" } else { "FAILED" }
             );
-            if ok { info(text) } else { error(text) }
+            if *ok { info(text) } else { error(text) }
         }
-        "merged" => info(format!(
-            "{task} {}",
-            merged_into(e.str("branch").unwrap_or(""), e.str("commit").unwrap_or(""))
-        )),
-        "conflict" => error(format!(
+        Event::Merged { commit, branch } => info(format!("{task} {}", merged_into(branch, commit))),
+        Event::Conflict { files } => error(format!(
             "{task} conflicts with the integration branch in: {}",
-            list(e, "files")
+            files.join(", ")
         )),
-        "group_run" => {
-            let mut text = format!("group {} selected", s("group"));
-            if !s("prerequisites").is_empty() {
-                text.push_str(&format!(
-                    "; first its prerequisites: {}",
-                    s("prerequisites")
-                ));
+        Event::GroupRun {
+            group,
+            prerequisites,
+            blocked_by,
+        } => {
+            let mut text = format!("group {group} selected");
+            if !prerequisites.is_empty() {
+                text.push_str(&format!("; first its prerequisites: {prerequisites}"));
             }
-            if s("blocked_by").is_empty() {
+            if blocked_by.is_empty() {
                 info(text)
             } else {
                 warn(format!(
-                    "{text}; blocked by {} (restart them with r)",
-                    s("blocked_by")
+                    "{text}; blocked by {blocked_by} (restart them with r)"
                 ))
             }
         }
-        "conflict_warning" if e.str("with_task").is_none() => warn(format!(
-            "{task} conflicts with {} in {}: its merge will fail as things stand",
-            s("with"),
-            list(e, "files")
+        Event::ConflictWarning {
+            files,
+            with,
+            with_task: None,
+        } => warn(format!(
+            "{task} conflicts with {with} in {}: its merge will fail as things stand",
+            files.join(", ")
         )),
-        "conflict_warning" => warn(format!(
-            "{task} and {} both change {}: the second to merge will conflict",
-            s("with"),
-            list(e, "files")
+        Event::ConflictWarning { files, with, .. } => warn(format!(
+            "{task} and {with} both change {}: the second to merge will conflict",
+            files.join(", ")
         )),
-        "light" => {
-            let light = s("light");
-            let text = format!("{task} heartbeat {light}");
-            if light == "HEALTHY" {
+        Event::Light { light, .. } => {
+            let text = format!("{task} heartbeat {}", light.as_str());
+            if *light == Light::Healthy {
                 info(text)
             } else {
                 warn(text)
             }
         }
-        "timeout" => warn(format!("{task} heartbeat timeout: {}", s("reason"))),
-        "restart" => warn(format!(
+        Event::Timeout { reason, .. } => warn(format!("{task} heartbeat timeout: {reason}")),
+        Event::Restart(s) => warn(format!(
             "{task} restarting ({}) in {} ms: {}",
-            s("profile"),
-            e.details
-                .get("delay_ms")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            s("reason")
+            s.profile.as_deref().unwrap_or(""),
+            s.delay_ms.unwrap_or(0),
+            s.reason
         )),
-        "escalation" => warn(format!(
+        Event::Escalation(s) => warn(format!(
             "{task} escalated from {} to {}: {}",
-            s("profile"),
-            s("next_profile"),
-            s("reason")
+            s.profile.as_deref().unwrap_or(""),
+            s.next_profile.as_deref().unwrap_or(""),
+            s.reason
         )),
-        "failure" => error(format!("{task} FAILED: {}", s("reason"))),
-        "halt" => {
-            let n = |k: &str| e.details.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-            let ms = e
-                .details
-                .get("total_latency_ms")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
-            warn(format!(
-                "halt #{}: {}/{} workers acknowledged in {ms:.1} ms",
-                n("halt_id"),
-                n("acks_received"),
-                n("total_workers")
-            ))
+        Event::Failure(s) => error(format!("{task} FAILED: {}", s.reason)),
+        Event::Halt(r) => warn(format!(
+            "halt #{}: {}/{} workers acknowledged in {:.1} ms",
+            r.halt_id, r.acks_received, r.total_workers, r.total_latency_ms
+        )),
+        Event::Resume => info("resumed: dispatching again".into()),
+        Event::Warning { message } if e.task.is_none() => warn(message.clone()),
+        Event::Warning { message } => warn(format!("{task}: {message}")),
+        Event::Adopted { profile } => info(format!(
+            "{task} re-adopted a live worker (attempt {attempt}, {profile})"
+        )),
+        Event::PromptAnswered { line, sent, .. } => {
+            info(format!("{task} prompt rule answered '{sent}' to: {line}"))
         }
-        "resume" => info("resumed: dispatching again".into()),
-        "warning" if e.task.is_none() => warn(s("message")),
-        "warning" => warn(format!("{task}: {}", s("message"))),
-        "spawned" | "heartbeat" => None,
-        other => info(format!("{task} {other}")),
+        Event::Prompt { line, .. } => warn(format!("{task} asks: {line}")),
+        Event::Spawned { .. } | Event::Unknown => None,
     }
 }
 
@@ -163,17 +153,4 @@ pub fn merged_into(branch: &str, commit: &str) -> String {
 
 fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
-}
-
-fn list(e: &Entry, key: &str) -> String {
-    e.details
-        .get(key)
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }

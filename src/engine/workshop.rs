@@ -4,6 +4,7 @@
 //! actor only ever sees the results as messages. Git calls that change shared
 //! state (worktree registry, refs) are serialized by one lock.
 
+use super::error::EngineError;
 use crate::git::{MergeOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
@@ -92,14 +93,12 @@ impl Workshop {
     }
 
     /// Prepare the repository for a run: integration branch, excludes.
-    pub fn prepare(&self) -> Result<(), String> {
+    pub fn prepare(&self) -> Result<(), EngineError> {
         self.locked(|| {
             self.repo
-                .ensure_excluded(&[".switchboard/", "TASK_INSTRUCTION.md"])
-                .map_err(|e| e.to_string())?;
+                .ensure_excluded(&[".switchboard/", "TASK_INSTRUCTION.md"])?;
             self.repo
-                .ensure_branch(&self.settings().integration_branch, "HEAD")
-                .map_err(|e| e.to_string())?;
+                .ensure_branch(&self.settings().integration_branch, "HEAD")?;
             Ok(())
         })
     }
@@ -111,29 +110,33 @@ impl Workshop {
         attempt: u32,
         profile: &str,
         previous: Option<&str>,
-    ) -> Result<Spawned, String> {
+    ) -> Result<Spawned, EngineError> {
         let placement = self.placement(task);
         let integration = &self.settings().integration_branch;
         self.locked(|| {
             self.repo
                 .add_worktree(&placement.worktree, &placement.branch, integration)
         })
-        .map_err(|e| format!("git worktree: {e}"))?;
+        .map_err(EngineError::Worktree)?;
 
         let mut md =
             instruction::render(task, &self.resolve_inputs(task, &placement.worktree), true);
         if let Some(note) = previous {
             md.push_str(note);
         }
-        std::fs::write(placement.worktree.join("TASK_INSTRUCTION.md"), md)
-            .map_err(|e| format!("cannot write TASK_INSTRUCTION.md: {e}"))?;
+        std::fs::write(placement.worktree.join("TASK_INSTRUCTION.md"), md).map_err(|source| {
+            EngineError::Io {
+                what: "cannot write TASK_INSTRUCTION.md".into(),
+                source,
+            }
+        })?;
 
         let agent = self
             .plan
             .plan
             .agents
             .get(profile)
-            .ok_or_else(|| format!("unknown agent profile '{profile}'"))?;
+            .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
         let mut envs: Vec<(String, String)> = vec![
             (env::SOCKET.into(), self.socket_path.display().to_string()),
             (env::TASK.into(), task.task_id.clone()),
@@ -162,17 +165,14 @@ impl Workshop {
         if self.tmux.has_session(&placement.session).unwrap_or(false) {
             let _ = self.tmux.kill_session(&placement.session);
         }
-        let pane_id = self
-            .tmux
-            .new_labelled_session(
-                &placement.session,
-                Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
-                &placement.worktree,
-                &envs,
-                &argv,
-                (200, 50),
-            )
-            .map_err(|e| format!("tmux: {e}"))?;
+        let pane_id = self.tmux.new_labelled_session(
+            &placement.session,
+            Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
+            &placement.worktree,
+            &envs,
+            &argv,
+            (200, 50),
+        )?;
         Ok(Spawned { placement, pane_id })
     }
 
@@ -261,20 +261,19 @@ impl Workshop {
         results
     }
 
-    pub fn merge(&self, task: &Task) -> Result<MergeOutcome, String> {
+    pub fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
         let p = self.placement(task);
         let message = format!("Merge {}: {}", task.task_id, task.title);
         self.locked(|| {
             self.repo
                 .merge_into(&self.settings().integration_branch, &p.branch, &message)
         })
-        .map_err(|e| e.to_string())
+        .map_err(EngineError::from)
     }
 
-    pub fn remove_worktree(&self, task: &Task) -> Result<(), String> {
+    pub fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
         let p = self.placement(task);
-        self.locked(|| self.repo.remove_worktree(&p.worktree, true))
-            .map_err(|e| e.to_string())
+        Ok(self.locked(|| self.repo.remove_worktree(&p.worktree, true))?)
     }
 
     pub fn kill_session(&self, session: &str) {

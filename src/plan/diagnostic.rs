@@ -73,7 +73,7 @@ impl fmt::Display for Diagnostic {
 /// Messages quote the plan's own text back, which may hold escape sequences
 /// (an id `T\e]0;x\a` would retitle the terminal): control characters are
 /// shown escaped, never sent.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return text.into();
     }

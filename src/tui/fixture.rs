@@ -4,8 +4,8 @@
 //! (22 tasks, GROUP_A..E) that shows every light at once; the benchmark a
 //! large synthetic run. All at fixed times, so screens are stable.
 
+use crate::engine::event::{Entry, Event};
 use crate::engine::history;
-use crate::engine::journal::Entry;
 use crate::engine::snapshot::{
     AttemptOutcome, AttemptSpan, GroupView, HaltReport, HaltWorker, Light, LogLevel, LogLine,
     RunPhase, Snapshot, TaskState, TaskView,
@@ -35,11 +35,11 @@ fn recorded(before_halt: bool) -> Snapshot {
         // halted states) came within its latency before that.
         let halt_began = entries
             .iter()
-            .find(|e| e.event == "halt")
-            .map_or(u64::MAX, |e| {
-                let latency = e.details.get("total_latency_ms").and_then(|v| v.as_f64());
-                e.ts_ms - latency.unwrap_or(0.0).ceil() as u64 - 1
-            });
+            .find_map(|e| match &e.event {
+                Event::Halt(report) => Some(e.ts_ms - report.total_latency_ms.ceil() as u64 - 1),
+                _ => None,
+            })
+            .unwrap_or(u64::MAX);
         entries.retain(|e| e.ts_ms < halt_began);
     }
     let now = entries.last().map_or(0, |e| e.ts_ms) + 100;

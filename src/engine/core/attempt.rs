@@ -1,0 +1,370 @@
+//! One attempt's life: start, spawn result, exit, validation, merge, and
+//! failure through the supervision chain (restart → fallback → failed).
+
+use super::Core;
+use crate::engine::effect::Effect;
+use crate::engine::error::EngineError;
+use crate::engine::event::{Event, Supervision};
+use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
+use crate::engine::supervise::{self, Next};
+use crate::engine::tasks::{TaskIdx, Worker};
+use crate::engine::workshop::{CheckResult, Spawned};
+use crate::git::MergeOutcome;
+use crate::worker::protocol::{EngineMessage, ExitStatus};
+
+impl Core {
+    pub(super) fn start_attempt(&mut self, t: TaskIdx) {
+        let now = self.now();
+        let run = &mut self.tasks[t];
+        let attempt = run.attempt() + 1;
+        run.forced = false;
+        run.launched = true;
+        run.worker = Some(Worker::new(attempt, now));
+        let profile = run.profile().to_string();
+        let note = run.previous_note.take();
+        let id = self.task_id(t).to_string();
+        let entry = crate::engine::event::Entry::new(
+            Event::State {
+                state: TaskState::Assigned,
+                profile: profile.clone(),
+                reason: None,
+            },
+            now,
+        )
+        .task(&id, attempt);
+        self.record(entry);
+        self.effect(Effect::Spawn {
+            task: t,
+            attempt,
+            profile,
+            note,
+        });
+    }
+
+    pub(super) fn on_spawned(
+        &mut self,
+        t: TaskIdx,
+        attempt: u32,
+        result: Result<Spawned, EngineError>,
+    ) {
+        // Stale only when this attempt's worker is gone (halted, killed,
+        // restarted while spawning): the shim may well have said hello and
+        // reported START before this result arrived.
+        let current =
+            self.tasks[t].attempt() == attempt && self.tasks[t].worker_of(attempt).is_some();
+        if !current {
+            if let Ok(s) = result {
+                self.effect(Effect::KillSession {
+                    session: s.placement.session,
+                });
+            }
+            return;
+        }
+        match result {
+            Ok(spawned) => {
+                let now = self.now();
+                let run = &mut self.tasks[t];
+                if let Some(w) = run.worker.as_mut() {
+                    w.pane_id = Some(spawned.pane_id.clone());
+                    w.pane_since_ms = now;
+                    if w.conn.is_none() {
+                        w.last_beat_ms = now;
+                    }
+                }
+                let p = &spawned.placement;
+                let event = Event::Spawned {
+                    profile: run.profile().to_string(),
+                    session: p.session.clone(),
+                    pane: spawned.pane_id.clone(),
+                    worktree: p.worktree.display().to_string(),
+                    branch: p.branch.clone(),
+                };
+                run.placement = spawned.placement;
+                let was_assigned = run.state() == TaskState::Assigned;
+                self.record_task(t, event);
+                if was_assigned {
+                    self.set_state(t, TaskState::Running, None);
+                }
+            }
+            Err(reason) => self.attempt_failed(
+                t,
+                format!("could not start: {reason}"),
+                AttemptOutcome::Failed,
+                false,
+            ),
+        }
+    }
+
+    pub(super) fn on_exit(&mut self, t: TaskIdx, status: ExitStatus) {
+        self.record_task(
+            t,
+            Event::Exit {
+                how: status.describe(),
+                code: status.code,
+                signal: status.signal,
+            },
+        );
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.exit = Some(status);
+            w.send(EngineMessage::Bye);
+        }
+        if !matches!(
+            self.tasks[t].state(),
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned
+        ) {
+            return;
+        }
+        if self.halt.is_some() || self.phase == RunPhase::Halted {
+            return; // the halt accounts for it
+        }
+        if status.success() {
+            return self.begin_validation(t);
+        }
+        // 127: the shell found no such program; restarting cannot help.
+        let hopeless = status.code == Some(127);
+        let reason = if hopeless {
+            format!(
+                "{} (command not found: {})",
+                status.describe(),
+                self.tasks[t].profile()
+            )
+        } else {
+            status.describe()
+        };
+        let outcome = if status.by_signal() {
+            AttemptOutcome::Crashed
+        } else {
+            AttemptOutcome::Failed
+        };
+        self.attempt_failed(t, reason, outcome, hopeless);
+    }
+
+    pub(super) fn worker_dead(&mut self, t: TaskIdx, reason: String) {
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.heartbeat = Light::Dead;
+            // A frozen or unreachable shim cannot run its own halt cascade:
+            // make sure neither it nor its agent outlives the verdict.
+            let kill = Effect::KillWorker {
+                agent_pgid: w.agent_pid,
+                shim_pid: w.shim_pid,
+            };
+            self.effect(kill);
+        }
+        self.record_task(
+            t,
+            Event::Light {
+                light: Light::Dead,
+                reason: Some(reason.clone()),
+            },
+        );
+        if self.halt.is_some() {
+            return;
+        }
+        self.interrupt_agent(t);
+        self.attempt_failed(t, format!("DEAD: {reason}"), AttemptOutcome::Crashed, false);
+    }
+
+    pub(super) fn begin_validation(&mut self, t: TaskIdx) {
+        if !matches!(
+            self.tasks[t].state(),
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned
+        ) {
+            return;
+        }
+        self.set_state(t, TaskState::Validating, None);
+        let attempt = self.tasks[t].attempt();
+        self.effect(Effect::Validate { task: t, attempt });
+    }
+
+    pub(super) fn on_validated(&mut self, t: TaskIdx, attempt: u32, results: Vec<CheckResult>) {
+        if self.tasks[t].attempt() != attempt || self.tasks[t].state() != TaskState::Validating {
+            return;
+        }
+        for r in &results {
+            self.record_task(
+                t,
+                Event::Validation {
+                    check: r.check.clone(),
+                    ok: r.ok,
+                    detail: r.detail.clone(),
+                },
+            );
+        }
+        if let Some(bad) = results.iter().find(|r| !r.ok) {
+            let reason = format!("validation failed: {} ({})", bad.check, bad.detail);
+            self.interrupt_agent(t);
+            self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
+            return;
+        }
+        self.set_state(t, TaskState::Merging, None);
+        if let Some(next) = self.merges.push(t) {
+            self.effect(Effect::Merge { task: next });
+        }
+    }
+
+    pub(super) fn on_merged(&mut self, t: TaskIdx, result: Result<MergeOutcome, EngineError>) {
+        let branch = self.plan.plan.settings.integration_branch.clone();
+        match result {
+            Ok(outcome @ (MergeOutcome::Merged { .. } | MergeOutcome::UpToDate)) => {
+                let commit = match outcome {
+                    MergeOutcome::Merged { commit } => commit,
+                    _ => "already contained".to_string(),
+                };
+                self.record_task(t, Event::Merged { commit, branch });
+                self.stop_worker(t);
+                self.set_state(t, TaskState::Done, None);
+                if self.plan.plan.settings.remove_merged_worktrees {
+                    self.effect(Effect::RemoveWorktree { task: t });
+                }
+            }
+            Ok(MergeOutcome::Conflict { files }) => {
+                let reason = format!("merge conflict in {}", files.join(", "));
+                self.record_task(t, Event::Conflict { files });
+                self.release_worker(t);
+                self.set_state(t, TaskState::Conflict, Some(reason));
+            }
+            Err(e) => {
+                self.release_worker(t);
+                let reason = format!("merge failed: {e}");
+                self.record_task(
+                    t,
+                    Event::Failure(Supervision {
+                        reason: reason.clone(),
+                        outcome: Some(AttemptOutcome::Failed),
+                        ..Default::default()
+                    }),
+                );
+                self.set_state(t, TaskState::Failed, Some(reason));
+            }
+        }
+        if let Some(next) = self.merges.finished(t) {
+            self.effect(Effect::Merge { task: next });
+        }
+    }
+
+    /// Stop a failed attempt's agent the way a halt would (its shim runs the
+    /// SIGINT → SIGTERM → SIGKILL cascade), but keep the pane readable:
+    /// a failed task's last screen is for inspection. Halt id 0 is no halt's.
+    pub(super) fn interrupt_agent(&mut self, t: TaskIdx) {
+        let grace_ms = self.plan.plan.settings.halt.grace_ms;
+        if let Some(w) = self.tasks[t].worker.as_ref()
+            && w.exit.is_none()
+        {
+            w.send(EngineMessage::Halt {
+                halt_id: 0,
+                grace_ms,
+            });
+        }
+    }
+
+    /// Let go of a task's worker, keeping its (dead) pane readable.
+    pub(super) fn release_worker(&mut self, t: TaskIdx) -> Option<Worker> {
+        let run = &mut self.tasks[t];
+        let mut w = run.worker.take()?;
+        if w.pane_id.is_some() {
+            run.last_pane = w.pane_id.clone();
+        }
+        self.links.release(&mut w);
+        Some(w)
+    }
+
+    /// End the worker and its tmux session (done, cancelled, restarted).
+    pub(super) fn stop_worker(&mut self, t: TaskIdx) {
+        if self.release_worker(t).is_some() {
+            let session = self.tasks[t].placement.session.clone();
+            self.effect(Effect::KillSession { session });
+        }
+    }
+
+    /// The supervision chain after a failed attempt.
+    pub(super) fn attempt_failed(
+        &mut self,
+        t: TaskIdx,
+        reason: String,
+        outcome: AttemptOutcome,
+        hopeless: bool,
+    ) {
+        let now = self.now();
+        self.capture_note(t, &reason);
+        self.release_worker(t);
+        let settings = &self.plan.plan.settings;
+        let kind = &self.plan.plan.tasks[t.0].agent.kind;
+        let mut chain = vec![kind.clone()];
+        chain.extend(
+            self.plan
+                .plan
+                .agents
+                .get(kind)
+                .map(|a| a.fallbacks.clone())
+                .unwrap_or_default(),
+        );
+        let run = &mut self.tasks[t];
+        let restarts_used = if hopeless { u32::MAX } else { run.restarts };
+        let next = supervise::after_failure(
+            &settings.restart,
+            settings.max_fallbacks,
+            restarts_used,
+            run.fallbacks_used,
+            &chain,
+        );
+        let profile = run.profile().to_string();
+        let base = Supervision {
+            profile: Some(profile.clone()),
+            reason: reason.clone(),
+            outcome: Some(outcome),
+            restart_count: Some(run.restarts),
+            ..Default::default()
+        };
+        match next {
+            Next::Restart { delay_ms } => {
+                run.restarts += 1;
+                run.not_before_ms = now + delay_ms;
+                let event = Event::Restart(Supervision {
+                    restart_count: Some(run.restarts),
+                    delay_ms: Some(delay_ms),
+                    next_profile: Some(profile),
+                    ..base
+                });
+                self.record_task(t, event);
+                self.set_state(t, TaskState::Pending, Some(reason));
+            }
+            Next::Escalate {
+                profile: next_profile,
+            } => {
+                run.fallbacks_used += 1;
+                run.restarts = 0;
+                run.not_before_ms = now + settings.restart.backoff_ms;
+                let event = Event::Escalation(Supervision {
+                    next_profile: Some(next_profile),
+                    ..base
+                });
+                // The fold takes the next profile from the escalation.
+                self.record_task(t, event);
+                self.set_state(t, TaskState::Pending, Some(reason));
+            }
+            Next::Fail => {
+                self.record_task(t, Event::Failure(base));
+                self.set_state(t, TaskState::Failed, Some(reason));
+            }
+        }
+    }
+
+    /// Capture the last 40 lines of the pane; they join the next attempt's
+    /// instruction.
+    fn capture_note(&mut self, t: TaskIdx, reason: &str) {
+        let Some(pane) = self.tasks[t]
+            .worker
+            .as_ref()
+            .and_then(|w| w.pane_id.clone())
+        else {
+            return;
+        };
+        let attempt = self.tasks[t].attempt();
+        self.effect(Effect::CaptureNote {
+            task: t,
+            attempt,
+            pane,
+            reason: reason.to_string(),
+        });
+    }
+}

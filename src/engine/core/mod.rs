@@ -1,0 +1,520 @@
+//! The engine's core: a state machine that takes one [`Input`] at a time,
+//! hands it to the part that owns that state (the task table, the shim
+//! links, the halt run, the merge queue), journals what happened, and
+//! returns [`Effect`]s for the world. It never waits and never touches the
+//! world itself, so a fixture drives it in milliseconds with a fake clock.
+//!
+//! It does not tick: [`Core::next_wakeup_ms`] says when the next thing is
+//! due (a heartbeat threshold, a backoff, a halt deadline, the pane poll,
+//! the conflict scan), and the driver sleeps until then.
+
+mod attempt;
+mod commands;
+mod shims;
+mod watch;
+
+use super::command::{Command, Reply};
+use super::early_warning;
+use super::effect::{Effect, Input};
+use super::event::{Entry, Event};
+use super::fold::TaskRecord;
+use super::halt::HaltRun;
+use super::history::LOG_TAIL;
+use super::journal::Journal;
+use super::links::ShimLinks;
+use super::merge_queue::MergeQueue;
+use super::os::Clock;
+use super::schedule::{self, Step};
+use super::snapshot::{HaltReport, LogLine, RunPhase, Snapshot, TaskState, group_views};
+use super::tasks::{TaskIdx, TaskTable};
+use super::words;
+use super::workshop::Placement;
+use crate::plan::ValidPlan;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::{broadcast, oneshot};
+
+/// How often panes are listed while workers live.
+pub const POLL_MS: u64 = 500;
+/// A wakeup this late means this process was not running (Ctrl-Z on the
+/// control room) or starved.
+const PAUSE_GAP_MS: u64 = 2_000;
+/// How long stopped shims may still report their exit when the engine stops.
+const DRAIN_MS: u64 = 2_000;
+/// Long enough for a shim's reconnect backoff (at most 2 s) to come round.
+pub const ADOPTION_GRACE_MS: u64 = 3_000;
+
+/// What the core starts from.
+pub struct CoreOptions {
+    pub plan: Arc<ValidPlan>,
+    pub plan_name: String,
+    pub tmux_socket: Option<String>,
+    /// Each task's worktree, branch and session (by plan index).
+    pub placements: Vec<Placement>,
+    /// The journal so far, folded by task (by plan index).
+    pub records: Vec<TaskRecord>,
+    /// Tasks merged per the journal.
+    pub merged: Vec<TaskIdx>,
+    /// The last halt number journaled.
+    pub last_halt_id: u64,
+    /// Tasks to run from the start.
+    pub select: Vec<TaskIdx>,
+    /// Tasks whose panes live in tmux: held for their shims to come back.
+    pub live_panes: Vec<TaskIdx>,
+    /// Headless: stop once every selected task reached a final state.
+    pub exit_when_done: bool,
+    pub journal: Option<Journal>,
+}
+
+pub struct Core {
+    plan: Arc<ValidPlan>,
+    clock: Arc<dyn Clock>,
+    tasks: TaskTable,
+    links: ShimLinks,
+    halt: Option<HaltRun>,
+    merges: MergeQueue,
+    early: early_warning::Watch,
+    phase: RunPhase,
+    journal: Option<Journal>,
+    events: broadcast::Sender<Entry>,
+    log: VecDeque<LogLine>,
+    log_total: u64,
+    effects: Vec<Effect>,
+    /// Something a front end sees changed since the last snapshot.
+    dirty: bool,
+    last_halt: Option<HaltReport>,
+    next_halt_id: u64,
+    started_ms: u64,
+    plan_name: String,
+    tmux_socket: Option<String>,
+    exit_when_done: bool,
+    /// Asked to stop (`Some(halt)`); `drain_until_ms` once it began draining.
+    shutdown: Option<bool>,
+    drain_until_ms: Option<u64>,
+    /// Disconnected shims to look at again: (when, task, attempt, tries).
+    shim_checks: Vec<(u64, TaskIdx, u32, u32)>,
+    /// When the next pane poll is due, and whether one is out.
+    next_poll_ms: u64,
+    polling: bool,
+}
+
+impl Core {
+    pub fn new(opts: CoreOptions, clock: Arc<dyn Clock>, events: broadcast::Sender<Entry>) -> Core {
+        let now = clock.now_ms();
+        let mut tasks = TaskTable::new(opts.records, opts.placements.into_iter());
+        for t in opts.merged {
+            // Merged is merged, whatever came after in a torn journal.
+            if tasks[t].state() != TaskState::Done {
+                let profile = tasks[t].profile().to_string();
+                let e = Entry::new(
+                    Event::State {
+                        state: TaskState::Done,
+                        profile,
+                        reason: None,
+                    },
+                    now,
+                );
+                tasks[t].record.apply(&e);
+            }
+        }
+        // A new engine starts every unmerged task afresh as pending (its
+        // attempts, profile and message stay, for the timeline and for
+        // adopting a live worker); a question left open is remembered.
+        for t in tasks.indices() {
+            let view = &mut tasks[t].record.view;
+            if view.state == TaskState::Waiting {
+                let question = view.message.clone().unwrap_or_else(|| "waiting".into());
+                tasks[t].question = Some(question);
+            }
+            let view = &mut tasks[t].record.view;
+            if view.state != TaskState::Done {
+                view.state = TaskState::Pending;
+                view.light = super::snapshot::Light::Idle;
+            }
+        }
+        for t in opts.live_panes {
+            if tasks[t].state() != TaskState::Done {
+                tasks[t].not_before_ms = now + ADOPTION_GRACE_MS;
+            }
+        }
+        for &t in &opts.select {
+            tasks[t].selected = true;
+        }
+        let phase = if opts.select.is_empty() {
+            RunPhase::Idle
+        } else {
+            RunPhase::Running
+        };
+        let mut core = Core {
+            plan: opts.plan,
+            clock,
+            tasks,
+            links: ShimLinks::default(),
+            halt: None,
+            merges: MergeQueue::default(),
+            early: early_warning::Watch::starting_at(now),
+            phase,
+            journal: opts.journal,
+            events,
+            log: VecDeque::new(),
+            log_total: 0,
+            effects: Vec::new(),
+            dirty: true,
+            last_halt: None,
+            next_halt_id: opts.last_halt_id + 1,
+            started_ms: now,
+            plan_name: opts.plan_name,
+            tmux_socket: opts.tmux_socket,
+            exit_when_done: opts.exit_when_done,
+            shutdown: None,
+            drain_until_ms: None,
+            shim_checks: Vec::new(),
+            next_poll_ms: now,
+            polling: false,
+        };
+        let selection: Vec<&str> = opts.select.iter().map(|&t| core.task_id(t)).collect();
+        let selection = selection.join(" ");
+        core.record(Entry::new(Event::RunStarted { selection }, now));
+        core
+    }
+
+    pub(super) fn task_id(&self, t: TaskIdx) -> &str {
+        &self.plan.plan.tasks[t.0].task_id
+    }
+
+    pub(super) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    #[cfg(test)]
+    pub fn phase(&self) -> RunPhase {
+        self.phase
+    }
+
+    /// Take one input, then let the scheduler act on what changed.
+    pub fn handle(&mut self, input: Input) {
+        match input {
+            Input::Request(req) => self.on_request(req.command, req.reply),
+            Input::Socket(ev) => self.on_socket(ev),
+            Input::Spawned {
+                task,
+                attempt,
+                result,
+            } => self.on_spawned(task, attempt, result),
+            Input::Validated {
+                task,
+                attempt,
+                results,
+            } => self.on_validated(task, attempt, results),
+            Input::Merged { task, result } => self.on_merged(task, result),
+            Input::Removed { task, result } => {
+                if let Err(e) = result {
+                    self.warn(Some(task), format!("worktree kept: {e}"));
+                }
+            }
+            Input::Panes { panes, listed_ms } => self.on_panes(panes, listed_ms),
+            Input::PanesFailed => {
+                self.polling = false;
+                self.next_poll_ms = self.now() + POLL_MS;
+            }
+            Input::Tails { tails } => self.on_tails(tails),
+            Input::Note {
+                task,
+                attempt,
+                note,
+            } => {
+                if self.tasks[task].attempt() == attempt {
+                    self.tasks[task].previous_note = Some(note);
+                }
+            }
+            Input::ShimChecked {
+                task,
+                attempt,
+                alive,
+                tries,
+            } => self.on_shim_checked(task, attempt, alive, tries),
+            Input::FallbackDone { halt_id, task } => {
+                let now_us = self.clock.mono_us();
+                if let Some(h) = self.halt.as_mut() {
+                    h.on_fallback_done(halt_id, task, now_us);
+                }
+                self.maybe_complete_halt();
+            }
+            Input::Scanned(result) => self.on_scanned(result),
+            Input::Tick { due_ms } => self.on_tick(due_ms),
+        }
+        self.reconcile();
+    }
+
+    /// Effects produced since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Whether a new snapshot is worth publishing; clears the flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub(super) fn effect(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    fn on_request(&mut self, command: Command, reply: Option<oneshot::Sender<Reply>>) {
+        let answer = match command {
+            Command::Status => Reply::Status(Box::new(self.snapshot())),
+            Command::Halt if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) => {
+                Reply::Error {
+                    message: "nothing to halt: no task is running".into(),
+                }
+            }
+            // A second halt while halted would only report an empty one.
+            Command::Halt if self.phase == RunPhase::Halted => Reply::Error {
+                message: "already halted (switchboard resume reopens dispatch)".into(),
+            },
+            Command::Halt => return self.begin_halt(reply),
+            Command::Resume => self.resume(),
+            Command::Spawn { task, force } => self.spawn_now(&task, force),
+            Command::RunGroup { group } => self.run_group(&group),
+            Command::Kill { task } => self.kill(&task),
+            Command::Restart { task } => self.restart(&task),
+            Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
+            Command::Shutdown { halt } => {
+                self.shutdown = Some(halt);
+                if halt && self.halt.is_none() {
+                    self.begin_halt(None);
+                }
+                Reply::Ok
+            }
+        };
+        if let Some(tx) = reply {
+            let _ = tx.send(answer);
+        }
+    }
+
+    /// Apply the scheduler until it has nothing more to say.
+    fn reconcile(&mut self) {
+        if self.phase != RunPhase::Running {
+            return;
+        }
+        let max = self.plan.plan.settings.max_parallel;
+        for _ in 0..self.tasks.len() + 1 {
+            let steps = schedule::next_steps(&self.plan, &self.tasks.slots(), max, self.now());
+            if steps.is_empty() {
+                break;
+            }
+            for step in steps {
+                match step {
+                    Step::Start(t) => self.start_attempt(TaskIdx(t)),
+                    Step::Skip { task, because } => {
+                        let because = TaskIdx(because);
+                        let reason = format!(
+                            "dependency {} is {}",
+                            self.task_id(because),
+                            self.tasks[because].state().as_str()
+                        );
+                        self.set_state(TaskIdx(task), TaskState::Skipped, Some(reason));
+                    }
+                }
+            }
+        }
+        let settled = self
+            .tasks
+            .iter()
+            .all(|(_, t)| !t.selected || t.state().is_final() || t.state() == TaskState::Halted);
+        let busy = self.merges.busy() || self.tasks.iter().any(|(_, t)| t.state().is_active());
+        if settled && !busy {
+            self.phase = RunPhase::Finished;
+            let summary = self.summary_words();
+            self.record(Entry::new(Event::RunFinished { summary }, self.now()));
+        }
+    }
+
+    fn summary_words(&self) -> String {
+        let mut counts: Vec<(TaskState, usize)> = Vec::new();
+        for (_, t) in self.tasks.iter().filter(|(_, t)| t.selected) {
+            match counts.iter_mut().find(|(s, _)| *s == t.state()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((t.state(), 1)),
+            }
+        }
+        counts.sort();
+        counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Journal an entry, fold it into its task, feed the log, tell subscribers.
+    pub(super) fn record(&mut self, entry: Entry) {
+        if let Some(journal) = self.journal.as_mut()
+            && let Err(e) = journal.append(&entry)
+        {
+            tracing::error!("journal write failed: {e}");
+        }
+        if let Some(t) = entry.task.as_deref().and_then(|id| self.plan.task_idx(id)) {
+            self.tasks[TaskIdx(t)].record.apply(&entry);
+        }
+        if let Some(line) = words::log_line(&entry) {
+            self.log.push_back(line);
+            self.log_total += 1;
+            if self.log.len() > LOG_TAIL {
+                self.log.pop_front();
+            }
+        }
+        let _ = self.events.send(entry);
+        self.dirty = true;
+    }
+
+    /// An event of task `t`'s current attempt.
+    pub(super) fn record_task(&mut self, t: TaskIdx, event: Event) {
+        let id = self.task_id(t).to_string();
+        let attempt = self.tasks[t].attempt();
+        self.record(Entry::new(event, self.now()).task(&id, attempt));
+    }
+
+    pub(super) fn warn(&mut self, t: Option<TaskIdx>, message: String) {
+        let entry = Entry::new(Event::Warning { message }, self.now());
+        match t {
+            Some(t) => {
+                let id = self.task_id(t).to_string();
+                self.record(entry.task(&id, 0));
+            }
+            None => self.record(entry),
+        }
+    }
+
+    pub(super) fn set_state(&mut self, t: TaskIdx, state: TaskState, reason: Option<String>) {
+        if self.tasks[t].state() == state && reason.is_none() {
+            return;
+        }
+        let profile = self.tasks[t].profile().to_string();
+        self.record_task(
+            t,
+            Event::State {
+                state,
+                profile,
+                reason,
+            },
+        );
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            plan_name: self.plan_name.clone(),
+            integration_branch: self.plan.plan.settings.integration_branch.clone(),
+            tmux_socket: self.tmux_socket.clone(),
+            phase: self.phase,
+            started_ms: self.started_ms,
+            now_ms: self.now(),
+            groups: group_views(&self.plan),
+            tasks: self.tasks.views(&self.plan),
+            log_tail: self.log.iter().cloned().collect(),
+            log_total: self.log_total,
+            last_halt: self.last_halt.clone(),
+        }
+    }
+
+    /// When the core next has something to do by itself.
+    pub fn next_wakeup_ms(&self) -> Option<u64> {
+        let now = self.now();
+        let hb = &self.plan.plan.settings.heartbeat;
+        let beats = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(t.state(), TaskState::Running | TaskState::Waiting))
+            .filter_map(|(_, t)| t.worker.as_ref())
+            .filter(|w| w.exit.is_none())
+            .filter_map(|w| super::supervise::next_threshold_ms(hb, w.last_beat_ms, w.heartbeat));
+        let backoff = schedule::next_wakeup(&self.tasks.slots(), now)
+            .filter(|_| self.phase == RunPhase::Running);
+        let halt = self
+            .halt
+            .as_ref()
+            .and_then(|h| h.next_deadline_us())
+            .map(|us| {
+                let left = us.saturating_sub(self.clock.mono_us());
+                now + left.div_ceil(1000)
+            });
+        let poll = (self.wants_poll() && !self.polling).then_some(self.next_poll_ms);
+        let scan = self.scan_due_ms();
+        let checks = self.shim_checks.iter().map(|c| c.0).min();
+        beats
+            .chain(backoff)
+            .chain(halt)
+            .chain(poll)
+            .chain(scan)
+            .chain(checks)
+            .chain(self.drain_until_ms)
+            .min()
+    }
+
+    /// Time has come for what was due at `due_ms`.
+    fn on_tick(&mut self, due_ms: u64) {
+        self.notice_pause(due_ms);
+        self.check_heartbeats();
+        self.check_halt_deadlines();
+        self.run_shim_checks();
+        self.start_poll();
+        self.start_scan();
+    }
+
+    /// A wakeup far later than asked for means this process was stopped
+    /// (Ctrl-Z on the control room) or starved. The workers ran on meanwhile;
+    /// their beats waited in the socket. Judging them by the gap would call
+    /// them all DEAD, so their silence is counted from now.
+    fn notice_pause(&mut self, due_ms: u64) {
+        let now = self.now();
+        let gap = now.saturating_sub(due_ms);
+        if gap < PAUSE_GAP_MS {
+            return;
+        }
+        let mut live = 0;
+        for w in self.tasks.workers_mut() {
+            w.last_beat_ms = w.last_beat_ms.max(now);
+            live += 1;
+        }
+        self.warn(
+            None,
+            format!(
+                "the engine was paused for {:.1} s (suspended?); heartbeat clocks of {live} workers restarted",
+                gap as f64 / 1000.0
+            ),
+        );
+    }
+
+    /// Asked to stop: `Some(interrupted)` once the driver may close.
+    /// Stopped shims get two seconds to report their agents' exits.
+    pub fn ready_to_close(&mut self) -> Option<bool> {
+        if let Some(halted) = self.shutdown
+            && self.halt.is_none()
+        {
+            let now = self.now();
+            let until = *self.drain_until_ms.get_or_insert(now + DRAIN_MS);
+            if self.links.drained() || now >= until {
+                self.finish_shutdown(halted);
+                return Some(halted);
+            }
+            return None;
+        }
+        (self.exit_when_done && self.phase == RunPhase::Finished).then_some(false)
+    }
+
+    fn finish_shutdown(&mut self, halted: bool) {
+        if !halted {
+            return;
+        }
+        // Interrupted: no worker survives the run; worktrees stay.
+        for t in self.tasks.indices() {
+            let run = &mut self.tasks[t];
+            if run.worker.is_some() || run.state() == TaskState::Halted {
+                run.worker = None;
+                let session = run.placement.session.clone();
+                self.effect(Effect::KillSession { session });
+            }
+        }
+        let signal = "halt".to_string();
+        self.record(Entry::new(Event::Interrupted { signal }, self.now()));
+    }
+}

@@ -1,0 +1,281 @@
+//! What shims say: hello (and adoption of an earlier engine's worker),
+//! heartbeats, reports, exits, halt acknowledgements, and hanging up.
+
+use super::Core;
+use crate::engine::effect::Effect;
+use crate::engine::event::{Entry, Event};
+use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
+use crate::engine::socket::{ConnId, SocketEvent};
+use crate::engine::tasks::{TaskIdx, Worker};
+use crate::worker::protocol::{EngineMessage, ReportState, ShimMessage};
+
+/// Looks at a disconnected shim's process, 50 ms apart: its socket closes a
+/// moment before the process is gone.
+const SHIM_CHECK_MS: u64 = 50;
+const SHIM_CHECKS: u32 = 10;
+
+impl Core {
+    pub(super) fn on_socket(&mut self, ev: SocketEvent) {
+        match ev {
+            SocketEvent::ShimHello { conn, hello, tx } => self.on_hello(conn, hello, tx),
+            SocketEvent::Shim { conn, msg, at_us } => match self.links.task_of(conn) {
+                Some(t) => self.on_shim(t, msg, at_us),
+                None if matches!(msg, ShimMessage::Exit { .. }) => {
+                    self.links.exit_of_dismissed(conn)
+                }
+                None => {}
+            },
+            SocketEvent::ShimClosed { conn } => {
+                let Some(t) = self.links.closed(conn) else {
+                    return;
+                };
+                let Some(w) = self.tasks[t].worker.as_mut() else {
+                    return;
+                };
+                if w.conn != Some(conn) {
+                    return;
+                }
+                w.conn = None;
+                w.tx = None;
+                // A shim that is gone (kill -9, crash) is DEAD at once; one that
+                // lives will reconnect, and the heartbeat timeouts cover the rest.
+                let attempt = w.attempt;
+                self.check_shim(t, attempt, 0);
+            }
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        conn: ConnId,
+        hello: ShimMessage,
+        tx: tokio::sync::mpsc::UnboundedSender<EngineMessage>,
+    ) {
+        let ShimMessage::Hello {
+            task,
+            attempt,
+            shim_pid,
+            agent_pid,
+            pane_id,
+        } = hello
+        else {
+            return;
+        };
+        let Some(t) = self.plan.task_idx(&task).map(TaskIdx) else {
+            tracing::warn!("a shim for unknown task {task} connected");
+            return;
+        };
+        let run = &self.tasks[t];
+        // Only a worker of an earlier engine is adopted: one this engine
+        // started and let go (restarted, killed) is told goodbye.
+        let adoptable = run.worker.is_none()
+            && !run.launched
+            && attempt >= run.attempt()
+            && matches!(
+                run.state(),
+                TaskState::Pending | TaskState::Halted | TaskState::Failed
+            );
+        if adoptable {
+            self.adopt(t, attempt);
+        }
+        let now = self.now();
+        let halt = self
+            .halt
+            .as_ref()
+            .map(|h| (h.id(), self.plan.plan.settings.halt.grace_ms));
+        match self.tasks[t].worker_of(attempt) {
+            Some(w) => {
+                w.conn = Some(conn);
+                w.tx = Some(tx.clone());
+                w.shim_pid = Some(shim_pid);
+                w.agent_pid = agent_pid;
+                w.last_beat_ms = now;
+                w.heartbeat = Light::Healthy;
+                if pane_id.is_some() && w.pane_id != pane_id {
+                    w.pane_id = pane_id;
+                    w.pane_since_ms = now;
+                }
+                self.links.bind(conn, t);
+                // A halt in progress reaches late-connecting shims too.
+                if let Some((halt_id, grace_ms)) = halt {
+                    let _ = tx.send(EngineMessage::Halt { halt_id, grace_ms });
+                }
+            }
+            // A stale attempt: done with it. If its agent still runs, the
+            // bye is ignored; a second one follows its exit.
+            None => self.links.dismiss(conn, tx),
+        }
+        self.dirty = true;
+    }
+
+    /// A live worker of an engine that died: take it on as it was, with its
+    /// attempt's start, profile and open question from the journal.
+    fn adopt(&mut self, t: TaskIdx, attempt: u32) {
+        let now = self.now();
+        let kind = &self.plan.plan.tasks[t.0].agent.kind;
+        let fallbacks = self
+            .plan
+            .plan
+            .agents
+            .get(kind)
+            .map(|a| a.fallbacks.clone())
+            .unwrap_or_default();
+        let run = &mut self.tasks[t];
+        run.selected = true;
+        run.launched = true;
+        // The journal's last attempt, if it is this one, tells its profile.
+        let last = run.record.view.attempts.last();
+        let profile = match last {
+            Some(span) if span.attempt == attempt => span.profile.clone(),
+            _ => run.profile().to_string(),
+        };
+        let question = run.question.take();
+        // On a fallback already: escalation goes on from there.
+        run.fallbacks_used = fallbacks
+            .iter()
+            .position(|f| *f == profile)
+            .map_or(0, |i| i as u32 + 1);
+        let mut worker = Worker::new(attempt, now);
+        worker.waiting = question.is_some();
+        run.worker = Some(worker);
+        let id = self.task_id(t).to_string();
+        self.record(Entry::new(Event::Adopted { profile }, now).task(&id, attempt));
+        if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) {
+            self.phase = RunPhase::Running;
+        }
+        self.set_state(
+            t,
+            TaskState::Running,
+            Some("re-adopted a live worker".into()),
+        );
+        if let Some(question) = question {
+            self.set_state(t, TaskState::Waiting, Some(question));
+        }
+    }
+
+    /// DEAD at once when a disconnected shim's process is gone; otherwise
+    /// look again a few times.
+    fn check_shim(&mut self, t: TaskIdx, attempt: u32, tries: u32) {
+        let Some(w) = self.tasks[t].worker.as_ref() else {
+            return;
+        };
+        if w.attempt != attempt
+            || w.conn.is_some()
+            || w.exit.is_some()
+            || !self.tasks[t].state().is_active()
+        {
+            return;
+        }
+        if let Some(pid) = w.shim_pid {
+            self.effect(Effect::CheckShim {
+                task: t,
+                attempt,
+                pid,
+                tries,
+            });
+        }
+    }
+
+    pub(super) fn on_shim_checked(&mut self, t: TaskIdx, attempt: u32, alive: bool, tries: u32) {
+        let still_gone = self.tasks[t]
+            .worker_of(attempt)
+            .is_some_and(|w| w.conn.is_none() && w.exit.is_none())
+            && self.tasks[t].state().is_active();
+        if !still_gone {
+            return;
+        }
+        if !alive {
+            let reason = "the shim is gone (connection closed, process dead)".into();
+            self.worker_dead(t, reason);
+        } else if tries < SHIM_CHECKS {
+            let due = self.now() + SHIM_CHECK_MS;
+            self.shim_checks.push((due, t, attempt, tries + 1));
+        }
+    }
+
+    /// Disconnected shims due for another look.
+    pub(super) fn run_shim_checks(&mut self) {
+        let now = self.now();
+        let (due, later) = std::mem::take(&mut self.shim_checks)
+            .into_iter()
+            .partition(|c| c.0 <= now);
+        self.shim_checks = later;
+        for (_, t, attempt, tries) in due {
+            self.check_shim(t, attempt, tries);
+        }
+    }
+
+    fn on_shim(&mut self, t: TaskIdx, msg: ShimMessage, at_us: u64) {
+        let now = self.now();
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.last_beat_ms = now;
+            if w.heartbeat != Light::Healthy {
+                w.heartbeat = Light::Healthy;
+                let event = Event::Light {
+                    light: Light::Healthy,
+                    reason: None,
+                };
+                self.record_task(t, event);
+            }
+        }
+        match msg {
+            ShimMessage::Hello { .. } | ShimMessage::Heartbeat { .. } => {}
+            ShimMessage::Report { state, message } => self.on_report(t, state, message),
+            ShimMessage::Exit { status } => self.on_exit(t, status),
+            ShimMessage::HaltAck { halt_id } => {
+                if let Some(h) = self.halt.as_mut() {
+                    h.on_ack(halt_id, t, at_us);
+                }
+            }
+            ShimMessage::Halted {
+                halt_id, signal, ..
+            } => {
+                if let Some(h) = self.halt.as_mut() {
+                    h.on_halted(halt_id, t, at_us, signal);
+                }
+                self.maybe_complete_halt();
+            }
+        }
+    }
+
+    fn on_report(&mut self, t: TaskIdx, state: ReportState, message: Option<String>) {
+        self.record_task(
+            t,
+            Event::Report {
+                state,
+                message: message.clone(),
+            },
+        );
+        if !matches!(
+            self.tasks[t].state(),
+            TaskState::Running | TaskState::Waiting | TaskState::Assigned
+        ) {
+            return;
+        }
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.waiting = matches!(state, ReportState::Wait | ReportState::Help);
+        }
+        let said = |what: &str| {
+            let m = message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            format!("agent reported {what}{m}")
+        };
+        match state {
+            ReportState::Start => self.set_state(t, TaskState::Running, None),
+            ReportState::Wait | ReportState::Help => {
+                self.set_state(t, TaskState::Waiting, message.clone())
+            }
+            ReportState::Done => self.begin_validation(t),
+            ReportState::Error => {
+                self.interrupt_agent(t);
+                self.attempt_failed(t, said("ERROR"), AttemptOutcome::Failed, false);
+            }
+            ReportState::Skip => {
+                self.stop_worker(t);
+                self.set_state(t, TaskState::Skipped, Some(said("SKIP")));
+            }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Watching workers: heartbeat silence, the pane poll (dead panes, stalls,
+//! last lines, prompt rules) and the conflict early-warning scan.
+
+use super::{Core, POLL_MS};
+use crate::engine::early_warning::{Other, SCAN_EVERY_MS, ScanRequest, ScanResult};
+use crate::engine::effect::Effect;
+use crate::engine::event::Event;
+use crate::engine::prompts::{self, PromptChange};
+use crate::engine::snapshot::{Light, RunPhase, TaskState};
+use crate::engine::supervise;
+use crate::engine::tasks::TaskIdx;
+use crate::tmux::PaneInfo;
+use std::collections::HashMap;
+
+impl Core {
+    /// Heartbeat silence → LATE / MISSING / DEAD.
+    pub(super) fn check_heartbeats(&mut self) {
+        let now = self.now();
+        let hb = self.plan.plan.settings.heartbeat.clone();
+        let mut changes = Vec::new();
+        for t in self.tasks.indices() {
+            let run = &mut self.tasks[t];
+            if !matches!(run.state(), TaskState::Running | TaskState::Waiting) {
+                continue;
+            }
+            let Some(w) = run.worker.as_mut().filter(|w| w.exit.is_none()) else {
+                continue;
+            };
+            let light = supervise::light_after_silence(&hb, w.last_beat_ms, now);
+            if light != w.heartbeat {
+                w.heartbeat = light;
+                let silent = now.saturating_sub(w.last_beat_ms);
+                changes.push((t, light, format!("no heartbeat for {silent} ms")));
+            }
+        }
+        for (t, light, reason) in changes {
+            let event = Event::Timeout {
+                light,
+                reason: reason.clone(),
+                profile: Some(self.tasks[t].profile().to_string()),
+                restart_count: Some(self.tasks[t].restarts),
+                next_profile: None,
+            };
+            self.record_task(t, event);
+            if light == Light::Dead {
+                self.worker_dead(t, reason);
+            }
+        }
+    }
+
+    /// Panes are polled while any worker has one.
+    pub(super) fn wants_poll(&self) -> bool {
+        self.tasks.iter().any(|(_, t)| t.worker.is_some())
+    }
+
+    pub(super) fn start_poll(&mut self) {
+        if self.polling || !self.wants_poll() || self.now() < self.next_poll_ms {
+            return;
+        }
+        self.polling = true;
+        self.effect(Effect::ListPanes);
+    }
+
+    /// Pane states from one `list-panes -a`: stalls and dead panes; then the
+    /// tails of the panes whose activity changed.
+    pub(super) fn on_panes(&mut self, panes: Vec<PaneInfo>, listed_ms: u64) {
+        self.polling = false;
+        self.next_poll_ms = listed_ms + POLL_MS;
+        let by_pane: HashMap<&str, &PaneInfo> =
+            panes.iter().map(|p| (p.pane_id.as_str(), p)).collect();
+        let stall_ms = self.plan.plan.settings.stall_after_ms as i64;
+        let now = self.now() as i64;
+        let mut dead = Vec::new();
+        let mut stalls = Vec::new();
+        let mut changed = Vec::new();
+        for t in self.tasks.indices() {
+            let run = &mut self.tasks[t];
+            let state = run.state();
+            let Some(w) = run.worker.as_mut() else {
+                continue;
+            };
+            let Some(pane) = w.pane_id.clone() else {
+                continue;
+            };
+            match by_pane.get(pane.as_str()) {
+                Some(info) => {
+                    if w.activity_s != info.activity || w.activity_s.is_none() {
+                        changed.push(pane.clone());
+                    }
+                    w.activity_s = info.activity;
+                    // tmux keeps activity in whole seconds: a pane counts as silent
+                    // from the end of its last active second.
+                    let silent_ms = info.activity.map(|a| now - (a + 1) * 1000).unwrap_or(0);
+                    // An agent waiting for an answer is silent on purpose.
+                    let waiting = state == TaskState::Waiting;
+                    let stalled = !waiting && w.exit.is_none() && silent_ms >= stall_ms;
+                    if stalled != w.stalled {
+                        w.stalled = stalled;
+                        stalls.push((t, stalled));
+                    }
+                    if info.pane_dead && w.conn.is_none() && w.exit.is_none() && state.is_active() {
+                        dead.push((t, "the pane is dead and its shim disconnected"));
+                    }
+                }
+                None => {
+                    let listed_after_spawn = w.pane_since_ms < listed_ms;
+                    if state != TaskState::Assigned
+                        && listed_after_spawn
+                        && w.conn.is_none()
+                        && w.exit.is_none()
+                    {
+                        dead.push((t, "the tmux pane is gone"));
+                    }
+                }
+            }
+        }
+        for (t, stalled) in stalls {
+            let light = if stalled {
+                Light::Stalled
+            } else {
+                Light::Healthy
+            };
+            self.record_task(
+                t,
+                Event::Light {
+                    light,
+                    reason: None,
+                },
+            );
+        }
+        for (t, reason) in dead {
+            self.worker_dead(t, reason.to_string());
+        }
+        if !changed.is_empty() {
+            self.effect(Effect::CaptureTails { panes: changed });
+        }
+    }
+
+    /// The bottom lines of changed panes: each worker's last line, and its
+    /// profile's prompt rules.
+    pub(super) fn on_tails(&mut self, tails: HashMap<String, Vec<String>>) {
+        for (pane, tail) in tails {
+            let Some(t) = self.tasks.by_pane(&pane) else {
+                continue;
+            };
+            if let Some(line) = prompts::last_output(&tail)
+                && line != self.tasks[t].record.view.last_line
+            {
+                // Pane text is live only: never journaled, so not folded.
+                self.tasks[t].record.view.last_line = line.to_string();
+                self.dirty = true;
+            }
+            self.apply_prompt_rules(t, &tail);
+        }
+    }
+
+    /// A profile's `promptRules` on a pane's tail: a rule with `send` answers
+    /// a new question once; one without flags the worker WAITING until the
+    /// question is answered.
+    fn apply_prompt_rules(&mut self, t: TaskIdx, tail: &[String]) {
+        let state = self.tasks[t].state();
+        // Only a working agent is answered or flagged: not one being
+        // validated, merged or halted.
+        let working = matches!(
+            state,
+            TaskState::Assigned | TaskState::Running | TaskState::Waiting
+        );
+        if !working || self.phase != RunPhase::Running {
+            return;
+        }
+        let plan = self.plan.clone();
+        let Some(rules) = plan
+            .plan
+            .agents
+            .get(self.tasks[t].profile())
+            .map(|a| &a.prompt_rules)
+            .filter(|r| !r.is_empty())
+        else {
+            return;
+        };
+        let Some(w) = self.tasks[t].worker.as_mut() else {
+            return;
+        };
+        let Some(pane) = w.pane_id.clone() else {
+            return;
+        };
+        let found = prompts::matching(rules, tail);
+        let line = found.map_or("", |(_, line, _)| line).to_string();
+        match w.prompt.step(found) {
+            PromptChange::Ask(i) => {
+                let rule = &rules[i];
+                let pattern = rule.pattern.clone();
+                if let Some(answer) = rule.send.clone() {
+                    self.effect(Effect::SendLine {
+                        pane,
+                        text: answer.clone(),
+                    });
+                    let event = Event::PromptAnswered {
+                        pattern,
+                        line,
+                        sent: answer,
+                    };
+                    self.record_task(t, event);
+                } else {
+                    w.prompt.waiting = true;
+                    // Already waiting (its report, or restored on re-adoption):
+                    // this question's answer is what ends it.
+                    if state != TaskState::Waiting {
+                        let reason = format!("asks: {line}");
+                        self.record_task(t, Event::Prompt { pattern, line });
+                        self.set_state(t, TaskState::Waiting, Some(reason));
+                    }
+                }
+            }
+            PromptChange::Answered if state == TaskState::Waiting => {
+                let reason = "the question is answered".to_string();
+                self.set_state(t, TaskState::Running, Some(reason));
+            }
+            PromptChange::Answered | PromptChange::Nothing => {}
+        }
+    }
+
+    /// Tasks at work and their branches, for the early warning.
+    fn scan_targets(&self) -> Vec<(usize, String)> {
+        self.tasks
+            .iter()
+            .filter(|(_, r)| r.state().is_active() && r.state() != TaskState::Assigned)
+            .map(|(t, r)| (t.0, r.placement.branch.clone()))
+            .collect()
+    }
+
+    pub(super) fn scan_due_ms(&self) -> Option<u64> {
+        let busy = self.early.in_flight
+            || !self
+                .tasks
+                .iter()
+                .any(|(_, r)| r.state().is_active() && r.state() != TaskState::Assigned);
+        (!busy).then_some(self.early.next_ms)
+    }
+
+    /// Start a scan when one is due, none is running and tasks are at work.
+    pub(super) fn start_scan(&mut self) {
+        if self.early.in_flight || self.now() < self.early.next_ms {
+            return;
+        }
+        let active = self.scan_targets();
+        if active.is_empty() {
+            return;
+        }
+        self.early.in_flight = true;
+        let req = ScanRequest {
+            integration: self.plan.plan.settings.integration_branch.clone(),
+            active,
+            previous: self.early.heads.clone(),
+        };
+        self.effect(Effect::Scan(req));
+    }
+
+    pub(super) fn on_scanned(&mut self, result: ScanResult) {
+        self.early.in_flight = false;
+        self.early.next_ms = self.now() + SCAN_EVERY_MS;
+        self.early.heads = result.heads;
+        for w in result.warnings {
+            if !self.early.is_new(&w) {
+                continue;
+            }
+            let t = TaskIdx(w.task);
+            let event = match w.other {
+                Other::Integration => Event::ConflictWarning {
+                    files: w.files,
+                    with: self.plan.plan.settings.integration_branch.clone(),
+                    with_task: None,
+                },
+                Other::Task(u) => {
+                    let other = self.task_id(TaskIdx(u)).to_string();
+                    Event::ConflictWarning {
+                        files: w.files,
+                        with: other.clone(),
+                        with_task: Some(other),
+                    }
+                }
+            };
+            self.record_task(t, event);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! What the engine's core asks the world to do ([`Effect`]), what comes back
+//! to it ([`Input`]), and [`perform`], which turns one into the other through
+//! the [`Os`]. The core never waits: it returns effects, and their results
+//! arrive later as inputs.
+
+use super::command::Reply;
+use super::early_warning::{ScanRequest, ScanResult};
+use super::error::EngineError;
+use super::link::Request;
+use super::os::Os;
+use super::socket::SocketEvent;
+use super::tasks::TaskIdx;
+use super::workshop::{CheckResult, Spawned};
+use crate::git::MergeOutcome;
+use crate::plan::ValidPlan;
+use crate::tmux::PaneInfo;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Lines of a changed pane read per poll: the last output line, and room for
+/// a prompt rule's question above its menu of answers.
+pub const TAIL_LINES: u32 = 8;
+
+#[derive(Debug)]
+pub enum Effect {
+    /// Worktree, instruction, tmux session with the shim.
+    Spawn {
+        task: TaskIdx,
+        attempt: u32,
+        profile: String,
+        note: Option<String>,
+    },
+    Validate {
+        task: TaskIdx,
+        attempt: u32,
+    },
+    Merge {
+        task: TaskIdx,
+    },
+    RemoveWorktree {
+        task: TaskIdx,
+    },
+    KillSession {
+        session: String,
+    },
+    /// Type a line into a pane (a prompt rule's answer) and press Enter.
+    SendLine {
+        pane: String,
+        text: String,
+    },
+    /// Read how a failed attempt's pane looked, for the next instruction.
+    CaptureNote {
+        task: TaskIdx,
+        attempt: u32,
+        pane: String,
+        reason: String,
+    },
+    /// A front end asked for a pane's tail.
+    PaneTail {
+        pane: String,
+        lines: u32,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// A halted worker that did not answer: `C-c`, then kill its session.
+    HaltFallback {
+        halt_id: u64,
+        task: TaskIdx,
+        pane: Option<String>,
+        session: String,
+    },
+    /// One `list-panes -a` for every worker.
+    ListPanes,
+    /// The tails of the panes whose activity changed.
+    CaptureTails {
+        panes: Vec<String>,
+    },
+    /// Is a disconnected shim's process gone?
+    CheckShim {
+        task: TaskIdx,
+        attempt: u32,
+        pid: u32,
+        tries: u32,
+    },
+    /// SIGKILL a worker judged DEAD: its agent's group and its shim.
+    KillWorker {
+        agent_pgid: Option<u32>,
+        shim_pid: Option<u32>,
+    },
+    Scan(ScanRequest),
+}
+
+impl Effect {
+    /// Session kills are awaited when the engine closes, so no session of a
+    /// finished run outlives it.
+    pub fn is_kill(&self) -> bool {
+        matches!(self, Effect::KillSession { .. })
+    }
+}
+
+/// Everything the core reacts to.
+#[derive(Debug)]
+pub enum Input {
+    /// A front end's command.
+    Request(Request),
+    /// A shim connected, spoke or hung up.
+    Socket(SocketEvent),
+    Spawned {
+        task: TaskIdx,
+        attempt: u32,
+        result: Result<Spawned, EngineError>,
+    },
+    Validated {
+        task: TaskIdx,
+        attempt: u32,
+        results: Vec<CheckResult>,
+    },
+    Merged {
+        task: TaskIdx,
+        result: Result<MergeOutcome, EngineError>,
+    },
+    Removed {
+        task: TaskIdx,
+        result: Result<(), EngineError>,
+    },
+    Panes {
+        panes: Vec<PaneInfo>,
+        /// When the list was asked for.
+        listed_ms: u64,
+    },
+    PanesFailed,
+    Tails {
+        tails: HashMap<String, Vec<String>>,
+    },
+    Note {
+        task: TaskIdx,
+        attempt: u32,
+        note: String,
+    },
+    ShimChecked {
+        task: TaskIdx,
+        attempt: u32,
+        alive: bool,
+        tries: u32,
+    },
+    /// A tmux fallback kill of a halted worker finished.
+    FallbackDone {
+        halt_id: u64,
+        task: TaskIdx,
+    },
+    /// A conflict early-warning scan finished.
+    Scanned(ScanResult),
+    /// The time the core asked to be woken at has come (`due_ms`).
+    Tick {
+        due_ms: u64,
+    },
+}
+
+/// Carry out one effect; its result, if any, is the input to feed back.
+/// Blocking git and file work runs on tokio's blocking pool.
+pub async fn perform(
+    os: Arc<dyn Os>,
+    plan: Arc<ValidPlan>,
+    effect: Effect,
+    now_ms: impl Fn() -> u64,
+) -> Option<Input> {
+    let blocking = |f: Box<dyn FnOnce() -> Input + Send>| async move {
+        tokio::task::spawn_blocking(f).await.ok()
+    };
+    match effect {
+        Effect::Spawn {
+            task,
+            attempt,
+            profile,
+            note,
+        } => {
+            blocking(Box::new(move || {
+                let result = os.spawn(&plan.plan.tasks[task.0], attempt, &profile, note.as_deref());
+                Input::Spawned {
+                    task,
+                    attempt,
+                    result,
+                }
+            }))
+            .await
+        }
+        Effect::Validate { task, attempt } => {
+            blocking(Box::new(move || Input::Validated {
+                task,
+                attempt,
+                results: os.validate(&plan.plan.tasks[task.0], attempt),
+            }))
+            .await
+        }
+        Effect::Merge { task } => {
+            blocking(Box::new(move || Input::Merged {
+                task,
+                result: os.merge(&plan.plan.tasks[task.0]),
+            }))
+            .await
+        }
+        Effect::RemoveWorktree { task } => {
+            blocking(Box::new(move || Input::Removed {
+                task,
+                result: os.remove_worktree(&plan.plan.tasks[task.0]),
+            }))
+            .await
+        }
+        Effect::Scan(req) => blocking(Box::new(move || Input::Scanned(os.scan(req)))).await,
+        Effect::KillSession { session } => {
+            if let Err(e) = os.kill_session(&session).await {
+                tracing::debug!("kill-session {session}: {e}");
+            }
+            None
+        }
+        Effect::SendLine { pane, text } => {
+            if let Err(e) = os.send_text(&pane, &text, true).await {
+                tracing::warn!("prompt rule answer to {pane}: {e}");
+            }
+            None
+        }
+        Effect::CaptureNote {
+            task,
+            attempt,
+            pane,
+            reason,
+        } => {
+            let lines = os.capture_tail(&pane, 40).await.unwrap_or_default();
+            let mut note = String::new();
+            crate::instruction::append_previous_attempt(&mut note, &reason, &lines);
+            Some(Input::Note {
+                task,
+                attempt,
+                note,
+            })
+        }
+        Effect::PaneTail { pane, lines, reply } => {
+            let answer = match os.capture_tail(&pane, lines).await {
+                Ok(lines) => Reply::PaneTail { lines },
+                Err(e) => Reply::PaneTail {
+                    lines: vec![format!("(pane unavailable: {e})")],
+                },
+            };
+            let _ = reply.send(answer);
+            None
+        }
+        Effect::HaltFallback {
+            halt_id,
+            task,
+            pane,
+            session,
+        } => {
+            if let Some(pane) = &pane {
+                let _ = os.send_keys(pane, &["C-c"]).await;
+            }
+            if let Err(e) = os.kill_session(&session).await {
+                tracing::debug!("halt fallback kill-session {session}: {e}");
+            }
+            Some(Input::FallbackDone { halt_id, task })
+        }
+        Effect::ListPanes => {
+            let listed_ms = now_ms();
+            Some(match os.list_panes().await {
+                Ok(panes) => Input::Panes { panes, listed_ms },
+                Err(e) => {
+                    tracing::warn!("tmux poll: {e}");
+                    Input::PanesFailed
+                }
+            })
+        }
+        Effect::CaptureTails { panes } => {
+            let mut tails = HashMap::new();
+            for pane in panes {
+                if let Ok(lines) = os.capture_tail(&pane, TAIL_LINES).await {
+                    tails.insert(pane, lines);
+                }
+            }
+            Some(Input::Tails { tails })
+        }
+        Effect::CheckShim {
+            task,
+            attempt,
+            pid,
+            tries,
+        } => Some(Input::ShimChecked {
+            task,
+            attempt,
+            alive: os.process_alive(pid),
+            tries,
+        }),
+        Effect::KillWorker {
+            agent_pgid,
+            shim_pid,
+        } => {
+            os.kill_worker(agent_pgid, shim_pid);
+            None
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! A deterministic engine for tests: the [`Core`] over a fake [`Os`] and a
+//! fake [`Clock`]. Tests feed it inputs (a shim's hello, beats, reports,
+//! exits; time passing), [`Fixture::flush`] carries out every effect against
+//! the fakes until nothing is left, and assertions read the journal events
+//! and the snapshot. Nothing here waits on real time.
+
+use super::command::{Command, Reply};
+use super::core::{Core, CoreOptions};
+use super::early_warning::{ScanRequest, ScanResult};
+use super::effect::{self, Effect, Input};
+use super::error::EngineError;
+use super::event::{Entry, Event};
+use super::fold::TaskRecord;
+use super::link::Request;
+use super::os::{BoxFuture, Clock, Os};
+use super::snapshot::{Light, Snapshot, TaskState};
+use super::socket::{ConnId, SocketEvent};
+use super::tasks::TaskIdx;
+use super::workshop::{CheckResult, Placement, Spawned};
+use crate::git::MergeOutcome;
+use crate::plan::{Task, ValidPlan};
+use crate::tmux::PaneInfo;
+use crate::worker::protocol::{EngineMessage, ExitStatus, ReportState, ShimMessage, StopSignal};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// 2023-11-14 22:13:20 UTC.
+pub const T0: u64 = 1_700_000_000_000;
+
+pub struct FakeClock(AtomicU64);
+
+impl FakeClock {
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn mono_us(&self) -> u64 {
+        self.now_ms() * 1000
+    }
+}
+
+/// One thing the engine asked of the world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Spawn {
+        task: String,
+        attempt: u32,
+        profile: String,
+    },
+    Validate {
+        task: String,
+        attempt: u32,
+    },
+    Merge {
+        task: String,
+    },
+    RemoveWorktree {
+        task: String,
+    },
+    KillSession {
+        session: String,
+    },
+    SendText {
+        pane: String,
+        text: String,
+    },
+    SendKeys {
+        pane: String,
+        keys: Vec<String>,
+    },
+    KillWorker,
+}
+
+/// The world as a test scripts it. Unscripted, every spawn succeeds, every
+/// check passes, every merge lands and every process lives.
+#[derive(Default)]
+pub struct FakeOs {
+    pub calls: Mutex<Vec<Call>>,
+    pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, String>>>>,
+    pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
+    pub spawn_errors: Mutex<HashMap<String, String>>,
+    pub dead_pids: Mutex<Vec<u32>>,
+    pub panes: Mutex<Vec<PaneInfo>>,
+    pub tails: Mutex<HashMap<String, Vec<String>>>,
+    /// Panes spawned so far: listed alive unless `panes` says otherwise.
+    spawned: Mutex<Vec<PaneInfo>>,
+    next_pane: AtomicU64,
+}
+
+impl FakeOs {
+    fn call(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn script_merge(&self, task: &str, result: Result<MergeOutcome, String>) {
+        let mut m = self.merges.lock().unwrap();
+        m.entry(task.to_string()).or_default().push(result);
+    }
+
+    pub fn script_checks(&self, task: &str, results: Vec<CheckResult>) {
+        let mut m = self.checks.lock().unwrap();
+        m.entry(task.to_string()).or_default().push(results);
+    }
+}
+
+/// A live pane as `list-panes` shows it.
+pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
+    PaneInfo {
+        pane_id: pane_id.to_string(),
+        session_name: session.to_string(),
+        pane_pid: None,
+        pane_dead: false,
+        pane_dead_status: None,
+        pane_dead_signal: None,
+        activity,
+        pane_current_command: "sh".into(),
+    }
+}
+
+fn placement(task: &Task) -> Placement {
+    Placement {
+        worktree: PathBuf::from(format!("/fake/{}", task.task_id)),
+        branch: format!("agent/{}/{}", task.task_id, task.agent.kind),
+        session: format!("sb-fake-{}", task.task_id),
+    }
+}
+
+fn failure(text: &str) -> EngineError {
+    EngineError::Io {
+        what: text.to_string(),
+        source: std::io::Error::other("scripted"),
+    }
+}
+
+impl Os for FakeOs {
+    fn spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        _: Option<&str>,
+    ) -> Result<Spawned, EngineError> {
+        self.call(Call::Spawn {
+            task: task.task_id.clone(),
+            attempt,
+            profile: profile.to_string(),
+        });
+        if let Some(e) = self.spawn_errors.lock().unwrap().get(&task.task_id) {
+            return Err(failure(e));
+        }
+        let n = self.next_pane.fetch_add(1, Ordering::SeqCst) + 1;
+        let pane_id = format!("%{n}");
+        let placement = placement(task);
+        self.spawned
+            .lock()
+            .unwrap()
+            .push(pane(&pane_id, &placement.session, None));
+        Ok(Spawned { placement, pane_id })
+    }
+
+    fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
+        self.call(Call::Validate {
+            task: task.task_id.clone(),
+            attempt,
+        });
+        let mut scripted = self.checks.lock().unwrap();
+        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
+            Some(q) => q.remove(0),
+            None => vec![CheckResult {
+                check: "file_exists".into(),
+                ok: true,
+                detail: "every output exists".into(),
+            }],
+        }
+    }
+
+    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+        self.call(Call::Merge {
+            task: task.task_id.clone(),
+        });
+        let mut scripted = self.merges.lock().unwrap();
+        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
+            Some(q) => q.remove(0).map_err(|e| failure(&e)),
+            None => Ok(MergeOutcome::Merged {
+                commit: format!("c0ffee{}", task.task_id),
+            }),
+        }
+    }
+
+    fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
+        self.call(Call::RemoveWorktree {
+            task: task.task_id.clone(),
+        });
+        Ok(())
+    }
+
+    fn scan(&self, req: ScanRequest) -> ScanResult {
+        ScanResult {
+            heads: req.previous,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {
+        let mut panes = self.panes.lock().unwrap().clone();
+        for p in self.spawned.lock().unwrap().iter() {
+            if !panes.iter().any(|q| q.pane_id == p.pane_id) {
+                panes.push(p.clone());
+            }
+        }
+        Box::pin(async move { Ok(panes) })
+    }
+
+    fn capture_tail<'a>(
+        &'a self,
+        pane: &'a str,
+        _: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        let tail = self
+            .tails
+            .lock()
+            .unwrap()
+            .get(pane)
+            .cloned()
+            .unwrap_or_default();
+        Box::pin(async move { Ok(tail) })
+    }
+
+    fn send_text<'a>(
+        &'a self,
+        pane: &'a str,
+        text: &'a str,
+        _: bool,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::SendText {
+            pane: pane.to_string(),
+            text: text.to_string(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn send_keys<'a>(
+        &'a self,
+        pane: &'a str,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::SendKeys {
+            pane: pane.to_string(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::KillSession {
+            session: session.to_string(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn process_alive(&self, pid: u32) -> bool {
+        !self.dead_pids.lock().unwrap().contains(&pid)
+    }
+
+    fn kill_worker(&self, _: Option<u32>, _: Option<u32>) {
+        self.call(Call::KillWorker);
+    }
+}
+
+/// A shim as the fixture plays it: its connection and what the engine told it.
+struct FakeShim {
+    conn: ConnId,
+    told: mpsc::UnboundedReceiver<EngineMessage>,
+}
+
+pub struct Fixture {
+    pub core: Core,
+    pub os: Arc<FakeOs>,
+    pub clock: Arc<FakeClock>,
+    plan: Arc<ValidPlan>,
+    events: broadcast::Receiver<Entry>,
+    /// Every journal entry so far.
+    pub journal: Vec<Entry>,
+    shims: HashMap<String, FakeShim>,
+    next_conn: ConnId,
+    rt: tokio::runtime::Runtime,
+    /// Effects the test keeps in flight (see [`Fixture::hold`]).
+    hold: Option<fn(&Effect) -> bool>,
+    held: Vec<Effect>,
+}
+
+/// The plan from YAML text; panics on a bad one (tests write good ones).
+pub fn plan(yaml: &str) -> ValidPlan {
+    let parsed = crate::plan::load::parse("test.yaml", yaml.as_bytes()).expect("plan parses");
+    crate::plan::validate::validate("test.yaml", yaml, parsed)
+        .expect("plan is valid")
+        .0
+}
+
+/// What an engine starts from besides the plan.
+#[derive(Default)]
+pub struct Start {
+    pub select: Vec<&'static str>,
+    /// Earlier engines' journal.
+    pub journal: Vec<Entry>,
+    /// Tasks whose panes still live in tmux.
+    pub live: Vec<&'static str>,
+    pub exit_when_done: bool,
+}
+
+impl Fixture {
+    pub fn new(yaml: &str, select: &[&'static str]) -> Fixture {
+        Fixture::start(
+            yaml,
+            Start {
+                select: select.to_vec(),
+                ..Default::default()
+            },
+        )
+    }
+
+    pub fn start(yaml: &str, start: Start) -> Fixture {
+        let plan = Arc::new(plan(yaml));
+        let clock = Arc::new(FakeClock(AtomicU64::new(T0)));
+        let os = Arc::new(FakeOs::default());
+        let (tx, events) = broadcast::channel(65_536);
+        let idx = |id: &str| TaskIdx(plan.task_idx(id).expect("task in plan"));
+        let replay = super::journal::replay(&start.journal);
+        let records: Vec<TaskRecord> = super::history::records(&plan, &start.journal);
+        let core = Core::new(
+            CoreOptions {
+                plan: plan.clone(),
+                plan_name: "test".into(),
+                tmux_socket: None,
+                placements: plan.plan.tasks.iter().map(placement).collect(),
+                records,
+                merged: replay.merged.iter().map(|id| idx(id)).collect(),
+                last_halt_id: replay.last_halt_id,
+                select: start.select.iter().map(|id| idx(id)).collect(),
+                live_panes: start.live.iter().map(|id| idx(id)).collect(),
+                exit_when_done: start.exit_when_done,
+                journal: None,
+            },
+            clock.clone(),
+            tx,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let mut fx = Fixture {
+            core,
+            os,
+            clock,
+            plan,
+            events,
+            journal: Vec::new(),
+            shims: HashMap::new(),
+            next_conn: 1,
+            rt,
+            hold: None,
+            held: Vec::new(),
+        };
+        // As the driver does: the first wakeup at once.
+        fx.input(Input::Tick { due_ms: T0 });
+        fx
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Carry out every effect against the fakes, feeding results back,
+    /// until the core asks for nothing more.
+    pub fn flush(&mut self) {
+        loop {
+            let effects = self.core.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            for e in effects {
+                if self.hold.is_some_and(|hold| hold(&e)) {
+                    self.held.push(e);
+                    continue;
+                }
+                let (os, plan, clock) = (self.os.clone(), self.plan.clone(), self.clock.clone());
+                let fed = self
+                    .rt
+                    .block_on(effect::perform(os, plan, e, move || clock.now_ms()));
+                if let Some(input) = fed {
+                    self.core.handle(input);
+                }
+            }
+        }
+        while let Ok(e) = self.events.try_recv() {
+            self.journal.push(e);
+        }
+    }
+
+    /// Keep effects that `which` picks in flight until [`Self::release`].
+    pub fn hold(&mut self, which: fn(&Effect) -> bool) {
+        self.hold = Some(which);
+    }
+
+    /// Effects held so far, oldest first.
+    pub fn held(&self) -> &[Effect] {
+        &self.held
+    }
+
+    /// Let the oldest held effect finish (its result is fed back).
+    pub fn release(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let e = self.held.remove(0);
+        let (os, plan, clock) = (self.os.clone(), self.plan.clone(), self.clock.clone());
+        if let Some(input) = self
+            .rt
+            .block_on(effect::perform(os, plan, e, move || clock.now_ms()))
+        {
+            self.core.handle(input);
+        }
+        self.flush();
+    }
+
+    pub fn input(&mut self, input: Input) {
+        self.core.handle(input);
+        self.flush();
+    }
+
+    /// Time passes as it would for the driver: every wakeup the core asks
+    /// for within `ms` happens at its time.
+    pub fn advance(&mut self, ms: u64) {
+        let target = self.now() + ms;
+        while let Some(due) = self.core.next_wakeup_ms().filter(|&d| d <= target) {
+            self.clock.set(due.max(self.now()));
+            self.input(Input::Tick { due_ms: due });
+        }
+        self.clock.set(target);
+    }
+
+    /// The engine's process stopped for `ms` (Ctrl-Z), then woke for what
+    /// was due before it stopped.
+    pub fn pause(&mut self, ms: u64) {
+        let due = self.core.next_wakeup_ms().unwrap_or(self.now());
+        self.clock.set(self.now() + ms);
+        self.input(Input::Tick { due_ms: due });
+    }
+
+    pub fn request(&mut self, command: Command) -> Reply {
+        let (tx, mut rx) = oneshot::channel();
+        self.input(Input::Request(Request {
+            command,
+            reply: Some(tx),
+        }));
+        rx.try_recv().unwrap_or(Reply::Error {
+            message: "no reply yet".into(),
+        })
+    }
+
+    /// A request whose reply may come later (halt): its receiver.
+    pub fn request_later(&mut self, command: Command) -> oneshot::Receiver<Reply> {
+        let (tx, rx) = oneshot::channel();
+        self.input(Input::Request(Request {
+            command,
+            reply: Some(tx),
+        }));
+        rx
+    }
+
+    /// The shim of `task`'s attempt `attempt` connects (shim pid 1000 + attempt).
+    pub fn hello(&mut self, task: &str, attempt: u32) {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let (tx, told) = mpsc::unbounded_channel();
+        let pane_id = self
+            .snapshot_task(task)
+            .pane_id
+            .or_else(|| Some("%99".into()));
+        let hello = ShimMessage::Hello {
+            task: task.to_string(),
+            attempt,
+            shim_pid: 1000 + attempt,
+            agent_pid: Some(2000 + attempt),
+            pane_id,
+        };
+        self.shims.insert(task.to_string(), FakeShim { conn, told });
+        self.input(Input::Socket(SocketEvent::ShimHello { conn, hello, tx }));
+    }
+
+    pub fn shim_says(&mut self, task: &str, msg: ShimMessage) {
+        let conn = self.shims[task].conn;
+        let at_us = self.clock.mono_us();
+        self.input(Input::Socket(SocketEvent::Shim { conn, msg, at_us }));
+    }
+
+    pub fn beat(&mut self, task: &str) {
+        self.shim_says(task, ShimMessage::Heartbeat { seq: 1 });
+    }
+
+    pub fn report(&mut self, task: &str, state: ReportState, message: Option<&str>) {
+        let message = message.map(str::to_string);
+        self.shim_says(task, ShimMessage::Report { state, message });
+    }
+
+    pub fn exit(&mut self, task: &str, code: i32) {
+        let status = ExitStatus {
+            code: Some(code),
+            signal: None,
+        };
+        self.shim_says(task, ShimMessage::Exit { status });
+    }
+
+    pub fn halted(&mut self, task: &str, halt_id: u64) {
+        self.shim_says(task, ShimMessage::HaltAck { halt_id });
+        let signal = StopSignal::Sigint;
+        self.shim_says(
+            task,
+            ShimMessage::Halted {
+                halt_id,
+                stop_ms: 1,
+                signal,
+            },
+        );
+    }
+
+    pub fn hang_up(&mut self, task: &str) {
+        let conn = self.shims[task].conn;
+        self.input(Input::Socket(SocketEvent::ShimClosed { conn }));
+    }
+
+    /// What the engine told `task`'s shim since the last call.
+    pub fn told(&mut self, task: &str) -> Vec<EngineMessage> {
+        let shim = self.shims.get_mut(task).expect("a shim");
+        std::iter::from_fn(|| shim.told.try_recv().ok()).collect()
+    }
+
+    /// Start, connect and finish `task`'s current attempt with exit 0.
+    pub fn run_through(&mut self, task: &str) {
+        let attempt = self.snapshot_task(task).attempt;
+        self.hello(task, attempt);
+        self.report(task, ReportState::Start, None);
+        self.exit(task, 0);
+    }
+
+    /// `task`'s pane shows `text` at its bottom, last active at `activity`
+    /// (epoch seconds), from the next poll on.
+    pub fn show_pane(&mut self, task: &str, activity: i64, text: &str) {
+        let id = self.snapshot_task(task).pane_id.expect("a pane");
+        let lines = text.lines().map(str::to_string).collect();
+        self.os.tails.lock().unwrap().insert(id.clone(), lines);
+        let mut panes = self.os.panes.lock().unwrap();
+        panes.retain(|p| p.pane_id != id);
+        panes.push(pane(&id, &format!("sb-fake-{task}"), Some(activity)));
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.core.snapshot()
+    }
+
+    pub fn snapshot_task(&self, task: &str) -> super::snapshot::TaskView {
+        self.snapshot()
+            .tasks
+            .into_iter()
+            .find(|t| t.id == task)
+            .expect("task in snapshot")
+    }
+
+    pub fn state(&self, task: &str) -> TaskState {
+        self.snapshot_task(task).state
+    }
+
+    pub fn light(&self, task: &str) -> Light {
+        self.snapshot_task(task).light
+    }
+
+    /// The journal's events of `task`, in order.
+    pub fn events(&self, task: &str) -> Vec<&Event> {
+        self.journal
+            .iter()
+            .filter(|e| e.task.as_deref() == Some(task))
+            .map(|e| &e.event)
+            .collect()
+    }
+
+    /// The states `task` went through, in order.
+    pub fn states(&self, task: &str) -> Vec<TaskState> {
+        self.events(task)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::State { state, .. } => Some(*state),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The journal's entries without a task.
+    pub fn run_events(&self) -> Vec<&Event> {
+        self.journal
+            .iter()
+            .filter(|e| e.task.is_none())
+            .map(|e| &e.event)
+            .collect()
+    }
+}

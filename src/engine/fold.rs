@@ -1,0 +1,178 @@
+//! The one fold of journal events into what a task shows: its state,
+//! profile, attempts and their outcomes, message and last line.
+//!
+//! The live engine changes these only by journaling an event and applying
+//! it here; the replay of a journal (history, the reopened control room)
+//! applies the same events, so both see the same task.
+
+use super::event::{Entry, Event};
+use super::snapshot::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView, end_last_attempt};
+use crate::worker::protocol::{ExitStatus, ReportState};
+
+/// A task as its journal tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    pub view: TaskView,
+    /// How the running attempt ended, told by an `exit`, a DEAD light or an
+    /// ERROR report before the supervision event that closes its span.
+    pending: Option<AttemptOutcome>,
+}
+
+impl TaskRecord {
+    pub fn planned(task: &crate::plan::Task) -> TaskRecord {
+        TaskRecord {
+            view: TaskView::planned(task),
+            pending: None,
+        }
+    }
+
+    pub fn state(&self) -> TaskState {
+        self.view.state
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.view.attempt
+    }
+
+    pub fn profile(&self) -> &str {
+        &self.view.profile
+    }
+
+    /// Apply one event of this task (the caller matched `e.task`).
+    pub fn apply(&mut self, e: &Entry) {
+        let task = &mut self.view;
+        let attempt = e.attempt.unwrap_or(task.attempt);
+        match &e.event {
+            Event::State {
+                state,
+                profile,
+                reason,
+            } => {
+                task.profile = profile.clone();
+                if let Some(reason) = reason {
+                    task.message = Some(reason.clone());
+                    task.last_line = reason.clone();
+                }
+                if *state == TaskState::Assigned {
+                    self.open_attempt(attempt, e.ts_ms);
+                }
+                let task = &mut self.view;
+                let ended = match state {
+                    TaskState::Done => Some(AttemptOutcome::Done),
+                    TaskState::Conflict => Some(AttemptOutcome::Conflict),
+                    TaskState::Halted => Some(AttemptOutcome::Halted),
+                    TaskState::Cancelled => Some(AttemptOutcome::Cancelled),
+                    TaskState::Skipped => Some(AttemptOutcome::Skipped),
+                    TaskState::Failed => Some(self.pending.unwrap_or(AttemptOutcome::Failed)),
+                    _ => None,
+                };
+                if let Some(outcome) = ended {
+                    end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
+                }
+                task.state = *state;
+                task.light = match state {
+                    TaskState::Waiting => Light::Waiting,
+                    s if s.is_active() && task.light != Light::Waiting => task.light,
+                    s if s.is_active() => Light::Healthy,
+                    _ => Light::Idle,
+                };
+            }
+            Event::Adopted { profile } => {
+                task.profile = profile.clone();
+                self.open_attempt(attempt, e.ts_ms);
+            }
+            Event::Spawned {
+                session,
+                pane,
+                worktree,
+                branch,
+                ..
+            } => {
+                task.session = Some(session.clone());
+                task.pane_id = Some(pane.clone());
+                task.worktree = Some(worktree.clone());
+                task.branch = Some(branch.clone());
+            }
+            Event::Light { light, .. } | Event::Timeout { light, .. } => {
+                if task.state.is_active() && task.state != TaskState::Waiting {
+                    task.light = *light;
+                }
+                if *light == Light::Dead {
+                    self.pending = Some(AttemptOutcome::Crashed);
+                }
+            }
+            Event::Exit { how, code, signal } => {
+                // Judged as the engine judged it, from the status it journaled.
+                let status = ExitStatus {
+                    code: *code,
+                    signal: *signal,
+                };
+                self.pending = Some(if status.by_signal() {
+                    AttemptOutcome::Crashed
+                } else {
+                    AttemptOutcome::Failed
+                });
+                task.last_line = format!("agent exited: {how}");
+            }
+            Event::Report { state, message } => {
+                if *state == ReportState::Error {
+                    self.pending = Some(AttemptOutcome::Failed);
+                }
+                task.last_line = match message {
+                    Some(m) => m.clone(),
+                    None => format!("reported {}", state.as_str()),
+                };
+            }
+            Event::Merged { commit, branch } => {
+                task.last_line = super::words::merged_into(branch, commit);
+            }
+            // The supervision chain closes the failed attempt's span.
+            Event::Restart(s) | Event::Failure(s) => {
+                let outcome = s.outcome.or(self.pending).unwrap_or(AttemptOutcome::Failed);
+                end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
+                task.message = Some(s.reason.clone());
+            }
+            Event::Escalation(s) => {
+                let outcome = s.outcome.or(self.pending).unwrap_or(AttemptOutcome::Failed);
+                end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
+                task.message = Some(s.reason.clone());
+                if let Some(next) = &s.next_profile {
+                    task.profile = next.clone();
+                }
+            }
+            Event::Validation { ok: false, .. } => {
+                self.pending = Some(AttemptOutcome::Failed);
+            }
+            _ => {}
+        }
+    }
+
+    /// A new attempt's span, unless that attempt is the last one already.
+    fn open_attempt(&mut self, attempt: u32, at_ms: u64) {
+        let task = &mut self.view;
+        if task.attempts.last().map(|s| s.attempt) == Some(attempt) {
+            return;
+        }
+        task.attempts.push(AttemptSpan {
+            attempt,
+            profile: task.profile.clone(),
+            started_ms: at_ms,
+            ended_ms: None,
+            outcome: None,
+        });
+        task.attempt = attempt;
+        task.restarts = restarts(&task.attempts);
+        task.light = Light::Healthy;
+        self.pending = None;
+    }
+}
+
+/// Attempts that followed a failed or cancelled one; one that resumes a halted
+/// attempt is the same work carried on, not a restart.
+pub fn restarts(attempts: &[AttemptSpan]) -> u32 {
+    let ended = attempts.len().saturating_sub(1);
+    attempts[..ended]
+        .iter()
+        .filter(|a| a.outcome != Some(AttemptOutcome::Halted))
+        .count() as u32
+}

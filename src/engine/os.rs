@@ -1,0 +1,204 @@
+//! The engine's boundary with the world: everything it does to tmux, git and
+//! processes, and every clock read, goes through [`Os`] and [`Clock`].
+//! Production uses [`RealOs`] and [`SystemClock`]; the engine's fixture
+//! tests use fakes that record calls and return scripted outcomes.
+
+use super::early_warning::{ScanRequest, ScanResult};
+use super::error::EngineError;
+use super::workshop::{CheckResult, Spawned, Workshop};
+use crate::git::MergeOutcome;
+use crate::plan::Task;
+use crate::tmux::{ControlClient, PaneInfo};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the engine asks of the operating system. The blocking methods run on
+/// tokio's blocking pool, never on the actor's thread; the tmux ones go over
+/// the control-mode connection.
+pub trait Os: Send + Sync + 'static {
+    // git and files (blocking)
+    /// Worktree, instruction file, and a tmux session with the shim in its pane.
+    fn spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        note: Option<&str>,
+    ) -> Result<Spawned, EngineError>;
+    fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
+    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError>;
+    fn remove_worktree(&self, task: &Task) -> Result<(), EngineError>;
+    /// Branch tips and merge-trees for the conflict early warning.
+    fn scan(&self, req: ScanRequest) -> ScanResult;
+
+    // tmux (over the control connection)
+    fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>>;
+    fn capture_tail<'a>(
+        &'a self,
+        pane: &'a str,
+        lines: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>>;
+    fn send_text<'a>(
+        &'a self,
+        pane: &'a str,
+        text: &'a str,
+        enter: bool,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+    fn send_keys<'a>(
+        &'a self,
+        pane: &'a str,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+    fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
+
+    // processes
+    /// Whether `pid` still runs (a zombie does not).
+    fn process_alive(&self, pid: u32) -> bool;
+    /// SIGKILL a process group (the agent's) and a process (its shim).
+    fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>);
+}
+
+/// Time, as the engine reads it.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Microseconds on a monotonic clock, for latencies.
+    fn mono_us(&self) -> u64;
+}
+
+pub struct SystemClock {
+    base: std::time::Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock {
+            base: std::time::Instant::now(),
+        }
+    }
+}
+
+impl SystemClock {
+    /// `at` on this clock's monotonic scale.
+    pub fn mono_us_of(&self, at: std::time::Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_micros() as u64
+    }
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    fn mono_us(&self) -> u64 {
+        self.mono_us_of(std::time::Instant::now())
+    }
+}
+
+/// The real world: the workshop's git and tmux work, the control connection.
+pub struct RealOs {
+    pub shop: Arc<Workshop>,
+    pub control: ControlClient,
+}
+
+impl Os for RealOs {
+    fn spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        note: Option<&str>,
+    ) -> Result<Spawned, EngineError> {
+        self.shop.spawn(task, attempt, profile, note)
+    }
+
+    fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
+        self.shop.validate(task, attempt)
+    }
+
+    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+        self.shop.merge(task)
+    }
+
+    fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
+        self.shop.remove_worktree(task)
+    }
+
+    fn scan(&self, req: ScanRequest) -> ScanResult {
+        super::early_warning::scan(&self.shop.repo, req)
+    }
+
+    fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {
+        Box::pin(async move { Ok(self.control.list_panes().await?) })
+    }
+
+    fn capture_tail<'a>(
+        &'a self,
+        pane: &'a str,
+        lines: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        Box::pin(async move { Ok(self.control.capture_tail(pane, lines).await?) })
+    }
+
+    fn send_text<'a>(
+        &'a self,
+        pane: &'a str,
+        text: &'a str,
+        enter: bool,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move { Ok(self.control.send_text(pane, text, enter).await?) })
+    }
+
+    fn send_keys<'a>(
+        &'a self,
+        pane: &'a str,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move { Ok(self.control.send_keys(pane, keys).await?) })
+    }
+
+    fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move { Ok(self.control.kill_session(session).await?) })
+    }
+
+    fn process_alive(&self, pid: u32) -> bool {
+        process_alive(pid)
+    }
+
+    fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        if let Some(agent) = agent_pgid {
+            let _ = kill(Pid::from_raw(-(agent as i32)), Signal::SIGKILL);
+        }
+        if let Some(shim) = shim_pid {
+            let _ = kill(Pid::from_raw(shim as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether `pid` still runs. A zombie does not: the shim's parent (tmux) may
+/// not have reaped it yet when its connection closes.
+fn process_alive(pid: u32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.trim_start().chars().next());
+        return !matches!(state, Some('Z' | 'X'));
+    }
+    match kill(Pid::from_raw(pid as i32), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    }
+}

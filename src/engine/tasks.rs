@@ -1,0 +1,247 @@
+//! The task table: the engine's record of every task of the plan and of its
+//! live worker, behind a typed index.
+//!
+//! What a task shows (state, attempts, profile, message) is its
+//! [`TaskRecord`], changed only through the journal's fold; the rest is what
+//! the engine needs to act (selection, backoff, supervision counts, the
+//! worker's connection and pane).
+
+use super::fold::TaskRecord;
+use super::prompts::PromptSeen;
+use super::schedule::Slot;
+use super::snapshot::{Light, TaskState, TaskView};
+use super::socket::ConnId;
+use super::supervise;
+use super::workshop::Placement;
+use crate::plan::ValidPlan;
+use crate::worker::protocol::{EngineMessage, ExitStatus};
+use std::ops::{Index, IndexMut};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A task's place in the plan (`plan.tasks[i]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskIdx(pub usize);
+
+#[derive(Debug)]
+pub struct TaskRun {
+    pub record: TaskRecord,
+    /// Part of what this run should do.
+    pub selected: bool,
+    /// Started by a person despite unmet dependencies.
+    pub forced: bool,
+    /// A restart's backoff, or an adoption's grace: not before this time.
+    pub not_before_ms: u64,
+    /// Restarts used with the current profile.
+    pub restarts: u32,
+    pub fallbacks_used: u32,
+    /// This engine started an attempt of the task (so a shim of an older
+    /// attempt is not adopted).
+    pub launched: bool,
+    pub placement: Placement,
+    pub worker: Option<Worker>,
+    /// How the previous attempt ended, appended to the next instruction.
+    pub previous_note: Option<String>,
+    /// The pane of the last worker, kept for reading after it ended.
+    pub last_pane: Option<String>,
+    /// The question an earlier engine's worker left open (from the journal),
+    /// so a re-adopted worker still shows it is waiting.
+    pub question: Option<String>,
+}
+
+/// A live attempt: tmux pane + shim connection.
+#[derive(Debug)]
+pub struct Worker {
+    pub attempt: u32,
+    pub pane_id: Option<String>,
+    /// When the engine learned `pane_id`: a pane list taken before that
+    /// cannot say the pane is gone.
+    pub pane_since_ms: u64,
+    pub conn: Option<ConnId>,
+    pub tx: Option<UnboundedSender<EngineMessage>>,
+    pub shim_pid: Option<u32>,
+    /// The agent's pid, which is also its process group id (the shim's doing).
+    pub agent_pid: Option<u32>,
+    pub last_beat_ms: u64,
+    /// The light from heartbeat silence alone.
+    pub heartbeat: Light,
+    pub waiting: bool,
+    pub stalled: bool,
+    /// The pane's last activity (epoch seconds) as of the last poll.
+    pub activity_s: Option<i64>,
+    pub exit: Option<ExitStatus>,
+    pub prompt: PromptSeen,
+}
+
+impl Worker {
+    pub fn new(attempt: u32, now_ms: u64) -> Self {
+        Worker {
+            attempt,
+            pane_id: None,
+            pane_since_ms: 0,
+            conn: None,
+            tx: None,
+            shim_pid: None,
+            agent_pid: None,
+            last_beat_ms: now_ms,
+            heartbeat: Light::Healthy,
+            waiting: false,
+            stalled: false,
+            activity_s: None,
+            exit: None,
+            prompt: Default::default(),
+        }
+    }
+
+    pub fn light(&self) -> Light {
+        supervise::shown_light(self.heartbeat, self.waiting, self.stalled)
+    }
+
+    /// Best effort: a gone shim no longer needs telling.
+    pub fn send(&self, msg: EngineMessage) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok())
+    }
+}
+
+impl TaskRun {
+    pub fn state(&self) -> TaskState {
+        self.record.state()
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.record.attempt()
+    }
+
+    pub fn profile(&self) -> &str {
+        self.record.profile()
+    }
+
+    /// The worker of attempt `attempt`, if it is the current one.
+    pub fn worker_of(&mut self, attempt: u32) -> Option<&mut Worker> {
+        self.worker.as_mut().filter(|w| w.attempt == attempt)
+    }
+
+    pub fn light(&self) -> Light {
+        match (&self.worker, self.state()) {
+            (_, TaskState::Waiting) => Light::Waiting,
+            (Some(w), s) if s.is_active() => w.light(),
+            _ => Light::Idle,
+        }
+    }
+
+    /// What front ends see: the journal's record, with what only the live
+    /// engine knows (the light, the pane, where the worker lives).
+    pub fn view(&self) -> TaskView {
+        let mut view = self.record.view.clone();
+        view.light = self.light();
+        view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
+        view.session = Some(self.placement.session.clone());
+        view.worktree = Some(self.placement.worktree.display().to_string());
+        view.branch = Some(self.placement.branch.clone());
+        view
+    }
+}
+
+/// Every task of the plan, indexed by [`TaskIdx`].
+#[derive(Debug)]
+pub struct TaskTable {
+    runs: Vec<TaskRun>,
+}
+
+impl TaskTable {
+    /// The plan's tasks as the journal left them (`records`, by plan index).
+    pub fn new(records: Vec<TaskRecord>, placements: impl Iterator<Item = Placement>) -> TaskTable {
+        TaskTable {
+            runs: records
+                .into_iter()
+                .zip(placements)
+                .map(|(record, placement)| TaskRun {
+                    record,
+                    selected: false,
+                    forced: false,
+                    not_before_ms: 0,
+                    restarts: 0,
+                    fallbacks_used: 0,
+                    launched: false,
+                    placement,
+                    worker: None,
+                    previous_note: None,
+                    last_pane: None,
+                    question: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    pub fn indices(&self) -> impl Iterator<Item = TaskIdx> + use<> {
+        (0..self.runs.len()).map(TaskIdx)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (TaskIdx, &TaskRun)> {
+        self.runs.iter().enumerate().map(|(i, r)| (TaskIdx(i), r))
+    }
+
+    pub fn workers_mut(&mut self) -> impl Iterator<Item = &mut Worker> {
+        self.runs.iter_mut().filter_map(|r| r.worker.as_mut())
+    }
+
+    /// Tasks in `state`.
+    pub fn in_state(&self, state: TaskState) -> Vec<TaskIdx> {
+        self.iter()
+            .filter(|(_, r)| r.state() == state)
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// What the scheduler sees.
+    pub fn slots(&self) -> Vec<Slot> {
+        self.runs
+            .iter()
+            .map(|t| Slot {
+                state: t.state(),
+                selected: t.selected,
+                not_before_ms: t.not_before_ms,
+                forced: t.forced,
+            })
+            .collect()
+    }
+
+    /// The task whose worker holds pane `pane`.
+    pub fn by_pane(&self, pane: &str) -> Option<TaskIdx> {
+        self.iter()
+            .find(|(_, r)| {
+                r.worker
+                    .as_ref()
+                    .is_some_and(|w| w.pane_id.as_deref() == Some(pane))
+            })
+            .map(|(t, _)| t)
+    }
+
+    /// Views in the plan's dependency order.
+    pub fn views(&self, plan: &ValidPlan) -> Vec<TaskView> {
+        plan.task_order
+            .iter()
+            .map(|&t| self.runs[t].view())
+            .collect()
+    }
+}
+
+impl Index<TaskIdx> for TaskTable {
+    type Output = TaskRun;
+    fn index(&self, t: TaskIdx) -> &TaskRun {
+        &self.runs[t.0]
+    }
+}
+
+impl IndexMut<TaskIdx> for TaskTable {
+    fn index_mut(&mut self, t: TaskIdx) -> &mut TaskRun {
+        &mut self.runs[t.0]
+    }
+}

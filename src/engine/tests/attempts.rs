@@ -1,0 +1,286 @@
+//! An attempt's life: merges in order, conflicts, stale attempts, races
+//! between a spawn's result and its shim.
+
+use super::{PLAN, merges, spawns};
+use crate::engine::command::{Command, Reply};
+use crate::engine::effect::Effect;
+use crate::engine::event::Event;
+use crate::engine::fixture::{Call, Fixture};
+use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
+use crate::git::MergeOutcome;
+use crate::worker::protocol::{EngineMessage, ReportState};
+
+fn is_merge(e: &Effect) -> bool {
+    matches!(e, Effect::Merge { .. })
+}
+
+fn is_spawn(e: &Effect) -> bool {
+    matches!(e, Effect::Spawn { .. })
+}
+
+#[test]
+fn merges_run_one_at_a_time_and_dependents_wait_for_both() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    fx.hold(is_merge);
+    fx.run_through("T2");
+    fx.run_through("T1");
+    // T2 validated first: its merge is out, T1's waits behind it.
+    assert_eq!(fx.held().len(), 1);
+    assert!(matches!(fx.held()[0], Effect::Merge { .. }));
+    assert_eq!(fx.state("T1"), TaskState::Merging);
+    assert_eq!(fx.state("T2"), TaskState::Merging);
+    fx.release();
+    assert_eq!(fx.state("T2"), TaskState::Done);
+    assert_eq!(fx.state("T3"), TaskState::Pending, "T1 is not merged yet");
+    assert_eq!(fx.held().len(), 1, "T1's merge went out after T2's");
+    fx.release();
+    assert_eq!(merges(&fx), ["T2", "T1"]);
+    assert_eq!(fx.state("T3"), TaskState::Running);
+}
+
+#[test]
+fn a_conflict_keeps_the_pane_and_skips_the_dependents() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    fx.os.script_merge(
+        "T1",
+        Ok(MergeOutcome::Conflict {
+            files: vec!["src/lib.rs".into()],
+        }),
+    );
+    fx.run_through("T1");
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Conflict);
+    assert_eq!(t1.message.as_deref(), Some("merge conflict in src/lib.rs"));
+    assert_eq!(
+        t1.attempts.last().and_then(|a| a.outcome),
+        Some(AttemptOutcome::Conflict)
+    );
+    let kills = fx
+        .os
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::KillSession { .. }))
+        .count();
+    assert_eq!(kills, 0, "a conflicted task's pane stays for inspection");
+    assert_eq!(fx.state("T3"), TaskState::Skipped);
+    assert!(
+        fx.events("T1")
+            .iter()
+            .any(|e| matches!(e, Event::Conflict { files } if files == &["src/lib.rs"]))
+    );
+}
+
+#[test]
+fn a_failed_check_fails_the_attempt_and_the_next_one_starts_after_backoff() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.os.script_checks(
+        "T1",
+        vec![crate::engine::workshop::CheckResult {
+            check: "command: cargo test".into(),
+            ok: false,
+            detail: "exit 101".into(),
+        }],
+    );
+    fx.run_through("T1");
+    assert_eq!(fx.state("T1"), TaskState::Pending);
+    assert_eq!(
+        fx.snapshot_task("T1").message.as_deref(),
+        Some("validation failed: command: cargo test (exit 101)")
+    );
+    fx.advance(999);
+    assert_eq!(spawns(&fx, "T1").len(), 1, "still in its backoff");
+    fx.advance(1);
+    assert_eq!(spawns(&fx, "T1"), [(1, "dev".into()), (2, "dev".into())]);
+}
+
+/// Regression: the shim may say hello and report START before the spawn's
+/// result reaches the engine; the late result must not be taken as stale.
+#[test]
+fn a_shim_that_speaks_before_its_spawn_result_is_kept() {
+    let mut fx = Fixture::new(PLAN, &[]);
+    fx.hold(is_spawn);
+    let spawn = Command::Spawn {
+        task: "T1".into(),
+        force: false,
+    };
+    assert_eq!(fx.request(spawn), Reply::Ok);
+    assert_eq!(fx.state("T1"), TaskState::Assigned);
+    fx.hello("T1", 1);
+    fx.report("T1", ReportState::Start, None);
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    fx.release();
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    assert!(fx.snapshot_task("T1").pane_id.is_some());
+    assert!(
+        !fx.os
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::KillSession { .. })),
+        "the live attempt's session is not killed"
+    );
+    fx.exit("T1", 0);
+    assert_eq!(fx.state("T1"), TaskState::Done);
+}
+
+/// A spawn that finishes after its task was killed: its session goes.
+#[test]
+fn a_spawn_result_for_a_killed_attempt_kills_its_session() {
+    let mut fx = Fixture::new(PLAN, &[]);
+    fx.hold(is_spawn);
+    let spawn = Command::Spawn {
+        task: "T1".into(),
+        force: false,
+    };
+    assert_eq!(fx.request(spawn), Reply::Ok);
+    assert_eq!(fx.held().len(), 1);
+    assert_eq!(fx.request(Command::Kill { task: "T1".into() }), Reply::Ok);
+    fx.release();
+    assert_eq!(fx.state("T1"), TaskState::Cancelled);
+    assert!(fx.os.calls().contains(&Call::KillSession {
+        session: "sb-fake-T1".into()
+    }));
+}
+
+/// A shim of an attempt this engine already let go (restarted by hand)
+/// is told goodbye, and its late reports change nothing.
+#[test]
+fn a_stale_attempt_s_late_messages_are_ignored() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    assert_eq!(
+        fx.request(Command::Restart { task: "T1".into() }),
+        Reply::Ok
+    );
+    assert_eq!(fx.snapshot_task("T1").attempt, 2);
+    // The old shim reconnects and speaks: dismissed.
+    fx.hello("T1", 1);
+    assert_eq!(fx.told("T1"), [EngineMessage::Bye]);
+    fx.report("T1", ReportState::Done, None);
+    fx.exit("T1", 0);
+    assert_eq!(
+        fx.told("T1"),
+        [EngineMessage::Bye],
+        "a second bye after its exit"
+    );
+    assert_eq!(fx.state("T1"), TaskState::Running, "attempt 2 goes on");
+    assert!(
+        !fx.os
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::Validate { .. })),
+        "the stale DONE validated nothing"
+    );
+    // Attempt 2's own shim finishes the task.
+    fx.hello("T1", 2);
+    fx.exit("T1", 0);
+    assert_eq!(fx.state("T1"), TaskState::Done);
+}
+
+#[test]
+fn a_report_of_skip_ends_the_task_and_skips_its_dependents() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    fx.hello("T1", 1);
+    fx.report("T1", ReportState::Skip, Some("nothing to do"));
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Skipped);
+    assert_eq!(
+        t1.message.as_deref(),
+        Some("agent reported SKIP: nothing to do")
+    );
+    assert_eq!(fx.state("T3"), TaskState::Skipped);
+}
+
+/// A prompt rule with `send` answers once; one without flags WAITING until
+/// output grows under the question.
+#[test]
+fn a_waiting_prompt_and_its_answer() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    let show = |fx: &mut Fixture, activity: i64, text: &str| {
+        fx.show_pane("T1", activity, text);
+        fx.advance(500);
+        fx.beat("T1");
+    };
+    let t = (fx.now() / 1000) as i64;
+    show(
+        &mut fx,
+        t,
+        "Edit src/main.rs\nDo you want to proceed?\n❯ 1. Yes\n  2. No",
+    );
+    let answers = |fx: &Fixture| {
+        fx.os
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::SendText { .. }))
+            .count()
+    };
+    assert_eq!(answers(&fx), 1);
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    // The same dialog redrawn: not answered twice.
+    show(&mut fx, t + 1, "Do you want to proceed?\n❯ 1. Yes");
+    assert_eq!(answers(&fx), 1);
+    // A question without an answer: WAITING, with its words.
+    show(&mut fx, t + 2, "Which database?\n");
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!((t1.state, t1.light), (TaskState::Waiting, Light::Waiting));
+    assert_eq!(t1.message.as_deref(), Some("asks: Which database?"));
+    // A person answered in the pane: output grows under it.
+    show(&mut fx, t + 3, "Which database?\npostgres\nconnecting…");
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    assert_eq!(answers(&fx), 1);
+}
+
+/// Regression: an agent waiting for an answer is silent on purpose, not STALLED.
+#[test]
+fn a_waiting_agent_is_not_stalled() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    fx.report("T1", ReportState::Wait, Some("which db?"));
+    let quiet_since = (fx.now() / 1000) as i64;
+    fx.show_pane("T1", quiet_since, "which db?");
+    for _ in 0..40 {
+        fx.advance(1000);
+        fx.beat("T1");
+    }
+    assert_eq!(fx.light("T1"), Light::Waiting);
+    assert!(!fx.events("T1").iter().any(|e| matches!(
+        e,
+        Event::Light {
+            light: Light::Stalled,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_dead_pane_with_its_shim_gone_is_dead_at_once() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    fx.os.dead_pids.lock().unwrap().push(1001);
+    fx.hang_up("T1");
+    assert!(fx.events("T1").iter().any(|e| matches!(
+        e,
+        Event::Light {
+            light: Light::Dead,
+            ..
+        }
+    )));
+    assert_eq!(fx.state("T1"), TaskState::Pending, "restarting");
+    assert!(fx.os.calls().contains(&Call::KillWorker));
+    let spans = fx.snapshot_task("T1").attempts;
+    assert_eq!(spans[0].outcome, Some(AttemptOutcome::Crashed));
+}
+
+#[test]
+fn a_shim_that_hangs_up_but_lives_is_left_to_the_heartbeat_clock() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    fx.hang_up("T1");
+    fx.advance(600);
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    // It reconnects.
+    fx.hello("T1", 1);
+    fx.advance(1000);
+    fx.beat("T1");
+    assert_eq!(fx.light("T1"), Light::Healthy);
+}

@@ -1,0 +1,181 @@
+//! The supervision chain (restart → fallback → failure) and adoption of an
+//! earlier engine's live worker.
+
+use super::{PLAN, spawns};
+use crate::engine::event::{Entry, Event};
+use crate::engine::fixture::{Fixture, Start, T0};
+use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
+use crate::worker::protocol::ReportState;
+
+#[test]
+fn restart_then_fallback_then_failure() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    fx.hello("T1", 1);
+    fx.exit("T1", 1);
+    assert_eq!(fx.state("T1"), TaskState::Pending);
+    assert!(matches!(fx.events("T1").last(), Some(Event::State { .. })));
+    fx.advance(1000);
+    fx.hello("T1", 2);
+    fx.exit("T1", 1);
+    // One restart allowed: the fallback profile takes over.
+    assert!(fx.events("T1").iter().any(|e| matches!(
+        e,
+        Event::Escalation(s) if s.next_profile.as_deref() == Some("careful")
+    )));
+    fx.advance(1000);
+    assert_eq!(
+        spawns(&fx, "T1"),
+        [(1, "dev".into()), (2, "dev".into()), (3, "careful".into())]
+    );
+    fx.hello("T1", 3);
+    fx.exit("T1", 1);
+    fx.advance(2000);
+    fx.hello("T1", 4);
+    fx.exit("T1", 1);
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Failed);
+    assert_eq!(t1.profile, "careful");
+    assert_eq!(t1.restarts, 3);
+    let outcomes: Vec<_> = t1.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(outcomes, [Some(AttemptOutcome::Failed); 4]);
+    assert_eq!(fx.state("T3"), TaskState::Skipped);
+}
+
+/// Exit 127: the program is missing, so the same profile is not tried
+/// again; the fallback is.
+#[test]
+fn command_not_found_is_not_restarted() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    fx.exit("T1", 127);
+    let t1 = fx.snapshot_task("T1");
+    assert!(t1.message.unwrap_or_default().contains("command not found"));
+    assert!(matches!(
+        fx.events("T1").iter().rev().nth(1),
+        Some(Event::Escalation(_))
+    ));
+    fx.advance(1000);
+    assert_eq!(
+        spawns(&fx, "T1"),
+        [(1, "dev".into()), (2, "careful".into())]
+    );
+}
+
+#[test]
+fn a_crash_by_signal_is_a_crash() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    fx.exit("T1", 137);
+    let outcome = fx.snapshot_task("T1").attempts[0].outcome;
+    assert_eq!(outcome, Some(AttemptOutcome::Crashed));
+}
+
+/// What an earlier engine journaled of T1: attempt 2 on the fallback, waiting.
+fn earlier_run() -> Vec<Entry> {
+    let at = |ms: u64, event: Event, attempt: u32| {
+        Entry::new(event, T0 - 10_000 + ms).task("T1", attempt)
+    };
+    let state = |state, profile: &str, reason: Option<&str>| Event::State {
+        state,
+        profile: profile.into(),
+        reason: reason.map(str::to_string),
+    };
+    vec![
+        Entry::new(
+            Event::RunStarted {
+                selection: "T1".into(),
+            },
+            T0 - 10_000,
+        ),
+        at(1, state(TaskState::Assigned, "dev", None), 1),
+        at(2, state(TaskState::Running, "dev", None), 1),
+        at(
+            3,
+            Event::Escalation(crate::engine::event::Supervision {
+                reason: "exit 1".into(),
+                outcome: Some(AttemptOutcome::Failed),
+                next_profile: Some("careful".into()),
+                ..Default::default()
+            }),
+            1,
+        ),
+        at(4, state(TaskState::Assigned, "careful", None), 2),
+        at(5, state(TaskState::Running, "careful", None), 2),
+        at(
+            6,
+            state(TaskState::Waiting, "careful", Some("which db?")),
+            2,
+        ),
+    ]
+}
+
+#[test]
+fn a_new_engine_adopts_a_live_worker_as_it_was() {
+    let mut fx = Fixture::start(
+        PLAN,
+        Start {
+            journal: earlier_run(),
+            live: vec!["T1"],
+            ..Default::default()
+        },
+    );
+    // Held for its shim to come back: not started again.
+    fx.advance(1000);
+    assert!(spawns(&fx, "T1").is_empty());
+    assert_eq!(fx.state("T1"), TaskState::Pending);
+    fx.hello("T1", 2);
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!((t1.state, t1.light), (TaskState::Waiting, Light::Waiting));
+    assert_eq!(t1.message.as_deref(), Some("which db?"));
+    assert_eq!(t1.profile, "careful");
+    assert_eq!(t1.attempt, 2);
+    // Its attempt keeps the start the earlier engine journaled.
+    assert_eq!(t1.attempts.len(), 2);
+    assert_eq!(t1.attempts[1].started_ms, T0 - 10_000 + 4);
+    fx.report("T1", ReportState::Start, None);
+    fx.exit("T1", 0);
+    assert_eq!(fx.state("T1"), TaskState::Done);
+    assert!(spawns(&fx, "T1").is_empty(), "never started twice");
+}
+
+#[test]
+fn a_worker_that_does_not_come_back_is_started_again_after_the_grace() {
+    let mut fx = Fixture::start(
+        PLAN,
+        Start {
+            journal: earlier_run(),
+            live: vec!["T1"],
+            select: vec!["T1"],
+            ..Default::default()
+        },
+    );
+    fx.advance(2999);
+    assert!(spawns(&fx, "T1").is_empty());
+    fx.advance(1);
+    assert_eq!(spawns(&fx, "T1"), [(3, "careful".into())]);
+}
+
+#[test]
+fn a_merged_task_stays_done_in_a_new_engine() {
+    let mut journal = earlier_run();
+    journal.push(
+        Entry::new(
+            Event::Merged {
+                commit: "abc".into(),
+                branch: "switchboard/integration".into(),
+            },
+            T0 - 1,
+        )
+        .task("T1", 2),
+    );
+    let fx = Fixture::start(
+        PLAN,
+        Start {
+            journal,
+            select: vec!["T1"],
+            ..Default::default()
+        },
+    );
+    assert_eq!(fx.state("T1"), TaskState::Done);
+    assert!(spawns(&fx, "T1").is_empty());
+}
