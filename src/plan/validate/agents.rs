@@ -38,3 +38,16 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_shell_snippet_is_not_a_missing_program() {
+        let yaml = "agents:\n  loop:\n    command: \"for i in 1 2; do sleep 1; done\"\n\
+                    groups:\n  - id: G\n\
+                    tasks:\n  - {taskId: T1, title: One, group: G, agent: {type: loop}}\n";
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        let (_, warnings) = super::super::validate("t.yaml", yaml, plan).expect("valid");
+        assert_eq!(warnings, vec![]);
+    }
+}
