@@ -12,6 +12,9 @@ pub mod instruction;
 pub mod listing;
 pub mod plan;
 pub mod sim_agent;
+#[cfg(any(test, feature = "fixtures"))]
+#[doc(hidden)]
+pub mod testdata;
 pub mod tmux;
 pub mod tui;
 pub mod worker;

@@ -227,7 +227,7 @@ fn parse_state(s: &str) -> Option<TaskState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::fixture;
+    use crate::testdata as fixture;
 
     fn outcomes(task: &TaskView) -> Vec<Option<AttemptOutcome>> {
         task.attempts.iter().map(|s| s.outcome).collect()
