@@ -2,9 +2,9 @@
 
 pub mod clean;
 pub mod cli;
-pub mod control;
 pub mod demo;
 pub mod engine;
+pub mod engine_client;
 pub mod front;
 pub mod git;
 pub mod headless;
