@@ -2,7 +2,7 @@
 //! 10,000 log lines at 160×48 on ratatui's TestBackend, and input-to-frame
 //! latency (a key applied to the app, then a finished frame). Prints JSON.
 //!
-//!     cargo run --release --example render_bench
+//!     cargo run --release --features fixtures --example render_bench
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;

@@ -1,7 +1,7 @@
 //! Writes `assets/control-room.svg`: the 160×48 screen of the example plan
 //! mid-run (the test fixture), for the README.
 //!
-//!     cargo run --example screenshot [path]
+//!     cargo run --features fixtures --example screenshot [path]
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -2,7 +2,7 @@
 //! mid-run fixture with a moving clock: for trying keys, attach and resizing
 //! without real workers.
 //!
-//!     cargo run --example tui_demo [keymap.yaml]
+//!     cargo run --features fixtures --example tui_demo [keymap.yaml]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub verb: Option<Verb>,
 
     /// The plan file.
     #[arg(long, global = true, default_value = "dispatcher.yaml")]
@@ -56,8 +56,11 @@ pub struct Cli {
     pub tmux_socket: Option<String>,
 }
 
+/// The word after `switchboard` (`switchboard halt`); without one, the flags
+/// choose the mode. Not the engine's [`Command`](crate::engine::command::Command),
+/// though `status`, `halt` and `resume` become one on the engine's socket.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Verb {
     /// A scriptable fake coding agent, for demos and tests.
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.

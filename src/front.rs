@@ -65,7 +65,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
     if let Some(report) = &outcome.snapshot.last_halt
         && halt
     {
-        eprint!("{}", crate::control::halt_text(report));
+        eprint!("{}", crate::engine_client::halt_text(report));
     }
     result.map_err(|e| format!("{e:#}"))?;
     let live_workers = outcome
@@ -84,7 +84,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
 
 async fn report_halt(link: &EngineLink) {
     match link.call(Command::Halt).await {
-        Reply::Halt(report) => eprint!("{}", crate::control::halt_text(&report)),
+        Reply::Halt(report) => eprint!("{}", crate::engine_client::halt_text(&report)),
         Reply::Error { message } => eprintln!("switchboard: halt: {message}"),
         _ => {}
     }

@@ -2,9 +2,9 @@
 
 pub mod clean;
 pub mod cli;
-pub mod control;
 pub mod demo;
 pub mod engine;
+pub mod engine_client;
 pub mod front;
 pub mod git;
 pub mod headless;
@@ -12,6 +12,9 @@ pub mod instruction;
 pub mod listing;
 pub mod plan;
 pub mod sim_agent;
+#[cfg(any(test, feature = "fixtures"))]
+#[doc(hidden)]
+pub mod testdata;
 pub mod tmux;
 pub mod tui;
 pub mod worker;

@@ -3,21 +3,21 @@
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use switchboard::cli::{Cli, Command};
+use switchboard::cli::{Cli, Verb};
 use switchboard::engine::EngineOptions;
-use switchboard::{control, headless, listing, plan};
+use switchboard::{engine_client, headless, listing, plan};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::SimAgent(args)) => return switchboard::sim_agent::run(args),
-        Some(Command::Report(args)) => return switchboard::worker::report::run(args),
-        Some(Command::Worker(args)) => return switchboard::worker::shim::run(args),
-        Some(Command::Status) => return runtime(|| control::status(cli.json)),
-        Some(Command::Halt) => return runtime(|| control::halt(cli.json)),
-        Some(Command::Resume) => return runtime(control::resume),
-        Some(Command::Clean(args)) => return clean(&cli, args),
-        Some(Command::Demo) => return demo(&cli),
+    match &cli.verb {
+        Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
+        Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
+        Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
+        Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
+        Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
+        Some(Verb::Resume) => return runtime(engine_client::resume),
+        Some(Verb::Clean(args)) => return clean(&cli, args),
+        Some(Verb::Demo) => return demo(&cli),
         None => {}
     }
     if let Err(e) = color_eyre::install() {

@@ -98,7 +98,7 @@ mod tests {
     use super::*;
     use crate::engine::event::Supervision;
     use crate::engine::snapshot::{AttemptOutcome, Light, TaskState, TaskView};
-    use crate::tui::fixture;
+    use crate::testdata as fixture;
 
     fn outcomes(task: &TaskView) -> Vec<Option<AttemptOutcome>> {
         task.attempts.iter().map(|s| s.outcome).collect()

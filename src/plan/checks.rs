@@ -168,7 +168,6 @@ fn siblings(a: &str, b: &str) -> bool {
         && matches!(a[a.len() - 2], b'_' | b'-' | b'.')
 }
 
-/// Levenshtein distance over chars; names are short, so the plain table is fine.
 /// Branch names may hold '/', unlike ids; each component must still be safe.
 pub fn id_problem_branch(branch: &str) -> Option<&'static str> {
     if branch.is_empty() {
@@ -178,14 +177,22 @@ pub fn id_problem_branch(branch: &str) -> Option<&'static str> {
 }
 
 /// The program an `sh -c` command line would run, skipping `VAR=value`
-/// assignments and `exec`/`env` prefixes. None when it cannot be told simply.
+/// assignments and `exec`/`env` prefixes. None when it cannot be told simply,
+/// as when the command opens with shell syntax (`for …; do …; done`, `{ …; }`).
 pub fn program_of(command: &str) -> Option<&str> {
     command
         .split_whitespace()
         .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
         .find(|w| !(w.contains('=') || *w == "exec" || *w == "env"))
         .filter(|w| !w.is_empty() && !w.contains(['$', '`', '(', ';', '|', '&']))
+        .filter(|w| !SHELL_KEYWORDS.contains(w))
 }
+
+/// Reserved words that can open a shell command: syntax, not a program to look for.
+const SHELL_KEYWORDS: [&str; 14] = [
+    "!", "{", "(", "((", "[[", "case", "coproc", "for", "function", "if", "select", "time",
+    "until", "while",
+];
 
 /// Whether `program` can be run: switchboard itself is always found (the
 /// engine puts its own directory on workers' PATH).
@@ -293,7 +300,28 @@ mod tests {
         assert_eq!(program_of("claude --print"), Some("claude"));
         assert_eq!(program_of("FOO=1 exec aider --yes"), Some("aider"));
         assert_eq!(program_of("$HOME/bin/x"), None);
+        assert_eq!(program_of("FOO=1 BAR=x claude -p"), Some("claude"));
+        assert_eq!(program_of("FOO=1"), None);
         assert!(program_found("sh"));
         assert!(!program_found("definitely-not-a-program-xyz"));
+    }
+
+    #[test]
+    fn a_shell_keyword_is_not_a_program() {
+        for command in [
+            "for i in 1 2 3; do claude -p \"step $i\"; done",
+            "while true; do aider --yes; done",
+            "until test -f done; do sleep 1; done",
+            "if [ -f x ]; then claude; fi",
+            "case $MODE in fast) aider;; esac",
+            "{ claude; echo done; }",
+            "( cd sub && claude )",
+            "! claude",
+            "FOO=1 for i in 1; do claude; done",
+        ] {
+            assert_eq!(program_of(command), None, "{command}");
+        }
+        // A keyword after the program is only an argument.
+        assert_eq!(program_of("FOO=1 claude --for x"), Some("claude"));
     }
 }

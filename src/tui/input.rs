@@ -5,8 +5,8 @@
 //! Why not crossterm's `EventStream`: it needs `futures`' `StreamExt`, which
 //! is not a dependency here, and its reader keeps polling stdin until dropped.
 //! A thread that polls in short slices and acknowledges a pause is simple to
-//! reason about: once [`Input::pause`] returns, nothing in this process reads
-//! the terminal, so no keystroke meant for tmux is stolen.
+//! reason about: once [`TerminalReader::pause`] returns, nothing in this
+//! process reads the terminal, so no keystroke meant for tmux is stolen.
 
 use crossterm::event::{self, Event};
 use std::sync::mpsc as std_mpsc;
@@ -23,7 +23,9 @@ enum Control {
     Stop,
 }
 
-pub struct Input {
+/// The thread reading the terminal's events (keys, mouse, resizes)
+/// for the event loop; paused while something else owns the terminal.
+pub struct TerminalReader {
     events: mpsc::Receiver<Event>,
     control: std_mpsc::Sender<Control>,
     thread: Option<thread::JoinHandle<()>>,
@@ -31,9 +33,9 @@ pub struct Input {
     finished: std_mpsc::Receiver<()>,
 }
 
-impl Input {
-    /// Start reading. The thread stops when this `Input` is dropped.
-    pub fn start() -> Input {
+impl TerminalReader {
+    /// Start reading. The thread stops when this reader is dropped.
+    pub fn start() -> TerminalReader {
         let (tx, events) = mpsc::channel(1024);
         let (control, control_rx) = std_mpsc::channel();
         let (finishing, finished) = std_mpsc::channel::<()>();
@@ -49,7 +51,7 @@ impl Input {
                 tracing::error!("cannot start the input thread: {e}");
             })
             .ok();
-        Input {
+        TerminalReader {
             events,
             control,
             thread,
@@ -82,7 +84,7 @@ impl Input {
     }
 }
 
-impl Drop for Input {
+impl Drop for TerminalReader {
     /// Wait (at most one poll slice) for the thread to stop, so nothing reads
     /// the terminal after the TUI has given it back.
     fn drop(&mut self) {
@@ -156,7 +158,7 @@ fn terminal_gone() -> bool {
     nix::sys::termios::tcgetattr(std::io::stdin()).is_err()
 }
 
-/// Parked: false when the `Input` was dropped meanwhile.
+/// Parked: false when the reader was dropped meanwhile.
 fn wait_for_resume(control: &std_mpsc::Receiver<Control>) -> bool {
     loop {
         match control.recv() {

@@ -10,6 +10,7 @@ pub mod action;
 pub mod app;
 pub mod attach;
 mod dispatch;
+#[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
 pub mod fixture;
 pub mod input;
@@ -19,6 +20,7 @@ pub mod logbuf;
 pub mod overlay;
 pub mod rows;
 mod run;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod svg;
 pub mod terminal;
 pub mod theme;
@@ -29,6 +31,7 @@ pub mod view;
 mod screens;
 
 pub use run::run;
+#[cfg(any(test, feature = "fixtures"))]
 pub use svg::write_screenshot;
 
 use std::path::PathBuf;

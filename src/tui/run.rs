@@ -5,7 +5,7 @@
 
 use super::app::{App, Effect};
 use super::attach::{attach_command, run_attach};
-use super::input::Input;
+use super::input::TerminalReader;
 use super::keymap::Keymap;
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
@@ -49,7 +49,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     let size = terminal.terminal().size()?;
     app.resize(size.width, size.height);
 
-    let mut input = Input::start();
+    let mut input = TerminalReader::start();
     let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
     let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
     let mut tick = tokio::time::interval(Duration::from_secs(1));

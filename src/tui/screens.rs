@@ -3,18 +3,19 @@
 //! big and a small size, and the help, halt-confirmation and halt-report
 //! overlays.
 
+use super::TuiOptions;
 use super::app::App;
 use super::keymap::Keymap;
 use super::overlay::{Confirm, Overlay};
 use super::theme::Theme;
-use super::{TuiOptions, fixture};
+use crate::testdata;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::sync::Arc;
 
 /// The recorded mid-run journal in an app sized `width`×`height`.
 pub fn fixture_app(width: u16, height: u16) -> App {
-    app_of(fixture::recorded_mid_run(), width, height)
+    app_of(testdata::recorded_mid_run(), width, height)
 }
 
 /// `snapshot` in an app sized `width`×`height`.
@@ -104,7 +105,7 @@ fn quit_question() {
 
 #[test]
 fn halt_report_view() {
-    let halted = fixture::recorded_halted();
+    let halted = testdata::recorded_halted();
     let report = halted
         .last_halt
         .clone()

@@ -1,0 +1,170 @@
+//! Semantic checks of a parsed plan. Every problem is reported, not just the first.
+//!
+//! The checks run section by section (plan-wide, groups, agent profiles,
+//! tasks, dependencies), in that order: the order of the diagnostics follows
+//! it, errors first.
+
+mod agents;
+mod dependencies;
+mod groups;
+mod tasks;
+
+use super::checks::settings_problems;
+use super::diagnostic::Diagnostic;
+use super::load::Locator;
+use super::schema::{Plan, Task};
+use std::collections::HashMap;
+
+// Kept here too: callers named them `validate::…` before they moved.
+pub use super::checks::{id_problem, program_of};
+
+/// A plan that passed every check, with its graphs resolved to indices.
+#[derive(Debug, Clone)]
+pub struct ValidPlan {
+    pub plan: Plan,
+    /// Task indices in dependency order (file order where free).
+    pub task_order: Vec<usize>,
+    /// Group indices in `after` order.
+    pub group_order: Vec<usize>,
+    /// `deps[i]`: indices of the tasks task `i` depends on.
+    pub deps: Vec<Vec<usize>>,
+    /// `group_of[i]`: index of task `i`'s group.
+    pub group_of: Vec<usize>,
+    /// `group_after[g]`: indices of the groups group `g` waits for.
+    pub group_after: Vec<Vec<usize>>,
+    task_index: HashMap<String, usize>,
+}
+
+impl ValidPlan {
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.task_index.get(id).map(|&i| &self.plan.tasks[i])
+    }
+    pub fn task_idx(&self, id: &str) -> Option<usize> {
+        self.task_index.get(id).copied()
+    }
+    pub fn group_idx(&self, id: &str) -> Option<usize> {
+        self.plan.groups.iter().position(|g| g.id == id)
+    }
+    /// Tasks of group `g`, in dependency order.
+    pub fn tasks_in_group(&self, g: usize) -> impl Iterator<Item = usize> + '_ {
+        self.task_order
+            .iter()
+            .copied()
+            .filter(move |&t| self.group_of[t] == g)
+    }
+}
+
+/// Check `plan` (parsed from `file`, whose text is `text`). Ok carries the
+/// warnings; Err carries errors and warnings, errors first.
+pub fn validate(
+    file: &str,
+    text: &str,
+    plan: Plan,
+) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut report = Report {
+        file,
+        loc: Locator::new(text),
+        diags: Vec::new(),
+    };
+    plan_wide(&plan, &mut report);
+    let groups::Groups {
+        index: group_index,
+        after: group_after,
+        order: group_order,
+    } = groups::check(&plan.groups, &mut report);
+    agents::check(&plan.agents, &mut report);
+    let task_index = tasks::check(&plan, &group_index, &mut report);
+    tasks::shared_outputs(&plan.tasks, &mut report);
+    let deps = dependencies::resolve(&plan.tasks, &task_index, &mut report);
+    let task_order = dependencies::order(&plan.tasks, &deps, &mut report);
+    let group_of = dependencies::group_of(&plan.tasks, &group_index);
+    dependencies::later_groups(&plan.tasks, &deps, &group_of, &group_after, &mut report);
+
+    let diags = report.finish()?;
+    let valid = ValidPlan {
+        plan,
+        task_order,
+        group_order,
+        deps,
+        group_of,
+        group_after,
+        task_index,
+    };
+    Ok((valid, diags))
+}
+
+/// What concerns the plan as a whole: its version, having tasks at all, settings.
+fn plan_wide(plan: &Plan, report: &mut Report) {
+    if plan.version != 1 {
+        report.error(
+            format!(
+                "unsupported plan version {} (this switchboard reads version 1)",
+                plan.version
+            ),
+            report.find("version", &plan.version.to_string()),
+        );
+    }
+    if plan.tasks.is_empty() {
+        report.error("the plan has no tasks".into(), None);
+    }
+    for p in settings_problems(&plan.settings) {
+        report.error(p.message, report.find(p.key, &p.value));
+    }
+}
+
+/// A line and column in the plan's text, 1-based.
+type Pos = Option<(usize, usize)>;
+
+/// The problems found so far, and where in the plan's text to point at them.
+struct Report<'a> {
+    file: &'a str,
+    loc: Locator<'a>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Report<'_> {
+    fn error(&mut self, message: String, pos: Pos) {
+        self.diags
+            .push(Diagnostic::error(self.file, message).at_opt(pos));
+    }
+
+    fn warning(&mut self, message: String, pos: Pos) {
+        self.diags
+            .push(Diagnostic::warning(self.file, message).at_opt(pos));
+    }
+
+    /// The first `key: value` in the text.
+    fn find(&self, key: &str, value: &str) -> Pos {
+        self.loc.find(key, value, 0)
+    }
+
+    /// The `n`th task declared with this id (0-based: duplicates point at the copy).
+    fn task_at(&self, id: &str, n: usize) -> Pos {
+        self.loc.find("taskId", id, n)
+    }
+
+    /// The `n`th group declared with this id.
+    fn group_at(&self, id: &str, n: usize) -> Pos {
+        self.loc.find("id", id, n)
+    }
+
+    /// The key a problem is in, within the map at `pos`; else `pos` itself.
+    fn key_at(&self, pos: Pos, key: &str) -> Pos {
+        pos.and_then(|p| self.loc.key_in_block(p, key)).or(pos)
+    }
+
+    /// Every diagnostic, errors first: Ok when there are only warnings.
+    fn finish(mut self) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        self.diags.sort_by_key(|d| d.severity);
+        if self.diags.iter().any(Diagnostic::is_error) {
+            Err(self.diags)
+        } else {
+            Ok(self.diags)
+        }
+    }
+}
+
+/// Control characters (escape sequences, bells, newlines) in a one-line text.
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
