@@ -118,11 +118,19 @@ pub fn scan(repo: &Repo, req: ScanRequest) -> ScanResult {
             warnings: Vec::new(),
         };
     };
-    let own_work = |branch: &str| {
-        heads
-            .get(branch)
-            .is_some_and(|tip| !repo.is_ancestor(tip, integration_tip).unwrap_or(true))
-    };
+    // One `merge-base --is-ancestor` per branch, not per pair: 100 new
+    // branches make about 5,000 pairs.
+    let own: std::collections::HashSet<&str> = req
+        .active
+        .iter()
+        .map(|(_, b)| b.as_str())
+        .filter(|b| {
+            heads
+                .get(*b)
+                .is_some_and(|tip| !repo.is_ancestor(tip, integration_tip).unwrap_or(true))
+        })
+        .collect();
+    let own_work = |branch: &str| own.contains(branch);
     let branch_of = |t: usize| {
         req.active
             .iter()

@@ -30,6 +30,8 @@ pub mod words;
 pub mod workshop;
 
 #[cfg(test)]
+mod fake_os;
+#[cfg(test)]
 mod fixture;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 mod attempt;
 mod commands;
 mod shims;
+mod time;
 mod watch;
 
 use super::command::{Command, Reply};
@@ -38,9 +39,9 @@ use tokio::sync::{broadcast, oneshot};
 pub const POLL_MS: u64 = 500;
 /// A wakeup this late means this process was not running (Ctrl-Z on the
 /// control room) or starved.
-const PAUSE_GAP_MS: u64 = 2_000;
+pub(super) const PAUSE_GAP_MS: u64 = 2_000;
 /// How long stopped shims may still report their exit when the engine stops.
-const DRAIN_MS: u64 = 2_000;
+pub(super) const DRAIN_MS: u64 = 2_000;
 /// Long enough for a shim's reconnect backoff (at most 2 s) to come round.
 pub const ADOPTION_GRACE_MS: u64 = 3_000;
 
@@ -414,107 +415,5 @@ impl Core {
             log_total: self.log_total,
             last_halt: self.last_halt.clone(),
         }
-    }
-
-    /// When the core next has something to do by itself.
-    pub fn next_wakeup_ms(&self) -> Option<u64> {
-        let now = self.now();
-        let hb = &self.plan.plan.settings.heartbeat;
-        let beats = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| matches!(t.state(), TaskState::Running | TaskState::Waiting))
-            .filter_map(|(_, t)| t.worker.as_ref())
-            .filter(|w| w.exit.is_none())
-            .filter_map(|w| super::supervise::next_threshold_ms(hb, w.last_beat_ms, w.heartbeat));
-        let backoff = schedule::next_wakeup(&self.tasks.slots(), now)
-            .filter(|_| self.phase == RunPhase::Running);
-        let halt = self
-            .halt
-            .as_ref()
-            .and_then(|h| h.next_deadline_us())
-            .map(|us| {
-                let left = us.saturating_sub(self.clock.mono_us());
-                now + left.div_ceil(1000)
-            });
-        let poll = (self.wants_poll() && !self.polling).then_some(self.next_poll_ms);
-        let scan = self.scan_due_ms();
-        let checks = self.shim_checks.iter().map(|c| c.0).min();
-        beats
-            .chain(backoff)
-            .chain(halt)
-            .chain(poll)
-            .chain(scan)
-            .chain(checks)
-            .chain(self.drain_until_ms)
-            .min()
-    }
-
-    /// Time has come for what was due at `due_ms`.
-    fn on_tick(&mut self, due_ms: u64) {
-        self.notice_pause(due_ms);
-        self.check_heartbeats();
-        self.check_halt_deadlines();
-        self.run_shim_checks();
-        self.start_poll();
-        self.start_scan();
-    }
-
-    /// A wakeup far later than asked for means this process was stopped
-    /// (Ctrl-Z on the control room) or starved. The workers ran on meanwhile;
-    /// their beats waited in the socket. Judging them by the gap would call
-    /// them all DEAD, so their silence is counted from now.
-    fn notice_pause(&mut self, due_ms: u64) {
-        let now = self.now();
-        let gap = now.saturating_sub(due_ms);
-        if gap < PAUSE_GAP_MS {
-            return;
-        }
-        let mut live = 0;
-        for w in self.tasks.workers_mut() {
-            w.last_beat_ms = w.last_beat_ms.max(now);
-            live += 1;
-        }
-        self.warn(
-            None,
-            format!(
-                "the engine was paused for {:.1} s (suspended?); heartbeat clocks of {live} workers restarted",
-                gap as f64 / 1000.0
-            ),
-        );
-    }
-
-    /// Asked to stop: `Some(interrupted)` once the driver may close.
-    /// Stopped shims get two seconds to report their agents' exits.
-    pub fn ready_to_close(&mut self) -> Option<bool> {
-        if let Some(halted) = self.shutdown
-            && self.halt.is_none()
-        {
-            let now = self.now();
-            let until = *self.drain_until_ms.get_or_insert(now + DRAIN_MS);
-            if self.links.drained() || now >= until {
-                self.finish_shutdown(halted);
-                return Some(halted);
-            }
-            return None;
-        }
-        (self.exit_when_done && self.phase == RunPhase::Finished).then_some(false)
-    }
-
-    fn finish_shutdown(&mut self, halted: bool) {
-        if !halted {
-            return;
-        }
-        // Interrupted: no worker survives the run; worktrees stay.
-        for t in self.tasks.indices() {
-            let run = &mut self.tasks[t];
-            if run.worker.is_some() || run.state() == TaskState::Halted {
-                run.worker = None;
-                let session = run.placement.session.clone();
-                self.effect(Effect::KillSession { session });
-            }
-        }
-        let signal = "halt".to_string();
-        self.record(Entry::new(Event::Interrupted { signal }, self.now()));
     }
 }

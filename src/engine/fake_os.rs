@@ -1,0 +1,263 @@
+//! The fakes behind the engine fixture: a clock a test sets, and an [`Os`]
+//! that records every call and returns what the test scripted.
+
+use super::early_warning::{ScanRequest, ScanResult};
+use super::error::EngineError;
+use super::os::{BoxFuture, Clock, Os};
+use super::workshop::{CheckResult, Placement, Spawned};
+use crate::git::MergeOutcome;
+use crate::plan::Task;
+use crate::tmux::PaneInfo;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct FakeClock(pub AtomicU64);
+
+impl FakeClock {
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn mono_us(&self) -> u64 {
+        self.now_ms() * 1000
+    }
+}
+
+/// One thing the engine asked of the world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Spawn {
+        task: String,
+        attempt: u32,
+        profile: String,
+    },
+    Validate {
+        task: String,
+        attempt: u32,
+    },
+    Merge {
+        task: String,
+    },
+    RemoveWorktree {
+        task: String,
+    },
+    KillSession {
+        session: String,
+    },
+    SendText {
+        pane: String,
+        text: String,
+    },
+    SendKeys {
+        pane: String,
+        keys: Vec<String>,
+    },
+    KillWorker,
+}
+
+/// The world as a test scripts it. Unscripted, every spawn succeeds, every
+/// check passes, every merge lands and every process lives.
+#[derive(Default)]
+pub struct FakeOs {
+    pub calls: Mutex<Vec<Call>>,
+    pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, String>>>>,
+    pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
+    pub spawn_errors: Mutex<HashMap<String, String>>,
+    pub dead_pids: Mutex<Vec<u32>>,
+    pub panes: Mutex<Vec<PaneInfo>>,
+    pub tails: Mutex<HashMap<String, Vec<String>>>,
+    /// Panes spawned so far: listed alive unless `panes` says otherwise.
+    spawned: Mutex<Vec<PaneInfo>>,
+    next_pane: AtomicU64,
+}
+
+impl FakeOs {
+    fn call(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn script_merge(&self, task: &str, result: Result<MergeOutcome, String>) {
+        let mut m = self.merges.lock().unwrap();
+        m.entry(task.to_string()).or_default().push(result);
+    }
+
+    pub fn script_checks(&self, task: &str, results: Vec<CheckResult>) {
+        let mut m = self.checks.lock().unwrap();
+        m.entry(task.to_string()).or_default().push(results);
+    }
+}
+
+/// A live pane as `list-panes` shows it.
+pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
+    PaneInfo {
+        pane_id: pane_id.to_string(),
+        session_name: session.to_string(),
+        pane_pid: None,
+        pane_dead: false,
+        pane_dead_status: None,
+        pane_dead_signal: None,
+        activity,
+        pane_current_command: "sh".into(),
+    }
+}
+
+pub fn placement(task: &Task) -> Placement {
+    Placement {
+        worktree: PathBuf::from(format!("/fake/{}", task.task_id)),
+        branch: format!("agent/{}/{}", task.task_id, task.agent.kind),
+        session: format!("sb-fake-{}", task.task_id),
+    }
+}
+
+fn failure(text: &str) -> EngineError {
+    EngineError::Io {
+        what: text.to_string(),
+        source: std::io::Error::other("scripted"),
+    }
+}
+
+impl Os for FakeOs {
+    fn spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        _: Option<&str>,
+    ) -> Result<Spawned, EngineError> {
+        self.call(Call::Spawn {
+            task: task.task_id.clone(),
+            attempt,
+            profile: profile.to_string(),
+        });
+        if let Some(e) = self.spawn_errors.lock().unwrap().get(&task.task_id) {
+            return Err(failure(e));
+        }
+        let n = self.next_pane.fetch_add(1, Ordering::SeqCst) + 1;
+        let pane_id = format!("%{n}");
+        let placement = placement(task);
+        self.spawned
+            .lock()
+            .unwrap()
+            .push(pane(&pane_id, &placement.session, None));
+        Ok(Spawned { placement, pane_id })
+    }
+
+    fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
+        self.call(Call::Validate {
+            task: task.task_id.clone(),
+            attempt,
+        });
+        let mut scripted = self.checks.lock().unwrap();
+        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
+            Some(q) => q.remove(0),
+            None => vec![CheckResult {
+                check: "file_exists".into(),
+                ok: true,
+                detail: "every output exists".into(),
+            }],
+        }
+    }
+
+    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+        self.call(Call::Merge {
+            task: task.task_id.clone(),
+        });
+        let mut scripted = self.merges.lock().unwrap();
+        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
+            Some(q) => q.remove(0).map_err(|e| failure(&e)),
+            None => Ok(MergeOutcome::Merged {
+                commit: format!("c0ffee{}", task.task_id),
+            }),
+        }
+    }
+
+    fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
+        self.call(Call::RemoveWorktree {
+            task: task.task_id.clone(),
+        });
+        Ok(())
+    }
+
+    fn scan(&self, req: ScanRequest) -> ScanResult {
+        ScanResult {
+            heads: req.previous,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {
+        let mut panes = self.panes.lock().unwrap().clone();
+        for p in self.spawned.lock().unwrap().iter() {
+            if !panes.iter().any(|q| q.pane_id == p.pane_id) {
+                panes.push(p.clone());
+            }
+        }
+        Box::pin(async move { Ok(panes) })
+    }
+
+    fn capture_tail<'a>(
+        &'a self,
+        pane: &'a str,
+        _: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        let tail = self
+            .tails
+            .lock()
+            .unwrap()
+            .get(pane)
+            .cloned()
+            .unwrap_or_default();
+        Box::pin(async move { Ok(tail) })
+    }
+
+    fn send_text<'a>(
+        &'a self,
+        pane: &'a str,
+        text: &'a str,
+        _: bool,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::SendText {
+            pane: pane.to_string(),
+            text: text.to_string(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn send_keys<'a>(
+        &'a self,
+        pane: &'a str,
+        keys: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::SendKeys {
+            pane: pane.to_string(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.call(Call::KillSession {
+            session: session.to_string(),
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn process_alive(&self, pid: u32) -> bool {
+        !self.dead_pids.lock().unwrap().contains(&pid)
+    }
+
+    fn kill_worker(&self, _: Option<u32>, _: Option<u32>) {
+        self.call(Call::KillWorker);
+    }
+}
