@@ -223,7 +223,11 @@ pub fn summary(snap: &Snapshot) -> String {
         .filter(|t| t.attempt > 0 || t.state != TaskState::Pending)
     {
         let (start, end) = (
-            t.attempts.first().map(|a| a.started_ms),
+            // This run's attempts: not ones that ended before it began.
+            t.attempts
+                .iter()
+                .find(|a| a.ended_ms.is_none_or(|e| e >= snap.started_ms))
+                .map(|a| a.started_ms),
             t.attempts
                 .last()
                 .and_then(|a| a.ended_ms)

@@ -232,6 +232,7 @@ impl Driver {
             // Sleep until the next thing is due, or an input comes.
             let now = self.clock.now_ms();
             let due = core.next_wakeup_ms().map(|d| d.max(now));
+            let slept_at_us = self.clock.mono_us();
             let sleep = async {
                 match due {
                     Some(d) => tokio::time::sleep(Duration::from_millis(d - now)).await,
@@ -244,6 +245,18 @@ impl Driver {
                 Some(input) = inbox.recv() => input,
                 _ = sleep => Input::Tick { due_ms: due.unwrap_or(now) },
             };
+            // Woken far later than due, whatever woke it: this process was
+            // stopped (Ctrl-Z) or starved. The core hears of it before it
+            // reads the beats that queued up meanwhile.
+            if let Some(d) = due {
+                let asleep_ms = (self.clock.mono_us() - slept_at_us) / 1000;
+                let late_ms = asleep_ms.saturating_sub(d - now);
+                if late_ms >= super::core::PAUSE_GAP_MS && !matches!(input, Input::Tick { .. }) {
+                    core.handle(Input::Tick {
+                        due_ms: self.clock.now_ms() - late_ms,
+                    });
+                }
+            }
             core.handle(input);
             // Whatever else is already waiting goes in before the snapshot.
             for _ in 0..BATCH {

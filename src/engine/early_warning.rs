@@ -48,6 +48,9 @@ pub struct Watch {
     pub heads: BTreeMap<String, String>,
     pub in_flight: bool,
     pub next_ms: u64,
+    /// Something may have moved a branch since the last scan: a pane showed
+    /// output, or the journal recorded an event. Idle workers cost no scan.
+    pub stirred: bool,
     warned: BTreeSet<(usize, Other, Vec<String>)>,
 }
 
@@ -56,6 +59,7 @@ impl Watch {
     pub fn starting_at(now_ms: u64) -> Watch {
         Watch {
             next_ms: now_ms,
+            stirred: true,
             ..Default::default()
         }
     }
@@ -118,19 +122,19 @@ pub fn scan(repo: &Repo, req: ScanRequest) -> ScanResult {
             warnings: Vec::new(),
         };
     };
-    // One `merge-base --is-ancestor` per branch, not per pair: 100 new
-    // branches make about 5,000 pairs.
-    let own: std::collections::HashSet<&str> = req
-        .active
-        .iter()
-        .map(|(_, b)| b.as_str())
-        .filter(|b| {
-            heads
-                .get(*b)
-                .is_some_and(|tip| !repo.is_ancestor(tip, integration_tip).unwrap_or(true))
-        })
-        .collect();
-    let own_work = |branch: &str| own.contains(branch);
+    // One `merge-base --is-ancestor` per branch that a pair needs, asked
+    // once: 100 new branches make about 5,000 pairs.
+    let known: std::cell::RefCell<BTreeMap<String, bool>> = Default::default();
+    let own_work = |branch: &str| {
+        if let Some(&own) = known.borrow().get(branch) {
+            return own;
+        }
+        let own = heads
+            .get(branch)
+            .is_some_and(|tip| !repo.is_ancestor(tip, integration_tip).unwrap_or(true));
+        known.borrow_mut().insert(branch.to_string(), own);
+        own
+    };
     let branch_of = |t: usize| {
         req.active
             .iter()

@@ -16,6 +16,8 @@ pub struct TaskRecord {
     /// How the running attempt ended, told by an `exit`, a DEAD light or an
     /// ERROR report before the supervision event that closes its span.
     pending: Option<AttemptOutcome>,
+    /// When the last event of this task happened.
+    last_ms: u64,
 }
 
 impl TaskRecord {
@@ -23,6 +25,7 @@ impl TaskRecord {
         TaskRecord {
             view: TaskView::planned(task),
             pending: None,
+            last_ms: 0,
         }
     }
 
@@ -40,6 +43,11 @@ impl TaskRecord {
 
     /// Apply one event of this task (the caller matched `e.task`).
     pub fn apply(&mut self, e: &Entry) {
+        self.apply_event(e);
+        self.last_ms = e.ts_ms;
+    }
+
+    fn apply_event(&mut self, e: &Entry) {
         let task = &mut self.view;
         let attempt = e.attempt.unwrap_or(task.attempt);
         match &e.event {
@@ -79,6 +87,13 @@ impl TaskRecord {
             }
             Event::Adopted { profile } => {
                 task.profile = profile.clone();
+                // An attempt the earlier engine closed (it judged it failed
+                // while the agent ran on) is running again.
+                if let Some(span) = task.attempts.last_mut().filter(|s| s.attempt == attempt) {
+                    span.ended_ms = None;
+                    span.outcome = None;
+                    self.pending = None;
+                }
                 self.open_attempt(attempt, e.ts_ms);
             }
             Event::Spawned {
@@ -148,11 +163,16 @@ impl TaskRecord {
     }
 
     /// A new attempt's span, unless that attempt is the last one already.
+    /// One an earlier engine left open (it died, its worker was not
+    /// adopted) ends where its last event was, as halted: the work was cut
+    /// off, not failed.
     fn open_attempt(&mut self, attempt: u32, at_ms: u64) {
         let task = &mut self.view;
         if task.attempts.last().map(|s| s.attempt) == Some(attempt) {
             return;
         }
+        let cut_at = self.last_ms.min(at_ms);
+        end_last_attempt(&mut task.attempts, AttemptOutcome::Halted, cut_at);
         task.attempts.push(AttemptSpan {
             attempt,
             profile: task.profile.clone(),

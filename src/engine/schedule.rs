@@ -117,9 +117,9 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms:
 }
 
 /// The earliest time a backoff ends among waiting tasks, to arm a timer.
-pub fn next_wakeup(tasks: &[Slot], now_ms: u64) -> Option<u64> {
+pub fn next_wakeup(tasks: impl IntoIterator<Item = Slot>, now_ms: u64) -> Option<u64> {
     tasks
-        .iter()
+        .into_iter()
         .filter(|s| s.selected && s.state == TaskState::Pending && s.not_before_ms > now_ms)
         .map(|s| s.not_before_ms)
         .min()
@@ -213,7 +213,7 @@ tasks:
         s[1].not_before_ms = 500;
         s[0].selected = false;
         assert_eq!(next_steps(&p, &s, 8, 100), vec![]);
-        assert_eq!(next_wakeup(&s, 100), Some(500));
+        assert_eq!(next_wakeup(s.iter().copied(), 100), Some(500));
         assert_eq!(next_steps(&p, &s, 8, 500), vec![Step::Start(1)]);
     }
 

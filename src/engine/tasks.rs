@@ -43,6 +43,9 @@ pub struct TaskRun {
     pub previous_note: Option<String>,
     /// The pane of the last worker, kept for reading after it ended.
     pub last_pane: Option<String>,
+    /// The pane's last line of output, as the poll last read it: shown
+    /// instead of the journal's last words until the task merges.
+    pub pane_line: Option<String>,
     /// The question an earlier engine's worker left open (from the journal),
     /// so a re-adopted worker still shows it is waiting.
     pub question: Option<String>,
@@ -132,6 +135,9 @@ impl TaskRun {
     /// engine knows (the light, the pane, where the worker lives).
     pub fn view(&self) -> TaskView {
         let mut view = self.record.view.clone();
+        if let Some(line) = &self.pane_line {
+            view.last_line = line.clone();
+        }
         view.light = self.light();
         view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
         view.session = Some(self.placement.session.clone());
@@ -167,6 +173,7 @@ impl TaskTable {
                     previous_note: None,
                     last_pane: None,
                     question: None,
+                    pane_line: None,
                 })
                 .collect(),
         }
@@ -202,15 +209,16 @@ impl TaskTable {
 
     /// What the scheduler sees.
     pub fn slots(&self) -> Vec<Slot> {
-        self.runs
-            .iter()
-            .map(|t| Slot {
-                state: t.state(),
-                selected: t.selected,
-                not_before_ms: t.not_before_ms,
-                forced: t.forced,
-            })
-            .collect()
+        self.slot_iter().collect()
+    }
+
+    pub fn slot_iter(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.runs.iter().map(|t| Slot {
+            state: t.state(),
+            selected: t.selected,
+            not_before_ms: t.not_before_ms,
+            forced: t.forced,
+        })
     }
 
     /// The task whose worker holds pane `pane`.

@@ -55,13 +55,14 @@ fn state_rank(state: TaskState) -> u8 {
 /// From the first attempt's start to the last one's end, or to `now_ms` while
 /// a worker may still be running; None before the first attempt.
 pub fn task_elapsed_ms(task: &TaskView, now_ms: u64) -> Option<u64> {
-    let first = task.attempts.first()?;
+    // The current (or last) attempt: a restart starts the clock again, and
+    // attempts of earlier runs do not count.
     let last = task.attempts.last()?;
     let end = match last.ended_ms {
         Some(end) if !task.state.is_active() => end,
         _ => now_ms,
     };
-    Some(end.saturating_sub(first.started_ms))
+    Some(end.saturating_sub(last.started_ms))
 }
 
 /// Case-insensitive substring match over id, title, group, profile and state.

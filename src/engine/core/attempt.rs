@@ -210,6 +210,8 @@ impl Core {
                     MergeOutcome::Merged { commit } => commit,
                     _ => "already contained".to_string(),
                 };
+                // What a done row says, rather than whatever its pane last showed.
+                self.tasks[t].pane_line = None;
                 self.record_task(t, Event::Merged { commit, branch });
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Done, None);
@@ -226,9 +228,11 @@ impl Core {
             Err(e) => {
                 self.release_worker(t);
                 let reason = format!("merge failed: {e}");
+                let profile = Some(self.tasks[t].profile().to_string());
                 self.record_task(
                     t,
                     Event::Failure(Supervision {
+                        profile,
                         reason: reason.clone(),
                         outcome: Some(AttemptOutcome::Failed),
                         ..Default::default()

@@ -39,7 +39,7 @@ use tokio::sync::{broadcast, oneshot};
 pub const POLL_MS: u64 = 500;
 /// A wakeup this late means this process was not running (Ctrl-Z on the
 /// control room) or starved.
-pub(super) const PAUSE_GAP_MS: u64 = 2_000;
+pub const PAUSE_GAP_MS: u64 = 2_000;
 /// How long stopped shims may still report their exit when the engine stops.
 pub(super) const DRAIN_MS: u64 = 2_000;
 /// Long enough for a shim's reconnect backoff (at most 2 s) to come round.
@@ -97,6 +97,9 @@ pub struct Core {
     /// When the next pane poll is due, and whether one is out.
     next_poll_ms: u64,
     polling: bool,
+    /// Something the scheduler reads changed (a journaled event, a command,
+    /// a wakeup); heartbeats alone do not run it.
+    schedule_due: bool,
 }
 
 impl Core {
@@ -127,10 +130,14 @@ impl Core {
                 let question = view.message.clone().unwrap_or_else(|| "waiting".into());
                 tasks[t].question = Some(question);
             }
+            let kind = opts.plan.plan.tasks[t.0].agent.kind.clone();
             let view = &mut tasks[t].record.view;
             if view.state != TaskState::Done {
                 view.state = TaskState::Pending;
                 view.light = super::snapshot::Light::Idle;
+                // A new attempt starts on the task's own profile, with the
+                // whole fallback chain; an adopted worker keeps its own.
+                view.profile = kind;
             }
         }
         for t in opts.live_panes {
@@ -172,6 +179,7 @@ impl Core {
             shim_checks: Vec::new(),
             next_poll_ms: now,
             polling: false,
+            schedule_due: true,
         };
         let selection: Vec<&str> = opts.select.iter().map(|&t| core.task_id(t)).collect();
         let selection = selection.join(" ");
@@ -194,6 +202,9 @@ impl Core {
 
     /// Take one input, then let the scheduler act on what changed.
     pub fn handle(&mut self, input: Input) {
+        if matches!(input, Input::Request(_) | Input::Tick { .. }) {
+            self.schedule_due = true;
+        }
         match input {
             Input::Request(req) => self.on_request(req.command, req.reply),
             Input::Socket(ev) => self.on_socket(ev),
@@ -295,7 +306,7 @@ impl Core {
 
     /// Apply the scheduler until it has nothing more to say.
     fn reconcile(&mut self) {
-        if self.phase != RunPhase::Running {
+        if self.phase != RunPhase::Running || !std::mem::take(&mut self.schedule_due) {
             return;
         }
         let max = self.plan.plan.settings.max_parallel;
@@ -366,6 +377,8 @@ impl Core {
         }
         let _ = self.events.send(entry);
         self.dirty = true;
+        self.schedule_due = true;
+        self.early.stirred = true;
     }
 
     /// An event of task `t`'s current attempt.

@@ -21,7 +21,7 @@ impl Core {
             .filter_map(|w| {
                 crate::engine::supervise::next_threshold_ms(hb, w.last_beat_ms, w.heartbeat)
             });
-        let backoff = schedule::next_wakeup(&self.tasks.slots(), now)
+        let backoff = schedule::next_wakeup(self.tasks.slot_iter(), now)
             .filter(|_| self.phase == RunPhase::Running);
         let halt = self
             .halt
@@ -40,7 +40,7 @@ impl Core {
             .chain(poll)
             .chain(scan)
             .chain(checks)
-            .chain(self.drain_until_ms)
+            .chain(self.drain_until_ms.filter(|_| self.halt.is_none()))
             .min()
     }
 

@@ -132,6 +132,7 @@ impl Core {
             self.worker_dead(t, reason.to_string());
         }
         if !changed.is_empty() {
+            self.early.stirred = true;
             self.effect(Effect::CaptureTails { panes: changed });
         }
     }
@@ -144,10 +145,10 @@ impl Core {
                 continue;
             };
             if let Some(line) = prompts::last_output(&tail)
-                && line != self.tasks[t].record.view.last_line
+                && self.tasks[t].pane_line.as_deref() != Some(line)
             {
                 // Pane text is live only: never journaled, so not folded.
-                self.tasks[t].record.view.last_line = line.to_string();
+                self.tasks[t].pane_line = Some(line.to_string());
                 self.dirty = true;
             }
             self.apply_prompt_rules(t, &tail);
@@ -231,6 +232,7 @@ impl Core {
 
     pub(super) fn scan_due_ms(&self) -> Option<u64> {
         let busy = self.early.in_flight
+            || !self.early.stirred
             || !self
                 .tasks
                 .iter()
@@ -240,7 +242,7 @@ impl Core {
 
     /// Start a scan when one is due, none is running and tasks are at work.
     pub(super) fn start_scan(&mut self) {
-        if self.early.in_flight || self.now() < self.early.next_ms {
+        if self.early.in_flight || !self.early.stirred || self.now() < self.early.next_ms {
             return;
         }
         let active = self.scan_targets();
@@ -248,6 +250,7 @@ impl Core {
             return;
         }
         self.early.in_flight = true;
+        self.early.stirred = false;
         let req = ScanRequest {
             integration: self.plan.plan.settings.integration_branch.clone(),
             active,

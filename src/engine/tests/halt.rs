@@ -134,3 +134,25 @@ fn a_task_still_spawning_is_halted_too() {
     assert_eq!(report.total_workers, 2);
     assert_eq!(fx.state("T2"), TaskState::Halted);
 }
+
+/// Regression: a halt that begins while the engine drains for a quit must
+/// not make the drain deadline a wakeup that is always due.
+#[test]
+fn a_halt_during_the_shutdown_drain_does_not_spin() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2"]);
+    fx.hello("T1", 1);
+    fx.hello("T2", 1);
+    // T1's shim is let go while its agent runs: the quit waits for its exit.
+    assert_eq!(fx.request(Command::Kill { task: "T1".into() }), Reply::Ok);
+    assert_eq!(fx.request(Command::Shutdown { halt: false }), Reply::Ok);
+    assert_eq!(fx.core.ready_to_close(), None, "T1's shim drains");
+    let _report = fx.request_later(Command::Halt);
+    // T2 acknowledges but its agent does not stop: the halt runs on.
+    fx.shim_says(
+        "T2",
+        crate::worker::protocol::ShimMessage::HaltAck { halt_id: 1 },
+    );
+    fx.advance(2500);
+    let due = fx.core.next_wakeup_ms().expect("the halt's deadline");
+    assert!(due > fx.now(), "due {due} is already past at {}", fx.now());
+}

@@ -152,7 +152,15 @@ fn a_worker_that_does_not_come_back_is_started_again_after_the_grace() {
     fx.advance(2999);
     assert!(spawns(&fx, "T1").is_empty());
     fx.advance(1);
-    assert_eq!(spawns(&fx, "T1"), [(3, "careful".into())]);
+    // A fresh attempt: the task's own profile and its whole fallback chain.
+    assert_eq!(spawns(&fx, "T1"), [(3, "dev".into())]);
+    // The earlier engine's attempt 2 was cut off, not failed: it ends where
+    // its last event was, and is not counted as a restart.
+    let t1 = fx.snapshot_task("T1");
+    let a2 = &t1.attempts[1];
+    assert_eq!((a2.attempt, a2.outcome), (2, Some(AttemptOutcome::Halted)));
+    assert_eq!(a2.ended_ms, Some(T0 - 10_000 + 6));
+    assert_eq!(t1.restarts, 1);
 }
 
 #[test]
