@@ -9,10 +9,11 @@ use crate::engine::socket::{ConnId, SocketEvent};
 use crate::engine::tasks::{TaskIdx, Worker};
 use crate::worker::protocol::{EngineMessage, ReportState, ShimMessage};
 
-/// Looks at a disconnected shim's process, 50 ms apart: its socket closes a
-/// moment before the process is gone.
+/// Looks at a disconnected shim's process again after 5, 10, 20, 40, then
+/// every 50 ms, about half a second in all: its socket closes a moment
+/// before the process is gone.
 const SHIM_CHECK_MS: u64 = 50;
-const SHIM_CHECKS: u32 = 10;
+const SHIM_CHECKS: u32 = 12;
 
 impl Core {
     pub(super) fn on_socket(&mut self, ev: SocketEvent) {
@@ -188,7 +189,7 @@ impl Core {
             let reason = "the shim is gone (connection closed, process dead)".into();
             self.worker_dead(t, reason);
         } else if tries < SHIM_CHECKS {
-            let due = self.now() + SHIM_CHECK_MS;
+            let due = self.now() + (5 << tries.min(4)).min(SHIM_CHECK_MS);
             self.shim_checks.push((due, t, attempt, tries + 1));
         }
     }
