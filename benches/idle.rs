@@ -169,6 +169,7 @@ impl Bench {
             exe: PathBuf::from(env!("CARGO_BIN_EXE_switchboard")),
             select: (0..self.workers).collect(),
             exit_when_done: false,
+            wait_on_halt: false,
         };
         let spawn_start = Instant::now();
         let engine = engine::start(options)

@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long)]
     pub with_deps: bool,
 
+    /// With --batch-group/--task: after `switchboard halt`, wait for
+    /// `switchboard resume` instead of ending the run (exit 130).
+    #[arg(long)]
+    pub wait_on_halt: bool,
+
     /// Machine-readable output: JSON on stdout.
     #[arg(long, global = true)]
     pub json: bool,

@@ -55,6 +55,7 @@ fn engine_options(
         exe,
         select: Vec::new(),
         exit_when_done: false,
+        wait_on_halt: cli.wait_on_halt,
     })
 }
 

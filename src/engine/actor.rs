@@ -44,6 +44,8 @@ pub struct EngineOptions {
     pub select: Vec<usize>,
     /// Headless: stop once every selected task reached a final state.
     pub exit_when_done: bool,
+    /// Headless: a halt waits for `resume` instead of ending the run.
+    pub wait_on_halt: bool,
 }
 
 /// A running engine: talk to it through `link`; `events` is the journal as it
@@ -102,7 +104,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let replay = journal::replay(&entries);
     let (journal, repaired) =
         journal::Journal::open(&journal_path).wrap_err("opening the journal")?;
-    let merged = plan
+    let merged: Vec<TaskIdx> = plan
         .plan
         .tasks
         .iter()
@@ -111,6 +113,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         .map(|(i, _)| TaskIdx(i))
         .collect();
     let live_panes = live_workers(&control, &key, &plan).await;
+    let found_merged = found_merged(&shop, &plan, &merged).await;
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (sock_tx, sock_rx) = mpsc::channel::<SocketEvent>(INBOX);
@@ -131,10 +134,12 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             placements: plan.plan.tasks.iter().map(|t| shop.placement(t)).collect(),
             records: history::records(&plan, &entries),
             merged,
+            found_merged,
             last_halt_id: replay.last_halt_id,
             select: opts.select.into_iter().map(TaskIdx).collect(),
             live_panes,
             exit_when_done: opts.exit_when_done,
+            wait_on_halt: opts.wait_on_halt,
             journal: Some(journal),
         },
         clock.clone(),
@@ -196,6 +201,50 @@ async fn live_workers(control: &ControlClient, key: &str, plan: &ValidPlan) -> V
     }
     live
 }
+
+/// Tasks git shows merged that the journal does not: git is the truth.
+async fn found_merged(
+    shop: &Arc<Workshop>,
+    plan: &ValidPlan,
+    journaled: &[TaskIdx],
+) -> Vec<(TaskIdx, String)> {
+    let tasks: Vec<(usize, String, String)> = plan
+        .plan
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !journaled.contains(&TaskIdx(*i)))
+        .map(|(i, t)| (i, t.task_id.clone(), shop.placement(t).branch))
+        .collect();
+    let shop = shop.clone();
+    let integration = plan.plan.settings.integration_branch.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let pairs: Vec<(&str, &str)> = tasks
+            .iter()
+            .map(|(_, id, b)| (id.as_str(), b.as_str()))
+            .collect();
+        let merged = shop.repo.merged_tasks(&integration, &pairs);
+        (tasks, merged)
+    })
+    .await;
+    match found {
+        Ok((tasks, Ok(merged))) => tasks
+            .into_iter()
+            .filter_map(|(i, id, _)| Some((TaskIdx(i), merged.get(&id)?.clone())))
+            .collect(),
+        Ok((_, Err(e))) => {
+            tracing::warn!("cannot read merges from git: {e}");
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!("cannot read merges from git: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// How long the engine waits, when it closes, for the shims it let go of.
+const SHIMS_GONE_WAIT: Duration = Duration::from_secs(3);
 
 struct Driver {
     os: Arc<dyn Os>,
@@ -298,6 +347,28 @@ impl Driver {
     async fn close(self, core: Core, interrupted: bool) -> Outcome {
         for kill in self.kills {
             let _ = tokio::time::timeout(Duration::from_secs(5), kill).await;
+        }
+        // Nothing of the run outlives it: the shims it let go of have had
+        // their `bye` (or lost their pane); one still there is ended.
+        let deadline = tokio::time::Instant::now() + SHIMS_GONE_WAIT;
+        loop {
+            let left: Vec<u32> = core
+                .ended_shims()
+                .iter()
+                .copied()
+                .filter(|&pid| self.os.process_alive(pid))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("shims {left:?} did not end by themselves: killed");
+                for pid in left {
+                    self.os.kill_worker(None, Some(pid));
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (shop, plan, path) = (self.shop.clone(), self.plan.clone(), self.journal_path);
         let closing = tokio::task::spawn_blocking(move || {

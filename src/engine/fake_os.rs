@@ -67,7 +67,7 @@ pub enum Call {
 #[derive(Default)]
 pub struct FakeOs {
     pub calls: Mutex<Vec<Call>>,
-    pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, String>>>>,
+    pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, EngineError>>>>,
     pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
     pub spawn_errors: Mutex<HashMap<String, String>>,
     pub dead_pids: Mutex<Vec<u32>>,
@@ -89,6 +89,18 @@ impl FakeOs {
 
     pub fn script_merge(&self, task: &str, result: Result<MergeOutcome, String>) {
         let mut m = self.merges.lock().unwrap();
+        let result = result.map_err(|e| failure(&e));
+        m.entry(task.to_string()).or_default().push(result);
+    }
+
+    /// The next merge of `task` fails with this git error.
+    pub fn script_merge_error(
+        &self,
+        task: &str,
+        error: Result<MergeOutcome, crate::git::GitError>,
+    ) {
+        let mut m = self.merges.lock().unwrap();
+        let result = error.map_err(EngineError::from);
         m.entry(task.to_string()).or_default().push(result);
     }
 
@@ -175,7 +187,7 @@ impl Os for FakeOs {
         });
         let mut scripted = self.merges.lock().unwrap();
         match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
-            Some(q) => q.remove(0).map_err(|e| failure(&e)),
+            Some(q) => q.remove(0),
             None => Ok(MergeOutcome::Merged {
                 commit: format!("c0ffee{}", task.task_id),
             }),

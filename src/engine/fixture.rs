@@ -64,6 +64,9 @@ pub struct Start {
     /// Tasks whose panes still live in tmux.
     pub live: Vec<&'static str>,
     pub exit_when_done: bool,
+    pub wait_on_halt: bool,
+    /// Tasks git shows merged, with their merge commit.
+    pub found_merged: Vec<(&'static str, &'static str)>,
 }
 
 impl Fixture {
@@ -93,10 +96,16 @@ impl Fixture {
                 placements: plan.plan.tasks.iter().map(placement).collect(),
                 records,
                 merged: replay.merged.iter().map(|id| idx(id)).collect(),
+                found_merged: start
+                    .found_merged
+                    .iter()
+                    .map(|(id, c)| (idx(id), c.to_string()))
+                    .collect(),
                 last_halt_id: replay.last_halt_id,
                 select: start.select.iter().map(|id| idx(id)).collect(),
                 live_panes: start.live.iter().map(|id| idx(id)).collect(),
                 exit_when_done: start.exit_when_done,
+                wait_on_halt: start.wait_on_halt,
                 journal: None,
             },
             clock.clone(),

@@ -18,6 +18,10 @@ pub enum TaskState {
     Waiting,
     Validating,
     Merging,
+    /// Validated, but its merge waits: the integration branch is checked
+    /// out somewhere, so switchboard will not move it under a person.
+    #[serde(rename = "merge-held")]
+    MergeHeld,
     Done,
     Failed,
     /// A dependency failed, or the agent reported SKIP.
@@ -38,6 +42,7 @@ impl TaskState {
             TaskState::Waiting => "waiting",
             TaskState::Validating => "validating",
             TaskState::Merging => "merging",
+            TaskState::MergeHeld => "merge-held",
             TaskState::Done => "done",
             TaskState::Failed => "failed",
             TaskState::Skipped => "skipped",
@@ -55,6 +60,7 @@ impl TaskState {
                 | TaskState::Waiting
                 | TaskState::Validating
                 | TaskState::Merging
+                | TaskState::MergeHeld
         )
     }
     /// Nothing more will happen to the task in this run without a person.
@@ -72,7 +78,7 @@ impl TaskState {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            TaskState::Waiting | TaskState::Failed | TaskState::Conflict
+            TaskState::Waiting | TaskState::Failed | TaskState::Conflict | TaskState::MergeHeld
         )
     }
 }

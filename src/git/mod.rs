@@ -4,6 +4,7 @@
 
 mod changes;
 mod merge;
+mod merged;
 mod run;
 mod worktree;
 

@@ -118,6 +118,7 @@ fn state_color(state: TaskState) -> Color {
         TaskState::Pending | TaskState::Ready => Color::Gray,
         TaskState::Assigned | TaskState::Running => Color::Blue,
         TaskState::Validating | TaskState::Merging => Color::Cyan,
+        TaskState::MergeHeld => Color::Yellow,
         TaskState::Waiting => Color::Yellow,
         TaskState::Done => Color::Green,
         TaskState::Failed => Color::Red,

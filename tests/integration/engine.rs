@@ -45,12 +45,7 @@ fn two_groups_complete_and_integration_holds_every_output() {
     // The user's checkout is untouched.
     assert!(!sb.repo.join("src/a.txt").exists());
     assert_eq!(sb.events("merged").len(), 3);
-    assert!(
-        sb.tmux_sessions().is_empty(),
-        "sessions left: {:?}",
-        sb.tmux_sessions()
-    );
-    sb.assert_no_process_left("after the run");
+    sb.assert_nothing_left_now("after the run");
     let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md"))
         .expect("execution log");
     assert!(log.contains("| C | Task C | G2 | done |"), "{log}");

@@ -186,6 +186,27 @@ impl Sandbox {
         }
     }
 
+    /// At this moment, right as a run exited: no shim, agent or tmux
+    /// session of it remains (no grace period).
+    pub fn assert_nothing_left_now(&self, what: &str) {
+        let (left, sessions) = (self.live_processes(), self.tmux_sessions());
+        assert!(
+            left.is_empty() && sessions.is_empty(),
+            "{what}: processes left: {left:?}; sessions left: {sessions:?}"
+        );
+    }
+
+    /// Subjects of the integration branch's commits, newest first.
+    pub fn integration_log(&self) -> Vec<String> {
+        git(
+            &self.repo,
+            &["log", "--format=%s", "switchboard/integration"],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
     /// Poll `cond` until it holds (hang guard 60 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
         let start = Instant::now();
@@ -264,6 +285,8 @@ agents:
     command: "switchboard sim-agent --duration 0.2 --fail"
   slow:
     command: "switchboard sim-agent --duration 60"
+  slowish:
+    command: "switchboard sim-agent --duration 3"
   missing:
     command: "definitely-not-installed-xyz --go"
   asking:

@@ -9,5 +9,6 @@ mod example_plan;
 mod harness;
 mod plan_fixtures;
 mod readme;
+mod reliability;
 mod sim_agent;
 mod supervision;

@@ -37,8 +37,10 @@ tasks:
     )
 }
 
+/// A headless run that, once halted, waits for `resume` (these tests look
+/// at the halted engine).
 fn start(sb: &Sandbox) -> Child {
-    sb.cmd(&["--batch-group", "G1"])
+    sb.cmd(&["--batch-group", "G1", "--wait-on-halt"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

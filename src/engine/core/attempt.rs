@@ -12,6 +12,9 @@ use crate::engine::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
 
+/// How often held merges look again whether the checkout moved away.
+const MERGE_RETRY_MS: u64 = 2_000;
+
 impl Core {
     pub(super) fn start_attempt(&mut self, t: TaskIdx) {
         let now = self.now();
@@ -202,6 +205,40 @@ impl Core {
         }
     }
 
+    /// Git shows `t` merged though the journal does not (a crash between the
+    /// merge and its journal line, or a lost journal): it is done.
+    pub(super) fn found_merged(&mut self, t: TaskIdx, commit: String) {
+        let branch = self.plan.plan.settings.integration_branch.clone();
+        self.record_task(t, Event::Merged { commit, branch });
+        let why = "its merge is in the integration branch (found in git)".to_string();
+        self.set_state(t, TaskState::Done, Some(why));
+        // A worker an earlier engine left behind has nothing more to do.
+        let session = self.tasks[t].placement.session.clone();
+        self.effect(Effect::KillSession { session });
+    }
+
+    /// An earlier engine validated `t` and stopped before merging it: merge
+    /// it, rather than run its agent again. Its session, if any, goes.
+    pub(super) fn resume_merge(&mut self, t: TaskIdx) {
+        let session = self.tasks[t].placement.session.clone();
+        self.effect(Effect::KillSession { session });
+        let why = "validated by an earlier run: merging".to_string();
+        self.set_state(t, TaskState::Merging, Some(why));
+        if let Some(next) = self.merges.push(t) {
+            self.effect(Effect::Merge { task: next });
+        }
+    }
+
+    /// Held merges go back in the queue.
+    pub(super) fn retry_held_merges(&mut self) {
+        self.merge_retry_ms = None;
+        for t in self.tasks.in_state(TaskState::MergeHeld) {
+            if let Some(next) = self.merges.push(t) {
+                self.effect(Effect::Merge { task: next });
+            }
+        }
+    }
+
     pub(super) fn on_merged(&mut self, t: TaskIdx, result: Result<MergeOutcome, EngineError>) {
         let branch = self.plan.plan.settings.integration_branch.clone();
         match result {
@@ -224,6 +261,18 @@ impl Core {
                 self.record_task(t, Event::Conflict { files });
                 self.release_worker(t);
                 self.set_state(t, TaskState::Conflict, Some(reason));
+            }
+            Err(EngineError::Git(crate::git::GitError::BranchCheckedOut { branch, path })) => {
+                // A person has the integration branch checked out: moving it
+                // under them would be wrong, failing the task worse. Wait.
+                if self.tasks[t].state() != TaskState::MergeHeld {
+                    let reason = format!(
+                        "merge held: {branch} is checked out at {}; it merges once that checkout moves to another branch",
+                        path.display()
+                    );
+                    self.set_state(t, TaskState::MergeHeld, Some(reason));
+                }
+                self.merge_retry_ms = Some(self.now() + MERGE_RETRY_MS);
             }
             Err(e) => {
                 self.release_worker(t);
@@ -268,6 +317,7 @@ impl Core {
         if w.pane_id.is_some() {
             run.last_pane = w.pane_id.clone();
         }
+        self.ended_shims.extend(w.shim_pid);
         self.links.release(&mut w);
         Some(w)
     }

@@ -56,6 +56,9 @@ pub struct CoreOptions {
     pub records: Vec<TaskRecord>,
     /// Tasks merged per the journal.
     pub merged: Vec<TaskIdx>,
+    /// Tasks git shows merged (a `Merge <ID>:` commit on the integration
+    /// branch) that the journal does not: with their merge commit.
+    pub found_merged: Vec<(TaskIdx, String)>,
     /// The last halt number journaled.
     pub last_halt_id: u64,
     /// Tasks to run from the start.
@@ -64,6 +67,8 @@ pub struct CoreOptions {
     pub live_panes: Vec<TaskIdx>,
     /// Headless: stop once every selected task reached a final state.
     pub exit_when_done: bool,
+    /// Headless: a halt waits for `resume` instead of ending the run.
+    pub wait_on_halt: bool,
     pub journal: Option<Journal>,
 }
 
@@ -89,6 +94,11 @@ pub struct Core {
     plan_name: String,
     tmux_socket: Option<String>,
     exit_when_done: bool,
+    wait_on_halt: bool,
+    /// Shims of workers this engine let go of: gone before it closes.
+    ended_shims: Vec<u32>,
+    /// When held merges are tried again.
+    merge_retry_ms: Option<u64>,
     /// Asked to stop (`Some(halt)`); `drain_until_ms` once it began draining.
     shutdown: Option<bool>,
     drain_until_ms: Option<u64>,
@@ -132,7 +142,12 @@ impl Core {
             }
             let kind = opts.plan.plan.tasks[t.0].agent.kind.clone();
             let view = &mut tasks[t].record.view;
-            if view.state != TaskState::Done {
+            let validated = matches!(view.state, TaskState::Merging | TaskState::MergeHeld);
+            if validated {
+                // Validated, not merged: merged now, not run again.
+                view.state = TaskState::Merging;
+                tasks[t].selected = true;
+            } else if view.state != TaskState::Done {
                 view.state = TaskState::Pending;
                 view.light = super::snapshot::Light::Idle;
                 // A new attempt starts on the task's own profile, with the
@@ -174,6 +189,9 @@ impl Core {
             plan_name: opts.plan_name,
             tmux_socket: opts.tmux_socket,
             exit_when_done: opts.exit_when_done,
+            wait_on_halt: opts.wait_on_halt,
+            ended_shims: Vec::new(),
+            merge_retry_ms: None,
             shutdown: None,
             drain_until_ms: None,
             shim_checks: Vec::new(),
@@ -184,6 +202,12 @@ impl Core {
         let selection: Vec<&str> = opts.select.iter().map(|&t| core.task_id(t)).collect();
         let selection = selection.join(" ");
         core.record(Entry::new(Event::RunStarted { selection }, now));
+        for (t, commit) in opts.found_merged {
+            core.found_merged(t, commit);
+        }
+        for t in core.tasks.in_state(TaskState::Merging) {
+            core.resume_merge(t);
+        }
         core
     }
 

@@ -41,6 +41,7 @@ impl Core {
             .chain(scan)
             .chain(checks)
             .chain(self.drain_until_ms.filter(|_| self.halt.is_none()))
+            .chain(self.merge_retry_ms)
             .min()
     }
 
@@ -52,6 +53,9 @@ impl Core {
         self.run_shim_checks();
         self.start_poll();
         self.start_scan();
+        if self.merge_retry_ms.is_some_and(|at| at <= self.now()) {
+            self.retry_held_merges();
+        }
     }
 
     /// A wakeup far later than asked for means this process was stopped
@@ -81,6 +85,15 @@ impl Core {
     /// Asked to stop: `Some(interrupted)` once the driver may close.
     /// Stopped shims get two seconds to report their agents' exits.
     pub fn ready_to_close(&mut self) -> Option<bool> {
+        // A headless run that was halted ends (exit 130), its worktrees
+        // kept for the next run, unless told to wait for `resume`.
+        if self.exit_when_done
+            && !self.wait_on_halt
+            && self.phase == RunPhase::Halted
+            && self.shutdown.is_none()
+        {
+            self.shutdown = Some(true);
+        }
         if let Some(halted) = self.shutdown
             && self.halt.is_none()
         {
@@ -103,12 +116,22 @@ impl Core {
         for t in self.tasks.indices() {
             let run = &mut self.tasks[t];
             if run.worker.is_some() || run.state() == TaskState::Halted {
-                run.worker = None;
+                if let Some(w) = run.worker.take() {
+                    self.ended_shims.extend(w.shim_pid);
+                }
                 let session = run.placement.session.clone();
                 self.effect(Effect::KillSession { session });
             }
         }
         let signal = "halt".to_string();
         self.record(Entry::new(Event::Interrupted { signal }, self.now()));
+    }
+}
+
+impl Core {
+    /// Shims of workers let go of in this run: the driver sees them gone
+    /// before the engine exits.
+    pub fn ended_shims(&self) -> &[u32] {
+        &self.ended_shims
     }
 }

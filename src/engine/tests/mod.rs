@@ -4,6 +4,7 @@
 mod attempts;
 mod halt;
 mod lights;
+mod recovery;
 mod restarts;
 
 use super::fixture::{Call, Fixture};

@@ -222,3 +222,42 @@ fn merging_into_a_missing_branch_is_an_error() {
         "{err:?}"
     );
 }
+
+/// What git says is merged, whatever a journal says: a `Merge <ID>:` commit
+/// whose second parent is the task branch's tip.
+#[test]
+fn merged_tasks_are_read_from_the_integration_branch() {
+    let s = Scratch::new();
+    s.repo.ensure_branch(INTEGRATION, "HEAD").unwrap();
+    s.commit_on("agent/T1/code", &[("t1.txt", "one")], "T1");
+    s.commit_on("agent/T2/code", &[("t2.txt", "two")], "T2");
+    // T3's branch has no work of its own: it is not merged, though its tip
+    // is an ancestor of the integration branch.
+    s.git(&["branch", "agent/T3/code", INTEGRATION]);
+    let t1 = merged(
+        s.repo
+            .merge_into(INTEGRATION, "agent/T1/code", "Merge T1: one")
+            .unwrap(),
+    );
+    let tasks = [
+        ("T1", "agent/T1/code"),
+        ("T2", "agent/T2/code"),
+        ("T3", "agent/T3/code"),
+        ("T4", "agent/T4/none"),
+    ];
+    let found = s.repo.merged_tasks(INTEGRATION, &tasks).unwrap();
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        [("T1".to_string(), t1)]
+    );
+    // T2's branch moved on after its merge: not this merge's work.
+    s.repo
+        .merge_into(INTEGRATION, "agent/T2/code", "Merge T2: two")
+        .unwrap();
+    s.commit_on("agent/T2/code", &[("t2b.txt", "more")], "T2 again");
+    let found = s.repo.merged_tasks(INTEGRATION, &tasks).unwrap();
+    assert!(
+        found.contains_key("T1") && !found.contains_key("T2"),
+        "{found:?}"
+    );
+}

@@ -13,12 +13,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 /// States in the order the header counts them.
-const COUNTED: [TaskState; 13] = [
+const COUNTED: [TaskState; 14] = [
     TaskState::Done,
     TaskState::Running,
     TaskState::Assigned,
     TaskState::Validating,
     TaskState::Merging,
+    TaskState::MergeHeld,
     TaskState::Waiting,
     TaskState::Failed,
     TaskState::Conflict,

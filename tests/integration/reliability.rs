@@ -1,0 +1,161 @@
+//! Issue 11's repros, run as written: git is the truth for what is merged,
+//! a checkout of the integration branch holds merges instead of failing
+//! them, a halted headless run ends, and nothing of a run outlives it.
+
+use crate::harness::{Sandbox, git, plan, stderr, wait_with_guard};
+use std::time::Duration;
+
+fn task(id: &str, agent: &str) -> String {
+    format!(
+        r#"  - taskId: "{id}"
+    title: "Task {id}"
+    group: G1
+    agent: {{ type: {agent} }}
+    outputs: [{{ path: "out/{id}.txt" }}]
+    validation: [{{ type: file_exists }}, {{ type: commit }}]
+"#
+    )
+}
+
+fn merges_of(sb: &Sandbox, id: &str) -> usize {
+    let prefix = format!("Merge {id}:");
+    sb.integration_log()
+        .iter()
+        .filter(|s| s.starts_with(&prefix))
+        .count()
+}
+
+/// Repro 2: the journal of a finished run is deleted; the next run finds
+/// every task's merge in git and runs no agent again.
+#[test]
+fn a_lost_journal_reruns_nothing_that_git_shows_merged() {
+    let tasks = [task("A", "quick"), task("B", "quick")].concat();
+    let sb = Sandbox::new(&plan("", &tasks));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::remove_file(sb.repo.join(".switchboard/journal.jsonl")).unwrap();
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(sb.events("spawned").is_empty(), "an agent ran again");
+    assert_eq!(sb.events("merged").len(), 2, "the journal catches up");
+    assert_eq!((merges_of(&sb, "A"), merges_of(&sb, "B")), (1, 1));
+    sb.assert_nothing_left_now("after the second run");
+}
+
+/// Kill the engine (SIGKILL) while a reference-transaction hook holds the
+/// integration ref's update at `phase` ("prepared": validated, the ref not
+/// moved yet; "committed": the ref moved, the journal not told), then run
+/// again: the task ends merged exactly once, its agent run once.
+fn crash_in_the_merge(phase: &str) {
+    let sb = Sandbox::new(&plan("", &task("A", "quick")));
+    let marker = sb.repo.join(".git/in-the-window");
+    let hook = sb.repo.join(".git/hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        // An update of the integration ref (not its creation: old not 0).
+        format!(
+            "#!/bin/sh\n[ \"$1\" = {phase} ] || exit 0\nawk '$3 == \"refs/heads/switchboard/integration\" && $1 !~ /^0+$/ {{ f = 1 }} END {{ exit !f }}' || exit 0\ntouch '{}'\nsleep 3\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("the merge's update-ref", |_| marker.exists());
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(sb.events("merged").is_empty(), "the journal never heard");
+    // The hook's sleep ends; without the hook from now on.
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::remove_file(&hook).unwrap();
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(merges_of(&sb, "A"), 1, "merged exactly once");
+    let log = git(&sb.repo, &["log", "--format=%s", "switchboard/integration"]);
+    assert_eq!(
+        log.lines().filter(|l| l.contains("(A)")).count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(sb.events("spawned").len(), 1, "its agent ran once");
+    sb.assert_nothing_left_now("after the rerun");
+}
+
+#[test]
+fn a_crash_between_validation_and_merge_merges_once() {
+    crash_in_the_merge("prepared");
+}
+
+/// Repro 1.
+#[test]
+fn a_crash_between_update_ref_and_the_journal_merges_once() {
+    crash_in_the_merge("committed");
+}
+
+/// Killed mid-attempt: the next engine takes the live worker over (or
+/// starts it again if it is gone) and the task merges once.
+#[test]
+fn a_crash_mid_attempt_merges_once() {
+    let sb = Sandbox::new(&plan("", &task("A", "slowish")));
+    let mut child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("A running", |s| {
+        s.state_of("A").as_deref() == Some("running")
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(merges_of(&sb, "A"), 1, "merged exactly once");
+    assert_eq!(sb.events("spawned").len(), 1, "adopted, not run again");
+    sb.assert_nothing_left_now("after the rerun");
+}
+
+/// A person switches to the integration branch mid-run: merges wait
+/// (merge-held), and land once the checkout moves away.
+#[test]
+fn a_checkout_of_the_integration_branch_holds_merges() {
+    let sb = Sandbox::new(&plan(
+        "",
+        &[task("A", "quick"), task("B", "quick")].concat(),
+    ));
+    // The integration branch exists from the start; the person is on it.
+    git(&sb.repo, &["branch", "switchboard/integration", "main"]);
+    git(&sb.repo, &["switch", "-q", "switchboard/integration"]);
+    let child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("both merges held", |s| {
+        s.state_of("A").as_deref() == Some("merge-held")
+            && s.state_of("B").as_deref() == Some("merge-held")
+    });
+    git(&sb.repo, &["switch", "-q", "main"]);
+    let out = wait_with_guard(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!((merges_of(&sb, "A"), merges_of(&sb, "B")), (1, 1));
+    assert!(
+        stderr(&out).contains("is checked out at"),
+        "{}",
+        stderr(&out)
+    );
+    sb.assert_nothing_left_now("after the run");
+}
+
+/// `switchboard halt` on a headless run ends it with 130, worktrees kept;
+/// the next run picks the work up.
+#[test]
+fn a_halted_headless_run_exits_130_and_the_next_run_finishes_it() {
+    let sb = Sandbox::new(&plan("", &task("A", "slow")));
+    let child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("A running", |s| {
+        s.state_of("A").as_deref() == Some("running")
+    });
+    let halt = sb.run(&["halt"]);
+    assert_eq!(halt.status.code(), Some(0), "{}", stderr(&halt));
+    let out = wait_with_guard(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    sb.assert_nothing_left_now("after the halted run");
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-A-slow")
+            .is_dir()
+    );
+}
