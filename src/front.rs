@@ -6,6 +6,7 @@ use crate::engine::command::{Command, Reply};
 use crate::engine::link::EngineLink;
 use crate::engine::{self, EngineOptions, remote, socket};
 use crate::tui::{self, QuitChoice, TuiOptions};
+use color_eyre::eyre::{Result, WrapErr};
 use std::process::ExitCode;
 
 /// What happens to the workers when the control room closes.
@@ -19,7 +20,7 @@ pub struct Closing {
 }
 
 /// Run the control room; `options.select` chooses what starts at once.
-pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Closing, String> {
+pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Closing> {
     let key = crate::tmux::names::repo_key(&options.repo_root);
     // Another switchboard owns the engine: be a second window onto it. If that
     // engine stops (its window closed), take its workers over with our own.
@@ -33,7 +34,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
         };
         let choice = tui::run(link.clone(), watching)
             .await
-            .map_err(|e| format!("{e:#}"))?;
+            .wrap_err("the control room (attached to this repository's engine)")?;
         match choice {
             QuitChoice::EngineGone => {
                 eprintln!(
@@ -53,7 +54,7 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
             live_workers: 0,
         });
     }
-    let engine = engine::start(options).await.map_err(|e| format!("{e:#}"))?;
+    let engine = engine::start(options).await?;
     let result = tui::run(engine.link.clone(), tui_options).await;
     let choice = result.as_ref().copied().unwrap_or(QuitChoice::LeaveRunning);
     let halt = choice == QuitChoice::HaltWorkers;
@@ -61,13 +62,13 @@ pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Clos
     let outcome = engine
         .done
         .await
-        .map_err(|e| format!("the engine stopped unexpectedly: {e}"))?;
+        .wrap_err("the engine stopped unexpectedly")?;
     if let Some(report) = &outcome.snapshot.last_halt
         && halt
     {
         eprint!("{}", crate::engine_client::halt_text(report));
     }
-    result.map_err(|e| format!("{e:#}"))?;
+    result.wrap_err("the control room")?;
     let live_workers = outcome
         .snapshot
         .tasks

@@ -90,7 +90,7 @@ fn control_room(cli: &Cli) -> ExitCode {
         match switchboard::front::run(options, tui_options(cli)).await {
             Ok(closing) => switchboard::front::farewell(&closing, &again),
             Err(e) => {
-                eprintln!("switchboard: {e}");
+                eprintln!("switchboard: {e:#}");
                 ExitCode::FAILURE
             }
         }
@@ -135,7 +135,7 @@ fn demo(cli: &Cli) -> ExitCode {
         match switchboard::front::run(options, tui_options(cli)).await {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("switchboard demo: {e}");
+                eprintln!("switchboard demo: {e:#}");
                 ExitCode::FAILURE
             }
         }
