@@ -342,16 +342,7 @@ impl Core {
         self.capture_note(t, &reason);
         self.release_worker(t);
         let settings = &self.plan.plan.settings;
-        let kind = &self.plan.plan.tasks[t.0].agent.kind;
-        let mut chain = vec![kind.clone()];
-        chain.extend(
-            self.plan
-                .plan
-                .agents
-                .get(kind)
-                .map(|a| a.fallbacks.clone())
-                .unwrap_or_default(),
-        );
+        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0]);
         let run = &mut self.tasks[t];
         let restarts_used = if hopeless { u32::MAX } else { run.restarts };
         let next = supervise::after_failure(

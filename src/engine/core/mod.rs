@@ -112,6 +112,16 @@ pub struct Core {
     schedule_due: bool,
 }
 
+/// A task's own profile followed by its fallbacks.
+pub(super) fn fallback_chain(plan: &ValidPlan, task: &crate::plan::Task) -> Vec<String> {
+    let kind = &task.agent.kind;
+    let mut chain = vec![kind.clone()];
+    if let Some(agent) = plan.plan.agents.get(kind) {
+        chain.extend(agent.fallbacks.iter().cloned());
+    }
+    chain
+}
+
 impl Core {
     pub fn new(opts: CoreOptions, clock: Arc<dyn Clock>, events: broadcast::Sender<Entry>) -> Core {
         let now = clock.now_ms();
@@ -131,29 +141,47 @@ impl Core {
                 tasks[t].record.apply(&e);
             }
         }
-        // A new engine starts every unmerged task afresh as pending (its
-        // attempts, profile and message stay, for the timeline and for
-        // adopting a live worker); a question left open is remembered.
+        // Where a new engine takes each unmerged task up (its attempts,
+        // message and timeline stay as the journal tells them):
+        // - validated but not merged: merged now, not run again;
+        // - selected to run (headless, the demo): afresh, pending on the
+        //   task's own profile with its whole fallback chain;
+        // - otherwise (a control room reopened) as it ended: failed,
+        //   conflicted, cancelled, skipped and halted tasks stay so, on the
+        //   profile they reached; what was at work is pending, its worker
+        //   re-adopted if it still lives (with its open question).
         for t in tasks.indices() {
-            let view = &mut tasks[t].record.view;
+            let task = &opts.plan.plan.tasks[t.0];
+            let chain = fallback_chain(&opts.plan, task);
+            let selected = opts.select.contains(&t);
+            let run = &mut tasks[t];
+            let view = &mut run.record.view;
             if view.state == TaskState::Waiting {
-                let question = view.message.clone().unwrap_or_else(|| "waiting".into());
-                tasks[t].question = Some(question);
+                run.question = Some(view.message.clone().unwrap_or_else(|| "waiting".into()));
             }
-            let kind = opts.plan.plan.tasks[t.0].agent.kind.clone();
-            let view = &mut tasks[t].record.view;
-            let validated = matches!(view.state, TaskState::Merging | TaskState::MergeHeld);
-            if validated {
-                // Validated, not merged: merged now, not run again.
-                view.state = TaskState::Merging;
-                tasks[t].selected = true;
-            } else if view.state != TaskState::Done {
-                view.state = TaskState::Pending;
+            let view = &mut run.record.view;
+            match view.state {
+                TaskState::Done => {}
+                TaskState::Merging | TaskState::MergeHeld => {
+                    view.state = TaskState::Merging;
+                    run.selected = true;
+                }
+                _ if selected => {
+                    view.state = TaskState::Pending;
+                    view.profile = task.agent.kind.clone();
+                }
+                TaskState::Failed
+                | TaskState::Conflict
+                | TaskState::Cancelled
+                | TaskState::Skipped
+                | TaskState::Halted => {}
+                _ => view.state = TaskState::Pending,
+            }
+            if !view.state.is_active() {
                 view.light = super::snapshot::Light::Idle;
-                // A new attempt starts on the task's own profile, with the
-                // whole fallback chain; an adopted worker keeps its own.
-                view.profile = kind;
             }
+            // Escalation goes on from the profile the task is on.
+            run.fallbacks_used = chain.iter().position(|p| *p == view.profile).unwrap_or(0) as u32;
         }
         for t in opts.live_panes {
             if tasks[t].state() != TaskState::Done {

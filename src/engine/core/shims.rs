@@ -113,14 +113,7 @@ impl Core {
     /// attempt's start, profile and open question from the journal.
     fn adopt(&mut self, t: TaskIdx, attempt: u32) {
         let now = self.now();
-        let kind = &self.plan.plan.tasks[t.0].agent.kind;
-        let fallbacks = self
-            .plan
-            .plan
-            .agents
-            .get(kind)
-            .map(|a| a.fallbacks.clone())
-            .unwrap_or_default();
+        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0]);
         let run = &mut self.tasks[t];
         run.selected = true;
         run.launched = true;
@@ -132,10 +125,7 @@ impl Core {
         };
         let question = run.question.take();
         // On a fallback already: escalation goes on from there.
-        run.fallbacks_used = fallbacks
-            .iter()
-            .position(|f| *f == profile)
-            .map_or(0, |i| i as u32 + 1);
+        run.fallbacks_used = chain.iter().position(|f| *f == profile).unwrap_or(0) as u32;
         let mut worker = Worker::new(attempt, now);
         worker.waiting = question.is_some();
         run.worker = Some(worker);

@@ -187,3 +187,45 @@ fn a_merged_task_stays_done_in_a_new_engine() {
     assert_eq!(fx.state("T1"), TaskState::Done);
     assert!(spawns(&fx, "T1").is_empty());
 }
+
+/// A control room reopened on a journal: tasks show as they ended, on the
+/// profile they reached, with every attempt; a person restarts them there.
+#[test]
+fn a_reopened_control_room_shows_tasks_as_they_ended() {
+    let mut journal = earlier_run();
+    let at = |ms: u64, event: Event| Entry::new(event, T0 - 10_000 + ms).task("T1", 2);
+    journal.push(at(
+        7,
+        Event::Failure(crate::engine::event::Supervision {
+            profile: Some("careful".into()),
+            reason: "exit 1".into(),
+            outcome: Some(AttemptOutcome::Failed),
+            ..Default::default()
+        }),
+    ));
+    journal.push(at(
+        7,
+        Event::State {
+            state: TaskState::Failed,
+            profile: "careful".into(),
+            reason: Some("exit 1".into()),
+        },
+    ));
+    let mut fx = Fixture::start(
+        PLAN,
+        Start {
+            journal,
+            ..Default::default()
+        },
+    );
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(
+        (t1.state, t1.profile.as_str()),
+        (TaskState::Failed, "careful")
+    );
+    assert_eq!((t1.attempt, t1.attempts.len(), t1.restarts), (2, 2, 1));
+    assert_eq!(t1.message.as_deref(), Some("exit 1"));
+    let restart = crate::engine::command::Command::Restart { task: "T1".into() };
+    assert_eq!(fx.request(restart), crate::engine::command::Reply::Ok);
+    assert_eq!(spawns(&fx, "T1"), [(3, "careful".into())]);
+}
