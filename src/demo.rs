@@ -27,6 +27,7 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         env: BTreeMap::new(),
         fallbacks: fallbacks.iter().map(|f| f.to_string()).collect(),
         prompt_rules: Vec::new(),
+        timeout_minutes: None,
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Worker {
     pub activity_s: Option<i64>,
     pub exit: Option<ExitStatus>,
     pub prompt: PromptSeen,
+    /// The attempt fails if it is still at work then (`timeoutMinutes`).
+    pub deadline_ms: Option<u64>,
 }
 
 impl Worker {
@@ -92,6 +94,7 @@ impl Worker {
             activity_s: None,
             exit: None,
             prompt: Default::default(),
+            deadline_ms: None,
         }
     }
 

@@ -154,3 +154,14 @@ pub fn merged_into(branch: &str, commit: &str) -> String {
 fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
 }
+
+/// A length of time as a person says it: `30 min`, `1.5 min`, `45 s`.
+pub fn duration(ms: u64) -> String {
+    if ms >= 60_000 {
+        let min = ms as f64 / 60_000.0;
+        let text = format!("{min:.1}");
+        format!("{} min", text.trim_end_matches(".0"))
+    } else {
+        format!("{} s", (ms as f64 / 1000.0).round())
+    }
+}

@@ -13,6 +13,12 @@ pub struct SettingProblem {
     pub message: String,
 }
 
+/// Why a `timeoutMinutes` cannot be used, if it cannot.
+pub fn timeout_problem(minutes: f64) -> Option<String> {
+    (!(minutes.is_finite() && minutes > 0.0))
+        .then(|| format!("must be a number of minutes > 0 (it is {minutes})"))
+}
+
 /// Every unusable value in `settings`, checked on the effective values (the
 /// heartbeat thresholds default to multiples of the interval).
 pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
@@ -39,6 +45,13 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
                 "settings.integrationBranch '{}' {why}",
                 s.integration_branch
             ),
+        );
+    }
+    if let Some(why) = s.timeout_minutes.and_then(timeout_problem) {
+        push(
+            "timeoutMinutes",
+            format!("{}", s.timeout_minutes.unwrap_or_default()),
+            format!("settings.timeoutMinutes {why}"),
         );
     }
     if s.workspace_dir.trim().is_empty() {

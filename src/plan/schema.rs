@@ -39,6 +39,11 @@ pub struct Settings {
     pub tmux: TmuxSettings,
     /// Remove a task's worktree once its branch is merged.
     pub remove_merged_worktrees: bool,
+    /// An attempt running longer than this fails ("timed out after …") and
+    /// goes through restart and escalation; none when absent. A profile's
+    /// or a task's own `timeoutMinutes` wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_minutes: Option<f64>,
 }
 
 impl Default for Settings {
@@ -54,6 +59,7 @@ impl Default for Settings {
             halt: HaltSettings::default(),
             tmux: TmuxSettings::default(),
             remove_merged_worktrees: true,
+            timeout_minutes: None,
         }
     }
 }
@@ -146,6 +152,9 @@ pub struct AgentProfile {
     pub fallbacks: Vec<String>,
     #[serde(default)]
     pub prompt_rules: Vec<PromptRule>,
+    /// This profile's attempts time out after this long (overrides settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_minutes: Option<f64>,
 }
 
 /// When the pane shows `match`, either answer with `send` or flag the worker WAITING.
@@ -211,6 +220,9 @@ pub struct Task {
     pub validation: Vec<Validation>,
     #[serde(default)]
     pub dependencies: Vec<String>,
+    /// This task's attempts time out after this long (overrides its profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_minutes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -128,6 +128,8 @@ fn full_fixture_sets_everything() {
         "/agents/builder/fallbacks/0",
         "/agents/builder/promptRules/0/match",
         "/agents/builder/promptRules/0/send",
+        "/agents/builder/timeoutMinutes",
+        "/tasks/0/timeoutMinutes",
         "/groups/1/title",
         "/groups/1/after/0",
         "/tasks/0/priority",

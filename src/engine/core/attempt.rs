@@ -8,6 +8,7 @@ use crate::engine::event::{Event, Supervision};
 use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::supervise::{self, Next};
 use crate::engine::tasks::{TaskIdx, Worker};
+use crate::engine::words;
 use crate::engine::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
@@ -22,8 +23,11 @@ impl Core {
         let attempt = run.attempt() + 1;
         run.forced = false;
         run.launched = true;
-        run.worker = Some(Worker::new(attempt, now));
+        let mut worker = Worker::new(attempt, now);
         let profile = run.profile().to_string();
+        worker.deadline_ms = self.timeout_ms(t, &profile).map(|ms| now + ms);
+        let run = &mut self.tasks[t];
+        run.worker = Some(worker);
         let note = run.previous_note.take();
         let id = self.task_id(t).to_string();
         let entry = crate::engine::event::Entry::new(
@@ -411,5 +415,46 @@ impl Core {
             pane,
             reason: reason.to_string(),
         });
+    }
+}
+
+impl Core {
+    /// How long an attempt of `t` on `profile` may run: the task's own
+    /// `timeoutMinutes`, else its profile's, else the plan's.
+    pub(super) fn timeout_ms(&self, t: TaskIdx, profile: &str) -> Option<u64> {
+        let task = &self.plan.plan.tasks[t.0];
+        let minutes = task
+            .timeout_minutes
+            .or_else(|| self.plan.plan.agents.get(profile)?.timeout_minutes)
+            .or(self.plan.plan.settings.timeout_minutes)?;
+        Some((minutes * 60_000.0).round() as u64)
+    }
+
+    /// Attempts still at work past their deadline fail, as any failure does.
+    pub(super) fn check_timeouts(&mut self) {
+        let now = self.now();
+        let late: Vec<TaskIdx> = self
+            .tasks
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r.state(),
+                    TaskState::Assigned | TaskState::Running | TaskState::Waiting
+                )
+            })
+            .filter(|(_, r)| {
+                r.worker
+                    .as_ref()
+                    .is_some_and(|w| w.exit.is_none() && w.deadline_ms.is_some_and(|d| d <= now))
+            })
+            .map(|(t, _)| t)
+            .collect();
+        for t in late {
+            let profile = self.tasks[t].profile().to_string();
+            let limit = self.timeout_ms(t, &profile).unwrap_or_default();
+            let reason = format!("timed out after {}", words::duration(limit));
+            self.interrupt_agent(t);
+            self.attempt_failed(t, reason, AttemptOutcome::Failed, false);
+        }
     }
 }

@@ -114,6 +114,13 @@ impl Core {
     fn adopt(&mut self, t: TaskIdx, attempt: u32) {
         let now = self.now();
         let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0]);
+        let journaled_profile = self.tasks[t]
+            .record
+            .view
+            .attempts
+            .last()
+            .map(|s| s.profile.clone());
+        let self_timeout = self.timeout_ms(t, journaled_profile.as_deref().unwrap_or(""));
         let run = &mut self.tasks[t];
         run.selected = true;
         run.launched = true;
@@ -128,6 +135,11 @@ impl Core {
         run.fallbacks_used = chain.iter().position(|f| *f == profile).unwrap_or(0) as u32;
         let mut worker = Worker::new(attempt, now);
         worker.waiting = question.is_some();
+        // Its clock runs from when the earlier engine started it.
+        let started = last
+            .filter(|s| s.attempt == attempt)
+            .map_or(now, |s| s.started_ms);
+        worker.deadline_ms = self_timeout.map(|ms| started + ms);
         run.worker = Some(worker);
         let id = self.task_id(t).to_string();
         self.record(Entry::new(Event::Adopted { profile }, now).task(&id, attempt));

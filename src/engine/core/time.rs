@@ -34,12 +34,26 @@ impl Core {
         let poll = (self.wants_poll() && !self.polling).then_some(self.next_poll_ms);
         let scan = self.scan_due_ms();
         let checks = self.shim_checks.iter().map(|c| c.0).min();
+        let deadlines = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| {
+                matches!(
+                    t.state(),
+                    TaskState::Assigned | TaskState::Running | TaskState::Waiting
+                )
+            })
+            .filter_map(|(_, t)| t.worker.as_ref())
+            .filter(|w| w.exit.is_none())
+            .filter_map(|w| w.deadline_ms)
+            .min();
         beats
             .chain(backoff)
             .chain(halt)
             .chain(poll)
             .chain(scan)
             .chain(checks)
+            .chain(deadlines)
             .chain(self.drain_until_ms.filter(|_| self.halt.is_none()))
             .chain(self.merge_retry_ms)
             .min()
@@ -49,6 +63,7 @@ impl Core {
     pub(super) fn on_tick(&mut self, due_ms: u64) {
         self.notice_pause(due_ms);
         self.check_heartbeats();
+        self.check_timeouts();
         self.check_halt_deadlines();
         self.run_shim_checks();
         self.start_poll();

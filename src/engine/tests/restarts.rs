@@ -229,3 +229,50 @@ fn a_reopened_control_room_shows_tasks_as_they_ended() {
     assert_eq!(fx.request(restart), crate::engine::command::Reply::Ok);
     assert_eq!(spawns(&fx, "T1"), [(3, "careful".into())]);
 }
+
+/// `timeoutMinutes`: the task's own wins over its profile's and the plan's;
+/// an attempt still at work then fails and restarts as any failure does.
+#[test]
+fn an_attempt_past_its_timeout_fails_and_restarts() {
+    let plan = PLAN
+        .replace(
+            "  stallAfterMs: 30000\n",
+            "  stallAfterMs: 30000\n  timeoutMinutes: 10\n",
+        )
+        .replace(
+            "    command: \"true\"\n    fallbacks",
+            "    command: \"true\"\n    timeoutMinutes: 5\n    fallbacks",
+        )
+        .replace(
+            "    agent: { type: dev }\n  - taskId: T2",
+            "    agent: { type: dev }\n    timeoutMinutes: 0.05\n  - taskId: T2",
+        );
+    let mut fx = Fixture::new(&plan, &["T1", "T2"]);
+    fx.hello("T1", 1);
+    fx.hello("T2", 1);
+    for ms in [1000, 1000, 999] {
+        fx.advance(ms);
+        fx.beat("T1");
+        fx.beat("T2");
+    }
+    assert_eq!(fx.state("T1"), TaskState::Running, "3 s is 0.05 min");
+    fx.advance(1);
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Pending);
+    assert_eq!(t1.message.as_deref(), Some("timed out after 3 s"));
+    assert_eq!(t1.attempts[0].outcome, Some(AttemptOutcome::Failed));
+    assert!(fx.told("T1").iter().any(|m| matches!(
+        m,
+        crate::worker::protocol::EngineMessage::Halt { halt_id: 0, .. }
+    )));
+    // T2 has its profile's 5 minutes.
+    assert_eq!(fx.state("T2"), TaskState::Running);
+    for _ in 0..300 {
+        fx.advance(1000);
+        fx.beat("T2");
+    }
+    assert_eq!(
+        fx.snapshot_task("T2").message.as_deref(),
+        Some("timed out after 5 min")
+    );
+}

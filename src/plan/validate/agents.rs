@@ -2,7 +2,7 @@
 //! and (a warning only) a program that can be found.
 
 use super::Report;
-use crate::plan::checks::{did_you_mean, id_problem, program_found, program_of};
+use crate::plan::checks::{did_you_mean, id_problem, program_found, program_of, timeout_problem};
 use crate::plan::schema::AgentProfile;
 use std::collections::BTreeMap;
 
@@ -14,6 +14,10 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
         }
         if profile.command.trim().is_empty() {
             report.error(format!("agent profile '{name}' has an empty command"), pos);
+        }
+        if let Some(why) = profile.timeout_minutes.and_then(timeout_problem) {
+            let at = report.key_at(pos, "timeoutMinutes");
+            report.error(format!("agent profile '{name}': timeoutMinutes {why}"), at);
         }
         for fb in &profile.fallbacks {
             if fb == name {

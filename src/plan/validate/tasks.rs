@@ -118,6 +118,15 @@ fn references(
 
 /// Effort, paths and validation commands switchboard can work with.
 fn values(t: &Task, pos: Pos, report: &mut Report) {
+    if let Some(why) = t
+        .timeout_minutes
+        .and_then(crate::plan::checks::timeout_problem)
+    {
+        report.error(
+            format!("task {}: timeoutMinutes {why}", t.task_id),
+            report.key_at(pos, "timeoutMinutes"),
+        );
+    }
     if let Some(h) = t.effort_hours
         && !(h.is_finite() && h >= 0.0)
     {
