@@ -97,6 +97,71 @@ impl PromptSeen {
     }
 }
 
+/// Whether a quiet pane's bottom reads as a question a person must answer,
+/// for any command, with no rule written for it: the question's line.
+///
+/// Read as questions: a last line ending in `?` (or `? ` and a default), a
+/// yes/no choice (`[y/N]`, `(Y)es/(N)o`, `(yes/no)`), `Press Enter` / `press
+/// any key`, and a numbered menu with a cursor (`❯ 1. Yes`, `> 2) No`), whose
+/// question is the line above it.
+pub fn reads_as_question(tail: &[String]) -> Option<&str> {
+    let lines: Vec<&str> = tail
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = *lines.last()?;
+    let lower = last.to_lowercase();
+    const CHOICES: [&str; 8] = [
+        "[y/n]",
+        "(y/n)",
+        "(y)es/(n)o",
+        "(yes/no)",
+        "[yes/no]",
+        "press enter",
+        "press any key",
+        "press return",
+    ];
+    if CHOICES.iter().any(|c| lower.contains(c)) || ends_as_question(last) {
+        return Some(last);
+    }
+    // A menu: one of the bottom lines is a cursor on a numbered choice.
+    let bottom = &lines[lines.len().saturating_sub(MENU_LINES + 2)..];
+    let cursor = bottom.iter().position(|l| is_menu_cursor(l))?;
+    let first_choice = bottom[..cursor]
+        .iter()
+        .rposition(|l| !is_menu_choice(l))
+        .map_or(0, |i| i + 1);
+    let above = first_choice.checked_sub(1).map(|i| bottom[i]);
+    Some(above.unwrap_or(bottom[cursor]))
+}
+
+/// `Continue?`, `Overwrite file? (default: no)`: a `?` ends the line or its
+/// sentence.
+fn ends_as_question(line: &str) -> bool {
+    line.ends_with('?')
+        || line
+            .rsplit_once("? ")
+            .is_some_and(|(_, rest)| rest.len() <= 20 && rest.starts_with(['(', '[']))
+}
+
+fn is_menu_cursor(line: &str) -> bool {
+    let Some(rest) = ["❯", "›", ">", "→", "▸"]
+        .iter()
+        .find_map(|c| line.strip_prefix(c))
+    else {
+        return false;
+    };
+    is_menu_choice(rest.trim_start())
+}
+
+/// `1. Yes`, `2) No`.
+fn is_menu_choice(line: &str) -> bool {
+    let line = line.trim_start_matches(['❯', '›', '>', '→', '▸', ' ']);
+    let digits = line.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && matches!(line[digits..].chars().next(), Some('.' | ')'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +257,45 @@ mod tests {
         assert_eq!(seen.step(None), PromptChange::Nothing);
         // The next dialog, once the first is gone: asked.
         assert_eq!(seen.step(Some((0, q, 3))), PromptChange::Ask(0));
+    }
+
+    #[test]
+    fn questions_are_read_from_any_command_s_screen() {
+        let q = |text: &str| reads_as_question(&lines(text)).map(str::to_string);
+        assert_eq!(q("Proceed? [y/N] "), Some("Proceed? [y/N]".into()));
+        assert_eq!(
+            q("compiling\nOverwrite a.txt? (y/n)"),
+            Some("Overwrite a.txt? (y/n)".into())
+        );
+        assert_eq!(
+            q("Delete it (Y)es/(N)o"),
+            Some("Delete it (Y)es/(N)o".into())
+        );
+        assert_eq!(
+            q("Press Enter to continue"),
+            Some("Press Enter to continue".into())
+        );
+        assert_eq!(
+            q("Which database should I use?"),
+            Some("Which database should I use?".into())
+        );
+        assert_eq!(
+            q("Use the key? (recommended)"),
+            Some("Use the key? (recommended)".into())
+        );
+        let menu = "Do you trust the files in this folder?\n\n❯ 1. Yes, I trust this folder\n  2. No, exit\n";
+        assert_eq!(
+            q(menu),
+            Some("Do you trust the files in this folder?".into())
+        );
+        let menu = "Choose how you want to use Codex\n  1. Sign in\n> 2. Use an API key\n";
+        assert_eq!(q(menu), Some("Choose how you want to use Codex".into()));
+        // Not questions: output, a shell prompt, a list without a cursor.
+        assert_eq!(q("wrote a.txt\nall done"), None);
+        assert_eq!(q("user@host:~/repo$ "), None);
+        assert_eq!(q("steps:\n1. build\n2. test"), None);
+        assert_eq!(q("why? because it was faster"), None);
+        assert_eq!(q(""), None);
     }
 
     #[test]

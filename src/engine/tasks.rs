@@ -75,6 +75,11 @@ pub struct Worker {
     pub prompt: PromptSeen,
     /// The attempt fails if it is still at work then (`timeoutMinutes`).
     pub deadline_ms: Option<u64>,
+    /// The pane's bottom reads as a question (no rule of the profile's
+    /// matched it); once the pane is quiet, the worker is WAITING on it.
+    pub screen_question: Option<String>,
+    /// This worker is WAITING because of `screen_question`.
+    pub asked_on_screen: bool,
 }
 
 impl Worker {
@@ -95,6 +100,8 @@ impl Worker {
             exit: None,
             prompt: Default::default(),
             deadline_ms: None,
+            screen_question: None,
+            asked_on_screen: false,
         }
     }
 

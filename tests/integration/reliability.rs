@@ -159,3 +159,34 @@ fn a_halted_headless_run_exits_130_and_the_next_run_finishes_it() {
             .is_dir()
     );
 }
+
+/// Issue 10: a plain shell question, with no prompt rule for it, shows as
+/// WAITING with its text; answering it in the pane lets the task finish.
+#[test]
+fn a_question_in_any_command_is_waiting_until_answered() {
+    let agent = "  shy:\n    command: \"printf 'Proceed? [y/N] '; read answer; switchboard sim-agent --duration 0.3\"\n";
+    let sb = Sandbox::new(
+        &plan("", &task("A", "shy")).replace("agents:\n", &format!("agents:\n{agent}")),
+    );
+    let child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("A waiting on its question", |s| {
+        s.state_of("A").as_deref() == Some("waiting")
+    });
+    let status = sb.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(status["tasks"][0]["message"], "asks: Proceed? [y/N]");
+    assert_eq!(status["tasks"][0]["light"], "WAITING");
+    let session = sb
+        .tmux_sessions()
+        .into_iter()
+        .find(|s| s.ends_with("-A"))
+        .expect("A's session");
+    let sent = std::process::Command::new("tmux")
+        .args(["-L", &sb.tmux, "send-keys", "-t", &session, "y", "Enter"])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = wait_with_guard(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(merges_of(&sb, "A"), 1);
+}

@@ -2,6 +2,10 @@
 //! last lines, prompt rules) and the conflict early-warning scan.
 
 use super::{Core, POLL_MS};
+
+/// A pane whose bottom reads as a question, silent this long, waits for a
+/// person (tmux keeps activity in whole seconds).
+const QUESTION_QUIET_MS: i64 = 2_000;
 use crate::engine::early_warning::{Other, SCAN_EVERY_MS, ScanRequest, ScanResult};
 use crate::engine::effect::Effect;
 use crate::engine::event::Event;
@@ -73,6 +77,7 @@ impl Core {
         let mut dead = Vec::new();
         let mut stalls = Vec::new();
         let mut changed = Vec::new();
+        let mut questions = Vec::new();
         for t in self.tasks.indices() {
             let run = &mut self.tasks[t];
             let state = run.state();
@@ -97,6 +102,15 @@ impl Core {
                     if stalled != w.stalled {
                         w.stalled = stalled;
                         stalls.push((t, stalled));
+                    }
+                    if silent_ms >= QUESTION_QUIET_MS
+                        && !w.asked_on_screen
+                        && w.exit.is_none()
+                        && state == TaskState::Running
+                        && let Some(q) = w.screen_question.clone()
+                    {
+                        w.asked_on_screen = true;
+                        questions.push((t, q));
                     }
                     if info.pane_dead && w.conn.is_none() && w.exit.is_none() && state.is_active() {
                         dead.push((t, "the pane is dead and its shim disconnected"));
@@ -131,6 +145,11 @@ impl Core {
         for (t, reason) in dead {
             self.worker_dead(t, reason.to_string());
         }
+        for (t, question) in questions {
+            if self.phase == RunPhase::Running {
+                self.set_state(t, TaskState::Waiting, Some(format!("asks: {question}")));
+            }
+        }
         if !changed.is_empty() {
             self.early.stirred = true;
             self.effect(Effect::CaptureTails { panes: changed });
@@ -151,14 +170,42 @@ impl Core {
                 self.tasks[t].pane_line = Some(line.to_string());
                 self.dirty = true;
             }
-            self.apply_prompt_rules(t, &tail);
+            let ruled = self.apply_prompt_rules(t, &tail);
+            self.read_screen_question(t, &tail, ruled);
+        }
+    }
+
+    /// Any command's question, with no rule for it: remembered here, and
+    /// WAITING once the pane stays quiet (see `on_panes`); answered when the
+    /// screen no longer reads as that question.
+    fn read_screen_question(&mut self, t: TaskIdx, tail: &[String], ruled: bool) {
+        let state = self.tasks[t].state();
+        let Some(w) = self.tasks[t].worker.as_mut() else {
+            return;
+        };
+        let question = (!ruled)
+            .then(|| prompts::reads_as_question(tail))
+            .flatten()
+            .map(str::to_string);
+        let same = match (&question, &w.screen_question) {
+            // The answer typed after it (`Proceed? [y/N] y`) is the same question.
+            (Some(now), Some(before)) => now.starts_with(before.as_str()),
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        w.screen_question = question;
+        if std::mem::take(&mut w.asked_on_screen) && state == TaskState::Waiting {
+            let reason = "the question is answered".to_string();
+            self.set_state(t, TaskState::Running, Some(reason));
         }
     }
 
     /// A profile's `promptRules` on a pane's tail: a rule with `send` answers
     /// a new question once; one without flags the worker WAITING until the
-    /// question is answered.
-    fn apply_prompt_rules(&mut self, t: TaskIdx, tail: &[String]) {
+    /// question is answered. Returns whether a rule matched the tail.
+    fn apply_prompt_rules(&mut self, t: TaskIdx, tail: &[String]) -> bool {
         let state = self.tasks[t].state();
         // Only a working agent is answered or flagged: not one being
         // validated, merged or halted.
@@ -167,7 +214,7 @@ impl Core {
             TaskState::Assigned | TaskState::Running | TaskState::Waiting
         );
         if !working || self.phase != RunPhase::Running {
-            return;
+            return false;
         }
         let plan = self.plan.clone();
         let Some(rules) = plan
@@ -177,13 +224,13 @@ impl Core {
             .map(|a| &a.prompt_rules)
             .filter(|r| !r.is_empty())
         else {
-            return;
+            return false;
         };
         let Some(w) = self.tasks[t].worker.as_mut() else {
-            return;
+            return false;
         };
         let Some(pane) = w.pane_id.clone() else {
-            return;
+            return false;
         };
         let found = prompts::matching(rules, tail);
         let line = found.map_or("", |(_, line, _)| line).to_string();
@@ -219,6 +266,7 @@ impl Core {
             }
             PromptChange::Answered | PromptChange::Nothing => {}
         }
+        found.is_some()
     }
 
     /// Tasks at work and their branches, for the early warning.

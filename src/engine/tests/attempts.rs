@@ -284,3 +284,45 @@ fn a_shim_that_hangs_up_but_lives_is_left_to_the_heartbeat_clock() {
     fx.beat("T1");
     assert_eq!(fx.light("T1"), Light::Healthy);
 }
+
+/// Any command's question, with no rule for it: WAITING once the pane has
+/// been quiet on it, running again when the screen moves on.
+#[test]
+fn a_quiet_pane_that_asks_is_waiting_with_its_question() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    fx.hello("T1", 1);
+    let t = (fx.now() / 1000) as i64;
+    fx.show_pane("T1", t, "checking out\nProceed? [y/N] ");
+    fx.advance(500);
+    fx.beat("T1");
+    assert_eq!(fx.state("T1"), TaskState::Running, "not quiet long enough");
+    for _ in 0..3 {
+        fx.advance(1000);
+        fx.beat("T1");
+    }
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!((t1.state, t1.light), (TaskState::Waiting, Light::Waiting));
+    assert_eq!(t1.message.as_deref(), Some("asks: Proceed? [y/N]"));
+    // The person types y: the same question with its answer, still waiting.
+    let now = (fx.now() / 1000) as i64;
+    fx.show_pane("T1", now, "checking out\nProceed? [y/N] y");
+    fx.advance(500);
+    assert_eq!(fx.state("T1"), TaskState::Waiting);
+    // Enter: output moves on.
+    fx.show_pane(
+        "T1",
+        now + 1,
+        "Proceed? [y/N] y\nproceeding with the checkout",
+    );
+    fx.advance(1000);
+    fx.beat("T1");
+    assert_eq!(fx.state("T1"), TaskState::Running);
+    // Busy output that ends in a question mark but keeps moving is no question.
+    for i in 0..5 {
+        let now = (fx.now() / 1000) as i64;
+        fx.show_pane("T1", now, &format!("step {i}: why is this slow?"));
+        fx.advance(1000);
+        fx.beat("T1");
+    }
+    assert_eq!(fx.state("T1"), TaskState::Running);
+}
