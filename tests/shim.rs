@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use switchboard::worker::protocol::{
     EngineMessage, ExitStatus, ReportState, ShimMessage, StopSignal, env,
 };
+use switchboard::worker::secret::AttemptSecret;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -22,6 +23,8 @@ use tokio::time::timeout;
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 /// Hang guard only: nothing here should take more than a moment.
 const GUARD: Duration = Duration::from_secs(30);
+/// The attempt's secret the fake engine gives the shim.
+const SECRET: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e700";
 
 /// A temp dir holding the engine socket, the pane log, and the shim it runs.
 struct Fixture {
@@ -65,6 +68,7 @@ impl Fixture {
             .env(env::SOCKET, self.socket())
             .env(env::TASK, "T1")
             .env(env::ATTEMPT, "2")
+            .env(env::SECRET, SECRET)
             .env("TMUX_PANE", "%7")
             .env("DIR", self.dir.path())
             .current_dir(self.dir.path())
@@ -96,9 +100,11 @@ impl Fixture {
                 shim_pid,
                 agent_pid,
                 pane_id,
+                secret,
             } => {
                 assert_eq!(task, "T1");
                 assert_eq!(attempt, 2);
+                assert_eq!(secret, AttemptSecret::new(SECRET));
                 assert_eq!(pane_id.as_deref(), Some("%7"));
                 assert_eq!(Some(Pid::from_raw(shim_pid as i32)), self.shim_pid);
                 if let Some(pid) = agent_pid {
@@ -341,6 +347,24 @@ async fn report_socket_is_private_beside_the_engine_and_removed_at_the_end() {
     assert!(!path.exists(), "report socket removed on exit");
 }
 
+/// The secret proves the shim; an agent that knew it could pass as its shim.
+#[tokio::test]
+async fn the_agent_never_sees_the_attempts_secret() {
+    let mut fx = Fixture::new();
+    let engine = fx.listen();
+    fx.start(
+        r#"printf %s "${SWITCHBOARD_SECRET-unset}" > "$DIR/secret-seen""#,
+        1000,
+    );
+    let mut conn = Conn::accept(&engine).await;
+    fx.hello(&mut conn).await;
+    assert_eq!(conn.exit().await, exited_with(0));
+    let seen = std::fs::read_to_string(fx.path("secret-seen")).expect("the agent ran");
+    assert_eq!(seen, "unset");
+    conn.send(&EngineMessage::Bye).await;
+    assert_eq!(fx.shim_exit().await, 0);
+}
+
 #[tokio::test]
 async fn halt_stops_a_plain_agent_with_sigint() {
     let mut fx = Fixture::new();
@@ -574,6 +598,22 @@ async fn unstartable_agent_is_reported_as_127() {
         "{}",
         fx.pane()
     );
+}
+
+#[tokio::test]
+async fn worker_without_a_secret_exits_2() {
+    let fx = Fixture::new();
+    let _engine = fx.listen();
+    let out = std::process::Command::new(BIN)
+        .args(["worker", "--command", "true"])
+        .env(env::SOCKET, fx.socket())
+        .env(env::TASK, "T1")
+        .env(env::ATTEMPT, "1")
+        .env_remove(env::SECRET)
+        .output()
+        .expect("run the shim");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SWITCHBOARD_SECRET is not set"));
 }
 
 #[tokio::test]

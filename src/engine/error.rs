@@ -19,4 +19,6 @@ pub enum EngineError {
     },
     #[error("unknown agent profile '{0}'")]
     UnknownProfile(String),
+    #[error("no random bytes for the attempt's secret: {0}")]
+    NoSecret(getrandom::Error),
 }

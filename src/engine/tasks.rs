@@ -15,6 +15,7 @@ use super::supervise;
 use super::workshop::Placement;
 use crate::plan::ValidPlan;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
+use crate::worker::secret::SecretDigest;
 use std::ops::{Index, IndexMut};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -73,6 +74,9 @@ pub struct Worker {
     pub activity_s: Option<i64>,
     pub exit: Option<ExitStatus>,
     pub prompt: PromptSeen,
+    /// What its shim's hello must prove it knows: the digest of the secret
+    /// this engine gave it, or the journaled one of an adopted worker.
+    pub secret: Option<SecretDigest>,
 }
 
 impl Worker {
@@ -92,6 +96,7 @@ impl Worker {
             activity_s: None,
             exit: None,
             prompt: Default::default(),
+            secret: None,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::Tmux;
 use crate::tmux::names;
 use crate::worker::protocol::env;
+use crate::worker::secret::AttemptSecret;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -104,12 +105,15 @@ impl Workshop {
     }
 
     /// Worktree, instruction file, tmux session with the shim in its pane.
+    /// The shim's `secret` goes in its environment (tmux `-e`), never on its
+    /// command line, which `ps` shows to every user.
     pub fn spawn(
         &self,
         task: &Task,
         attempt: u32,
         profile: &str,
         previous: Option<&str>,
+        secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError> {
         let placement = self.placement(task);
         let integration = &self.settings().integration_branch;
@@ -141,6 +145,7 @@ impl Workshop {
             (env::SOCKET.into(), self.socket_path.display().to_string()),
             (env::TASK.into(), task.task_id.clone()),
             (env::ATTEMPT.into(), attempt.to_string()),
+            (env::SECRET.into(), secret.as_str().to_string()),
             (env::TITLE.into(), task.title.clone()),
             (
                 env::OUTPUTS.into(),

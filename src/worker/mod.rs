@@ -4,5 +4,6 @@ mod agent;
 mod job;
 pub mod protocol;
 pub mod report;
+pub mod secret;
 pub mod shim;
 mod uplink;

@@ -14,6 +14,7 @@ use super::agent::{self, AgentEvent, StopRequest};
 use super::job::{self, Terminal};
 use super::protocol::{EngineMessage, ExitStatus, ShimMessage, StopSignal, env};
 use super::report::ReportSocket;
+use super::secret::AttemptSecret;
 use super::uplink::{Identity, Uplink};
 use crate::cli::WorkerArgs;
 use std::ffi::OsStr;
@@ -49,6 +50,7 @@ struct Setup {
     task: String,
     attempt: u32,
     pane_id: Option<String>,
+    secret: AttemptSecret,
 }
 
 impl Setup {
@@ -62,6 +64,7 @@ impl Setup {
         let engine_socket = PathBuf::from(var(env::SOCKET)?);
         let task = var(env::TASK)?;
         let attempt = var(env::ATTEMPT)?;
+        let secret = AttemptSecret::new(var(env::SECRET)?);
         Ok(Setup {
             engine_socket,
             task,
@@ -70,6 +73,7 @@ impl Setup {
                 value: attempt.clone(),
             })?,
             pane_id: std::env::var("TMUX_PANE").ok().filter(|v| !v.is_empty()),
+            secret,
         })
     }
 }
@@ -110,6 +114,7 @@ async fn shim(setup: Setup, args: &WorkerArgs) -> Result<u8, ShimError> {
         shim_pid,
         agent_pid: None,
         pane_id: setup.pane_id.clone(),
+        secret: setup.secret.clone(),
     };
     // The report socket must exist before the agent starts (it is in the
     // agent's environment), and the uplink needs the agent's pid for its
