@@ -5,10 +5,12 @@
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use switchboard::worker::launch::Launch;
 use switchboard::worker::protocol::{
     EngineMessage, ExitStatus, ReportState, ShimMessage, StopSignal, env,
 };
@@ -59,9 +61,15 @@ impl Fixture {
     /// The shim command with a clean switchboard environment, in its own
     /// process group (so it never owns the test's terminal), output to a file.
     fn command(&self, agent: &str, heartbeat_ms: u64) -> Command {
+        self.worker(&["--command".as_ref(), agent.as_ref()], heartbeat_ms)
+    }
+
+    /// [`Self::command`] with the agent given by `agent_args`.
+    fn worker(&self, agent_args: &[&OsStr], heartbeat_ms: u64) -> Command {
         let log = std::fs::File::create(self.path("pane.log")).expect("pane log");
         let mut cmd = Command::new(BIN);
-        cmd.args(["worker", "--command", agent])
+        cmd.arg("worker")
+            .args(agent_args)
             .arg("--heartbeat-ms")
             .arg(heartbeat_ms.to_string())
             .env_remove(env::REPORT_SOCKET)
@@ -361,6 +369,30 @@ async fn the_agent_never_sees_the_attempts_secret() {
     assert_eq!(conn.exit().await, exited_with(0));
     let seen = std::fs::read_to_string(fx.path("secret-seen")).expect("the agent ran");
     assert_eq!(seen, "unset");
+    conn.send(&EngineMessage::Bye).await;
+    assert_eq!(fx.shim_exit().await, 0);
+}
+
+/// The engine's way: the agent's command and environment in a launch file,
+/// of any size tmux would refuse, read once and removed.
+#[tokio::test]
+async fn a_launch_file_gives_the_agent_its_command_and_environment() {
+    let mut fx = Fixture::new();
+    let engine = fx.listen();
+    let launch_path = fx.path("launch.json");
+    let launch = Launch {
+        command: r#"printf %s "$BIG" | wc -c > "$DIR/big-len""#.into(),
+        env: vec![("BIG".into(), "b".repeat(50_000))],
+    };
+    launch.write(&launch_path).expect("write the launch file");
+    let cmd = fx.worker(&["--launch".as_ref(), launch_path.as_os_str()], 1000);
+    fx.spawn(cmd);
+    let mut conn = Conn::accept(&engine).await;
+    fx.hello(&mut conn).await;
+    assert_eq!(conn.exit().await, exited_with(0));
+    let len = std::fs::read_to_string(fx.path("big-len")).expect("the agent ran");
+    assert_eq!(len.trim(), "50000");
+    assert!(!launch_path.exists(), "read once and removed");
     conn.send(&EngineMessage::Bye).await;
     assert_eq!(fx.shim_exit().await, 0);
 }

@@ -2,6 +2,7 @@
 
 use crate::git::GitError;
 use crate::tmux::TmuxError;
+use crate::worker::launch::LaunchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -21,4 +22,6 @@ pub enum EngineError {
     UnknownProfile(String),
     #[error("no random bytes for the attempt's secret: {0}")]
     NoSecret(getrandom::Error),
+    #[error("{0}")]
+    Launch(#[from] LaunchError),
 }

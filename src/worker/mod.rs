@@ -2,6 +2,7 @@
 
 mod agent;
 mod job;
+pub mod launch;
 pub mod protocol;
 pub mod report;
 pub mod secret;
