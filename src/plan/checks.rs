@@ -13,6 +13,9 @@ pub struct SettingProblem {
     pub message: String,
 }
 
+/// Longer than any sane directory, far below tmux's 16 KB command.
+const MAX_WORKSPACE_DIR: usize = 1024;
+
 /// Every unusable value in `settings`, checked on the effective values (the
 /// heartbeat thresholds default to multiples of the interval).
 pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
@@ -46,6 +49,16 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             "workspaceDir",
             s.workspace_dir.clone(),
             "settings.workspaceDir is empty (worktrees would land in the repository root)".into(),
+        );
+    } else if s.workspace_dir.len() > MAX_WORKSPACE_DIR {
+        // It is in every worker's tmux command, which tmux caps at 16 KB.
+        push(
+            "workspaceDir",
+            s.workspace_dir.clone(),
+            format!(
+                "settings.workspaceDir is {} bytes long; at most {MAX_WORKSPACE_DIR}",
+                s.workspace_dir.len()
+            ),
         );
     }
     let hb = &s.heartbeat;
@@ -276,6 +289,22 @@ mod tests {
     #[test]
     fn default_settings_are_usable() {
         assert_eq!(settings_problems(&Settings::default()), vec![]);
+    }
+
+    #[test]
+    fn a_workspace_dir_must_fit_a_tmux_command() {
+        let mut s = Settings {
+            workspace_dir: "w".repeat(MAX_WORKSPACE_DIR),
+            ..Settings::default()
+        };
+        assert_eq!(settings_problems(&s), vec![]);
+        s.workspace_dir.push('w');
+        let problems = settings_problems(&s);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].message,
+            "settings.workspaceDir is 1025 bytes long; at most 1024"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Plans with large values start: a title, env values and many long output
 //! paths reach the agent through the shim's launch file, not the tmux
-//! command line (which tmux caps at about 16 KB).
+//! command line (which tmux caps at about 16 KB); and what the validator
+//! passes, up to its limits, starts.
 
 use crate::harness::{Sandbox, stderr};
 
 const KIB: usize = 1024;
+/// The validator's limits (plan::validate::sizes).
+const MAX_VALUE: usize = 100 * KIB;
 
 /// A one-task plan whose agent first checks it got `checks` (shell tests),
 /// then does the work.
@@ -81,4 +84,38 @@ fn a_task_with_a_20_kb_title_and_env_value_and_100_long_outputs_runs_to_done() {
         format!(r#"test "${{#BIG}}" -eq {size} && test "${{#SWITCHBOARD_TITLE}}" -eq {size}"#);
     let sb = Sandbox::new(&plan(&title, &env, &checks, &outputs));
     runs_to_done(&sb, &outputs);
+}
+
+/// At the validator's limits: a 100 KiB title, and ten env values that
+/// bring the profile near its 1 MiB.
+#[test]
+fn a_task_at_the_validators_limits_runs_to_done() {
+    let title = "t".repeat(MAX_VALUE);
+    let value = "v".repeat(MAX_VALUE - 4);
+    let env: Vec<(String, String)> = (0..10).map(|i| (format!("E{i}"), value.clone())).collect();
+    let checks = format!(
+        r#"test "${{#E9}}" -eq {} && test "${{#SWITCHBOARD_TITLE}}" -eq {MAX_VALUE}"#,
+        MAX_VALUE - 4
+    );
+    let outputs = ["big.txt".to_string()];
+    let sb = Sandbox::new(&plan(&title, &env, &checks, &outputs));
+    runs_to_done(&sb, &outputs);
+}
+
+#[test]
+fn values_over_the_limits_are_refused_by_name_before_anything_starts() {
+    let title = "t".repeat(MAX_VALUE + 1);
+    let env = [("BIG".to_string(), "v".repeat(MAX_VALUE))];
+    let sb = Sandbox::new(&plan(&title, &env, "true", &["x".into()]));
+    let out = sb.run(&["--validate-only"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("task T1: the title is 102401 bytes"), "{err}");
+    assert!(
+        err.contains("agent profile 'big': env BIG is 102404 bytes"),
+        "{err}"
+    );
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(sb.events("spawned").is_empty());
 }
