@@ -131,8 +131,12 @@ pub struct ReportArgs {
 #[derive(Debug, Args, Clone)]
 pub struct WorkerArgs {
     /// The agent command line, run with `sh -c`.
-    #[arg(long)]
-    pub command: String,
+    #[arg(long, required_unless_present = "launch", conflicts_with = "launch")]
+    pub command: Option<String>,
+    /// A launch file (the engine's way): the agent's command line and the
+    /// environment it adds, read once and removed.
+    #[arg(long, value_name = "FILE")]
+    pub launch: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 1000)]
     pub heartbeat_ms: u64,
     /// Grace before SIGTERM (and twice that before SIGKILL) when the shim

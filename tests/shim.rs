@@ -5,13 +5,16 @@
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use switchboard::worker::launch::Launch;
 use switchboard::worker::protocol::{
     EngineMessage, ExitStatus, ReportState, ShimMessage, StopSignal, env,
 };
+use switchboard::worker::secret::AttemptSecret;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -22,6 +25,8 @@ use tokio::time::timeout;
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 /// Hang guard only: nothing here should take more than a moment.
 const GUARD: Duration = Duration::from_secs(30);
+/// The attempt's secret the fake engine gives the shim.
+const SECRET: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e700";
 
 /// A temp dir holding the engine socket, the pane log, and the shim it runs.
 struct Fixture {
@@ -56,15 +61,22 @@ impl Fixture {
     /// The shim command with a clean switchboard environment, in its own
     /// process group (so it never owns the test's terminal), output to a file.
     fn command(&self, agent: &str, heartbeat_ms: u64) -> Command {
+        self.worker(&["--command".as_ref(), agent.as_ref()], heartbeat_ms)
+    }
+
+    /// [`Self::command`] with the agent given by `agent_args`.
+    fn worker(&self, agent_args: &[&OsStr], heartbeat_ms: u64) -> Command {
         let log = std::fs::File::create(self.path("pane.log")).expect("pane log");
         let mut cmd = Command::new(BIN);
-        cmd.args(["worker", "--command", agent])
+        cmd.arg("worker")
+            .args(agent_args)
             .arg("--heartbeat-ms")
             .arg(heartbeat_ms.to_string())
             .env_remove(env::REPORT_SOCKET)
             .env(env::SOCKET, self.socket())
             .env(env::TASK, "T1")
             .env(env::ATTEMPT, "2")
+            .env(env::SECRET, SECRET)
             .env("TMUX_PANE", "%7")
             .env("DIR", self.dir.path())
             .current_dir(self.dir.path())
@@ -96,9 +108,11 @@ impl Fixture {
                 shim_pid,
                 agent_pid,
                 pane_id,
+                secret,
             } => {
                 assert_eq!(task, "T1");
                 assert_eq!(attempt, 2);
+                assert_eq!(secret, AttemptSecret::new(SECRET));
                 assert_eq!(pane_id.as_deref(), Some("%7"));
                 assert_eq!(Some(Pid::from_raw(shim_pid as i32)), self.shim_pid);
                 if let Some(pid) = agent_pid {
@@ -341,6 +355,48 @@ async fn report_socket_is_private_beside_the_engine_and_removed_at_the_end() {
     assert!(!path.exists(), "report socket removed on exit");
 }
 
+/// The secret proves the shim; an agent that knew it could pass as its shim.
+#[tokio::test]
+async fn the_agent_never_sees_the_attempts_secret() {
+    let mut fx = Fixture::new();
+    let engine = fx.listen();
+    fx.start(
+        r#"printf %s "${SWITCHBOARD_SECRET-unset}" > "$DIR/secret-seen""#,
+        1000,
+    );
+    let mut conn = Conn::accept(&engine).await;
+    fx.hello(&mut conn).await;
+    assert_eq!(conn.exit().await, exited_with(0));
+    let seen = std::fs::read_to_string(fx.path("secret-seen")).expect("the agent ran");
+    assert_eq!(seen, "unset");
+    conn.send(&EngineMessage::Bye).await;
+    assert_eq!(fx.shim_exit().await, 0);
+}
+
+/// The engine's way: the agent's command and environment in a launch file,
+/// of any size tmux would refuse, read once and removed.
+#[tokio::test]
+async fn a_launch_file_gives_the_agent_its_command_and_environment() {
+    let mut fx = Fixture::new();
+    let engine = fx.listen();
+    let launch_path = fx.path("launch.json");
+    let launch = Launch {
+        command: r#"printf %s "$BIG" | wc -c > "$DIR/big-len""#.into(),
+        env: vec![("BIG".into(), "b".repeat(50_000))],
+    };
+    launch.write(&launch_path).expect("write the launch file");
+    let cmd = fx.worker(&["--launch".as_ref(), launch_path.as_os_str()], 1000);
+    fx.spawn(cmd);
+    let mut conn = Conn::accept(&engine).await;
+    fx.hello(&mut conn).await;
+    assert_eq!(conn.exit().await, exited_with(0));
+    let len = std::fs::read_to_string(fx.path("big-len")).expect("the agent ran");
+    assert_eq!(len.trim(), "50000");
+    assert!(!launch_path.exists(), "read once and removed");
+    conn.send(&EngineMessage::Bye).await;
+    assert_eq!(fx.shim_exit().await, 0);
+}
+
 #[tokio::test]
 async fn halt_stops_a_plain_agent_with_sigint() {
     let mut fx = Fixture::new();
@@ -574,6 +630,22 @@ async fn unstartable_agent_is_reported_as_127() {
         "{}",
         fx.pane()
     );
+}
+
+#[tokio::test]
+async fn worker_without_a_secret_exits_2() {
+    let fx = Fixture::new();
+    let _engine = fx.listen();
+    let out = std::process::Command::new(BIN)
+        .args(["worker", "--command", "true"])
+        .env(env::SOCKET, fx.socket())
+        .env(env::TASK, "T1")
+        .env(env::ATTEMPT, "1")
+        .env_remove(env::SECRET)
+        .output()
+        .expect("run the shim");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SWITCHBOARD_SECRET is not set"));
 }
 
 #[tokio::test]

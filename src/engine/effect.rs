@@ -14,6 +14,7 @@ use super::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
 use crate::plan::ValidPlan;
 use crate::tmux::PaneInfo;
+use crate::worker::secret::AttemptSecret;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -24,12 +25,14 @@ pub const TAIL_LINES: u32 = 8;
 
 #[derive(Debug)]
 pub enum Effect {
-    /// Worktree, instruction, tmux session with the shim.
+    /// Worktree, instruction, tmux session with the shim, which gets
+    /// `secret` to prove itself with.
     Spawn {
         task: TaskIdx,
         attempt: u32,
         profile: String,
         note: Option<String>,
+        secret: AttemptSecret,
     },
     Validate {
         task: TaskIdx,
@@ -173,9 +176,11 @@ pub async fn perform(
             attempt,
             profile,
             note,
+            secret,
         } => {
             blocking(Box::new(move || {
-                let result = os.spawn(&plan.plan.tasks[task.0], attempt, &profile, note.as_deref());
+                let t = &plan.plan.tasks[task.0];
+                let result = os.spawn(t, attempt, &profile, note.as_deref(), &secret);
                 Input::Spawned {
                     task,
                     attempt,

@@ -2,6 +2,7 @@
 
 use crate::git::GitError;
 use crate::tmux::TmuxError;
+use crate::worker::launch::LaunchError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -19,4 +20,8 @@ pub enum EngineError {
     },
     #[error("unknown agent profile '{0}'")]
     UnknownProfile(String),
+    #[error("no random bytes for the attempt's secret: {0}")]
+    NoSecret(getrandom::Error),
+    #[error("{0}")]
+    Launch(#[from] LaunchError),
 }

@@ -6,6 +6,7 @@
 
 use super::snapshot::{AttemptOutcome, HaltReport, Light, TaskState};
 use crate::worker::protocol::ReportState;
+use crate::worker::secret::SecretDigest;
 use serde::{Deserialize, Serialize};
 
 /// One journal line.
@@ -80,6 +81,11 @@ pub enum Event {
         pane: String,
         worktree: String,
         branch: String,
+        /// The SHA-256 of the attempt's secret, so a new engine can check
+        /// the hello of this worker before adopting it. Earlier engines
+        /// wrote none: their workers are not adopted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_sha256: Option<SecretDigest>,
     },
     /// A live worker of an earlier engine was taken over.
     Adopted {

@@ -8,6 +8,7 @@ use super::workshop::{CheckResult, Placement, Spawned};
 use crate::git::MergeOutcome;
 use crate::plan::Task;
 use crate::tmux::PaneInfo;
+use crate::worker::secret::AttemptSecret;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -146,6 +147,7 @@ impl Os for FakeOs {
         attempt: u32,
         profile: &str,
         _: Option<&str>,
+        _: &AttemptSecret,
     ) -> Result<Spawned, EngineError> {
         self.call(Call::Spawn {
             task: task.task_id.clone(),

@@ -17,6 +17,7 @@ use super::socket::{ConnId, SocketEvent};
 use super::tasks::TaskIdx;
 use crate::plan::ValidPlan;
 use crate::worker::protocol::{EngineMessage, ExitStatus, ReportState, ShimMessage, StopSignal};
+use crate::worker::secret::AttemptSecret;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -40,6 +41,8 @@ pub struct Fixture {
     /// Every journal entry so far.
     pub journal: Vec<Entry>,
     shims: HashMap<String, FakeShim>,
+    /// The secret each attempt's shim is given, from the spawn effects.
+    secrets: HashMap<(String, u32), AttemptSecret>,
     next_conn: ConnId,
     rt: tokio::runtime::Runtime,
     /// Effects the test keeps in flight (see [`Fixture::hold`]).
@@ -53,6 +56,25 @@ pub fn plan(yaml: &str) -> ValidPlan {
     crate::plan::validate::validate("test.yaml", yaml, parsed)
         .expect("plan is valid")
         .0
+}
+
+/// The secret an earlier engine gave `task`'s attempt `attempt`, in tests
+/// that write that engine's journal (see [`spawned`]).
+pub fn earlier_secret(task: &str, attempt: u32) -> AttemptSecret {
+    AttemptSecret::new(format!("earlier-{task}-{attempt}"))
+}
+
+/// The `spawned` event an earlier engine journaled for `task`'s attempt
+/// `attempt`, with the digest of [`earlier_secret`].
+pub fn spawned(task: &str, attempt: u32, profile: &str) -> Event {
+    Event::Spawned {
+        profile: profile.into(),
+        session: format!("sb-fake-{task}"),
+        pane: format!("%{}", 90 + attempt),
+        worktree: format!("/fake/{task}"),
+        branch: format!("agent/{task}/{profile}"),
+        secret_sha256: Some(earlier_secret(task, attempt).digest()),
+    }
 }
 
 /// What an engine starts from besides the plan.
@@ -122,6 +144,7 @@ impl Fixture {
             events,
             journal: Vec::new(),
             shims: HashMap::new(),
+            secrets: HashMap::new(),
             next_conn: 1,
             rt,
             hold: None,
@@ -145,6 +168,16 @@ impl Fixture {
                 break;
             }
             for e in effects {
+                if let Effect::Spawn {
+                    task,
+                    attempt,
+                    secret,
+                    ..
+                } = &e
+                {
+                    let id = self.plan.plan.tasks[task.0].task_id.clone();
+                    self.secrets.insert((id, *attempt), secret.clone());
+                }
                 if self.hold.is_some_and(|hold| hold(&e)) {
                     self.held.push(e);
                     continue;
@@ -234,8 +267,23 @@ impl Fixture {
         rx
     }
 
-    /// The shim of `task`'s attempt `attempt` connects (shim pid 1000 + attempt).
+    /// The shim of `task`'s attempt `attempt` connects (shim pid 1000 + attempt)
+    /// with the secret it was given: by this engine's spawn, else the one
+    /// an earlier engine journaled ([`earlier_secret`]).
     pub fn hello(&mut self, task: &str, attempt: u32) {
+        let secret = self
+            .given_secret(task, attempt)
+            .unwrap_or_else(|| earlier_secret(task, attempt));
+        self.hello_with(task, attempt, secret);
+    }
+
+    /// The secret this engine gave `task`'s attempt `attempt`.
+    pub fn given_secret(&self, task: &str, attempt: u32) -> Option<AttemptSecret> {
+        self.secrets.get(&(task.to_string(), attempt)).cloned()
+    }
+
+    /// A hello for `task`'s attempt `attempt` that carries `secret`.
+    pub fn hello_with(&mut self, task: &str, attempt: u32, secret: AttemptSecret) {
         let conn = self.next_conn;
         self.next_conn += 1;
         let (tx, told) = mpsc::unbounded_channel();
@@ -249,6 +297,7 @@ impl Fixture {
             shim_pid: 1000 + attempt,
             agent_pid: Some(2000 + attempt),
             pane_id,
+            secret,
         };
         self.shims.insert(task.to_string(), FakeShim { conn, told });
         self.input(Input::Socket(SocketEvent::ShimHello { conn, hello, tx }));

@@ -8,6 +8,7 @@
 use super::event::{Entry, Event};
 use super::snapshot::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView, end_last_attempt};
 use crate::worker::protocol::{ExitStatus, ReportState};
+use crate::worker::secret::SecretDigest;
 
 /// A task as its journal tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,9 @@ pub struct TaskRecord {
     pending: Option<AttemptOutcome>,
     /// When the last event of this task happened.
     last_ms: u64,
+    /// Each spawned attempt's secret digest, as journaled: what a hello
+    /// for that attempt must match.
+    secrets: Vec<(u32, SecretDigest)>,
 }
 
 impl TaskRecord {
@@ -26,6 +30,7 @@ impl TaskRecord {
             view: TaskView::planned(task),
             pending: None,
             last_ms: 0,
+            secrets: Vec::new(),
         }
     }
 
@@ -39,6 +44,15 @@ impl TaskRecord {
 
     pub fn profile(&self) -> &str {
         &self.view.profile
+    }
+
+    /// The journaled digest of attempt `attempt`'s secret.
+    pub fn secret_of(&self, attempt: u32) -> Option<&SecretDigest> {
+        self.secrets
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == attempt)
+            .map(|(_, d)| d)
     }
 
     /// Apply one event of this task (the caller matched `e.task`).
@@ -101,8 +115,13 @@ impl TaskRecord {
                 pane,
                 worktree,
                 branch,
+                secret_sha256,
                 ..
             } => {
+                if let Some(digest) = secret_sha256 {
+                    self.secrets.retain(|(a, _)| *a != attempt);
+                    self.secrets.push((attempt, digest.clone()));
+                }
                 task.session = Some(session.clone());
                 task.pane_id = Some(pane.clone());
                 task.worktree = Some(worktree.clone());

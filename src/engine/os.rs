@@ -9,6 +9,7 @@ use super::workshop::{CheckResult, Spawned, Workshop};
 use crate::git::MergeOutcome;
 use crate::plan::Task;
 use crate::tmux::{ControlClient, PaneInfo};
+use crate::worker::secret::AttemptSecret;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,13 +21,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// the control-mode connection.
 pub trait Os: Send + Sync + 'static {
     // git and files (blocking)
-    /// Worktree, instruction file, and a tmux session with the shim in its pane.
+    /// Worktree, instruction file, and a tmux session with the shim in its
+    /// pane, `secret` in its environment.
     fn spawn(
         &self,
         task: &Task,
         attempt: u32,
         profile: &str,
         note: Option<&str>,
+        secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError>;
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
     fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError>;
@@ -114,8 +117,9 @@ impl Os for RealOs {
         attempt: u32,
         profile: &str,
         note: Option<&str>,
+        secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError> {
-        self.shop.spawn(task, attempt, profile, note)
+        self.shop.spawn(task, attempt, profile, note, secret)
     }
 
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {

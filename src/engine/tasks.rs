@@ -15,6 +15,7 @@ use super::supervise;
 use super::workshop::Placement;
 use crate::plan::ValidPlan;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
+use crate::worker::secret::SecretDigest;
 use std::ops::{Index, IndexMut};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -80,6 +81,9 @@ pub struct Worker {
     pub screen_question: Option<String>,
     /// This worker is WAITING because of `screen_question`.
     pub asked_on_screen: bool,
+    /// What its shim's hello must prove it knows: the digest of the secret
+    /// this engine gave it, or the journaled one of an adopted worker.
+    pub secret: Option<SecretDigest>,
 }
 
 impl Worker {
@@ -102,6 +106,7 @@ impl Worker {
             deadline_ms: None,
             screen_question: None,
             asked_on_screen: false,
+            secret: None,
         }
     }
 

@@ -10,7 +10,9 @@ use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::Tmux;
 use crate::tmux::names;
+use crate::worker::launch::{self, Launch};
 use crate::worker::protocol::env;
+use crate::worker::secret::AttemptSecret;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -104,12 +106,15 @@ impl Workshop {
     }
 
     /// Worktree, instruction file, tmux session with the shim in its pane.
+    /// The shim's `secret` goes in its environment (tmux `-e`), never on its
+    /// command line, which `ps` shows to every user.
     pub fn spawn(
         &self,
         task: &Task,
         attempt: u32,
         profile: &str,
         previous: Option<&str>,
+        secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError> {
         let placement = self.placement(task);
         let integration = &self.settings().integration_branch;
@@ -137,10 +142,9 @@ impl Workshop {
             .agents
             .get(profile)
             .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
-        let mut envs: Vec<(String, String)> = vec![
-            (env::SOCKET.into(), self.socket_path.display().to_string()),
-            (env::TASK.into(), task.task_id.clone()),
-            (env::ATTEMPT.into(), attempt.to_string()),
+        // What comes from the plan, of any size, goes through the launch
+        // file; the tmux command line carries only short values and paths.
+        let mut agent_env = vec![
             (env::TITLE.into(), task.title.clone()),
             (
                 env::OUTPUTS.into(),
@@ -150,14 +154,26 @@ impl Workshop {
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
+        ];
+        agent_env.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let launch = Launch {
+            command: agent.command.clone(),
+            env: agent_env,
+        };
+        let launch_path = self.launch_path(task, attempt);
+        launch.write(&launch_path)?;
+        let envs: Vec<(String, String)> = vec![
+            (env::SOCKET.into(), self.socket_path.display().to_string()),
+            (env::TASK.into(), task.task_id.clone()),
+            (env::ATTEMPT.into(), attempt.to_string()),
+            (env::SECRET.into(), secret.as_str().to_string()),
             ("PATH".into(), self.worker_path()),
         ];
-        envs.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let argv = vec![
             self.exe.display().to_string(),
             "worker".into(),
-            "--command".into(),
-            agent.command.clone(),
+            "--launch".into(),
+            launch_path.display().to_string(),
             "--heartbeat-ms".into(),
             self.settings().heartbeat.interval_ms.to_string(),
         ];
@@ -165,15 +181,31 @@ impl Workshop {
         if self.tmux.has_session(&placement.session).unwrap_or(false) {
             let _ = self.tmux.kill_session(&placement.session);
         }
-        let pane_id = self.tmux.new_labelled_session(
-            &placement.session,
-            Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
-            &placement.worktree,
-            &envs,
-            &argv,
-            (200, 50),
-        )?;
+        let pane_id = self
+            .tmux
+            .new_labelled_session(
+                &placement.session,
+                Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
+                &placement.worktree,
+                &envs,
+                &argv,
+                (200, 50),
+            )
+            .inspect_err(|_| {
+                // No shim will read it.
+                let _ = std::fs::remove_file(&launch_path);
+            })?;
         Ok(Spawned { placement, pane_id })
+    }
+
+    /// The launch file of `task`'s attempt `attempt`, under `.switchboard/`
+    /// (excluded from git, in the user's own repository).
+    fn launch_path(&self, task: &Task, attempt: u32) -> PathBuf {
+        self.repo
+            .root
+            .join(".switchboard")
+            .join(launch::DIR)
+            .join(format!("{}-{attempt}.json", task.task_id))
     }
 
     /// PATH for workers: this binary's directory first, so agents can call

@@ -19,6 +19,9 @@ pub fn timeout_problem(minutes: f64) -> Option<String> {
         .then(|| format!("must be a number of minutes > 0 (it is {minutes})"))
 }
 
+/// Longer than any sane directory, far below tmux's 16 KB command.
+const MAX_WORKSPACE_DIR: usize = 1024;
+
 /// Every unusable value in `settings`, checked on the effective values (the
 /// heartbeat thresholds default to multiples of the interval).
 pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
@@ -59,6 +62,16 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             "workspaceDir",
             s.workspace_dir.clone(),
             "settings.workspaceDir is empty (worktrees would land in the repository root)".into(),
+        );
+    } else if s.workspace_dir.len() > MAX_WORKSPACE_DIR {
+        // It is in every worker's tmux command, which tmux caps at 16 KB.
+        push(
+            "workspaceDir",
+            s.workspace_dir.clone(),
+            format!(
+                "settings.workspaceDir is {} bytes long; at most {MAX_WORKSPACE_DIR}",
+                s.workspace_dir.len()
+            ),
         );
     }
     let hb = &s.heartbeat;
@@ -289,6 +302,22 @@ mod tests {
     #[test]
     fn default_settings_are_usable() {
         assert_eq!(settings_problems(&Settings::default()), vec![]);
+    }
+
+    #[test]
+    fn a_workspace_dir_must_fit_a_tmux_command() {
+        let mut s = Settings {
+            workspace_dir: "w".repeat(MAX_WORKSPACE_DIR),
+            ..Settings::default()
+        };
+        assert_eq!(settings_problems(&s), vec![]);
+        s.workspace_dir.push('w');
+        let problems = settings_problems(&s);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].message,
+            "settings.workspaceDir is 1025 bytes long; at most 1024"
+        );
     }
 
     #[test]

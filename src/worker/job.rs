@@ -4,7 +4,7 @@
 //! Everything here is synchronous and thin over libc; the async keeper in
 //! `agent.rs` decides when to call it.
 
-use super::protocol::ExitStatus;
+use super::protocol::{ExitStatus, env};
 use nix::errno::Errno;
 use nix::sys::signal::{self, SigHandler, Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -83,7 +83,8 @@ impl Terminal {
 
 /// Start `sh -c command` as the leader of a new process group, in the
 /// terminal's foreground when a terminal is given. Returns the agent's pid,
-/// which is also its process group id.
+/// which is also its process group id. The attempt's secret stays with the
+/// shim: an agent that knew it could pass as its shim.
 pub fn spawn_agent<'a>(
     command: &str,
     envs: impl IntoIterator<Item = (&'a str, &'a OsStr)>,
@@ -91,7 +92,10 @@ pub fn spawn_agent<'a>(
 ) -> io::Result<Pid> {
     let tty_fd = terminal.map(|t| t.tty.as_raw_fd());
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command).envs(envs);
+    cmd.arg("-c")
+        .arg(command)
+        .env_remove(env::SECRET)
+        .envs(envs);
     // SAFETY: between fork and exec only async-signal-safe calls happen
     // (setpgid, getpid, tcsetpgrp, sigaction); nothing allocates or locks.
     // The tty fd is open in the child until exec (it is close-on-exec).

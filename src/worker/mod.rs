@@ -2,7 +2,9 @@
 
 mod agent;
 mod job;
+pub mod launch;
 pub mod protocol;
 pub mod report;
+pub mod secret;
 pub mod shim;
 mod uplink;

@@ -3,6 +3,7 @@
 //! One Unix socket serves both shims and control clients; the first line a
 //! peer sends (`hello` or `command`) says which it is.
 
+use super::secret::AttemptSecret;
 use serde::{Deserialize, Serialize};
 
 /// What an agent can say about itself (`switchboard report <state>`).
@@ -71,13 +72,17 @@ pub enum StopSignal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ShimMessage {
-    /// First line of every connection, and again after a reconnect.
+    /// First line of every connection, and again after a reconnect. The
+    /// engine binds the connection to the attempt only when `secret` is the
+    /// one it gave that attempt's shim; an older shim's hello has none.
     Hello {
         task: String,
         attempt: u32,
         shim_pid: u32,
         agent_pid: Option<u32>,
         pane_id: Option<String>,
+        #[serde(default)]
+        secret: AttemptSecret,
     },
     Heartbeat {
         seq: u64,
@@ -151,6 +156,8 @@ pub mod env {
     pub const SOCKET: &str = "SWITCHBOARD_SOCKET";
     pub const TASK: &str = "SWITCHBOARD_TASK";
     pub const ATTEMPT: &str = "SWITCHBOARD_ATTEMPT";
+    /// The attempt's secret, for the shim's hello; kept from the agent.
+    pub const SECRET: &str = "SWITCHBOARD_SECRET";
     /// The shim's own socket, where `switchboard report` talks.
     pub const REPORT_SOCKET: &str = "SWITCHBOARD_REPORT_SOCKET";
     /// Newline-separated output paths, for agents (the sim agent) that want them.

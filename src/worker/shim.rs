@@ -12,8 +12,10 @@
 
 use super::agent::{self, AgentEvent, StopRequest};
 use super::job::{self, Terminal};
+use super::launch::{Launch, LaunchError};
 use super::protocol::{EngineMessage, ExitStatus, ShimMessage, StopSignal, env};
 use super::report::ReportSocket;
+use super::secret::AttemptSecret;
 use super::uplink::{Identity, Uplink};
 use crate::cli::WorkerArgs;
 use std::ffi::OsStr;
@@ -40,19 +42,23 @@ pub enum ShimError {
     Runtime(std::io::Error),
     #[error("cannot watch signals: {0}")]
     Signals(std::io::Error),
+    #[error("{0}")]
+    Launch(#[from] LaunchError),
 }
 
-/// What the engine told the shim through its environment.
+/// What the engine told the shim through its environment and launch file.
 #[derive(Debug, Clone)]
 struct Setup {
+    agent: Launch,
     engine_socket: PathBuf,
     task: String,
     attempt: u32,
     pane_id: Option<String>,
+    secret: AttemptSecret,
 }
 
 impl Setup {
-    fn from_env() -> Result<Setup, ShimError> {
+    fn from_env(args: &WorkerArgs) -> Result<Setup, ShimError> {
         let var = |name: &'static str| {
             std::env::var(name)
                 .ok()
@@ -62,7 +68,16 @@ impl Setup {
         let engine_socket = PathBuf::from(var(env::SOCKET)?);
         let task = var(env::TASK)?;
         let attempt = var(env::ATTEMPT)?;
+        let secret = AttemptSecret::new(var(env::SECRET)?);
+        let agent = match (&args.launch, &args.command) {
+            (Some(path), _) => Launch::take(path)?,
+            (None, command) => Launch {
+                command: command.clone().unwrap_or_default(),
+                env: Vec::new(),
+            },
+        };
         Ok(Setup {
+            agent,
             engine_socket,
             task,
             attempt: attempt.parse().map_err(|_| ShimError::BadNumber {
@@ -70,12 +85,13 @@ impl Setup {
                 value: attempt.clone(),
             })?,
             pane_id: std::env::var("TMUX_PANE").ok().filter(|v| !v.is_empty()),
+            secret,
         })
     }
 }
 
 pub fn run(args: &WorkerArgs) -> ExitCode {
-    let result = Setup::from_env().and_then(|setup| {
+    let result = Setup::from_env(args).and_then(|setup| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -110,6 +126,7 @@ async fn shim(setup: Setup, args: &WorkerArgs) -> Result<u8, ShimError> {
         shim_pid,
         agent_pid: None,
         pane_id: setup.pane_id.clone(),
+        secret: setup.secret.clone(),
     };
     // The report socket must exist before the agent starts (it is in the
     // agent's environment), and the uplink needs the agent's pid for its
@@ -129,17 +146,20 @@ async fn shim(setup: Setup, args: &WorkerArgs) -> Result<u8, ShimError> {
     };
 
     let terminal = Terminal::acquire();
-    let mut envs: Vec<(&str, &OsStr)> = Vec::new();
+    let command = &setup.agent.command;
+    let mut envs: Vec<(&str, &OsStr)> = setup
+        .agent
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), OsStr::new(v)))
+        .collect();
     if let Some(socket) = &report_socket {
         envs.push((env::REPORT_SOCKET, socket.path().as_os_str()));
     }
-    let agent = match job::spawn_agent(&args.command, envs, terminal.as_ref()) {
+    let agent = match job::spawn_agent(command, envs, terminal.as_ref()) {
         Ok(pid) => Some(pid),
         Err(e) => {
-            say(&format!(
-                "cannot start the agent (sh -c {:?}): {e}",
-                args.command
-            ));
+            say(&format!("cannot start the agent (sh -c {command:?}): {e}"));
             None
         }
     };

@@ -8,6 +8,7 @@
 //! disconnected there is nothing to prove.
 
 use super::protocol::{EngineMessage, ShimMessage};
+use super::secret::AttemptSecret;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub struct Identity {
     pub shim_pid: u32,
     pub agent_pid: Option<u32>,
     pub pane_id: Option<String>,
+    pub secret: AttemptSecret,
 }
 
 #[derive(Debug)]
@@ -210,6 +212,7 @@ impl Link {
             shim_pid: id.shim_pid,
             agent_pid: id.agent_pid,
             pane_id: id.pane_id.clone(),
+            secret: id.secret.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ mod control_room;
 mod engine;
 mod example_plan;
 mod harness;
+mod large_values;
 mod plan_fixtures;
 mod readme;
 mod reliability;

@@ -12,6 +12,7 @@ use crate::engine::words;
 use crate::engine::workshop::{CheckResult, Spawned};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
+use crate::worker::secret::AttemptSecret;
 
 /// How often held merges look again whether the checkout moved away.
 const MERGE_RETRY_MS: u64 = 2_000;
@@ -23,7 +24,11 @@ impl Core {
         let attempt = run.attempt() + 1;
         run.forced = false;
         run.launched = true;
+        // The one thing the core takes from the OS itself: no decision
+        // depends on the bytes, and the fixture reads them off the effect.
+        let secret = AttemptSecret::mint();
         let mut worker = Worker::new(attempt, now);
+        worker.secret = secret.as_ref().ok().map(AttemptSecret::digest);
         let profile = run.profile().to_string();
         worker.deadline_ms = self.timeout_ms(t, &profile).map(|ms| now + ms);
         let run = &mut self.tasks[t];
@@ -40,12 +45,16 @@ impl Core {
         )
         .task(&id, attempt);
         self.record(entry);
-        self.effect(Effect::Spawn {
-            task: t,
-            attempt,
-            profile,
-            note,
-        });
+        match secret {
+            Ok(secret) => self.effect(Effect::Spawn {
+                task: t,
+                attempt,
+                profile,
+                note,
+                secret,
+            }),
+            Err(e) => self.on_spawned(t, attempt, Err(EngineError::NoSecret(e))),
+        }
     }
 
     pub(super) fn on_spawned(
@@ -71,12 +80,14 @@ impl Core {
             Ok(spawned) => {
                 let now = self.now();
                 let run = &mut self.tasks[t];
+                let mut secret_sha256 = None;
                 if let Some(w) = run.worker.as_mut() {
                     w.pane_id = Some(spawned.pane_id.clone());
                     w.pane_since_ms = now;
                     if w.conn.is_none() {
                         w.last_beat_ms = now;
                     }
+                    secret_sha256 = w.secret.clone();
                 }
                 let p = &spawned.placement;
                 let event = Event::Spawned {
@@ -85,6 +96,7 @@ impl Core {
                     pane: spawned.pane_id.clone(),
                     worktree: p.worktree.display().to_string(),
                     branch: p.branch.clone(),
+                    secret_sha256,
                 };
                 run.placement = spawned.placement;
                 let was_assigned = run.state() == TaskState::Assigned;

@@ -8,6 +8,7 @@ use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::socket::{ConnId, SocketEvent};
 use crate::engine::tasks::{TaskIdx, Worker};
 use crate::worker::protocol::{EngineMessage, ReportState, ShimMessage};
+use crate::worker::secret::AttemptSecret;
 
 /// Looks at a disconnected shim's process again after 5, 10, 20, 40, then
 /// every 50 ms, about half a second in all: its socket closes a moment
@@ -58,6 +59,7 @@ impl Core {
             shim_pid,
             agent_pid,
             pane_id,
+            secret,
         } = hello
         else {
             return;
@@ -66,6 +68,16 @@ impl Core {
             tracing::warn!("a shim for unknown task {task} connected");
             return;
         };
+        // Anyone who can reach the socket can say hello: only the shim this
+        // engine (or the earlier one, per the journal) gave the attempt's
+        // secret is heard. A refused connection is told nothing.
+        if !self.secret_holds(t, attempt, &secret) {
+            tracing::warn!(
+                "refused a hello for {task} attempt {attempt} (pid {shim_pid}): \
+                 not that attempt's secret"
+            );
+            return;
+        }
         let run = &self.tasks[t];
         // Only a worker of an earlier engine is adopted: one this engine
         // started and let go (restarted, killed) is told goodbye.
@@ -109,6 +121,19 @@ impl Core {
         self.dirty = true;
     }
 
+    /// Whether `secret` is attempt `attempt`'s: the one its live worker was
+    /// given, else the one its `spawned` line journaled. An attempt with
+    /// neither (never spawned, or spawned by an engine that journaled no
+    /// secret) has no shim that could prove itself.
+    fn secret_holds(&self, t: TaskIdx, attempt: u32, secret: &AttemptSecret) -> bool {
+        let run = &self.tasks[t];
+        let digest = match run.worker.as_ref().filter(|w| w.attempt == attempt) {
+            Some(w) => w.secret.as_ref(),
+            None => run.record.secret_of(attempt),
+        };
+        digest.is_some_and(|d| d.matches(secret))
+    }
+
     /// A live worker of an engine that died: take it on as it was, with its
     /// attempt's start, profile and open question from the journal.
     fn adopt(&mut self, t: TaskIdx, attempt: u32) {
@@ -140,6 +165,7 @@ impl Core {
             .filter(|s| s.attempt == attempt)
             .map_or(now, |s| s.started_ms);
         worker.deadline_ms = self_timeout.map(|ms| started + ms);
+        worker.secret = run.record.secret_of(attempt).cloned();
         run.worker = Some(worker);
         let id = self.task_id(t).to_string();
         self.record(Entry::new(Event::Adopted { profile }, now).task(&id, attempt));

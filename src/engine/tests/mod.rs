@@ -3,6 +3,7 @@
 
 mod attempts;
 mod halt;
+mod hellos;
 mod lights;
 mod recovery;
 mod restarts;

@@ -3,7 +3,7 @@
 
 use super::{PLAN, spawns};
 use crate::engine::event::{Entry, Event};
-use crate::engine::fixture::{Fixture, Start, T0};
+use crate::engine::fixture::{Fixture, Start, T0, spawned};
 use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
 use crate::worker::protocol::ReportState;
 
@@ -71,7 +71,7 @@ fn a_crash_by_signal_is_a_crash() {
 }
 
 /// What an earlier engine journaled of T1: attempt 2 on the fallback, waiting.
-fn earlier_run() -> Vec<Entry> {
+pub(super) fn earlier_run() -> Vec<Entry> {
     let at = |ms: u64, event: Event, attempt: u32| {
         Entry::new(event, T0 - 10_000 + ms).task("T1", attempt)
     };
@@ -88,6 +88,7 @@ fn earlier_run() -> Vec<Entry> {
             T0 - 10_000,
         ),
         at(1, state(TaskState::Assigned, "dev", None), 1),
+        at(2, spawned("T1", 1, "dev"), 1),
         at(2, state(TaskState::Running, "dev", None), 1),
         at(
             3,
@@ -100,6 +101,7 @@ fn earlier_run() -> Vec<Entry> {
             1,
         ),
         at(4, state(TaskState::Assigned, "careful", None), 2),
+        at(5, spawned("T1", 2, "careful"), 2),
         at(5, state(TaskState::Running, "careful", None), 2),
         at(
             6,

@@ -1,12 +1,13 @@
 //! Semantic checks of a parsed plan. Every problem is reported, not just the first.
 //!
 //! The checks run section by section (plan-wide, groups, agent profiles,
-//! tasks, dependencies), in that order: the order of the diagnostics follows
-//! it, errors first.
+//! tasks, sizes, dependencies), in that order: the order of the diagnostics
+//! follows it, errors first.
 
 mod agents;
 mod dependencies;
 mod groups;
+mod sizes;
 mod tasks;
 
 use super::checks::settings_problems;
@@ -75,6 +76,7 @@ pub fn validate(
     agents::check(&plan.agents, &mut report);
     let task_index = tasks::check(&plan, &group_index, &mut report);
     tasks::shared_outputs(&plan.tasks, &mut report);
+    sizes::check(&plan, &mut report);
     let deps = dependencies::resolve(&plan.tasks, &task_index, &mut report);
     let task_order = dependencies::order(&plan.tasks, &deps, &mut report);
     let group_of = dependencies::group_of(&plan.tasks, &group_index);
