@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         std::env::remove_var("TMUX");
     }
     let repo = make_repo(dir.path(), workers);
-    let _log = init_tracing(&repo);
+    let _log = switchboard::logging::init(&repo);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -126,23 +126,6 @@ fn make_repo(dir: &Path, workers: usize) -> PathBuf {
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "idle bench"]);
     repo
-}
-
-/// The engine's log as the binary writes it (`.switchboard/logs/`, info).
-fn init_tracing(repo: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = repo.join(".switchboard").join("logs");
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::daily(dir, "switchboard.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init()
-        .ok()?;
-    Some(guard)
 }
 
 struct Bench {

@@ -10,6 +10,7 @@ pub mod git;
 pub mod headless;
 pub mod instruction;
 pub mod listing;
+pub mod logging;
 pub mod plan;
 pub mod sim_agent;
 #[cfg(any(test, feature = "fixtures"))]

@@ -1,7 +1,7 @@
 //! Entry point: parse the command line, pick a mode, map results to exit codes.
 
 use clap::Parser;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Verb};
 use switchboard::engine::EngineOptions;
@@ -116,7 +116,7 @@ fn demo(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _guard = init_tracing(&demo.repo);
+    let _guard = switchboard::logging::init(&demo.repo);
     let mut options = match engine_options(
         cli,
         valid,
@@ -240,23 +240,6 @@ fn repo_root() -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The engine's own log goes to `.switchboard/logs/`, never to the screen.
-fn init_tracing(root: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = root.join(".switchboard").join("logs");
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::daily(dir, "switchboard.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init()
-        .ok()?;
-    Some(guard)
-}
-
 /// What every engine mode needs: the plan, the repository, the log file, and
 /// the engine's options. Errors are printed; the `Err` is the exit code.
 fn prepare(
@@ -274,7 +257,7 @@ fn prepare(
         ExitCode::from(2)
     };
     let root = repo_root().map_err(fail)?;
-    let guard = init_tracing(&root);
+    let guard = switchboard::logging::init(&root);
     let options = engine_options(cli, valid, root, None).map_err(fail)?;
     Ok((options, guard))
 }
