@@ -7,7 +7,6 @@
 
 use super::core::{Core, CoreOptions};
 use super::effect::{self, Effect, Input};
-use super::error::EngineError;
 use super::event::Entry;
 use super::link::{EngineLink, Request};
 use super::os::{Clock, Os, RealOs, SystemClock};
@@ -162,7 +161,6 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         plan,
         clock,
         shop,
-        journal_path: journal_path.clone(),
         snapshots: snap_tx,
         kills: Vec::new(),
     };
@@ -251,7 +249,6 @@ struct Driver {
     plan: Arc<ValidPlan>,
     clock: Arc<SystemClock>,
     shop: Arc<Workshop>,
-    journal_path: PathBuf,
     snapshots: watch::Sender<Arc<Snapshot>>,
     /// Session kills in flight; awaited on close so no session of a finished
     /// run outlives the engine.
@@ -370,21 +367,13 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let (shop, plan, path) = (self.shop.clone(), self.plan.clone(), self.journal_path);
+        let (os, shop) = (self.os.clone(), self.shop.clone());
         let closing = tokio::task::spawn_blocking(move || {
-            if let Err(e) = super::exec_log::write(&shop.repo.root, &plan, &path) {
-                tracing::warn!("cannot write EXECUTION_LOG.md: {e}");
-            }
+            os.write_execution_log();
             shop.kill_session(&names::control_session_name(&shop.repo_key));
         });
         if let Err(e) = closing.await {
-            tracing::warn!(
-                "closing the engine: {}",
-                EngineError::Io {
-                    what: "the closing task failed".into(),
-                    source: std::io::Error::other(e.to_string()),
-                }
-            );
+            tracing::warn!("closing the engine: {e}");
         }
         let snapshot = core.snapshot();
         self.snapshots.send_replace(Arc::new(snapshot.clone()));

@@ -91,6 +91,8 @@ pub enum Effect {
         shim_pid: Option<u32>,
     },
     Scan(ScanRequest),
+    /// The run finished: EXECUTION_LOG.md now, not only when the engine closes.
+    WriteExecutionLog,
 }
 
 impl Effect {
@@ -212,6 +214,10 @@ pub async fn perform(
             .await
         }
         Effect::Scan(req) => blocking(Box::new(move || Input::Scanned(os.scan(req)))).await,
+        Effect::WriteExecutionLog => {
+            let _ = tokio::task::spawn_blocking(move || os.write_execution_log()).await;
+            None
+        }
         Effect::KillSession { session } => {
             if let Err(e) = os.kill_session(&session).await {
                 tracing::debug!("kill-session {session}: {e}");

@@ -209,10 +209,16 @@ pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Res
     // Worktrees are shown relative to the repository, as the user would type them.
     let prefix = format!("{}/", root.display());
     for e in &mut entries {
-        if let Event::Spawned { worktree: w, .. } = &mut e.event
-            && let Some(rest) = w.strip_prefix(&prefix)
-        {
-            *w = rest.to_string();
+        if let Event::Spawned { worktree: w, .. } = &mut e.event {
+            // A merged task's worktree is usually removed: say so rather
+            // than list a path that is not there.
+            let gone = !Path::new(w.as_str()).exists();
+            if let Some(rest) = w.strip_prefix(&prefix) {
+                *w = rest.to_string();
+            }
+            if gone {
+                w.push_str(" (removed)");
+            }
         }
     }
     std::fs::write(

@@ -61,6 +61,7 @@ pub enum Call {
         keys: Vec<String>,
     },
     KillWorker,
+    WriteExecutionLog,
 }
 
 /// The world as a test scripts it. Unscripted, every spawn succeeds, every
@@ -208,6 +209,10 @@ impl Os for FakeOs {
             heads: req.previous,
             warnings: Vec::new(),
         }
+    }
+
+    fn write_execution_log(&self) {
+        self.call(Call::WriteExecutionLog);
     }
 
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {

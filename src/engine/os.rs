@@ -36,6 +36,8 @@ pub trait Os: Send + Sync + 'static {
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError>;
     /// Branch tips and merge-trees for the conflict early warning.
     fn scan(&self, req: ScanRequest) -> ScanResult;
+    /// Render `.switchboard/EXECUTION_LOG.md` from the journal.
+    fn write_execution_log(&self);
 
     // tmux (over the control connection)
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>>;
@@ -136,6 +138,14 @@ impl Os for RealOs {
 
     fn scan(&self, req: ScanRequest) -> ScanResult {
         super::early_warning::scan(&self.shop.repo, req)
+    }
+
+    fn write_execution_log(&self) {
+        let root = &self.shop.repo.root;
+        let journal = root.join(".switchboard").join("journal.jsonl");
+        if let Err(e) = super::exec_log::write(root, &self.shop.plan, &journal) {
+            tracing::warn!("cannot write EXECUTION_LOG.md: {e}");
+        }
     }
 
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {

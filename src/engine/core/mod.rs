@@ -391,6 +391,7 @@ impl Core {
             self.phase = RunPhase::Finished;
             let summary = self.summary_words();
             self.record(Entry::new(Event::RunFinished { summary }, self.now()));
+            self.effect(Effect::WriteExecutionLog);
         }
     }
 

@@ -105,4 +105,6 @@ fn a_task_goes_from_assigned_to_done_and_its_dependents_start() {
     fx.run_through("T3");
     assert_eq!(merges(&fx), ["T1", "T2", "T3"]);
     assert_eq!(fx.core.phase(), super::snapshot::RunPhase::Finished);
+    // EXECUTION_LOG.md is written as the run finishes, not only on quit.
+    assert!(fx.os.calls().contains(&Call::WriteExecutionLog));
 }
