@@ -94,7 +94,7 @@ fn answer(state: &mut Snapshot, command: Command) -> Reply {
                 message: format!("no task {id}"),
             },
         },
-        Command::Kill { task: id } => match task(state, &id) {
+        Command::Kill { task: id, .. } => match task(state, &id) {
             Some(i) => {
                 state.tasks[i].state = TaskState::Cancelled;
                 Reply::Ok

@@ -11,8 +11,14 @@ pub enum Command {
     Spawn { task: String, force: bool },
     /// Select a whole group to run (dependencies gate as usual).
     RunGroup { group: String },
-    /// Stop a worker; the task is cancelled, not restarted.
-    Kill { task: String },
+    /// Stop a worker. The task is cancelled (its dependents are skipped),
+    /// or with `keep_dependents` goes back to pending, unselected, and its
+    /// dependents wait for it.
+    Kill {
+        task: String,
+        #[serde(default)]
+        keep_dependents: bool,
+    },
     /// Stop a worker and start a fresh attempt in the same worktree.
     Restart { task: String },
     /// The halt cascade: stop dispatching and stop every worker.

@@ -157,14 +157,27 @@ fn kill_asks_and_n_cancels() {
         dependents: 13,
     };
     assert_eq!(app.overlay, Some(Overlay::Confirm(ask.clone())));
-    assert!(ask.lines()[2].contains("13 unfinished tasks"));
+    assert!(ask.lines()[0].contains("13 unfinished tasks depend on it"));
+    assert!(ask.lines()[1].contains("skipped") && ask.lines()[2].contains("keep them"));
     assert_eq!(press(&mut app, KeyCode::Char('n')), None);
     assert_eq!(app.overlay, None);
     press(&mut app, KeyCode::Char('x'));
-    let kill = Command::Kill { task: "T4".into() };
+    let kill = Command::Kill {
+        task: "T4".into(),
+        keep_dependents: false,
+    };
     assert_eq!(
         press(&mut app, KeyCode::Char('y')),
         Some(Effect::Call(kill))
+    );
+    press(&mut app, KeyCode::Char('x'));
+    let keep = Command::Kill {
+        task: "T4".into(),
+        keep_dependents: true,
+    };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('k')),
+        Some(Effect::Call(keep))
     );
 }
 

@@ -265,7 +265,7 @@ fn describe(command: &Command) -> String {
         Command::Spawn { task, force: false } => format!("spawn {task}"),
         Command::Spawn { task, force: true } => format!("spawn {task} (forced)"),
         Command::RunGroup { group } => format!("run {group}"),
-        Command::Kill { task } => format!("kill {task}"),
+        Command::Kill { task, .. } => format!("kill {task}"),
         Command::Restart { task } => format!("restart {task}"),
         Command::Halt => "halt".into(),
         Command::Resume => "resume".into(),

@@ -46,18 +46,19 @@ impl Confirm {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Confirm::Halt => vec!["Halt every worker? y/n".into()],
-            Confirm::Kill { task, dependents } => {
-                let mut lines = vec![
-                    format!("Kill worker {task}? y/n"),
-                    "The task is cancelled, not restarted.".into(),
-                ];
-                if *dependents > 0 {
-                    lines.push(format!(
-                        "{dependents} unfinished tasks that depend on it will be skipped."
-                    ));
-                }
-                lines
-            }
+            Confirm::Kill {
+                task,
+                dependents: 0,
+            } => vec![
+                format!("Kill worker {task}? y/n"),
+                "The task is cancelled, not restarted.".into(),
+            ],
+            Confirm::Kill { task, dependents } => vec![
+                format!("Kill worker {task}: {dependents} unfinished tasks depend on it."),
+                format!("y  kill it and give them up: {task} is cancelled, they are skipped"),
+                format!("k  kill it but keep them: {task} goes back to pending, they wait"),
+                "n  neither".into(),
+            ],
             Confirm::SpawnUnmet { task, message } => vec![
                 format!("The engine refused: {message}"),
                 format!("Spawn {task} anyway, before its dependencies? y/n"),
@@ -81,12 +82,21 @@ impl Confirm {
                 KeyCode::Esc | KeyCode::Char('n' | 'N' | 'c' | 'C') => Some(None),
                 _ => None,
             },
+            Confirm::Kill { task, dependents }
+                if *dependents > 0 && matches!(key.code, KeyCode::Char('k' | 'K')) =>
+            {
+                Some(Some(Effect::Call(Command::Kill {
+                    task: task.clone(),
+                    keep_dependents: true,
+                })))
+            }
             _ if no => Some(None),
             _ if !yes => None,
             Confirm::Halt => Some(Some(Effect::Call(Command::Halt))),
-            Confirm::Kill { task, .. } => {
-                Some(Some(Effect::Call(Command::Kill { task: task.clone() })))
-            }
+            Confirm::Kill { task, .. } => Some(Some(Effect::Call(Command::Kill {
+                task: task.clone(),
+                keep_dependents: false,
+            }))),
             Confirm::SpawnUnmet { task, .. } => Some(Some(Effect::Call(Command::Spawn {
                 task: task.clone(),
                 force: true,

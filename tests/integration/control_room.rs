@@ -540,7 +540,8 @@ fn running_a_task_again_revives_the_tasks_skipped_for_it() {
         engine(
             &sb,
             C::Kill {
-                task: "alpha".into()
+                task: "alpha".into(),
+                keep_dependents: false,
             }
         ),
         ok
@@ -567,7 +568,8 @@ fn running_a_task_again_revives_the_tasks_skipped_for_it() {
         engine(
             &sb,
             C::Kill {
-                task: "alpha".into()
+                task: "alpha".into(),
+                keep_dependents: false,
             }
         ),
         ok

@@ -163,7 +163,7 @@ impl Core {
         Reply::Ok
     }
 
-    pub(super) fn kill(&mut self, task: &str) -> Reply {
+    pub(super) fn kill(&mut self, task: &str, keep_dependents: bool) -> Reply {
         let t = match self.find(task) {
             Ok(t) => t,
             Err(r) => return r,
@@ -175,7 +175,16 @@ impl Core {
             };
         }
         self.stop_worker(t);
-        self.set_state(t, TaskState::Cancelled, Some("killed by hand".into()));
+        if keep_dependents {
+            // The worker goes, the subtree stays: nothing is skipped, and the
+            // task waits for a person to start it again.
+            self.tasks[t].selected = false;
+            let why = "killed by hand; its dependents wait for it".to_string();
+            self.set_state(t, TaskState::Cancelled, Some(why.clone()));
+            self.set_state(t, TaskState::Pending, Some(why));
+        } else {
+            self.set_state(t, TaskState::Cancelled, Some("killed by hand".into()));
+        }
         Reply::Ok
     }
 

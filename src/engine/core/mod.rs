@@ -340,7 +340,10 @@ impl Core {
             Command::Resume => self.resume(),
             Command::Spawn { task, force } => self.spawn_now(&task, force),
             Command::RunGroup { group } => self.run_group(&group),
-            Command::Kill { task } => self.kill(&task),
+            Command::Kill {
+                task,
+                keep_dependents,
+            } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
             Command::Shutdown { halt } => {

@@ -133,7 +133,13 @@ fn a_spawn_result_for_a_killed_attempt_kills_its_session() {
     };
     assert_eq!(fx.request(spawn), Reply::Ok);
     assert_eq!(fx.held().len(), 1);
-    assert_eq!(fx.request(Command::Kill { task: "T1".into() }), Reply::Ok);
+    assert_eq!(
+        fx.request(Command::Kill {
+            task: "T1".into(),
+            keep_dependents: false,
+        }),
+        Reply::Ok
+    );
     fx.release();
     assert_eq!(fx.state("T1"), TaskState::Cancelled);
     assert!(fx.os.calls().contains(&Call::KillSession {
@@ -325,4 +331,31 @@ fn a_quiet_pane_that_asks_is_waiting_with_its_question() {
         fx.beat("T1");
     }
     assert_eq!(fx.state("T1"), TaskState::Running);
+}
+
+/// Killing a worker and giving up its subtree are different wishes.
+#[test]
+fn a_kill_that_keeps_dependents_leaves_them_pending() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    fx.hello("T1", 1);
+    let keep = Command::Kill {
+        task: "T1".into(),
+        keep_dependents: true,
+    };
+    assert_eq!(fx.request(keep), Reply::Ok);
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Pending);
+    assert_eq!(t1.attempts[0].outcome, Some(AttemptOutcome::Cancelled));
+    fx.run_through("T2");
+    fx.advance(5000);
+    assert_eq!(fx.state("T3"), TaskState::Pending, "waits, not skipped");
+    assert_eq!(spawns(&fx, "T1").len(), 1, "not started again by itself");
+    // Started again by hand: the subtree goes on.
+    let spawn = Command::Spawn {
+        task: "T1".into(),
+        force: false,
+    };
+    assert_eq!(fx.request(spawn), Reply::Ok);
+    fx.run_through("T1");
+    assert_eq!(fx.state("T3"), TaskState::Running);
 }

@@ -143,7 +143,13 @@ fn a_halt_during_the_shutdown_drain_does_not_spin() {
     fx.hello("T1", 1);
     fx.hello("T2", 1);
     // T1's shim is let go while its agent runs: the quit waits for its exit.
-    assert_eq!(fx.request(Command::Kill { task: "T1".into() }), Reply::Ok);
+    assert_eq!(
+        fx.request(Command::Kill {
+            task: "T1".into(),
+            keep_dependents: false,
+        }),
+        Reply::Ok
+    );
     assert_eq!(fx.request(Command::Shutdown { halt: false }), Reply::Ok);
     assert_eq!(fx.core.ready_to_close(), None, "T1's shim drains");
     let _report = fx.request_later(Command::Halt);
