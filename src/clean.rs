@@ -2,6 +2,8 @@
 //! tmux sessions and, with `--worktrees`, the worktrees of merged tasks.
 //! Unmerged work is never deleted without `--force`.
 
+use crate::engine::command::{Command, Reply};
+use crate::engine::snapshot::RunPhase;
 use crate::engine::socket;
 use crate::git::Repo;
 use crate::tmux::command::Tmux;
@@ -32,15 +34,33 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
     if let Ok(path) = socket::socket_path(&key)
         && tokio::net::UnixStream::connect(&path).await.is_ok()
     {
-        eprintln!(
-            "switchboard clean: an engine is running for this repository; halt or quit it first (`switchboard halt`)"
+        // A halted engine still owns its workers' panes and worktrees.
+        let halted = matches!(
+            socket::call(&path, &Command::Status).await,
+            Ok(Reply::Status(s)) if s.phase == RunPhase::Halted
         );
+        let how = if halted {
+            "it is halted, not stopped: quit it (q in the control room, or Ctrl-C on a headless run) or `switchboard resume` it"
+        } else {
+            "halt or quit it first (`switchboard halt`)"
+        };
+        eprintln!("switchboard clean: an engine is running for this repository; {how}");
         return ExitCode::from(2);
     }
     let tmux = Tmux::new(opts.tmux_socket.clone());
-    let sessions = tmux.list_sessions().unwrap_or_default();
-    let mut removed = 0;
-    for s in sessions.iter().filter(|s| names::is_ours(s, &key)) {
+    let sessions = tmux.sessions_alive().unwrap_or_default();
+    let (mut removed, mut kept) = (0, 0);
+    for (s, alive) in sessions.iter().filter(|(s, _)| names::is_ours(s, &key)) {
+        // A worker still at work was left running on purpose (quit with
+        // "leave workers running"): the next switchboard re-adopts it.
+        let worker = names::task_of(s, &key).is_some();
+        if worker && *alive && !opts.force {
+            kept += 1;
+            println!(
+                "kept tmux session {s}: its worker is still at work (left running to be re-adopted; --force removes it)"
+            );
+            continue;
+        }
         match tmux.kill_session(s) {
             Ok(_) => {
                 removed += 1;
@@ -50,6 +70,11 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
         }
     }
     println!("{removed} tmux session(s) removed");
+    if kept > 0 {
+        println!(
+            "{kept} session(s) with a live worker kept: `switchboard` re-adopts them, `switchboard clean --force` removes them"
+        );
+    }
     if opts.worktrees {
         return clean_worktrees(&repo, &opts);
     }

@@ -157,15 +157,26 @@ pub fn create_with(plan: &Plan) -> Result<Demo, String> {
 }
 
 /// Ask on the terminal whether to remove the demo; remove it if so.
-pub fn offer_cleanup(demo: &Demo) {
-    eprint!(
-        "Remove the demo repository {} and its tmux server? [Y/n] ",
-        demo.dir.display()
-    );
+/// `live_workers`: workers left running on quit. Then the default is to
+/// keep everything, as the person just chose to leave them running.
+pub fn offer_cleanup(demo: &Demo, live_workers: usize) {
+    if live_workers > 0 {
+        eprint!(
+            "Remove the demo repository {} and its tmux server, stopping its {live_workers} running worker(s)? [y/N] ",
+            demo.dir.display()
+        );
+    } else {
+        eprint!(
+            "Remove the demo repository {} and its tmux server? [Y/n] ",
+            demo.dir.display()
+        );
+    }
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    if answer.trim().is_empty() || answer.trim().eq_ignore_ascii_case("y") {
+    let answer = answer.trim();
+    let yes = answer.eq_ignore_ascii_case("y") || (answer.is_empty() && live_workers == 0);
+    if yes {
         let _ = Command::new("tmux")
             .args(["-L", &demo.tmux_socket, "kill-server"])
             .output();

@@ -131,16 +131,20 @@ fn demo(cli: &Cli) -> ExitCode {
     };
     options.plan_name = "demo: dispatcher.example.yaml".into();
     options.select = (0..options.plan.plan.tasks.len()).collect();
+    let mut live_workers = 0;
     let code = runtime(|| async {
         match switchboard::front::run(options, tui_options(cli)).await {
-            Ok(_) => ExitCode::SUCCESS,
+            Ok(closing) => {
+                live_workers = closing.live_workers;
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("switchboard demo: {e:#}");
                 ExitCode::FAILURE
             }
         }
     });
-    switchboard::demo::offer_cleanup(&demo);
+    switchboard::demo::offer_cleanup(&demo, live_workers);
     code
 }
 

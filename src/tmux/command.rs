@@ -147,6 +147,23 @@ impl Tmux {
         }
     }
 
+    /// Every session with whether its (active) pane still runs: a worker
+    /// session has one pane, so this says whether its worker lives.
+    pub fn sessions_alive(&self) -> Result<Vec<(String, bool)>> {
+        let list = ListSessions::new()
+            .format("#{pane_dead} #{session_name}")
+            .build();
+        match self.exec("list-sessions", vec![list]) {
+            Ok(out) => Ok(out
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(dead, name)| (name.to_string(), dead != "1"))
+                .collect()),
+            Err(TmuxError::NoServer { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Kills the server and every session on it; fine when none runs.
     pub fn kill_server(&self) -> Result<()> {
         match self.exec("kill-server", vec![KillServer::new().build()]) {

@@ -190,3 +190,25 @@ fn a_question_in_any_command_is_waiting_until_answered() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(merges_of(&sb, "A"), 1);
 }
+
+/// `clean` keeps a worker that was left running to be re-adopted (here its
+/// engine died), and says so; `--force` removes it.
+#[test]
+fn clean_keeps_live_workers_unless_forced() {
+    let sb = Sandbox::new(&plan("", &task("A", "slow")));
+    let mut child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("A running", |s| {
+        s.state_of("A").as_deref() == Some("running")
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    let out = sb.run(&["clean"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("its worker is still at work"), "{said}");
+    assert!(sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
+    let out = sb.run(&["clean", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
+    sb.assert_no_process_left("after clean --force");
+}
