@@ -740,12 +740,13 @@ fn report_to_a_missing_socket_exits_2() {
 
 /// A fake agent that leaves processes the way real ones do: a daemon in its
 /// own session that ignores SIGTERM and SIGHUP (codex's app-server), a
-/// process that catches SIGHUP (gemini's node), and an orphan that exits
-/// with 7 before the agent does (its exit must not pass for the agent's).
+/// double-forked process that catches SIGHUP (gemini's node), and an orphan
+/// that exits with 7 before the agent does (its exit must not pass for the
+/// agent's).
 /// Then `exit 3`, or (`wait`) runs until stopped.
 const LEAKY_AGENT: &str = r#"
 setsid sh -c 'trap "" TERM HUP; touch "$DIR/daemon.ready"; exec sleep 300' &
-sh -c 'trap "echo caught HUP" HUP; touch "$DIR/catcher.ready"; while :; do sleep 1; done' &
+( sh -c 'trap "echo caught HUP" HUP; touch "$DIR/catcher.ready"; while :; do sleep 1; done' & )
 ( sh -c 'exit 7' & )
 until [ -e "$DIR/daemon.ready" ] && [ -e "$DIR/catcher.ready" ]; do sleep 0.02; done
 touch "$DIR/ready"
