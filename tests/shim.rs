@@ -163,6 +163,18 @@ impl Fixture {
         }
     }
 
+    /// Live processes of this attempt other than `except`: the shim, the
+    /// agent and everything they started, found by the `DIR=<fixture dir>`
+    /// each inherits from the shim's environment.
+    fn attempt_processes(&self, except: Option<Pid>) -> Vec<String> {
+        let marker = format!("DIR={}", self.dir.path().display());
+        marked_processes(&marker)
+            .into_iter()
+            .filter(|(pid, _)| Some(*pid) != except)
+            .map(|(pid, cmdline)| format!("{pid}: {cmdline}"))
+            .collect()
+    }
+
     async fn wait_for_file(&self, name: &str) {
         let path = self.path(name);
         let start = Instant::now();
@@ -181,7 +193,41 @@ impl Drop for Fixture {
         if let Some(pid) = self.shim_pid {
             let _ = killpg(pid, Signal::SIGKILL);
         }
+        // What escaped the groups (a failed test of the process tree).
+        let marker = format!("DIR={}", self.dir.path().display());
+        for (pid, _) in marked_processes(&marker) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
     }
+}
+
+/// Live (not zombie) processes with `marker` (`NAME=value`) in their
+/// environment, with their command lines.
+fn marked_processes(marker: &str) -> Vec<(Pid, String)> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if !environ.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        if state.is_none_or(|s| s.starts_with(['Z', 'X'])) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        found.push((Pid::from_raw(pid), cmdline.trim_end().to_string()));
+    }
+    found
 }
 
 /// One shim connection, as the engine sees it.
@@ -690,4 +736,93 @@ fn report_to_a_missing_socket_exits_2() {
         stderr.contains("cannot reach the worker's report socket"),
         "{stderr}"
     );
+}
+
+/// A fake agent that leaves processes the way real ones do: a daemon in its
+/// own session that ignores SIGTERM and SIGHUP (codex's app-server), a
+/// double-forked process that catches SIGHUP (gemini's node), and an orphan
+/// that exits with 7 before the agent does (its exit must not pass for the
+/// agent's).
+/// Then `exit 3`, or (`wait`) runs until stopped.
+const LEAKY_AGENT: &str = r#"
+setsid sh -c 'trap "" TERM HUP; touch "$DIR/daemon.ready"; exec sleep 300' &
+( sh -c 'trap "echo caught HUP" HUP; touch "$DIR/catcher.ready"; while :; do sleep 1; done' & )
+( sh -c 'exit 7' & )
+until [ -e "$DIR/daemon.ready" ] && [ -e "$DIR/catcher.ready" ]; do sleep 0.02; done
+touch "$DIR/ready"
+[ "$1" = wait ] && exec sleep 300
+exit 3
+"#;
+
+/// Start the leaky agent with `mode` (`exit` or `wait`) under a shim whose
+/// own stop grace is short.
+async fn start_leaky(fx: &mut Fixture, mode: &str) -> Conn {
+    std::fs::write(fx.path("leaky.sh"), LEAKY_AGENT).expect("write the fake agent");
+    let engine = fx.listen();
+    let mut cmd = fx.command(&format!(r#"sh "$DIR/leaky.sh" {mode}"#), 1000);
+    cmd.args(["--stop-grace-ms", "150"]);
+    fx.spawn(cmd);
+    let mut conn = Conn::accept(&engine).await;
+    fx.hello(&mut conn).await;
+    conn
+}
+
+/// The attempt's `exit` says its whole tree is gone: nothing but the shim
+/// is left right then, and nothing at all the moment the shim has exited.
+async fn assert_tree_gone(fx: &mut Fixture, conn: &mut Conn) -> ExitStatus {
+    let status = conn.exit().await;
+    let shim = fx.shim_pid;
+    let left = fx.attempt_processes(shim);
+    assert!(left.is_empty(), "left at the exit: {left:?}");
+    conn.send(&EngineMessage::Bye).await;
+    fx.shim_exit().await;
+    let left = fx.attempt_processes(None);
+    assert!(left.is_empty(), "left once the shim exited: {left:?}");
+    status
+}
+
+#[tokio::test]
+async fn an_agent_that_exits_leaves_no_process_behind() {
+    let mut fx = Fixture::new();
+    let mut conn = start_leaky(&mut fx, "exit").await;
+    let status = assert_tree_gone(&mut fx, &mut conn).await;
+    assert_eq!(
+        status,
+        exited_with(3),
+        "the agent's own status, not the orphan's"
+    );
+    assert!(
+        fx.path("ready").exists(),
+        "the agent got as far as its exit"
+    );
+}
+
+#[tokio::test]
+async fn a_halted_agent_leaves_no_process_behind() {
+    let mut fx = Fixture::new();
+    let mut conn = start_leaky(&mut fx, "wait").await;
+    fx.wait_for_file("ready").await;
+    conn.send(&EngineMessage::Halt {
+        halt_id: 4,
+        grace_ms: 150,
+    })
+    .await;
+    assert_eq!(conn.recv().await, ShimMessage::HaltAck { halt_id: 4 });
+    assert!(matches!(
+        conn.recv().await,
+        ShimMessage::Halted { halt_id: 4, .. }
+    ));
+    let status = assert_tree_gone(&mut fx, &mut conn).await;
+    assert!(is_sigint_death(&status), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_hangup_of_the_shim_leaves_no_process_behind() {
+    let mut fx = Fixture::new();
+    let mut conn = start_leaky(&mut fx, "wait").await;
+    fx.wait_for_file("ready").await;
+    let shim = fx.shim_pid.expect("shim pid");
+    kill(shim, Signal::SIGHUP).expect("hang up the shim");
+    let status = assert_tree_gone(&mut fx, &mut conn).await;
+    assert!(is_sigint_death(&status), "{status:?}");
 }

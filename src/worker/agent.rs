@@ -1,14 +1,16 @@
-//! The agent's keeper: a task that notices the agent's exit, clears what is
-//! left of its process group, and runs the stop cascade (SIGINT → SIGTERM →
-//! SIGKILL) for halts.
+//! The agent's keeper: a task that notices the agent's exit, runs the stop
+//! cascade (SIGINT → SIGTERM → SIGKILL) on its process group for halts, and
+//! then ends whatever the agent left anywhere below the shim.
 //!
 //! It reports on one channel, in order: every `Stopped` for a cascade comes
-//! before the `Exited` that the cascade caused.
+//! before the `Exited` that the cascade caused, and `Exited` comes once no
+//! process of the attempt is left.
 
-use super::job;
 use super::protocol::{ExitStatus, StopSignal};
+use super::{job, tree};
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
+use nix::unistd::{Pid, getpid};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::Signal as SignalStream;
 use tokio::sync::mpsc;
@@ -19,9 +21,12 @@ use tokio::time::sleep;
 const POLL: Duration = Duration::from_millis(20);
 /// Idle re-check, in case a SIGCHLD was coalesced away.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// What leftovers get between SIGTERM and SIGKILL after the agent has exited:
-/// enough for a stray `git` to drop its lock files.
+/// What leftovers get between SIGTERM and SIGKILL after the agent has exited
+/// on its own: enough for a stray `git` to drop its lock files.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+/// How long SIGKILLed leftovers may take to go before the exit is reported
+/// anyway (a process in uninterruptible sleep dies only when it wakes).
+const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// Exit status used when `sh` itself could not be started (the shell's "not found").
 pub const NOT_STARTED: ExitStatus = ExitStatus {
@@ -40,13 +45,14 @@ pub struct StopRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
-    /// The group is gone; one per stop request.
+    /// The agent's group is gone; one per stop request.
     Stopped {
         halt_id: Option<u64>,
         stop_ms: u64,
         signal: StopSignal,
     },
-    /// The agent has ended and its group is gone (or would not go in time).
+    /// The agent has ended and every process it left is gone (or would not
+    /// go in time).
     Exited(ExitStatus),
 }
 
@@ -75,7 +81,11 @@ struct Keeper {
 impl Keeper {
     async fn run(mut self, agent: Option<Pid>) {
         let status = match agent {
-            Some(pgid) => self.watch(pgid).await,
+            Some(pgid) => {
+                let (status, grace) = self.watch(pgid).await;
+                self.end_leftovers(pgid, grace).await;
+                status
+            }
             None => NOT_STARTED,
         };
         self.emit(AgentEvent::Exited(status)).await;
@@ -85,20 +95,23 @@ impl Keeper {
         }
     }
 
-    /// Wait for the agent to end on its own or be stopped; returns its status
-    /// once its whole group is gone.
-    async fn watch(&mut self, pgid: Pid) -> ExitStatus {
+    /// Wait for the agent to end on its own or be stopped. Returns its status,
+    /// and the grace its leftovers get between SIGTERM and SIGKILL: a stop's
+    /// own grace, or [`LEFTOVER_GRACE`] when it ended on its own.
+    async fn watch(&mut self, pgid: Pid) -> (ExitStatus, Duration) {
         let mut requests_open = true;
         loop {
             if let Some(status) = job::reap(pgid) {
-                self.clear_leftovers(pgid).await;
-                return status;
+                return (status, LEFTOVER_GRACE);
             }
             tokio::select! {
                 _ = self.sigchld.recv() => {}
                 _ = sleep(IDLE_POLL) => {}
                 request = self.requests.recv(), if requests_open => match request {
-                    Some(request) => return self.stop(pgid, request).await,
+                    Some(request) => {
+                        let grace = request.grace;
+                        return (self.stop(pgid, request).await, grace);
+                    }
                     None => requests_open = false,
                 },
             }
@@ -111,7 +124,6 @@ impl Keeper {
     async fn stop(&mut self, pgid: Pid, first: StopRequest) -> ExitStatus {
         if let Some(status) = job::reap(pgid) {
             // It ended on its own just before the halt: nothing to stop.
-            self.clear_leftovers(pgid).await;
             self.emit(stopped(&first, StopSignal::None)).await;
             return status;
         }
@@ -158,31 +170,57 @@ impl Keeper {
         })
     }
 
-    /// After the agent has exited: whatever it left in its group gets
-    /// SIGTERM, then SIGKILL, so no agent process outlives its worker.
-    async fn clear_leftovers(&mut self, pgid: Pid) {
-        for (sig, wait) in [
-            (Signal::SIGTERM, LEFTOVER_GRACE),
-            (Signal::SIGKILL, LEFTOVER_GRACE * 5),
-        ] {
-            if !job::group_alive(pgid) {
-                return;
-            }
-            tracing::info!("agent left processes in group {pgid}; sending {sig}");
-            job::signal_group(pgid, sig);
-            job::signal_group(pgid, Signal::SIGCONT);
+    /// After the agent is reaped: whatever it left, in its group or escaped
+    /// from it (`setsid`, a double fork), gets SIGTERM, then SIGKILL after
+    /// `grace`, and is reaped. The shim is a subreaper, so all of it is below
+    /// the shim; each process gets each signal once, including any forked
+    /// while this runs.
+    async fn end_leftovers(&mut self, pgid: Pid, grace: Duration) {
+        let shim = getpid();
+        let mut left = Vec::new();
+        for (sig, wait) in [(Signal::SIGTERM, grace), (Signal::SIGKILL, KILL_WAIT)] {
             let deadline = Instant::now() + wait;
-            while job::group_alive(pgid) && Instant::now() < deadline {
+            let mut told = BTreeSet::new();
+            let mut group_told = false;
+            loop {
+                job::reap(pgid);
+                left = tree::descendants(shim);
+                let group_alive = job::group_alive(pgid);
+                if left.is_empty() && !group_alive {
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                if told.is_empty() && !group_told {
+                    tracing::info!("the agent left processes {left:?}; sending {sig}");
+                }
+                if left.is_empty() && !group_told {
+                    group_told = true;
+                    // The group lives on but /proc shows nothing below the shim
+                    // (no /proc, or not a subreaper): the group is all we know.
+                    job::signal_group(pgid, sig);
+                    if sig != Signal::SIGKILL {
+                        job::signal_group(pgid, Signal::SIGCONT);
+                    }
+                }
+                let newcomers: Vec<Pid> = left
+                    .iter()
+                    .copied()
+                    .filter(|&pid| told.insert(pid))
+                    .collect();
+                tree::signal_each(&newcomers, sig);
+                if sig != Signal::SIGKILL {
+                    // A stopped process would hold the signal until continued.
+                    tree::signal_each(&newcomers, Signal::SIGCONT);
+                }
                 tokio::select! {
                     _ = self.sigchld.recv() => {}
                     _ = sleep(POLL) => {}
                 }
-                job::reap(pgid);
             }
         }
-        if job::group_alive(pgid) {
-            tracing::warn!("process group {pgid} survives SIGKILL (uninterruptible?)");
-        }
+        tracing::warn!("processes {left:?} survive SIGKILL (uninterruptible?)");
     }
 
     async fn emit(&self, event: AgentEvent) {

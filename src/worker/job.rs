@@ -37,9 +37,9 @@ pub fn ignore_job_control_signals() -> nix::Result<()> {
     Ok(())
 }
 
-/// Adopt orphaned descendants, so that a group member whose parent died is
-/// reaped here rather than lingering as a zombie (which would keep the group
-/// "alive" to `kill(-pgid, 0)` in containers whose init does not reap).
+/// Adopt orphaned descendants: whatever the agent starts stays below the
+/// shim even after `setsid` or a double fork, so the shim can find and end
+/// it (`tree::descendants`), and reaps it rather than leaving a zombie.
 #[cfg(target_os = "linux")]
 pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
@@ -127,7 +127,7 @@ pub fn spawn_agent<'a>(
 
 /// Collect every ended child without blocking (the agent and any orphaned
 /// descendants adopted as subreaper). Returns the agent's status if the agent
-/// was among them. A stopped agent (Ctrl-Z in the pane) is continued: with no
+/// was among them: an orphan's exit is reaped and otherwise ignored. A stopped agent (Ctrl-Z in the pane) is continued: with no
 /// shell prompt to `fg` from, a stopped agent would only look hung.
 pub fn reap(agent: Pid) -> Option<ExitStatus> {
     let mut status = None;

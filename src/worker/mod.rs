@@ -7,4 +7,5 @@ pub mod protocol;
 pub mod report;
 pub mod secret;
 pub mod shim;
+mod tree;
 mod uplink;

@@ -7,8 +7,9 @@
 //! - `halt_ack` is sent before any signal for that halt, and before its `halted`;
 //! - a `halted` whose cascade stopped the agent comes before the `exit`;
 //! - a report the agent saw acknowledged comes before the `exit`;
-//! - `exit` comes once the agent is reaped and its process group is gone,
-//!   and is repeated after each reconnect until `bye`.
+//! - `exit` comes once the agent is reaped and every process it left (in its
+//!   group or escaped from it) is gone, and is repeated after each reconnect
+//!   until `bye`.
 
 use super::agent::{self, AgentEvent, StopRequest};
 use super::job::{self, Terminal};

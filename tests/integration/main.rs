@@ -9,6 +9,7 @@ mod example_plan;
 mod harness;
 mod large_values;
 mod plan_fixtures;
+mod process_tree;
 mod readme;
 mod reliability;
 mod sim_agent;
