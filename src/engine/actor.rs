@@ -241,7 +241,8 @@ async fn found_merged(
     }
 }
 
-/// How long the engine waits, when it closes, for the shims it let go of.
+/// How long the engine waits, when it closes, for the shims it let go of
+/// (beyond twice the halt grace).
 const SHIMS_GONE_WAIT: Duration = Duration::from_secs(3);
 
 struct Driver {
@@ -347,7 +348,10 @@ impl Driver {
         }
         // Nothing of the run outlives it: the shims it let go of have had
         // their `bye` (or lost their pane); one still there is ended.
-        let deadline = tokio::time::Instant::now() + SHIMS_GONE_WAIT;
+        // A shim ends its agent's leftovers (SIGTERM, SIGKILL after the grace)
+        // before it exits: give it that long, and some.
+        let grace = Duration::from_millis(2 * self.plan.plan.settings.halt.grace_ms);
+        let deadline = tokio::time::Instant::now() + SHIMS_GONE_WAIT + grace;
         loop {
             let left: Vec<u32> = core
                 .ended_shims()
