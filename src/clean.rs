@@ -72,7 +72,10 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
     println!("{removed} tmux session(s) removed");
     // Launch files are read (and removed) by a shim as it starts; with no
     // engine running, any left belong to shims that never ran.
-    let launch = repo.root.join(".switchboard").join(crate::worker::launch::DIR);
+    let launch = repo
+        .root
+        .join(".switchboard")
+        .join(crate::worker::launch::DIR);
     if let Ok(entries) = std::fs::read_dir(&launch) {
         for e in entries.flatten() {
             let _ = std::fs::remove_file(e.path());

@@ -157,7 +157,11 @@ impl Workshop {
         ];
         agent_env.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let launch = Launch {
-            command: agent.command.clone(),
+            // The task's own command stands in for its own profile's only.
+            command: match &task.command {
+                Some(own) if profile == task.agent.kind => own.clone(),
+                _ => agent.command.clone(),
+            },
             env: agent_env,
         };
         let launch_path = self.launch_path(task, attempt);

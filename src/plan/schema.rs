@@ -223,6 +223,11 @@ pub struct Task {
     /// This task's attempts time out after this long (overrides its profile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<f64>,
+    /// Run this instead of its profile's `command` (the profile's env,
+    /// rules and timeout still apply; a fallback runs its own command), so
+    /// six tasks don't need seven profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

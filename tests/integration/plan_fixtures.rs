@@ -130,6 +130,7 @@ fn full_fixture_sets_everything() {
         "/agents/builder/promptRules/0/send",
         "/agents/builder/timeoutMinutes",
         "/tasks/0/timeoutMinutes",
+        "/tasks/0/command",
         "/groups/1/title",
         "/groups/1/after/0",
         "/tasks/0/priority",

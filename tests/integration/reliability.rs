@@ -212,3 +212,16 @@ fn clean_keeps_live_workers_unless_forced() {
     assert!(!sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
     sb.assert_no_process_left("after clean --force");
 }
+
+/// Issue 12: a task may carry its own command beside its profile.
+#[test]
+fn a_task_s_own_command_runs_instead_of_its_profile_s() {
+    let tasks = format!(
+        "{}    command: \"switchboard sim-agent --duration 0.2\"\n",
+        task("A", "missing")
+    );
+    let sb = Sandbox::new(&plan("", &tasks));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(merges_of(&sb, "A"), 1);
+}

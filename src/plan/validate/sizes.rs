@@ -76,6 +76,17 @@ fn task(t: &Task, report: &mut Report) {
             report.key_at(pos, "title"),
         );
     }
+    if let Some(command) = t.command.as_ref().map(String::len)
+        && command > MAX_VALUE_BYTES
+    {
+        report.error(
+            format!(
+                "task {id}: its command is {command} bytes; {}",
+                at_most("can be run with `sh -c`")
+            ),
+            report.key_at(pos, "command"),
+        );
+    }
     // One path per line.
     let outputs = t.outputs.iter().map(|o| o.path.len() + 1).sum::<usize>();
     if outputs > MAX_VALUE_BYTES {

@@ -118,6 +118,19 @@ fn references(
 
 /// Effort, paths and validation commands switchboard can work with.
 fn values(t: &Task, pos: Pos, report: &mut Report) {
+    if let Some(command) = &t.command {
+        let at = report.key_at(pos, "command");
+        if command.trim().is_empty() {
+            report.error(format!("task {}: its command is empty", t.task_id), at);
+        } else if let Some(program) = crate::plan::checks::program_of(command)
+            && !crate::plan::checks::program_found(program)
+        {
+            report.warning(
+                format!("task {}: program '{program}' is not on PATH", t.task_id),
+                at,
+            );
+        }
+    }
     if let Some(why) = t
         .timeout_minutes
         .and_then(crate::plan::checks::timeout_problem)
