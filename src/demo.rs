@@ -28,6 +28,7 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         fallbacks: fallbacks.iter().map(|f| f.to_string()).collect(),
         prompt_rules: Vec::new(),
         timeout_minutes: None,
+        screen: Default::default(),
     }
 }
 

@@ -171,6 +171,14 @@ pub enum Event {
         pattern: String,
         line: String,
     },
+    /// An interactive agent went from busy to idle at its prompt: its turn
+    /// is over, and the task's checks run.
+    TurnFinished,
+    /// The checks failed after a turn: the agent was told so in its session.
+    Nudged {
+        nudge: u32,
+        check: String,
+    },
     /// An event of a newer switchboard: kept in place, not understood.
     #[serde(other)]
     Unknown,

@@ -174,6 +174,7 @@ impl TaskRecord {
                     task.profile = next.clone();
                 }
             }
+            Event::TurnFinished => task.last_line = "turn finished".into(),
             Event::Validation { ok: false, .. } => {
                 self.pending = Some(AttemptOutcome::Failed);
             }

@@ -172,6 +172,10 @@ pub struct TaskView {
     pub session: Option<String>,
     pub worktree: Option<String>,
     pub branch: Option<String>,
+    /// What an interactive agent's screen says it is doing (`working`,
+    /// `idle at prompt`), for profiles with `screen` rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_state: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,6 +272,7 @@ impl TaskView {
             session: None,
             worktree: None,
             branch: None,
+            agent_state: None,
         }
     }
 }

@@ -135,6 +135,7 @@ mod tests {
             max_restarts: 2,
             backoff_ms: 100,
             max_backoff_ms: 150,
+            max_nudges: 2,
         };
         let chain = vec!["claude".to_string(), "codex".to_string()];
         assert_eq!(
@@ -163,6 +164,7 @@ mod tests {
             max_restarts: 9,
             backoff_ms: 1000,
             max_backoff_ms: 30_000,
+            max_nudges: 2,
         };
         let seq: Vec<u64> = (0..7).map(|n| backoff_ms(&r, n)).collect();
         assert_eq!(seq, vec![1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);

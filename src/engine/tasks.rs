@@ -81,6 +81,14 @@ pub struct Worker {
     pub screen_question: Option<String>,
     /// This worker is WAITING because of `screen_question`.
     pub asked_on_screen: bool,
+    /// An interactive agent's screen (profile `screen` rules): busy since
+    /// its turn began, idle at its prompt now.
+    pub busy_on_screen: bool,
+    pub idle_on_screen: bool,
+    /// The checks are running because its turn finished (the agent lives on).
+    pub turn_done: bool,
+    /// Times it was told its checks failed.
+    pub nudges: u32,
     /// What its shim's hello must prove it knows: the digest of the secret
     /// this engine gave it, or the journaled one of an adopted worker.
     pub secret: Option<SecretDigest>,
@@ -106,6 +114,10 @@ impl Worker {
             deadline_ms: None,
             screen_question: None,
             asked_on_screen: false,
+            busy_on_screen: false,
+            idle_on_screen: false,
+            turn_done: false,
+            nudges: 0,
             secret: None,
         }
     }
@@ -154,6 +166,15 @@ impl TaskRun {
             view.last_line = line.clone();
         }
         view.light = self.light();
+        view.agent_state = self.worker.as_ref().and_then(|w| {
+            if w.busy_on_screen && !w.idle_on_screen {
+                Some("working".to_string())
+            } else if w.idle_on_screen {
+                Some("idle at prompt".to_string())
+            } else {
+                None
+            }
+        });
         view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
         view.session = Some(self.placement.session.clone());
         view.worktree = Some(self.placement.worktree.display().to_string());

@@ -108,6 +108,9 @@ pub struct RestartSettings {
     /// First restart delay; doubles each time up to `maxBackoffMs`.
     pub backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// An interactive agent whose turn ended with failing checks is told so
+    /// in its session this many times before the attempt counts as failed.
+    pub max_nudges: u32,
 }
 
 impl Default for RestartSettings {
@@ -116,6 +119,7 @@ impl Default for RestartSettings {
             max_restarts: 3,
             backoff_ms: 1000,
             max_backoff_ms: 30_000,
+            max_nudges: 2,
         }
     }
 }
@@ -155,6 +159,27 @@ pub struct AgentProfile {
     /// This profile's attempts time out after this long (overrides settings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<f64>,
+    /// How the agent's screen says it is working or idle at its prompt.
+    #[serde(default, skip_serializing_if = "ScreenRules::is_empty")]
+    pub screen: ScreenRules,
+}
+
+/// Text on the bottom of an interactive agent's pane: `busy` while it works
+/// (`esc to interrupt`), `idle` when it waits at its prompt for the next
+/// turn. An agent that was busy and sits idle has finished its turn.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScreenRules {
+    #[serde(default)]
+    pub busy: Vec<String>,
+    #[serde(default)]
+    pub idle: Vec<String>,
+}
+
+impl ScreenRules {
+    pub fn is_empty(&self) -> bool {
+        self.busy.is_empty() && self.idle.is_empty()
+    }
 }
 
 /// When the pane shows `match`, either answer with `send` or flag the worker WAITING.

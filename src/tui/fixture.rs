@@ -92,6 +92,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
         session: None,
         worktree: None,
         branch: None,
+        agent_state: None,
     };
     if let Some((state, light, restarts, spans, last_line)) = progress(id) {
         task.state = state;

@@ -154,6 +154,7 @@ mod tests {
             session: None,
             worktree: None,
             branch: None,
+            agent_state: None,
         }
     }
 

@@ -129,6 +129,8 @@ fn full_fixture_sets_everything() {
         "/agents/builder/promptRules/0/match",
         "/agents/builder/promptRules/0/send",
         "/agents/builder/timeoutMinutes",
+        "/agents/builder/screen/busy/0",
+        "/agents/builder/screen/idle/0",
         "/tasks/0/timeoutMinutes",
         "/tasks/0/command",
         "/groups/1/title",

@@ -225,3 +225,20 @@ fn a_task_s_own_command_runs_instead_of_its_profile_s() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(merges_of(&sb, "A"), 1);
 }
+
+/// Issue 10: an interactive agent that stays at its prompt when its work is
+/// done: its finished turn is checked, and passing checks end the task and
+/// close its session.
+#[test]
+fn an_interactive_agent_at_its_prompt_finishes_its_task() {
+    // Works (busy), writes and commits its output, then sits at its prompt.
+    let agent = "  chatty:\n    command: \"printf 'thinking (esc to interrupt)\\\\n'; sleep 1; mkdir -p out; echo hi > out/A.txt; git add out; git commit -qm 'feat(A): hi'; printf '\\\\n\\\\n\\\\n\\\\n\\\\n\\\\n\\\\n\\\\n> type your request\\\\n'; sleep 600\"\n    screen:\n      busy: [\"esc to interrupt\"]\n      idle: [\"> type your\"]\n";
+    let sb = Sandbox::new(
+        &plan("", &task("A", "chatty")).replace("agents:\n", &format!("agents:\n{agent}")),
+    );
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(merges_of(&sb, "A"), 1);
+    assert_eq!(sb.events("turn_finished").len(), 1);
+    sb.assert_nothing_left_now("after the run");
+}

@@ -195,6 +195,45 @@ impl Core {
         self.effect(Effect::Validate { task: t, attempt });
     }
 
+    /// An interactive agent's turn is over: check its work while it waits.
+    pub(super) fn turn_finished(&mut self, t: TaskIdx) {
+        if let Some(w) = self.tasks[t].worker.as_mut() {
+            w.turn_done = true;
+        }
+        self.record_task(t, Event::TurnFinished);
+        self.begin_validation(t);
+    }
+
+    /// After a finished turn whose checks failed: tell the agent in its
+    /// session, up to `restart.maxNudges` times. False when it may not.
+    fn nudge(&mut self, t: TaskIdx, bad: &CheckResult) -> bool {
+        let max = self.plan.plan.settings.restart.max_nudges;
+        let Some(w) = self.tasks[t].worker.as_mut() else {
+            return false;
+        };
+        let Some(pane) = w.pane_id.clone() else {
+            return false;
+        };
+        if !w.turn_done || w.exit.is_some() || w.nudges >= max {
+            return false;
+        }
+        w.turn_done = false;
+        w.nudges += 1;
+        let nudge = w.nudges;
+        // One line: it is typed into the agent's prompt, then Enter.
+        let detail: String = bad.detail.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = format!(
+            "The check `{}` failed: {detail}. Fix it, commit your work, and say when you are done.",
+            bad.check
+        );
+        self.effect(Effect::SendLine { pane, text });
+        let check = bad.check.clone();
+        self.record_task(t, Event::Nudged { nudge, check });
+        let why = format!("checks failed; the agent was told (nudge {nudge} of {max})");
+        self.set_state(t, TaskState::Running, Some(why));
+        true
+    }
+
     pub(super) fn on_validated(&mut self, t: TaskIdx, attempt: u32, results: Vec<CheckResult>) {
         if self.tasks[t].attempt() != attempt || self.tasks[t].state() != TaskState::Validating {
             return;
@@ -210,6 +249,9 @@ impl Core {
             );
         }
         if let Some(bad) = results.iter().find(|r| !r.ok) {
+            if self.nudge(t, bad) {
+                return;
+            }
             let reason = format!("validation failed: {} ({})", bad.check, bad.detail);
             self.interrupt_agent(t);
             self.attempt_failed(t, reason, AttemptOutcome::Failed, false);

@@ -6,6 +6,9 @@ use super::{Core, POLL_MS};
 /// A pane whose bottom reads as a question, silent this long, waits for a
 /// person (tmux keeps activity in whole seconds).
 const QUESTION_QUIET_MS: i64 = 2_000;
+/// An interactive agent idle at its prompt this long, after being busy, has
+/// finished its turn.
+const TURN_QUIET_MS: i64 = 1_500;
 use crate::engine::early_warning::{Other, SCAN_EVERY_MS, ScanRequest, ScanResult};
 use crate::engine::effect::Effect;
 use crate::engine::event::Event;
@@ -78,6 +81,7 @@ impl Core {
         let mut stalls = Vec::new();
         let mut changed = Vec::new();
         let mut questions = Vec::new();
+        let mut turns = Vec::new();
         for t in self.tasks.indices() {
             let run = &mut self.tasks[t];
             let state = run.state();
@@ -102,6 +106,15 @@ impl Core {
                     if stalled != w.stalled {
                         w.stalled = stalled;
                         stalls.push((t, stalled));
+                    }
+                    if silent_ms >= TURN_QUIET_MS
+                        && w.busy_on_screen
+                        && w.idle_on_screen
+                        && w.exit.is_none()
+                        && state == TaskState::Running
+                    {
+                        w.busy_on_screen = false;
+                        turns.push(t);
                     }
                     if silent_ms >= QUESTION_QUIET_MS
                         && !w.asked_on_screen
@@ -145,6 +158,11 @@ impl Core {
         for (t, reason) in dead {
             self.worker_dead(t, reason.to_string());
         }
+        for t in turns {
+            if self.phase == RunPhase::Running {
+                self.turn_finished(t);
+            }
+        }
         for (t, question) in questions {
             if self.phase == RunPhase::Running {
                 self.set_state(t, TaskState::Waiting, Some(format!("asks: {question}")));
@@ -172,7 +190,40 @@ impl Core {
             }
             let ruled = self.apply_prompt_rules(t, &tail);
             self.read_screen_question(t, &tail, ruled);
+            self.read_agent_screen(t, &tail);
         }
+    }
+
+    /// An interactive agent's screen against its profile's `screen` rules:
+    /// working, or idle at its prompt.
+    fn read_agent_screen(&mut self, t: TaskIdx, tail: &[String]) {
+        let plan = self.plan.clone();
+        let Some(rules) = plan
+            .plan
+            .agents
+            .get(self.tasks[t].profile())
+            .map(|a| &a.screen)
+            .filter(|r| !r.is_empty())
+        else {
+            return;
+        };
+        let Some(w) = self.tasks[t].worker.as_mut() else {
+            return;
+        };
+        let shows = |marks: &[String]| {
+            marks
+                .iter()
+                .any(|m| !m.is_empty() && tail.iter().any(|l| l.contains(m.as_str())))
+        };
+        let busy = shows(&rules.busy);
+        let idle = !busy && shows(&rules.idle);
+        if busy {
+            w.busy_on_screen = true;
+        }
+        if idle != w.idle_on_screen || busy {
+            self.dirty = true;
+        }
+        w.idle_on_screen = idle;
     }
 
     /// Any command's question, with no rule for it: remembered here, and

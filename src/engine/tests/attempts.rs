@@ -359,3 +359,74 @@ fn a_kill_that_keeps_dependents_leaves_them_pending() {
     fx.run_through("T1");
     assert_eq!(fx.state("T3"), TaskState::Running);
 }
+
+/// An interactive agent does not exit when its work is done: busy, then idle
+/// at its prompt, is a finished turn. Its checks run; failing ones are told
+/// to it in its session (up to `maxNudges`); passing ones end the task.
+#[test]
+fn an_interactive_agent_s_finished_turn_is_checked_and_nudged() {
+    let plan = PLAN.replace(
+        "  careful:\n    command: \"true\"\n",
+        "  careful:\n    command: \"true\"\n  chat:\n    command: \"true\"\n    screen:\n      busy: [\"esc to interrupt\"]\n      idle: [\"│ > \"]\n",
+    ).replace("    agent: { type: dev }\n  - taskId: T2", "    agent: { type: chat }\n  - taskId: T2");
+    let mut fx = Fixture::new(&plan, &["T1"]);
+    fx.hello("T1", 1);
+    let show = |fx: &mut Fixture, text: &str, wait_ms: u64| {
+        let at = (fx.now() / 1000) as i64;
+        fx.show_pane("T1", at, text);
+        fx.advance(wait_ms);
+        fx.beat("T1");
+    };
+    fx.os.script_checks(
+        "T1",
+        vec![crate::engine::workshop::CheckResult {
+            check: "commit".into(),
+            ok: false,
+            detail: "no commit\non the branch".into(),
+        }],
+    );
+    show(&mut fx, "✻ Writing src/lib.rs… (esc to interrupt)", 1000);
+    assert_eq!(
+        fx.snapshot_task("T1").agent_state.as_deref(),
+        Some("working")
+    );
+    show(&mut fx, "╭───╮\n│ >   │\n╰───╯", 500);
+    assert_eq!(fx.state("T1"), TaskState::Running, "not idle long enough");
+    assert_eq!(
+        fx.snapshot_task("T1").agent_state.as_deref(),
+        Some("idle at prompt")
+    );
+    fx.advance(2000);
+    fx.beat("T1");
+    // Turn finished, checks failed: told, still running.
+    assert!(
+        fx.events("T1")
+            .iter()
+            .any(|e| matches!(e, Event::TurnFinished))
+    );
+    let told: Vec<String> = fx
+        .os
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::SendText { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].contains("`commit` failed: no commit on the branch"),
+        "{told:?}"
+    );
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Running);
+    assert!(t1.message.unwrap_or_default().contains("nudge 1 of 2"));
+    // A second turn, whose checks pass: done, and its session closed.
+    show(&mut fx, "✻ Committing… (esc to interrupt)", 1000);
+    show(&mut fx, "│ >   │", 2000);
+    fx.beat("T1");
+    assert_eq!(fx.state("T1"), TaskState::Done);
+    assert!(fx.os.calls().contains(&Call::KillSession {
+        session: "sb-fake-T1".into()
+    }));
+}
