@@ -122,10 +122,19 @@ pub struct CleanArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// start, done, wait, error, help or skip.
+    /// start, done, wait, error, help, skip, or usage (tokens and cost only).
     pub state: crate::worker::protocol::ReportState,
     #[arg(long, short)]
     pub message: Option<String>,
+    /// Tokens the agent read so far in this report's span (summed per task).
+    #[arg(long)]
+    pub input_tokens: Option<u64>,
+    /// Tokens the agent wrote.
+    #[arg(long)]
+    pub output_tokens: Option<u64>,
+    /// What it cost, in US dollars.
+    #[arg(long)]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -160,6 +160,7 @@ pub async fn run(mut options: EngineOptions, sel: &Selection, json: bool) -> Exi
     let _ = printer.await;
     if !json {
         eprint!("{}", summary(&outcome.snapshot));
+        eprint!("{}", usage_line(&outcome.snapshot));
     }
     if outcome.interrupted {
         return ExitCode::from(130);
@@ -211,6 +212,28 @@ fn print_event(e: &Entry, json: bool) {
         },
     };
     eprintln!("{}", printable(&line));
+}
+
+/// What the run's agents reported spending, in one line.
+pub fn usage_line(snap: &Snapshot) -> String {
+    let ran = snap.tasks.iter().filter(|t| t.attempt > 0);
+    let (mut total, mut reported, mut silent) = (crate::worker::protocol::Usage::default(), 0, 0);
+    for t in ran {
+        match t.usage {
+            Some(u) => {
+                total = total.plus(u);
+                reported += 1;
+            }
+            None => silent += 1,
+        }
+    }
+    if reported == 0 {
+        return "usage: not reported\n".into();
+    }
+    format!(
+        "usage: {} ({reported} tasks reported, {silent} not reported)\n",
+        total.describe()
+    )
 }
 
 /// The table printed when a headless run ends.

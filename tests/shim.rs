@@ -370,6 +370,7 @@ async fn agent_reports_are_relayed_before_the_exit() {
     let report = |state, message: Option<&str>| ShimMessage::Report {
         state,
         message: message.map(str::to_string),
+        usage: None,
     };
     assert_eq!(conn.recv().await, report(ReportState::Wait, Some("q")));
     assert_eq!(conn.recv().await, report(ReportState::Done, None));
@@ -580,7 +581,8 @@ async fn engine_down_at_start_gets_the_buffered_report_and_exit() {
         conn.recv().await,
         ShimMessage::Report {
             state: ReportState::Done,
-            message: Some("early".into())
+            message: Some("early".into()),
+            usage: None,
         }
     );
     assert_eq!(conn.exit().await, exited_with(0));

@@ -171,6 +171,8 @@ pub enum Event {
         pattern: String,
         line: String,
     },
+    /// What the agent reported it spent (`switchboard report usage`).
+    Usage(crate::worker::protocol::Usage),
     /// An interactive agent went from busy to idle at its prompt: its turn
     /// is over, and the task's checks run.
     TurnFinished,
@@ -220,6 +222,7 @@ mod report_word {
             ReportState::Error,
             ReportState::Help,
             ReportState::Skip,
+            ReportState::Usage,
         ];
         all.into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(&word))

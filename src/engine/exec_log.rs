@@ -164,6 +164,9 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
         out.push('\n');
     }
 
+    let _ = writeln!(out, "## Usage\n");
+    let _ = writeln!(out, "{}\n", usage_words(plan, entries));
+
     let blockers: Vec<String> = plan
         .task_order
         .iter()
@@ -182,6 +185,41 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
             let _ = writeln!(out, "{b}");
         }
     }
+    out
+}
+
+/// Per task and in total, what the agents reported spending; a task that
+/// reported nothing is said to, never counted as free.
+pub fn usage_words(plan: &ValidPlan, entries: &[Entry]) -> String {
+    let records = super::history::records(plan, entries);
+    let mut total = crate::worker::protocol::Usage::default();
+    let (mut reported, mut silent) = (Vec::new(), 0);
+    for &t in &plan.task_order {
+        let view = &records[t].view;
+        if view.attempts.is_empty() {
+            continue;
+        }
+        match view.usage {
+            Some(u) => {
+                total = total.plus(u);
+                reported.push(format!("- {}: {}", view.id, u.describe()));
+            }
+            None => silent += 1,
+        }
+    }
+    let mut out = reported.join("\n");
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    let total = if reported.is_empty() {
+        "not reported".to_string()
+    } else {
+        total.describe()
+    };
+    out.push_str(&format!(
+        "Total: {total} ({} tasks reported; {silent} did not, so their usage is unknown).",
+        reported.len()
+    ));
     out
 }
 

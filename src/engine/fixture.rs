@@ -315,7 +315,15 @@ impl Fixture {
 
     pub fn report(&mut self, task: &str, state: ReportState, message: Option<&str>) {
         let message = message.map(str::to_string);
-        self.shim_says(task, ShimMessage::Report { state, message });
+        let usage = None;
+        self.shim_says(
+            task,
+            ShimMessage::Report {
+                state,
+                message,
+                usage,
+            },
+        );
     }
 
     pub fn exit(&mut self, task: &str, code: i32) {

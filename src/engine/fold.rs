@@ -175,6 +175,7 @@ impl TaskRecord {
                 }
             }
             Event::TurnFinished => task.last_line = "turn finished".into(),
+            Event::Usage(u) => task.usage = Some(task.usage.unwrap_or_default().plus(*u)),
             Event::Validation { ok: false, .. } => {
                 self.pending = Some(AttemptOutcome::Failed);
             }

@@ -176,6 +176,10 @@ pub struct TaskView {
     /// `idle at prompt`), for profiles with `screen` rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_state: Option<String>,
+    /// What its agents reported spending, over every attempt; None: not
+    /// reported (never counted as free).
+    #[serde(default)]
+    pub usage: Option<crate::worker::protocol::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -273,6 +277,7 @@ impl TaskView {
             worktree: None,
             branch: None,
             agent_state: None,
+            usage: None,
         }
     }
 }

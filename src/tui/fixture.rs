@@ -93,6 +93,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
         worktree: None,
         branch: None,
         agent_state: None,
+        usage: None,
     };
     if let Some((state, light, restarts, spans, last_line)) = progress(id) {
         task.state = state;

@@ -155,6 +155,7 @@ mod tests {
             worktree: None,
             branch: None,
             agent_state: None,
+            usage: None,
         }
     }
 

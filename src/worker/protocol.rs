@@ -16,6 +16,9 @@ pub enum ReportState {
     Error,
     Help,
     Skip,
+    /// Tokens and cost the agent used so far (`--input-tokens`,
+    /// `--output-tokens`, `--cost-usd`); no change of state.
+    Usage,
 }
 
 impl ReportState {
@@ -27,6 +30,7 @@ impl ReportState {
             ReportState::Error => "ERROR",
             ReportState::Help => "HELP",
             ReportState::Skip => "SKIP",
+            ReportState::Usage => "USAGE",
         }
     }
 }
@@ -90,6 +94,9 @@ pub enum ShimMessage {
     Report {
         state: ReportState,
         message: Option<String>,
+        /// With `usage` (or any report): what the agent spent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
     },
     Exit {
         status: ExitStatus,
@@ -124,6 +131,62 @@ pub enum EngineMessage {
 pub struct AgentReport {
     pub state: ReportState,
     pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// What an agent spent, as it reports it: any part may be unknown. Unknown is
+/// never counted as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+impl Usage {
+    pub fn is_empty(&self) -> bool {
+        self.input_tokens.is_none() && self.output_tokens.is_none() && self.cost_usd.is_none()
+    }
+
+    /// `self` and `more` together; a part is known once either knows it.
+    pub fn plus(self, more: Usage) -> Usage {
+        let sum_u = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        let sum_f = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        Usage {
+            input_tokens: sum_u(self.input_tokens, more.input_tokens),
+            output_tokens: sum_u(self.output_tokens, more.output_tokens),
+            cost_usd: sum_f(self.cost_usd, more.cost_usd),
+        }
+    }
+
+    /// `$0.42, 12,345 in / 678 out`, or what is known of it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.cost_usd {
+            parts.push(format!("${c:.2}"));
+        }
+        match (self.input_tokens, self.output_tokens) {
+            (Some(i), Some(o)) => parts.push(format!("{i} in / {o} out tokens")),
+            (Some(i), None) => parts.push(format!("{i} input tokens")),
+            (None, Some(o)) => parts.push(format!("{o} output tokens")),
+            (None, None) => {}
+        }
+        if parts.is_empty() {
+            "not reported".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 /// Shim → `switchboard report`: one line per report, once the shim holds it
@@ -174,6 +237,7 @@ mod tests {
         let m = ShimMessage::Report {
             state: ReportState::Wait,
             message: Some("which db?".into()),
+            usage: None,
         };
         let line = serde_json::to_string(&m).unwrap();
         assert_eq!(

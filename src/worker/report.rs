@@ -6,7 +6,7 @@
 //! report acknowledged before the agent exits reaches the engine before its
 //! `exit`, even if the engine is away at the time.
 
-use super::protocol::{AgentReport, ReportAck, ShimMessage, env};
+use super::protocol::{AgentReport, ReportAck, ShimMessage, Usage, env};
 use super::uplink::Uplink;
 use crate::cli::ReportArgs;
 use std::io::{self, BufRead, BufReader, Write};
@@ -40,9 +40,15 @@ pub enum ReportError {
 }
 
 pub fn run(args: &ReportArgs) -> ExitCode {
+    let usage = Usage {
+        input_tokens: args.input_tokens,
+        output_tokens: args.output_tokens,
+        cost_usd: args.cost_usd,
+    };
     let report = AgentReport {
         state: args.state,
         message: args.message.clone(),
+        usage: (!usage.is_empty()).then_some(usage),
     };
     match send_report(&report) {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +159,7 @@ async fn answer_reports(stream: UnixStream, uplink: Uplink) {
                 uplink.send(ShimMessage::Report {
                     state: report.state,
                     message: report.message,
+                    usage: report.usage,
                 });
                 ReportAck::accepted()
             }

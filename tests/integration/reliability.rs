@@ -242,3 +242,27 @@ fn an_interactive_agent_at_its_prompt_finishes_its_task() {
     assert_eq!(sb.events("turn_finished").len(), 1);
     sb.assert_nothing_left_now("after the run");
 }
+
+/// `switchboard report usage` from inside a worker reaches the journal,
+/// `status --json`, the run's summary and EXECUTION_LOG.md; a task that
+/// reports nothing is "not reported".
+#[test]
+fn reported_usage_reaches_status_summary_and_the_execution_log() {
+    let agent = "  thrifty:\n    command: \"switchboard report usage --cost-usd 0.12 --input-tokens 900 --output-tokens 80; switchboard sim-agent --duration 0.3\"\n";
+    let tasks = [task("A", "thrifty"), task("B", "quick")].concat();
+    let sb = Sandbox::new(&plan("", &tasks).replace("agents:\n", &format!("agents:\n{agent}")));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("usage: $0.12, 900 in / 80 out tokens (1 tasks reported, 1 not reported)"),
+        "{}",
+        stderr(&out)
+    );
+    let usage = sb.events("usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0]["cost_usd"], 0.12);
+    let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md")).unwrap();
+    assert!(log.contains("- A: $0.12, 900 in / 80 out tokens"), "{log}");
+    assert!(log.contains("1 tasks reported; 1 did not"), "{log}");
+}

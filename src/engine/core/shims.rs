@@ -249,7 +249,18 @@ impl Core {
         }
         match msg {
             ShimMessage::Hello { .. } | ShimMessage::Heartbeat { .. } => {}
-            ShimMessage::Report { state, message } => self.on_report(t, state, message),
+            ShimMessage::Report {
+                state,
+                message,
+                usage,
+            } => {
+                if let Some(usage) = usage.filter(|u| !u.is_empty()) {
+                    self.record_task(t, Event::Usage(usage));
+                }
+                if state != ReportState::Usage {
+                    self.on_report(t, state, message);
+                }
+            }
             ShimMessage::Exit { status } => self.on_exit(t, status),
             ShimMessage::HaltAck { halt_id } => {
                 if let Some(h) = self.halt.as_mut() {
@@ -301,6 +312,7 @@ impl Core {
                 self.interrupt_agent(t);
                 self.attempt_failed(t, said("ERROR"), AttemptOutcome::Failed, false);
             }
+            ReportState::Usage => {}
             ReportState::Skip => {
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Skipped, Some(said("SKIP")));

@@ -430,3 +430,33 @@ fn an_interactive_agent_s_finished_turn_is_checked_and_nudged() {
         session: "sb-fake-T1".into()
     }));
 }
+
+/// Usage as agents report it, summed per task over every attempt; a task
+/// that reported none is unknown, never free.
+#[test]
+fn reported_usage_is_summed_and_silence_is_unknown() {
+    use crate::worker::protocol::{ShimMessage, Usage};
+    let mut fx = Fixture::new(PLAN, &["T1", "T2"]);
+    fx.hello("T1", 1);
+    fx.hello("T2", 1);
+    let spent = |cost: f64, tokens: u64| ShimMessage::Report {
+        state: ReportState::Usage,
+        message: None,
+        usage: Some(Usage {
+            input_tokens: Some(tokens),
+            output_tokens: None,
+            cost_usd: Some(cost),
+        }),
+    };
+    fx.shim_says("T1", spent(0.25, 1000));
+    fx.shim_says("T1", spent(0.5, 500));
+    assert_eq!(fx.state("T1"), TaskState::Running, "usage changes no state");
+    let usage = fx.snapshot_task("T1").usage.expect("reported");
+    assert_eq!(
+        (usage.cost_usd, usage.input_tokens),
+        (Some(0.75), Some(1500))
+    );
+    assert_eq!(usage.output_tokens, None, "unknown stays unknown");
+    assert_eq!(fx.snapshot_task("T2").usage, None);
+    assert!(usage.describe().starts_with("$0.75"));
+}
