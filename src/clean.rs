@@ -104,16 +104,11 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
     let mut kept = 0;
     let mut failed = 0;
     for wt in list.iter().filter(|w| w.path.starts_with(&base)) {
-        let merged = wt
-            .branch
-            .as_deref()
-            .map(|b| {
-                repo.is_ancestor(b, opts.integration_branch)
-                    .unwrap_or(false)
-            })
-            .unwrap_or(false)
-            // A halted task with no commit yet is "in" the integration branch
-            // too: merged also means no uncommitted work would be lost.
+        // Merged means git shows the task's merge (a `Merge <TASK>:` commit
+        // whose second parent is the branch's tip), not merely a branch
+        // contained in the integration branch: one with no commit of its own
+        // yet (a task at work, failed or halted early) is that too.
+        let merged = wt.branch.as_deref().is_some_and(|b| merged_task(repo, opts, b))
             && !repo.has_uncommitted(&wt.path).unwrap_or(true);
         if merged || opts.force {
             match repo.remove_worktree(&wt.path, opts.force) {
@@ -147,6 +142,19 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Whether the task of branch `agent/<TASK>/<TYPE>` is merged, per git.
+fn merged_task(repo: &Repo, opts: &CleanOptions, branch: &str) -> bool {
+    let Some(task) = branch
+        .strip_prefix("agent/")
+        .and_then(|rest| rest.rsplit_once('/'))
+        .map(|(task, _)| task)
+    else {
+        return false;
+    };
+    repo.merged_tasks(opts.integration_branch, &[(task, branch)])
+        .is_ok_and(|m| m.contains_key(task))
 }
 
 fn shown(path: &Path, root: &Path) -> String {

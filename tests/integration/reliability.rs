@@ -202,11 +202,14 @@ fn clean_keeps_live_workers_unless_forced() {
     });
     child.kill().unwrap();
     let _ = child.wait();
-    let out = sb.run(&["clean"]);
+    let out = sb.run(&["clean", "--worktrees"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.contains("its worker is still at work"), "{said}");
     assert!(sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
+    // Its worktree too: the task has no commit yet, so its branch is inside
+    // the integration branch, but it is not merged.
+    assert!(sb.repo.join(".switchboard/workspaces/agent-A-slow").is_dir(), "{said}");
     let out = sb.run(&["clean", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
