@@ -108,7 +108,10 @@ fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {
         // whose second parent is the branch's tip), not merely a branch
         // contained in the integration branch: one with no commit of its own
         // yet (a task at work, failed or halted early) is that too.
-        let merged = wt.branch.as_deref().is_some_and(|b| merged_task(repo, opts, b))
+        let merged = wt
+            .branch
+            .as_deref()
+            .is_some_and(|b| merged_task(repo, opts, b))
             && !repo.has_uncommitted(&wt.path).unwrap_or(true);
         if merged || opts.force {
             match repo.remove_worktree(&wt.path, opts.force) {

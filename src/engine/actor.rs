@@ -274,7 +274,7 @@ impl Driver {
             }
             if let Some(interrupted) = core.ready_to_close() {
                 self.perform(&mut core, &inbox_tx);
-                return self.close(core, interrupted).await;
+                return self.close(core, interrupted, sockets).await;
             }
             // Sleep until the next thing is due, or an input comes.
             let now = self.clock.now_ms();
@@ -342,7 +342,12 @@ impl Driver {
 
     /// Last words: session kills, the execution log, the control session, a
     /// final snapshot.
-    async fn close(self, core: Core, interrupted: bool) -> Outcome {
+    async fn close(
+        self,
+        mut core: Core,
+        interrupted: bool,
+        mut sockets: mpsc::Receiver<SocketEvent>,
+    ) -> Outcome {
         for kill in self.kills {
             let _ = tokio::time::timeout(Duration::from_secs(5), kill).await;
         }
@@ -369,7 +374,12 @@ impl Driver {
                 }
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Shims let go of before their agent exited report that exit
+            // now: each gets its last `bye` and ends at once.
+            tokio::select! {
+                Some(ev) = sockets.recv() => core.closing(ev),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
         }
         let (os, shop) = (self.os.clone(), self.shop.clone());
         let closing = tokio::task::spawn_blocking(move || {

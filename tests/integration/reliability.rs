@@ -209,7 +209,12 @@ fn clean_keeps_live_workers_unless_forced() {
     assert!(sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
     // Its worktree too: the task has no commit yet, so its branch is inside
     // the integration branch, but it is not merged.
-    assert!(sb.repo.join(".switchboard/workspaces/agent-A-slow").is_dir(), "{said}");
+    assert!(
+        sb.repo
+            .join(".switchboard/workspaces/agent-A-slow")
+            .is_dir(),
+        "{said}"
+    );
     let out = sb.run(&["clean", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!sb.tmux_sessions().iter().any(|s| s.ends_with("-A")));
@@ -268,4 +273,27 @@ fn reported_usage_reaches_status_summary_and_the_execution_log() {
     let log = std::fs::read_to_string(sb.repo.join(".switchboard/EXECUTION_LOG.md")).unwrap();
     assert!(log.contains("- A: $0.12, 900 in / 80 out tokens"), "{log}");
     assert!(log.contains("1 tasks reported; 1 did not"), "{log}");
+}
+
+/// A task that times out is stopped while its agent runs: its shim reports
+/// the exit after the engine let it go, and still gets its `bye` while the
+/// run closes, so it ends by itself rather than being killed.
+#[test]
+fn a_shim_let_go_of_ends_by_itself_when_the_run_closes() {
+    let settings = "  timeoutMinutes: 0.03\n";
+    let sb = Sandbox::new(&plan(settings, &task("A", "slow")));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out after 2 s"),
+        "{}",
+        stderr(&out)
+    );
+    sb.assert_no_process_left("after the run");
+    let logs = sb.repo.join(".switchboard/logs");
+    let mut text = String::new();
+    for e in std::fs::read_dir(&logs).unwrap().flatten() {
+        text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+    }
+    assert!(!text.contains("did not end by themselves"), "{text}");
 }

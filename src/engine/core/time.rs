@@ -144,6 +144,20 @@ impl Core {
 }
 
 impl Core {
+    /// While the engine closes, only the last words of shims it let go of
+    /// are heard: their agents' exits, each answered with its `bye`.
+    pub fn closing(&mut self, ev: crate::engine::socket::SocketEvent) {
+        use crate::worker::protocol::ShimMessage;
+        if let crate::engine::socket::SocketEvent::Shim {
+            conn,
+            msg: ShimMessage::Exit { .. },
+            ..
+        } = ev
+        {
+            self.links.exit_of_dismissed(conn);
+        }
+    }
+
     /// Shims of workers let go of in this run: the driver sees them gone
     /// before the engine exits.
     pub fn ended_shims(&self) -> &[u32] {
