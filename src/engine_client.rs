@@ -106,6 +106,21 @@ fn status_text(s: &Snapshot) -> String {
             t.restarts,
             t.profile
         ));
+        // What a person must answer, and where: the question under its row.
+        if t.state.needs_attention()
+            && let Some(why) = &t.message
+        {
+            let attach = t
+                .session
+                .as_ref()
+                .filter(|_| t.state == crate::engine::snapshot::TaskState::Waiting)
+                .map(|s| format!("  (answer in tmux session {s})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "        ! {}{attach}\n",
+                crate::plan::diagnostic::printable(why)
+            ));
+        }
     }
     if let Some(h) = &s.last_halt {
         out.push_str(&format!("last halt: {}", halt_text(h)));

@@ -430,6 +430,7 @@ async fn a_launch_file_gives_the_agent_its_command_and_environment() {
     let launch = Launch {
         command: r#"printf %s "$BIG" | wc -c > "$DIR/big-len""#.into(),
         env: vec![("BIG".into(), "b".repeat(50_000))],
+        secret: None,
     };
     launch.write(&launch_path).expect("write the launch file");
     let cmd = fx.worker(&["--launch".as_ref(), launch_path.as_os_str()], 1000);

@@ -106,8 +106,8 @@ impl Workshop {
     }
 
     /// Worktree, instruction file, tmux session with the shim in its pane.
-    /// The shim's `secret` goes in its environment (tmux `-e`), never on its
-    /// command line, which `ps` shows to every user.
+    /// The shim's `secret` goes in its launch file, never on its command
+    /// line (which `ps` shows to every user) nor in the session's environment.
     pub fn spawn(
         &self,
         task: &Task,
@@ -163,6 +163,7 @@ impl Workshop {
                 _ => agent.command.clone(),
             },
             env: agent_env,
+            secret: Some(secret.as_str().to_string()),
         };
         let launch_path = self.launch_path(task, attempt);
         launch.write(&launch_path)?;
@@ -170,7 +171,6 @@ impl Workshop {
             (env::SOCKET.into(), self.socket_path.display().to_string()),
             (env::TASK.into(), task.task_id.clone()),
             (env::ATTEMPT.into(), attempt.to_string()),
-            (env::SECRET.into(), secret.as_str().to_string()),
             ("PATH".into(), self.worker_path()),
         ];
         let argv = vec![

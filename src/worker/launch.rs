@@ -23,6 +23,11 @@ pub struct Launch {
     pub command: String,
     /// Added to the agent's environment, in order (a later one wins).
     pub env: Vec<(String, String)>,
+    /// The attempt's secret for the shim's hello. Here, in a file only the
+    /// user can read and that the shim removes, rather than in the tmux
+    /// session's environment, which every window opened in it inherits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +103,7 @@ mod tests {
         let launch = Launch {
             command: "echo \"$BIG\"".into(),
             env: vec![("BIG".into(), "x".repeat(100_000))],
+            secret: Some("s3cret".into()),
         };
         launch.write(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();

@@ -69,14 +69,20 @@ impl Setup {
         let engine_socket = PathBuf::from(var(env::SOCKET)?);
         let task = var(env::TASK)?;
         let attempt = var(env::ATTEMPT)?;
-        let secret = AttemptSecret::new(var(env::SECRET)?);
-        let agent = match (&args.launch, &args.command) {
+        let mut agent = match (&args.launch, &args.command) {
             (Some(path), _) => Launch::take(path)?,
             (None, command) => Launch {
                 command: command.clone().unwrap_or_default(),
                 env: Vec::new(),
+                secret: None,
             },
         };
+        // From the launch file; by hand (and in tests) from the environment.
+        let secret = match agent.secret.take() {
+            Some(s) if !s.is_empty() => s,
+            _ => var(env::SECRET)?,
+        };
+        let secret = AttemptSecret::new(secret);
         Ok(Setup {
             agent,
             engine_socket,

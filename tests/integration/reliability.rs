@@ -176,6 +176,12 @@ fn a_question_in_any_command_is_waiting_until_answered() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
     assert_eq!(status["tasks"][0]["message"], "asks: Proceed? [y/N]");
     assert_eq!(status["tasks"][0]["light"], "WAITING");
+    let text = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("! asks: Proceed? [y/N]  (answer in tmux session"),
+        "{text}"
+    );
     let session = sb
         .tmux_sessions()
         .into_iter()
@@ -296,4 +302,30 @@ fn a_shim_let_go_of_ends_by_itself_when_the_run_closes() {
         text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
     }
     assert!(!text.contains("did not end by themselves"), "{text}");
+}
+
+/// The attempt's secret is not in the worker session's environment, which
+/// every window opened in it would inherit.
+#[test]
+fn the_attempt_secret_is_not_in_the_session_environment() {
+    let sb = Sandbox::new(&plan("", &task("A", "slow")));
+    let mut child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("A running", |s| {
+        s.state_of("A").as_deref() == Some("running")
+    });
+    let session = sb
+        .tmux_sessions()
+        .into_iter()
+        .find(|s| s.ends_with("-A"))
+        .expect("A's session");
+    let env = std::process::Command::new("tmux")
+        .args(["-L", &sb.tmux, "show-environment", "-t", &session])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout).into_owned();
+    assert!(env.contains("SWITCHBOARD_TASK=A"), "{env}");
+    assert!(!env.contains("SWITCHBOARD_SECRET"), "{env}");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = sb.run(&["clean", "--force"]);
 }
