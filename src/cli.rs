@@ -80,6 +80,8 @@ pub enum Verb {
     Resume,
     /// Remove this repo's tmux sessions that no live engine owns.
     Clean(CleanArgs),
+    /// Check each agent profile with a `preset`: program, version, flags, what to do once by hand.
+    Doctor,
     /// The pane's first process (started by switchboard, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),

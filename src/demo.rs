@@ -24,6 +24,9 @@ pub struct Demo {
 fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
     AgentProfile {
         command: command.to_string(),
+        preset: None,
+        mode: None,
+        model: None,
         env: BTreeMap::new(),
         fallbacks: fallbacks.iter().map(|f| f.to_string()).collect(),
         prompt_rules: Vec::new(),

@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod cli;
 pub mod demo;
+pub mod doctor;
 pub mod engine;
 pub mod engine_client;
 pub mod front;

@@ -18,6 +18,12 @@ fn main() -> ExitCode {
         Some(Verb::Resume) => return runtime(engine_client::resume),
         Some(Verb::Clean(args)) => return clean(&cli, args),
         Some(Verb::Demo) => return demo(&cli),
+        Some(Verb::Doctor) => {
+            return match load_plan(&cli) {
+                Some(plan) => switchboard::doctor::run(&plan),
+                None => ExitCode::from(2),
+            };
+        }
         None => {}
     }
     if let Err(e) = color_eyre::install() {

@@ -4,6 +4,7 @@ pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
+pub mod presets;
 pub mod recover;
 pub mod schema;
 pub mod validate;

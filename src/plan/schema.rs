@@ -147,8 +147,20 @@ pub struct TmuxSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AgentProfile {
-    /// Run with `sh -c` in the task's worktree.
+    /// Run with `sh -c` in the task's worktree. Filled by `preset` when
+    /// absent.
+    #[serde(default)]
     pub command: String,
+    /// A real agent CLI switchboard knows how to run (`config/presets.yaml`):
+    /// claude, codex, gemini, opencode or aider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// With a preset: `interactive` (the default) or `headless`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// With a preset: the model to ask for, passed the CLI's way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Other profile names, tried in order when this one keeps failing.

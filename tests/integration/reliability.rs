@@ -329,3 +329,22 @@ fn the_attempt_secret_is_not_in_the_session_environment() {
     let _ = child.wait();
     let _ = sb.run(&["clean", "--force"]);
 }
+
+/// Issue 10: `doctor` names what is missing for a preset's agent, and what a
+/// person must do once by hand; a preset's profile needs no `command`.
+#[test]
+fn doctor_checks_a_preset_s_program() {
+    let plan = "agents:\n  ghost: { preset: aider }\ngroups: [ { id: G } ]\ntasks:\n  - { taskId: T1, title: One, group: G, agent: { type: ghost } }\n";
+    let sb = Sandbox::new(plan);
+    let out = sb
+        .cmd(&["doctor"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("✗ aider is not on PATH"), "{said}");
+    assert!(said.contains("once by hand:"), "{said}");
+    let out = sb.run(&["--list", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

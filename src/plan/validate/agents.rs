@@ -6,6 +6,32 @@ use crate::plan::checks::{did_you_mean, id_problem, program_found, program_of, t
 use crate::plan::schema::AgentProfile;
 use std::collections::BTreeMap;
 
+/// Profiles with a `preset` get its command, env and screen rules.
+pub(super) fn apply_presets(agents: &mut BTreeMap<String, AgentProfile>, report: &mut Report) {
+    if agents.values().all(|p| p.preset.is_none()) {
+        return;
+    }
+    let presets = crate::plan::presets::all();
+    for (name, profile) in agents.iter_mut() {
+        let pos = report.find(name, "");
+        if let Some(mode) = profile.mode.as_deref()
+            && !matches!(mode, "interactive" | "headless")
+        {
+            let at = report.key_at(pos, "mode");
+            report.error(
+                format!(
+                    "agent profile '{name}': mode must be interactive or headless, not '{mode}'"
+                ),
+                at,
+            );
+        }
+        if let Err(why) = crate::plan::presets::apply(profile, &presets) {
+            let at = report.key_at(pos, "preset");
+            report.error(format!("agent profile '{name}': {why}"), at);
+        }
+    }
+}
+
 pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report) {
     for (name, profile) in agents {
         let pos = report.find(name, "");

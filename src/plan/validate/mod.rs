@@ -60,13 +60,14 @@ impl ValidPlan {
 pub fn validate(
     file: &str,
     text: &str,
-    plan: Plan,
+    mut plan: Plan,
 ) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut report = Report {
         file,
         loc: Locator::new(text),
         diags: Vec::new(),
     };
+    agents::apply_presets(&mut plan.agents, &mut report);
     plan_wide(&plan, &mut report);
     let groups::Groups {
         index: group_index,
