@@ -102,8 +102,8 @@ pub fn farewell(closing: &Closing, again: &str) -> ExitCode {
         }
         QuitChoice::LeaveRunning | QuitChoice::EngineGone => {
             eprintln!(
-                "switchboard: {} workers left running in tmux; run `{again}` here again to re-adopt them",
-                closing.live_workers
+                "switchboard: {} left running in tmux; run `{again}` here again to re-adopt them",
+                crate::engine::words::count(closing.live_workers, "worker")
             );
             ExitCode::SUCCESS
         }

@@ -236,15 +236,21 @@ pub fn usage_line(snap: &Snapshot) -> String {
     )
 }
 
+/// What a row says: where a done task went, else why it is as it is.
+fn note(t: &crate::engine::snapshot::TaskView) -> String {
+    match t.state {
+        TaskState::Done => t.last_line.clone(),
+        TaskState::Pending => String::new(),
+        _ => t.message.clone().unwrap_or_default(),
+    }
+}
+
 /// The table printed when a headless run ends.
 pub fn summary(snap: &Snapshot) -> String {
     let mut out =
         String::from("\ntask    state       attempts  profile              duration  note\n");
-    for t in snap
-        .tasks
-        .iter()
-        .filter(|t| t.attempt > 0 || t.state != TaskState::Pending)
-    {
+    // The run's own tasks (its selection, with what it pulled in).
+    for t in snap.tasks.iter().filter(|t| t.selected) {
         let (start, end) = (
             // This run's attempts: not ones that ended before it began.
             t.attempts
@@ -267,7 +273,7 @@ pub fn summary(snap: &Snapshot) -> String {
             t.attempt,
             t.profile,
             secs,
-            printable(t.message.as_deref().unwrap_or(""))
+            printable(&note(t))
         ));
     }
     out

@@ -56,9 +56,14 @@ pub fn listing(plan: &ValidPlan) -> Listing<'_> {
     Listing { groups }
 }
 
+/// The widest a title column gets in `--list`.
+const MAX_TITLE: usize = 60;
+
 pub fn render_text(listing: &Listing) -> String {
     let id_w = width(listing, |t| t.id.len()).max(4);
-    let title_w = width(listing, |t| t.title.len()).max(5);
+    // Columns line up for titles of ordinary length; a longer one is cut
+    // (with …) rather than padding every row to its width.
+    let title_w = width(listing, |t| t.title.chars().count()).clamp(5, MAX_TITLE);
     let agent_w = width(listing, |t| t.agent.len()).max(5);
     let mut out = String::new();
     for g in &listing.groups {
@@ -73,9 +78,15 @@ pub fn render_text(listing: &Listing) -> String {
             } else {
                 t.dependencies.join(", ")
             };
+            let title = if t.title.chars().count() > MAX_TITLE {
+                let cut: String = t.title.chars().take(MAX_TITLE - 1).collect();
+                format!("{cut}…")
+            } else {
+                t.title.to_string()
+            };
             out.push_str(&format!(
                 "  {:id_w$}  {:title_w$}  {:agent_w$}  {:>5}  {:8}  after: {}\n",
-                t.id, t.title, t.agent, effort, t.priority, deps
+                t.id, title, t.agent, effort, t.priority, deps
             ));
         }
     }

@@ -180,6 +180,9 @@ pub struct TaskView {
     /// reported (never counted as free).
     #[serde(default)]
     pub usage: Option<crate::worker::protocol::Usage>,
+    /// Part of what this run does (a headless selection, a group run…).
+    #[serde(default)]
+    pub selected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,6 +281,7 @@ impl TaskView {
             branch: None,
             agent_state: None,
             usage: None,
+            selected: false,
         }
     }
 }

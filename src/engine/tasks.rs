@@ -153,6 +153,8 @@ impl TaskRun {
     pub fn light(&self) -> Light {
         match (&self.worker, self.state()) {
             (_, TaskState::Waiting) => Light::Waiting,
+            // Its agent is done; the merge waits on a person's checkout.
+            (_, TaskState::MergeHeld) => Light::Idle,
             (Some(w), s) if s.is_active() => w.light(),
             _ => Light::Idle,
         }
@@ -166,6 +168,7 @@ impl TaskRun {
             view.last_line = line.clone();
         }
         view.light = self.light();
+        view.selected = self.selected;
         view.agent_state = self.worker.as_ref().and_then(|w| {
             if w.busy_on_screen && !w.idle_on_screen {
                 Some("working".to_string())

@@ -151,6 +151,15 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
     }
 }
 
+/// `1 worker`, `3 workers`.
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// Where a task's work went, as its row and the log say it.
 pub fn merged_into(branch: &str, commit: &str) -> String {
     format!("merged into {branch} ({})", short(commit))

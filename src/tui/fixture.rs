@@ -94,6 +94,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
         branch: None,
         agent_state: None,
         usage: None,
+        selected: false,
     };
     if let Some((state, light, restarts, spans, last_line)) = progress(id) {
         task.state = state;

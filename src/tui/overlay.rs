@@ -54,7 +54,11 @@ impl Confirm {
                 "The task is cancelled, not restarted.".into(),
             ],
             Confirm::Kill { task, dependents } => vec![
-                format!("Kill worker {task}: {dependents} unfinished tasks depend on it."),
+                format!(
+                    "Kill worker {task}: {} depend{} on it.",
+                    crate::engine::words::count(*dependents, "unfinished task"),
+                    if *dependents == 1 { "s" } else { "" }
+                ),
                 format!("y  kill it and give them up: {task} is cancelled, they are skipped"),
                 format!("k  kill it but keep them: {task} goes back to pending, they wait"),
                 "n  neither".into(),

@@ -156,6 +156,7 @@ mod tests {
             branch: None,
             agent_state: None,
             usage: None,
+            selected: false,
         }
     }
 

@@ -268,7 +268,7 @@ impl Core {
     pub(super) fn found_merged(&mut self, t: TaskIdx, commit: String) {
         let branch = self.plan.plan.settings.integration_branch.clone();
         self.record_task(t, Event::Merged { commit, branch });
-        let why = "its merge is in the integration branch (found in git)".to_string();
+        let why = "git shows it already merged".to_string();
         self.set_state(t, TaskState::Done, Some(why));
         // A worker an earlier engine left behind has nothing more to do.
         let session = self.tasks[t].placement.session.clone();

@@ -348,7 +348,8 @@ impl Core {
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);
-                if halt && self.halt.is_none() {
+                // Already halted: nothing is left to stop, no second report.
+                if halt && self.halt.is_none() && self.phase != RunPhase::Halted {
                     self.begin_halt(None);
                 }
                 Reply::Ok

@@ -157,6 +157,11 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("h", "halt them"),
             ("Esc", "cancel"),
         ]),
+        Some(Overlay::Confirm(Confirm::Kill { dependents, .. })) if *dependents > 0 => pairs(&[
+            ("y", "kill, skip them"),
+            ("k", "kill, keep them"),
+            ("n/Esc", "no"),
+        ]),
         Some(Overlay::Confirm(_)) => pairs(&[("y", "yes"), ("n/Esc", "no")]),
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
         None if app.filter_editing => {

@@ -132,7 +132,10 @@ fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
     let summary = vec![
         Line::from(vec![
             Span::raw(format!(" Halt #{}: ", report.halt_id)),
-            Span::styled(format!("{} workers", report.total_workers), theme.bold()),
+            Span::styled(
+                crate::engine::words::count(report.total_workers, "worker"),
+                theme.bold(),
+            ),
             Span::raw(format!(
                 ", {} acks received, {} failed, {} stopped",
                 report.acks_received, report.acks_failed, report.stopped
