@@ -124,9 +124,14 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
             | Validation::Command { description, .. }
             | Validation::Commit { description } => description,
         };
+        let check = match v {
+            // The plan's command goes in a code span of its own length.
+            Validation::Command { run, .. } => format!("command: {} exits 0", code_span(run)),
+            _ => v.describe(),
+        };
         let _ = match description {
-            Some(d) => writeln!(md, "- {} ({d})", v.describe()),
-            None => writeln!(md, "- {}", v.describe()),
+            Some(d) => writeln!(md, "- {check} ({d})"),
+            None => writeln!(md, "- {check}"),
         };
     }
 
@@ -142,11 +147,13 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
              - `switchboard report skip --message \"why\"` when the task should not be done\n\n",
         );
     }
+    // A title may hold backticks: each span gets a fence longer than any run in it.
     let _ = writeln!(
         md,
-        "Commit your work; the commit message should contain the task id `{id}` \
-         (for example `feat({id}): {}`).",
-        task.title
+        "Commit your work; the commit message should contain the task id {} \
+         (for example {}).",
+        code_span(id),
+        code_span(&format!("feat({id}): {}", task.title))
     );
     md
 }

@@ -191,7 +191,67 @@ fn previous_attempt_note_alone_appends_cleanly() {
     assert_eq!(parse_outputs(&md).len(), 2);
 }
 
+/// The code span that follows `prefix` on the first line starting with it, read back.
+fn span_after(md: &str, prefix: &str) -> Option<String> {
+    md.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(parse_code_span)
+}
+
+const EXAMPLE: &str =
+    "Commit your work; the commit message should contain the task id `T4` (for example ";
+
+#[test]
+fn backticks_in_plan_text_keep_their_code_spans_whole() {
+    let mut t = full_task();
+    t.title = "Use `cargo` and ``fmt``".into();
+    t.validation = vec![Validation::Command {
+        run: "`which npm` test".into(),
+        description: None,
+    }];
+    let md = render(&t, &[], true);
+    // A fence longer than the longest run inside; a space of padding at an
+    // end that is a backtick, which CommonMark strips again.
+    assert!(
+        md.contains("(for example ``` feat(T4): Use `cargo` and ``fmt`` ```)."),
+        "{md}"
+    );
+    assert_eq!(
+        span_after(&md, EXAMPLE).as_deref(),
+        Some("feat(T4): Use `cargo` and ``fmt``")
+    );
+    assert!(
+        md.contains("- command: `` `which npm` test `` exits 0\n"),
+        "{md}"
+    );
+    assert_eq!(
+        span_after(&md, "- command: ").as_deref(),
+        Some("`which npm` test")
+    );
+    assert_eq!(
+        span_after(
+            &md,
+            "Commit your work; the commit message should contain the task id "
+        )
+        .as_deref(),
+        Some("T4")
+    );
+}
+
 proptest::proptest! {
+    #[test]
+    fn any_title_and_command_stay_inside_their_spans(
+        title in "[^\n\r]{1,30}",
+        run in "[^\n\r]{1,30}",
+    ) {
+        let mut t = full_task();
+        t.title = title.clone();
+        t.validation = vec![Validation::Command { run: run.clone(), description: None }];
+        let md = render(&t, &[], false);
+        proptest::prop_assert_eq!(span_after(&md, EXAMPLE), Some(format!("feat(T4): {title}")));
+        proptest::prop_assert_eq!(span_after(&md, "- command: "), Some(run));
+    }
+
     #[test]
     fn any_output_path_round_trips(paths in proptest::collection::vec("[^\n\r]{1,30}", 0..6)) {
         let mut t = full_task();
