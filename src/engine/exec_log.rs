@@ -5,6 +5,7 @@
 use super::event::{Entry, Event};
 use super::journal;
 use super::snapshot::TaskState;
+use crate::instruction::code_span;
 use crate::plan::ValidPlan;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -130,12 +131,8 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
             log.attempts,
             log.profile.unwrap_or(&task.agent.kind),
             duration(log.first_ms, log.last_ms),
-            log.worktree
-                .map(|w| format!("`{w}`"))
-                .unwrap_or_else(|| "-".into()),
-            log.branch
-                .map(|b| format!("`{b}`"))
-                .unwrap_or_else(|| "-".into()),
+            log.worktree.map_or_else(|| "-".into(), code_span),
+            log.branch.map_or_else(|| "-".into(), code_span),
         );
         logs.insert(task.task_id.as_str(), log);
     }
@@ -151,11 +148,11 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
         }
         let merged = log
             .merged_commit
-            .map(|c| format!(" — merged as `{}`", c.get(..10).unwrap_or(c)))
+            .map(|c| format!(" — merged as {}", code_span(c.get(..10).unwrap_or(c))))
             .unwrap_or_default();
         let _ = writeln!(out, "### {}: {}{merged}\n", task.task_id, task.title);
         for o in &task.outputs {
-            let _ = writeln!(out, "- output `{}`", o.path);
+            let _ = writeln!(out, "- output {}", code_span(&o.path));
         }
         for (attempt, check, ok, detail) in &log.checks {
             let mark = if *ok { "passed" } else { "FAILED" };
@@ -263,4 +260,23 @@ pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Res
         root.join(".switchboard").join("EXECUTION_LOG.md"),
         render(plan, &entries),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::event::Event;
+
+    #[test]
+    fn backticks_in_a_path_keep_its_code_span_whole() {
+        let yaml = "agents: { a: { command: x } }\ngroups: [{ id: G }]\ntasks:\n  - { taskId: T1, title: t, group: G, agent: { type: a }, outputs: [{ path: \"a`b.md\" }] }\n";
+        let plan = crate::engine::fixture::plan(yaml);
+        let state = Event::State {
+            state: TaskState::Running,
+            profile: "a".into(),
+            reason: None,
+        };
+        let log = render(&plan, &[Entry::new(state, 1).task("T1", 1)]);
+        assert!(log.contains("- output ``a`b.md``\n"), "{log}");
+    }
 }

@@ -84,7 +84,7 @@ pub(super) fn headings<'a>(lines: &[&'a str]) -> Vec<(usize, usize, &'a str)> {
 
 /// `text` as a Markdown code span, with a longer delimiter when it holds
 /// backticks and one space of padding where CommonMark would eat one.
-pub(super) fn code_span(text: &str) -> String {
+pub fn code_span(text: &str) -> String {
     let ticks = "`".repeat(longest_run(text, '`') + 1);
     let pad = text.starts_with('`')
         || text.ends_with('`')

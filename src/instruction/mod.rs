@@ -7,10 +7,10 @@
 
 mod markdown;
 
-pub use markdown::markdown_section;
+pub use markdown::{code_span, markdown_section};
 
 use crate::plan::{Input, Task, Validation};
-use markdown::{code_span, headings, last_section, longest_run, parse_code_span};
+use markdown::{headings, last_section, longest_run, parse_code_span};
 use std::fmt::Write as _;
 use std::path::Path;
 
