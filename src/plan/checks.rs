@@ -81,7 +81,9 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             "0".into(),
             "settings.heartbeat.intervalMs must be at least 1".into(),
         );
-    } else {
+    } else if hb.interval_ms <= MAX_MS {
+        // (Over the limit, the interval is refused below, and the defaults
+        // that multiply it would only add noise.)
         // Each light must come after the one before it, or a light never shows
         // (or, with lateAfterMs <= intervalMs, flickers between beats).
         let steps = [
@@ -106,6 +108,33 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
         }
     }
     let r = &s.restart;
+    let written = [
+        ("intervalMs", "heartbeat.intervalMs", Some(hb.interval_ms)),
+        ("lateAfterMs", "heartbeat.lateAfterMs", hb.late_after_ms),
+        (
+            "missingAfterMs",
+            "heartbeat.missingAfterMs",
+            hb.missing_after_ms,
+        ),
+        ("deadAfterMs", "heartbeat.deadAfterMs", hb.dead_after_ms),
+        ("stallAfterMs", "stallAfterMs", Some(s.stall_after_ms)),
+        ("backoffMs", "restart.backoffMs", Some(r.backoff_ms)),
+        (
+            "maxBackoffMs",
+            "restart.maxBackoffMs",
+            Some(r.max_backoff_ms),
+        ),
+        ("graceMs", "halt.graceMs", Some(s.halt.grace_ms)),
+    ];
+    for (key, path, ms) in written {
+        if let Some(ms) = ms.filter(|&ms| ms > MAX_MS) {
+            push(
+                key,
+                ms.to_string(),
+                format!("settings.{path} ({ms} ms) is longer than a year ({MAX_MS} ms)"),
+            );
+        }
+    }
     if r.backoff_ms > r.max_backoff_ms {
         push(
             "backoffMs",
@@ -118,6 +147,11 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
     }
     out
 }
+
+/// The longest duration a setting may hold. The engine adds durations to
+/// clock readings and counts them in microseconds: within this bound (even
+/// as the defaults' multiples of a heartbeat interval) that never overflows.
+pub const MAX_MS: u64 = 365 * 24 * 3600 * 1000;
 
 /// Why an id may not be used as a branch, path component or tmux name.
 pub fn id_problem(id: &str) -> Option<&'static str> {
@@ -335,6 +369,16 @@ mod tests {
         s.heartbeat.missing_after_ms = None;
         s.heartbeat.late_after_ms = Some(1000);
         assert_eq!(settings_problems(&s)[0].key, "lateAfterMs");
+    }
+
+    #[test]
+    fn durations_over_a_year_are_refused() {
+        let mut s = Settings::default();
+        s.heartbeat.interval_ms = u64::MAX;
+        s.halt.grace_ms = MAX_MS + 1;
+        s.stall_after_ms = MAX_MS;
+        let keys: Vec<&str> = settings_problems(&s).iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["intervalMs", "graceMs"]);
     }
 
     #[test]

@@ -89,14 +89,18 @@ impl Default for HeartbeatSettings {
 }
 
 impl HeartbeatSettings {
+    // Saturating: the validator computes these before it has refused a huge interval.
     pub fn late_ms(&self) -> u64 {
-        self.late_after_ms.unwrap_or(2 * self.interval_ms)
+        self.late_after_ms
+            .unwrap_or(self.interval_ms.saturating_mul(2))
     }
     pub fn missing_ms(&self) -> u64 {
-        self.missing_after_ms.unwrap_or(5 * self.interval_ms)
+        self.missing_after_ms
+            .unwrap_or(self.interval_ms.saturating_mul(5))
     }
     pub fn dead_ms(&self) -> u64 {
-        self.dead_after_ms.unwrap_or(3 * self.missing_ms())
+        self.dead_after_ms
+            .unwrap_or(self.missing_ms().saturating_mul(3))
     }
 }
 
