@@ -205,11 +205,19 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a (impl AsRef<str> + ?Sized + 'a)>,
 ) -> String {
     let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-    let limit = (name.chars().count() / 3).max(1);
+    let length = name.chars().count();
+    // The distance costs the product of the lengths: past an id's longest,
+    // a name is no typo worth the time (a hostile plan's are megabytes).
+    if length > SUGGEST_UP_TO {
+        return String::new();
+    }
+    let limit = (length / 3).max(1);
     let lower = name.to_lowercase();
     candidates
         .into_iter()
         .map(|c| c.as_ref())
+        // Lengths further apart than the limit are further apart than that.
+        .filter(|c| c.chars().count().abs_diff(length) <= limit)
         .filter(|c| digits(c) == digits(name) && !siblings(c, name))
         .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
         .filter(|&(d, _)| d <= limit)
@@ -217,6 +225,9 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| format!(" (did you mean '{c}'?)"))
         .unwrap_or_default()
 }
+
+/// The longest name [`did_you_mean`] looks for a fix of: an id's limit.
+const SUGGEST_UP_TO: usize = 64;
 
 /// Names in one series: equal but for a last character that follows a
 /// separator (`GROUP_A`, `GROUP_C`).
@@ -320,6 +331,12 @@ mod tests {
             " (did you mean 'backend-engineer'?)"
         );
         assert_eq!(did_you_mean("ghost", names), "");
+        let long = "x".repeat(65);
+        assert_eq!(
+            did_you_mean(&long, [&"x".repeat(66)]),
+            "",
+            "too long to be a typo"
+        );
         assert_eq!(did_you_mean("T7", ["T1", "T17"]), "");
         assert_eq!(did_you_mean("GROUP_C", names), "");
         assert_eq!(
