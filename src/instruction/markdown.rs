@@ -46,40 +46,64 @@ fn body(lines: &[&str], all: &[(usize, usize, &str)], k: usize) -> String {
 /// `(line index, level, title)` of every ATX heading outside code fences.
 pub(super) fn headings<'a>(lines: &[&'a str]) -> Vec<(usize, usize, &'a str)> {
     let mut out = Vec::new();
-    let mut fence: Option<(char, usize)> = None;
+    let mut fence = Fence::default();
     for (i, line) in lines.iter().enumerate() {
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        let trimmed = line.trim_start_matches(' ');
-        if indent > 3 {
+        if fence.code(line) {
             continue;
         }
-        let run = |c: char| trimmed.chars().take_while(|&x| x == c).count();
-        let marker = ['`', '~'].into_iter().find(|&c| run(c) >= 3);
-        match (fence, marker) {
-            (None, Some(c)) => fence = Some((c, run(c))),
-            (Some((c, n)), Some(m))
-                if m == c && run(c) >= n && trimmed.trim_end().len() == run(c) =>
-            {
-                fence = None
+        let trimmed = line.trim_start_matches(' ');
+        let level = trimmed.chars().take_while(|&c| c == '#').count();
+        let rest = &trimmed[level..];
+        if (1..=6).contains(&level) && (rest.is_empty() || rest.starts_with([' ', '\t'])) {
+            // An optional closing run of '#' after a space is not part
+            // of the title ("## Setup ##"), but "## C#" keeps its '#'.
+            let mut title = rest.trim();
+            let stripped = title.trim_end_matches('#');
+            if stripped.is_empty() || stripped.ends_with([' ', '\t']) {
+                title = stripped.trim_end();
             }
-            (Some(_), _) => {}
-            (None, None) => {
-                let level = run('#');
-                let rest = &trimmed[level..];
-                if (1..=6).contains(&level) && (rest.is_empty() || rest.starts_with([' ', '\t'])) {
-                    // An optional closing run of '#' after a space is not part
-                    // of the title ("## Setup ##"), but "## C#" keeps its '#'.
-                    let mut title = rest.trim();
-                    let stripped = title.trim_end_matches('#');
-                    if stripped.is_empty() || stripped.ends_with([' ', '\t']) {
-                        title = stripped.trim_end();
-                    }
-                    out.push((i, level, title));
-                }
-            }
+            out.push((i, level, title));
         }
     }
     out
+}
+
+/// Fenced code blocks, followed line by line: the open fence's character and length.
+#[derive(Default)]
+struct Fence(Option<(char, usize)>);
+
+impl Fence {
+    /// Whether `line` is code (a fence, inside one, or indented as code)
+    /// rather than a line that may be a heading.
+    fn code(&mut self, line: &str) -> bool {
+        let trimmed = line.trim_start_matches(' ');
+        if line.len() - trimmed.len() > 3 {
+            return true;
+        }
+        let run = |c: char| trimmed.chars().take_while(|&x| x == c).count();
+        let marker = ['`', '~'].into_iter().find(|&c| run(c) >= 3);
+        match (self.0, marker) {
+            (None, Some(c)) => self.0 = Some((c, run(c))),
+            (Some((c, n)), Some(m))
+                if m == c && run(c) >= n && trimmed.trim_end().len() == run(c) =>
+            {
+                self.0 = None
+            }
+            (Some(_), _) => {}
+            (None, None) => return false,
+        }
+        true
+    }
+}
+
+/// The line that closes a code fence `text` leaves open, if it does: free
+/// text followed by generated Markdown must not swallow it as code.
+pub(super) fn closing_fence(text: &str) -> Option<String> {
+    let mut fence = Fence::default();
+    for line in text.lines() {
+        fence.code(line);
+    }
+    fence.0.map(|(c, n)| c.to_string().repeat(n))
 }
 
 /// `text` as a Markdown code span, with a longer delimiter when it holds
@@ -122,6 +146,33 @@ pub(super) fn parse_code_span(line: &str) -> Option<String> {
         at = start + len;
     }
     None
+}
+
+/// `text` as a fenced code block, each line after `indent` (to sit under a
+/// list item): the fence is longer than any run of backticks inside, so no
+/// line of the text can close it, and headings in it are not headings.
+pub(super) fn code_block(text: &str, info: &str, indent: &str) -> String {
+    let fence = "`".repeat(longest_run(text, '`').max(2) + 1);
+    let mut out = format!("{indent}{fence}{info}\n");
+    for line in text.replace("\r\n", "\n").split(['\n', '\r']) {
+        out.push_str(indent);
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(indent);
+    out.push_str(&fence);
+    out
+}
+
+/// Plan text shown inside one Markdown line (a description, a heading
+/// quoted in a sentence): its line breaks become spaces, or a "description"
+/// could start a heading or a list item of its own.
+pub(super) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(['\n', '\r']) {
+        text.replace("\r\n", " ").replace(['\n', '\r'], " ").into()
+    } else {
+        text.into()
+    }
 }
 
 /// The longest run of `c` in `text` (to pick a delimiter longer than it).

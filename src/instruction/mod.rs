@@ -10,7 +10,7 @@ mod markdown;
 pub use markdown::{code_span, markdown_section};
 
 use crate::plan::{Input, Task, Validation};
-use markdown::{headings, last_section, longest_run, parse_code_span};
+use markdown::{closing_fence, code_block, headings, last_section, one_line, parse_code_span};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -63,7 +63,12 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
     let _ = writeln!(md, "{}.\n", facts.join(" · "));
     match task.instruction.trim() {
         "" => md.push_str("_No instruction text: the title says what to do._\n"),
-        text => md.push_str(&format!("{text}\n")),
+        text => {
+            md.push_str(&format!("{text}\n"));
+            if let Some(fence) = closing_fence(text) {
+                let _ = writeln!(md, "{fence}");
+            }
+        }
     }
 
     md.push_str("\n## Inputs\n\n");
@@ -78,13 +83,13 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
             .find(|i| i.path == input.path && i.section == input.section)
             .and_then(|i| i.description.as_deref());
         if let Some(d) = description {
-            let _ = write!(md, ": {d}");
+            let _ = write!(md, ": {}", one_line(d));
         }
         md.push('\n');
         match (&input.section, &input.text) {
             (None, _) => {}
             (Some(heading), Some(text)) => {
-                let _ = writeln!(md, "\n  Section \"{heading}\":\n");
+                let _ = writeln!(md, "\n  Section \"{}\":\n", one_line(heading));
                 for line in text.lines() {
                     let _ = match line {
                         "" => writeln!(md, "  >"),
@@ -96,7 +101,8 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
             (Some(heading), None) => {
                 let _ = writeln!(
                     md,
-                    "  _(section \"{heading}\" not found: the file or the heading is missing)_"
+                    "  _(section \"{}\" not found: the file or the heading is missing)_",
+                    one_line(heading)
                 );
             }
         }
@@ -107,11 +113,13 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
         md.push_str("_No files are listed: commit what the instruction asks for._\n");
     }
     for o in &task.outputs {
-        // `- `path`` alone on its line: parse_outputs (the sim agent) reads it back.
-        let _ = writeln!(md, "- {}", code_span(&o.path));
-        if let Some(d) = &o.description {
-            let _ = writeln!(md, "  {d}");
-        }
+        // `- `path`` at the start of its line: parse_outputs (the sim agent)
+        // reads it back. A description on a line of its own could start
+        // with a heading or a fence.
+        let _ = match &o.description {
+            Some(d) => writeln!(md, "- {}: {}", code_span(&o.path), one_line(d)),
+            None => writeln!(md, "- {}", code_span(&o.path)),
+        };
     }
 
     md.push_str("\n## Validation\n\n");
@@ -124,14 +132,24 @@ pub fn render(task: &Task, inputs: &[ResolvedInput], report_hint: bool) -> Strin
             | Validation::Command { description, .. }
             | Validation::Commit { description } => description,
         };
-        let check = match v {
-            // The plan's command goes in a code span of its own length.
-            Validation::Command { run, .. } => format!("command: {} exits 0", code_span(run)),
-            _ => v.describe(),
-        };
-        let _ = match description {
-            Some(d) => writeln!(md, "- {check} ({d})"),
-            None => writeln!(md, "- {check}"),
+        let note = description
+            .as_deref()
+            .map(|d| format!(" ({})", one_line(d)))
+            .unwrap_or_default();
+        let _ = match v {
+            Validation::Command { run, .. } => {
+                // (`run: |` ends with a line break.)
+                let run = run.trim_end_matches(['\n', '\r']);
+                if run.contains(['\n', '\r']) {
+                    // A script goes in a code block under its item…
+                    let block = code_block(run, "sh", "  ");
+                    writeln!(md, "- command: this script exits 0{note}\n\n{block}")
+                } else {
+                    // … one line in a code span fenced for its backticks.
+                    writeln!(md, "- command: {} exits 0{note}", code_span(run))
+                }
+            }
+            _ => writeln!(md, "- {}{note}", v.describe()),
         };
     }
 
@@ -204,10 +222,10 @@ pub fn append_previous_attempt(md: &mut String, how_it_ended: &str, last_lines: 
     let last = last_lines.iter().rposition(|l| !l.trim().is_empty());
     if let (Some(a), Some(b)) = (first, last) {
         let body = last_lines[a..=b].join("\n");
-        let fence = "`".repeat(longest_run(&body, '`').max(2) + 1);
         let _ = writeln!(
             md,
-            "\nIts last lines of output:\n\n{fence}text\n{body}\n{fence}"
+            "\nIts last lines of output:\n\n{}",
+            code_block(&body, "text", "")
         );
     }
 }

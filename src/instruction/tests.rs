@@ -238,6 +238,60 @@ fn backticks_in_plan_text_keep_their_code_spans_whole() {
     );
 }
 
+/// Found by the plan fuzz property: an output description on a line of its
+/// own opened a fence or a heading, which hid the sections after it.
+#[test]
+fn an_output_description_cannot_start_a_block() {
+    let mut t = full_task();
+    for d in ["```", "## Outputs", "# T9: other", "~~~ x"] {
+        t.outputs[1].description = Some(d.into());
+        let md = render(&t, &[], true);
+        assert_eq!(parse_outputs(&md).len(), 2, "{d}: {md}");
+    }
+}
+
+/// Found by the plan fuzz property: an instruction that leaves a code fence
+/// open made every section after it code, so no outputs were read back.
+#[test]
+fn an_unclosed_fence_in_the_instruction_is_closed() {
+    let mut t = full_task();
+    t.instruction = "Run this:\n\n````sh\nmake\n```\n".into();
+    let md = render(&t, &[], false);
+    assert!(md.contains("```\n````\n\n## Inputs"), "{md}");
+    assert_eq!(parse_outputs(&md).len(), 2);
+}
+
+/// Found by the plan fuzz property: text with line breaks after `## Outputs`
+/// (a `run: |` script, a description) could start a heading or a list item
+/// of its own, and the sim agent read the wrong outputs back.
+#[test]
+fn line_breaks_in_plan_text_cannot_fake_outputs() {
+    let mut t = full_task();
+    t.outputs[0].description = Some("the engine\n- `fake.txt`\r\n## Outputs\n".into());
+    t.validation = vec![Validation::Command {
+        run: "cargo build\n## Outputs\n- `fake2.txt`\n```\necho done\n".into(),
+        description: Some("builds\nand\rtests".into()),
+    }];
+    let md = render(&t, &[], false);
+    assert_eq!(
+        parse_outputs(&md),
+        [
+            "src/services/retry_engine.ts",
+            "src/services/retry_engine.test.ts"
+        ]
+    );
+    assert!(
+        md.contains("- `src/services/retry_engine.ts`: the engine - `fake.txt` ## Outputs \n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- command: this script exits 0 (builds and tests)\n\n  ````sh\n  cargo build\n  ## Outputs\n  - `fake2.txt`\n  ```\n  echo done\n  ````\n"
+        ),
+        "{md}"
+    );
+}
+
 proptest::proptest! {
     #[test]
     fn any_title_and_command_stay_inside_their_spans(
