@@ -20,10 +20,16 @@ use std::path::Path;
 pub fn load(path: &Path) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| vec![load::read_error(&file, &e)])?;
-    let (plan, mut unknown) = recover::parse_all(&file, &bytes)?;
+    check(&file, &bytes)
+}
+
+/// Parse and validate the bytes of a plan read from `file`: what [`load`]
+/// and `--validate-only` do once the file is read.
+pub fn check(file: &str, bytes: &[u8]) -> Result<(ValidPlan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let (plan, mut unknown) = recover::parse_all(file, bytes)?;
     // parse() proved the bytes are UTF-8.
-    let text = String::from_utf8_lossy(&bytes);
-    let checked = validate::validate(&file, &text, plan);
+    let text = String::from_utf8_lossy(bytes);
+    let checked = validate::validate(file, &text, plan);
     if unknown.is_empty() {
         return checked;
     }
