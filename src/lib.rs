@@ -7,6 +7,8 @@ pub mod doctor;
 pub mod engine;
 pub mod engine_client;
 pub mod front;
+#[cfg(test)]
+mod fuzz;
 pub mod git;
 pub mod headless;
 pub mod instruction;

@@ -9,6 +9,9 @@ pub mod recover;
 pub mod schema;
 pub mod validate;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use diagnostic::{Diagnostic, Severity};
 pub use schema::*;
 pub use validate::ValidPlan;
