@@ -117,7 +117,15 @@ impl Fixture {
                 tmux_socket: None,
                 placements: plan.plan.tasks.iter().map(placement).collect(),
                 records,
-                merged: replay.merged.iter().map(|id| idx(id)).collect(),
+                // As the engine does: merged tasks the plan no longer has are ignored.
+                merged: plan
+                    .plan
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| replay.merged.contains(&t.task_id))
+                    .map(|(i, _)| TaskIdx(i))
+                    .collect(),
                 found_merged: start
                     .found_merged
                     .iter()

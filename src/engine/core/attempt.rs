@@ -21,7 +21,8 @@ impl Core {
     pub(super) fn start_attempt(&mut self, t: TaskIdx) {
         let now = self.now();
         let run = &mut self.tasks[t];
-        let attempt = run.attempt() + 1;
+        // Saturating: a damaged journal may say the last attempt was u32::MAX.
+        let attempt = run.attempt().saturating_add(1);
         run.forced = false;
         run.launched = true;
         // The one thing the core takes from the OS itself: no decision

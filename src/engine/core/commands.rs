@@ -252,7 +252,7 @@ impl Core {
             return;
         }
         let id = self.next_halt_id;
-        self.next_halt_id += 1;
+        self.next_halt_id = self.next_halt_id.saturating_add(1);
         self.phase = RunPhase::Halting;
         let grace_ms = self.plan.plan.settings.halt.grace_ms;
         // Before the first send: a fast shim's ack is stamped by the socket

@@ -212,7 +212,8 @@ impl Core {
             effects: Vec::new(),
             dirty: true,
             last_halt: None,
-            next_halt_id: opts.last_halt_id + 1,
+            // Saturating: a damaged journal may hold a halt numbered u64::MAX.
+            next_halt_id: opts.last_halt_id.saturating_add(1),
             started_ms: now,
             plan_name: opts.plan_name,
             tmux_socket: opts.tmux_socket,

@@ -2,6 +2,7 @@
 //! clock, so each test runs in milliseconds and pins its races.
 
 mod attempts;
+mod fuzz_journal;
 mod halt;
 mod hellos;
 mod lights;
