@@ -444,7 +444,7 @@ const TYPOS: [(&str, &str); 5] = [
 ];
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn fuzz_plan_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
@@ -455,6 +455,11 @@ proptest! {
     fn fuzz_plan_mutated(bytes in mutated_seed()) {
         check_and_use(bytes)?;
     }
+}
+
+// Fewer cases: each plan holds dozens of values, some of them huge.
+proptest! {
+    #![proptest_config(config(24))]
 
     #[test]
     fn fuzz_plan_hostile_text_in_a_sound_plan(plan in hostile_plan().prop_map(tamed)) {
