@@ -188,20 +188,33 @@ impl Os for RealOs {
     fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>) {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
-        if let Some(agent) = agent_pgid {
-            let _ = kill(Pid::from_raw(-(agent as i32)), Signal::SIGKILL);
+        if let Some(agent) = agent_pgid.and_then(pid_target) {
+            let _ = kill(Pid::from_raw(-agent.as_raw()), Signal::SIGKILL);
         }
-        if let Some(shim) = shim_pid {
-            let _ = kill(Pid::from_raw(shim as i32), Signal::SIGKILL);
+        if let Some(shim) = shim_pid.and_then(pid_target) {
+            let _ = kill(shim, Signal::SIGKILL);
         }
     }
+}
+
+/// A pid a shim's hello reported, as something kill(2) may be aimed at: a
+/// process, never 0 or 1, whose negation (a process group) fits. The pids
+/// come over a socket; as `pid_t`, 0 would be the engine's own process
+/// group and u32::MAX (-1) every process the user may signal.
+fn pid_target(pid: u32) -> Option<nix::unistd::Pid> {
+    i32::try_from(pid)
+        .ok()
+        .filter(|&p| p > 1)
+        .map(nix::unistd::Pid::from_raw)
 }
 
 /// Whether `pid` still runs. A zombie does not: the shim's parent (tmux) may
 /// not have reaped it yet when its connection closes.
 fn process_alive(pid: u32) -> bool {
     use nix::sys::signal::kill;
-    use nix::unistd::Pid;
+    let Some(target) = pid_target(pid) else {
+        return false;
+    };
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the parenthesised command name, which may hold spaces.
         let state = stat
@@ -210,9 +223,26 @@ fn process_alive(pid: u32) -> bool {
             .and_then(|rest| rest.trim_start().chars().next());
         return !matches!(state, Some('Z' | 'X'));
     }
-    match kill(Pid::from_raw(pid as i32), None) {
+    match kill(target, None) {
         Ok(()) => true,
         Err(nix::errno::Errno::EPERM) => true,
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pid_target;
+
+    #[test]
+    fn only_a_process_is_a_kill_target() {
+        assert_eq!(pid_target(4242).map(|p| p.as_raw()), Some(4242));
+        // 0: our own process group; 1: init, or with -pgid every process.
+        assert_eq!(pid_target(0), None);
+        assert_eq!(pid_target(1), None);
+        // -1 as pid_t: every process we may signal; 2^31: -pid overflows.
+        assert_eq!(pid_target(u32::MAX), None);
+        assert_eq!(pid_target(1 << 31), None);
+        assert!(!super::process_alive(u32::MAX));
     }
 }
