@@ -110,7 +110,7 @@ pub async fn serve(
     }
 }
 
-async fn handle(
+pub(super) async fn handle(
     stream: UnixStream,
     conn: ConnId,
     events: mpsc::Sender<SocketEvent>,
