@@ -156,7 +156,8 @@ impl Usage {
     pub fn plus(self, more: Usage) -> Usage {
         let sum_u = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            // Saturating: the numbers are an agent's word, or a journal's.
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
         };
         let sum_f = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (None, None) => None,
@@ -260,6 +261,18 @@ mod tests {
                 grace_ms: 500
             }
         );
+    }
+
+    /// Found by the journal fuzz property: two reports of u64::MAX tokens
+    /// overflowed their sum.
+    #[test]
+    fn usage_sums_saturate() {
+        let huge = Usage {
+            input_tokens: Some(u64::MAX),
+            output_tokens: None,
+            cost_usd: None,
+        };
+        assert_eq!(huge.plus(huge).input_tokens, Some(u64::MAX));
     }
 
     #[test]
