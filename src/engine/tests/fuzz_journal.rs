@@ -11,7 +11,8 @@ use crate::engine::fixture::{Fixture, Start};
 use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
 use crate::engine::{exec_log, history, journal, words};
 use crate::fuzz::{config, hostile_text, within};
-use crate::worker::protocol::EngineMessage;
+use crate::worker::protocol::{EngineMessage, Usage};
+use crate::worker::secret::AttemptSecret;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -75,6 +76,24 @@ fn templates() -> Vec<Value> {
             pattern: "?".into(),
             line: "Proceed?".into(),
             sent: "y".into(),
+        },
+        Event::Usage(Usage {
+            input_tokens: Some(1_000),
+            output_tokens: Some(200),
+            cost_usd: Some(0.05),
+        }),
+        Event::TurnFinished,
+        Event::Nudged {
+            nudge: 1,
+            check: "npm test".into(),
+        },
+        Event::Spawned {
+            profile: "generalist".into(),
+            session: "sb-x-T1".into(),
+            pane: "%7".into(),
+            worktree: "/tmp/w".into(),
+            branch: "agent/T1/generalist".into(),
+            secret_sha256: Some(AttemptSecret::new("0123").digest()),
         },
         Event::Escalation(supervision.clone()),
         Event::Failure(supervision),
