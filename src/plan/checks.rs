@@ -13,10 +13,15 @@ pub struct SettingProblem {
     pub message: String,
 }
 
-/// Why a `timeoutMinutes` cannot be used, if it cannot.
+/// Why a `timeoutMinutes` cannot be used, if it cannot. At most a year, as
+/// every duration ([`MAX_MS`]): the engine adds it to the attempt's start.
 pub fn timeout_problem(minutes: f64) -> Option<String> {
-    (!(minutes.is_finite() && minutes > 0.0))
-        .then(|| format!("must be a number of minutes > 0 (it is {minutes})"))
+    if !(minutes.is_finite() && minutes > 0.0) {
+        return Some(format!("must be a number of minutes > 0 (it is {minutes})"));
+    }
+    let most = MAX_MS / 60_000;
+    (minutes > most as f64)
+        .then(|| format!("must be at most a year, {most} minutes (it is {minutes})"))
 }
 
 /// Longer than any sane directory, far below tmux's 16 KB command.
@@ -386,6 +391,17 @@ mod tests {
         s.heartbeat.missing_after_ms = None;
         s.heartbeat.late_after_ms = Some(1000);
         assert_eq!(settings_problems(&s)[0].key, "lateAfterMs");
+    }
+
+    /// Found by the engine fuzz property: a timeout of 1e300 minutes passed,
+    /// and the attempt's deadline (its start plus that) overflowed.
+    #[test]
+    fn timeouts_over_a_year_are_refused() {
+        assert_eq!(timeout_problem(525_600.0), None);
+        assert!(timeout_problem(525_600.1).is_some());
+        assert!(timeout_problem(1e300).is_some());
+        assert!(timeout_problem(f64::INFINITY).is_some());
+        assert!(timeout_problem(0.0).is_some());
     }
 
     #[test]
