@@ -1,7 +1,8 @@
 //! Support for the fuzz properties (every test named `fuzz_…`): how many
 //! cases each runs, a time bound per case, and the hostile values their
 //! generators draw from. The properties live beside what they attack:
-//! `plan/fuzz.rs`, `engine/tests/fuzz_journal.rs`, `engine/tests/fuzz_wire.rs`.
+//! `plan/fuzz.rs`, `engine/tests/fuzz_journal.rs`, `engine/tests/fuzz_wire.rs`,
+//! `engine/tests/fuzz_run.rs`.
 
 use proptest::prelude::*;
 use std::sync::mpsc::RecvTimeoutError;

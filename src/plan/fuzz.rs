@@ -360,7 +360,7 @@ fn tamed(mut plan: Plan) -> Plan {
     };
     plan.version = 1;
     plan.settings = Settings::default();
-    let sound_minutes = |m: Option<f64>| m.filter(|m| m.is_finite() && *m > 0.0);
+    let sound_minutes = |m: Option<f64>| m.filter(|&m| super::checks::timeout_problem(m).is_none());
     let mut profile = plan.agents.into_values().next().unwrap_or(AgentProfile {
         command: String::new(),
         preset: None,
@@ -432,6 +432,82 @@ fn tamed(mut plan: Plan) -> Plan {
         }
     }
     plan
+}
+
+/// Settings the validator accepts, at their edges: a parallelism of one or
+/// of usize::MAX, heartbeats from a millisecond to a year apart, no backoff
+/// or a year of it, timeouts of seconds or of 1e300 minutes.
+fn sound_settings() -> BoxedStrategy<Settings> {
+    use super::checks::{MAX_MS, settings_problems};
+    let ms = || prop_oneof![3 => 1u64..5_000, 1 => Just(MAX_MS), 1 => 1u64..=MAX_MS];
+    (
+        prop_oneof![1usize..8, Just(usize::MAX)],
+        prop::option::of(prop::array::uniform4(ms())),
+        ms(),
+        (0u32..4, ms(), ms(), 0u32..3),
+        0u32..3,
+        prop_oneof![Just(0u64), ms()],
+        prop::option::of(prop_oneof![0.001f64..10.0, Just(525_600.0), Just(1e300)]),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                max_parallel,
+                beats,
+                stall,
+                (restarts, a, b, nudges),
+                fallbacks,
+                grace,
+                timeout,
+                rm,
+            )| {
+                let mut s = Settings {
+                    max_parallel,
+                    stall_after_ms: stall,
+                    max_fallbacks: fallbacks,
+                    remove_merged_worktrees: rm,
+                    timeout_minutes: timeout,
+                    ..Settings::default()
+                };
+                if let Some(mut beats) = beats {
+                    beats.sort_unstable();
+                    s.heartbeat = HeartbeatSettings {
+                        interval_ms: beats[0],
+                        late_after_ms: Some(beats[1]),
+                        missing_after_ms: Some(beats[2]),
+                        dead_after_ms: Some(beats[3]),
+                    };
+                }
+                s.restart = RestartSettings {
+                    max_restarts: restarts,
+                    backoff_ms: a.min(b),
+                    max_backoff_ms: a.max(b),
+                    max_nudges: nudges,
+                };
+                s.halt.grace_ms = grace;
+                // Heartbeats drawn equal (interval = late) are refused, and
+                // timeouts over a year: the defaults then.
+                if !settings_problems(&s).is_empty() {
+                    s.heartbeat = HeartbeatSettings::default();
+                }
+                if !settings_problems(&s).is_empty() {
+                    s.timeout_minutes = None;
+                }
+                s
+            },
+        )
+        .boxed()
+}
+
+/// A plan that passes: hostile free text, sound ids and references, and
+/// settings at their edges (for the engine's properties).
+pub(crate) fn sound_plan() -> BoxedStrategy<Plan> {
+    (hostile_plan(), sound_settings())
+        .prop_map(|(plan, settings)| Plan {
+            settings,
+            ..tamed(plan)
+        })
+        .boxed()
 }
 
 /// Misspellings the recovering parser should step over, and one it cannot.

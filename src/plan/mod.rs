@@ -10,7 +10,7 @@ pub mod schema;
 pub mod validate;
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use schema::*;

@@ -3,6 +3,7 @@
 
 mod attempts;
 mod fuzz_journal;
+mod fuzz_run;
 mod fuzz_wire;
 mod halt;
 mod hellos;
