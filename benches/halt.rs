@@ -38,6 +38,8 @@ impl Drop for Guard {
             .args(["-L", &self.0, "kill-server"])
             .stderr(Stdio::null())
             .status();
+        // tmux leaves its socket file behind.
+        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.0));
     }
 }
 

@@ -178,6 +178,8 @@ impl Drop for TmuxGuard {
             .args(["-L", &self.0, "kill-server"])
             .stderr(Stdio::null())
             .status();
+        // tmux leaves its socket file behind.
+        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.0));
     }
 }
 
