@@ -29,20 +29,6 @@ fn main() {
     );
 }
 
-/// Kills the bench's tmux server (and so every worker) even when it panics.
-struct Guard(String);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-        // tmux leaves its socket file behind.
-        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.0));
-    }
-}
-
 struct Bench {
     repo: PathBuf,
     runtime: PathBuf,
@@ -195,7 +181,7 @@ impl Bench {
 
     fn run(&self) -> Value {
         let spawn_start = Instant::now();
-        let engine_guard = Guard(self.tmux.clone());
+        let engine_guard = switchboard::tmux::PrivateServer::named(self.tmux.clone());
         let mut engine: Child = self
             .cmd(&["--batch-group", "G1"])
             .stdout(Stdio::null())

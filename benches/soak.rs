@@ -169,20 +169,6 @@ struct Soak {
     tmux: String,
 }
 
-/// Kills the run's tmux server (and so every worker) even when the bench panics.
-struct TmuxGuard(String);
-
-impl Drop for TmuxGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-        // tmux leaves its socket file behind.
-        let _ = std::fs::remove_file(switchboard::tmux::private_server::socket_file(&self.0));
-    }
-}
-
 impl Soak {
     fn new(dir: &Path, schedule: &Schedule, parallel: usize) -> Soak {
         let repo = dir.join("repo");
@@ -251,7 +237,7 @@ impl Soak {
     }
 
     fn run(&self, schedule: &Schedule) -> serde_json::Value {
-        let _guard = TmuxGuard(self.tmux.clone());
+        let _guard = switchboard::tmux::PrivateServer::named(self.tmux.clone());
         let mut freezer = Freezer::new(schedule.hangs());
         let started = Instant::now();
         let mut child = self.start();

@@ -31,6 +31,11 @@ impl PrivateServer {
         }
     }
 
+    /// The guard of a server whose name the caller chose.
+    pub fn named(name: impl Into<String>) -> Self {
+        PrivateServer { name: name.into() }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
