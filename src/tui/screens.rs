@@ -180,3 +180,17 @@ fn no_color_draws_without_any_colour() {
         assert!(screen.contains(word), "legend lacks {word}");
     }
 }
+
+/// Issue 10: an interactive agent's own state shows in its row.
+#[test]
+fn an_agent_s_state_shows_beside_its_last_output() {
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    t4.agent_state = Some("idle at prompt".into());
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("T4  Retry"))
+        .expect("T4's row");
+    assert!(row.contains("[idle at prompt] "), "{row}");
+}

@@ -158,7 +158,15 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool) -> Vec<Cell<'a>> {
         )),
         Cell::from(attempt),
         Cell::from(elapsed),
-        Cell::from(Span::styled(sanitize(last), theme.dim())),
+        // An interactive agent's own state (profile `screen` rules) first.
+        Cell::from(Line::from(
+            task.agent_state
+                .as_deref()
+                .map(|a| Span::styled(format!("[{a}] "), theme.bold()))
+                .into_iter()
+                .chain([Span::styled(sanitize(last), theme.dim())])
+                .collect::<Vec<_>>(),
+        )),
     ]);
     cells
 }
