@@ -293,6 +293,7 @@ impl Soak {
             "merge_commits_on_integration": merge_commits(&self.repo),
             "failed": counts.failed.len(),
             "failed_tasks": counts.failed,
+            "failure_reasons": counts.reasons,
             "skipped": counts.skipped,
             "other_end_states": counts.other,
             "attempts": counts.attempts,
@@ -573,6 +574,8 @@ struct Counts {
     merged: usize,
     merged_twice: usize,
     failed: Vec<String>,
+    /// Why tasks failed, their numbers blanked out, with how many each.
+    reasons: BTreeMap<String, usize>,
     skipped: usize,
     other: BTreeMap<String, usize>,
     attempts: usize,
@@ -621,6 +624,7 @@ impl Counts {
         }
         detect.sort_unstable();
         let mut failed = Vec::new();
+        let mut reasons = BTreeMap::new();
         let mut skipped = 0;
         let mut other = BTreeMap::new();
         if let Ok((plan, _)) = switchboard::plan::load(&repo.join("dispatcher.yaml")) {
@@ -628,7 +632,11 @@ impl Counts {
             for t in &snap.tasks {
                 match t.state {
                     TaskState::Done => {}
-                    TaskState::Failed => failed.push(t.id.clone()),
+                    TaskState::Failed => {
+                        failed.push(t.id.clone());
+                        let why = t.message.as_deref().unwrap_or("no reason");
+                        *reasons.entry(blank_out(why)).or_default() += 1;
+                    }
                     TaskState::Skipped => skipped += 1,
                     s => *other.entry(s.as_str().to_string()).or_default() += 1,
                 }
@@ -638,6 +646,7 @@ impl Counts {
             merged: merges.len(),
             merged_twice: merges.values().filter(|&&n| n > 1).count(),
             failed,
+            reasons,
             skipped,
             other,
             attempts,
@@ -648,6 +657,28 @@ impl Counts {
             detect_max: detect.last().copied(),
         }
     }
+}
+
+/// A failure's message with what differs between tasks blanked out (commit
+/// ids, numbers, the temp dir's name), so that alike failures count together.
+fn blank_out(message: &str) -> String {
+    let mut out = String::new();
+    for word in message.split_inclusive([' ', '/', '\'', '`']) {
+        let core = word.trim_end_matches([' ', '/', '\'', '`']);
+        let rest = &word[core.len()..];
+        if core.len() >= 7 && core.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push_str("<commit>");
+        } else if core.starts_with(".tmp") {
+            out.push_str(".tmp…");
+        } else {
+            out.extend(
+                core.chars()
+                    .map(|c| if c.is_ascii_digit() { '#' } else { c }),
+            );
+        }
+        out.push_str(rest);
+    }
+    out
 }
 
 /// `Merge …` commits on the integration branch.
