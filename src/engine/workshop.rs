@@ -155,6 +155,23 @@ impl Workshop {
                     .join("\n"),
             ),
         ];
+        // An agent's `git commit` may start a detached `git gc --auto` /
+        // `git maintenance`, which the shim ends with the agent's process
+        // tree, mid-way, leaving ref locks that fail later merges. Agents'
+        // git does no automatic maintenance (unless the user configures git
+        // through the environment already); the user's own git still does.
+        if std::env::var_os("GIT_CONFIG_COUNT").is_none() {
+            agent_env.extend(
+                [
+                    ("GIT_CONFIG_COUNT", "2"),
+                    ("GIT_CONFIG_KEY_0", "gc.auto"),
+                    ("GIT_CONFIG_VALUE_0", "0"),
+                    ("GIT_CONFIG_KEY_1", "maintenance.auto"),
+                    ("GIT_CONFIG_VALUE_1", "false"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+        }
         agent_env.extend(agent.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let launch = Launch {
             // The task's own command stands in for its own profile's only.

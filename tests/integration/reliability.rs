@@ -348,3 +348,19 @@ fn doctor_checks_a_preset_s_program() {
     let out = sb.run(&["--list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// An agent's git does no automatic maintenance: a detached `git gc --auto`
+/// ended with the agent's process tree would leave ref locks behind that
+/// fail later merges (seen in the soak benchmark).
+#[test]
+fn an_agent_s_git_starts_no_automatic_maintenance() {
+    let tasks = format!(
+        "{}    command: \"mkdir -p out; git config --get gc.auto > out/A.txt; git add out; git commit -qm 'feat(A): gc'\"\n",
+        task("A", "quick")
+    );
+    let sb = Sandbox::new(&plan("", &tasks));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seen = git(&sb.repo, &["show", "switchboard/integration:out/A.txt"]);
+    assert_eq!(seen.trim(), "0");
+}
