@@ -215,16 +215,10 @@ mod report_word {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ReportState, D::Error> {
         let word = String::deserialize(d)?;
-        let all = [
-            ReportState::Start,
-            ReportState::Done,
-            ReportState::Wait,
-            ReportState::Error,
-            ReportState::Help,
-            ReportState::Skip,
-            ReportState::Usage,
-        ];
-        all.into_iter()
+        // Every state the CLI knows (`switchboard report <state>`).
+        <ReportState as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
             .find(|r| r.as_str().eq_ignore_ascii_case(&word))
             .ok_or_else(|| serde::de::Error::custom(format!("unknown report '{word}'")))
     }

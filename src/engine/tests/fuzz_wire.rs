@@ -337,15 +337,7 @@ fn usage() -> impl Strategy<Value = Usage> {
 }
 
 fn shim_message() -> impl Strategy<Value = ShimMessage> {
-    let state = prop::sample::select(vec![
-        ReportState::Start,
-        ReportState::Done,
-        ReportState::Wait,
-        ReportState::Error,
-        ReportState::Help,
-        ReportState::Skip,
-        ReportState::Usage,
-    ]);
+    let state = prop::sample::select(<ReportState as clap::ValueEnum>::value_variants().to_vec());
     let signal = prop::sample::select(vec![
         StopSignal::None,
         StopSignal::Sigint,
