@@ -70,6 +70,9 @@ pub enum Verb {
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.
     Report(ReportArgs),
+    /// For agents' hooks: read a hook's JSON payload on stdin and report what
+    /// it says (the preset's `hooks`; switchboard installs them per worktree).
+    Hook(HookArgs),
     /// Open the control room on a scratch repo with the example plan and fast sim agents.
     Demo,
     /// Show the running engine's state (per task: state, light, attempt, profile).
@@ -123,8 +126,15 @@ pub struct CleanArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct HookArgs {
+    /// The preset whose hooks call this (`claude`).
+    pub preset: String,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// start, done, wait, error, help, skip, or usage (tokens and cost only).
+    /// start, done, wait, error, help, skip, busy (at work), idle (turn
+    /// finished: the checks run), or usage (tokens and cost only).
     pub state: crate::worker::protocol::ReportState,
     #[arg(long, short)]
     pub message: Option<String>,

@@ -85,6 +85,9 @@ pub struct Worker {
     /// its turn began, idle at its prompt now.
     pub busy_on_screen: bool,
     pub idle_on_screen: bool,
+    /// What the agent's own hooks last said (`busy` / `wait` / `idle`
+    /// reports): the best source of its state, before its screen.
+    pub said: Option<AgentSaid>,
     /// The checks are running because its turn finished (the agent lives on).
     pub turn_done: bool,
     /// Times it was told its checks failed.
@@ -92,6 +95,24 @@ pub struct Worker {
     /// What its shim's hello must prove it knows: the digest of the secret
     /// this engine gave it, or the journaled one of an adopted worker.
     pub secret: Option<SecretDigest>,
+}
+
+/// An agent's state in its own words (its hooks' reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSaid {
+    Working,
+    Waiting(String),
+    Idle,
+}
+
+impl AgentSaid {
+    pub fn describe(&self) -> String {
+        match self {
+            AgentSaid::Working => "working".into(),
+            AgentSaid::Waiting(q) => format!("waiting: \"{q}\""),
+            AgentSaid::Idle => "idle at prompt".into(),
+        }
+    }
 }
 
 impl Worker {
@@ -116,6 +137,7 @@ impl Worker {
             asked_on_screen: false,
             busy_on_screen: false,
             idle_on_screen: false,
+            said: None,
             turn_done: false,
             nudges: 0,
             secret: None,
@@ -170,6 +192,9 @@ impl TaskRun {
         view.light = self.light();
         view.selected = self.selected;
         view.agent_state = self.worker.as_ref().and_then(|w| {
+            if let Some(said) = &w.said {
+                return Some(said.describe());
+            }
             if w.busy_on_screen && !w.idle_on_screen {
                 Some("working".to_string())
             } else if w.idle_on_screen {

@@ -19,6 +19,12 @@ pub enum ReportState {
     /// Tokens and cost the agent used so far (`--input-tokens`,
     /// `--output-tokens`, `--cost-usd`); no change of state.
     Usage,
+    /// The agent is at work (a hook saw a prompt or a tool call): a question
+    /// it asked is answered.
+    Busy,
+    /// The agent's turn is over and it sits at its prompt: the task's checks
+    /// run, as when its screen goes idle.
+    Idle,
 }
 
 impl ReportState {
@@ -31,6 +37,8 @@ impl ReportState {
             ReportState::Help => "HELP",
             ReportState::Skip => "SKIP",
             ReportState::Usage => "USAGE",
+            ReportState::Busy => "BUSY",
+            ReportState::Idle => "IDLE",
         }
     }
 }

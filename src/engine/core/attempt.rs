@@ -200,6 +200,8 @@ impl Core {
     pub(super) fn turn_finished(&mut self, t: TaskIdx) {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.turn_done = true;
+            // Its next turn must show busy again before idle counts.
+            w.busy_on_screen = false;
         }
         self.record_task(t, Event::TurnFinished);
         self.begin_validation(t);
