@@ -4,6 +4,7 @@
 //! every change; front ends render from the latest one and never ask the
 //! engine (or tmux, or git) anything while drawing.
 
+use crate::worker::protocol::Usage;
 use serde::{Deserialize, Serialize};
 
 /// A task's lifecycle (DESIGN §3).
@@ -179,7 +180,7 @@ pub struct TaskView {
     /// What its agents reported spending, over every attempt; None: not
     /// reported (never counted as free).
     #[serde(default)]
-    pub usage: Option<crate::worker::protocol::Usage>,
+    pub usage: Option<Usage>,
     /// Part of what this run does (a headless selection, a group run…).
     #[serde(default)]
     pub selected: bool,
@@ -255,6 +256,31 @@ pub struct Snapshot {
     /// longer history appends exactly the lines it has not seen.
     pub log_total: u64,
     pub last_halt: Option<HaltReport>,
+}
+
+/// What a run's agents reported spending: the sum over the tasks that
+/// reported, and how many that ran did not (unknown, never free).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageTotal {
+    pub total: Usage,
+    pub reported: usize,
+    pub not_reported: usize,
+}
+
+impl Snapshot {
+    pub fn usage_total(&self) -> UsageTotal {
+        let mut sum = UsageTotal::default();
+        for t in self.tasks.iter().filter(|t| t.attempt > 0) {
+            match t.usage {
+                Some(u) => {
+                    sum.total = sum.total.plus(u);
+                    sum.reported += 1;
+                }
+                None => sum.not_reported += 1,
+            }
+        }
+        sum
+    }
 }
 
 impl TaskView {

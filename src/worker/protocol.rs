@@ -178,6 +178,30 @@ impl Usage {
         }
     }
 
+    /// `$0.42 12.3k/678 tok`: for a table cell or a header; `-` when
+    /// nothing is known.
+    pub fn short(&self) -> String {
+        let n = |v: u64| match v {
+            0..1_000 => v.to_string(),
+            1_000..1_000_000 => format!("{:.1}k", v as f64 / 1e3),
+            _ => format!("{:.1}M", v as f64 / 1e6),
+        };
+        let mut parts = Vec::new();
+        if let Some(c) = self.cost_usd {
+            parts.push(format!("${c:.2}"));
+        }
+        if self.input_tokens.is_some() || self.output_tokens.is_some() {
+            let side = |v: Option<u64>| v.map_or("?".to_string(), n);
+            let (i, o) = (side(self.input_tokens), side(self.output_tokens));
+            parts.push(format!("{i}/{o} tok"));
+        }
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(" ")
+        }
+    }
+
     /// `$0.42, 12,345 in / 678 out`, or what is known of it.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
