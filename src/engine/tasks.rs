@@ -50,6 +50,9 @@ pub struct TaskRun {
     /// The question an earlier engine's worker left open (from the journal),
     /// so a re-adopted worker still shows it is waiting.
     pub question: Option<String>,
+    /// Merges of this task that failed on something passing (a ref lock,
+    /// the branch moved) and were tried again.
+    pub merge_retries: u32,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -237,6 +240,7 @@ impl TaskTable {
                     previous_note: None,
                     last_pane: None,
                     question: None,
+                    merge_retries: 0,
                     pane_line: None,
                 })
                 .collect(),
