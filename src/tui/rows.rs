@@ -145,6 +145,7 @@ mod tests {
                     started_ms: s,
                     ended_ms: None,
                     outcome: None,
+                    pauses: Vec::new(),
                 })
                 .into_iter()
                 .collect(),
