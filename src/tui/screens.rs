@@ -75,6 +75,19 @@ fn mid_run_80x24() {
     screen!("mid_run_80x24", terminal);
 }
 
+/// Issue 12: a small terminal keeps the lights (the legend gives way) and
+/// the running rows.
+#[test]
+fn mid_run_60x20() {
+    let terminal = draw(&fixture_app(60, 20));
+    let screen = text(&terminal);
+    assert!(
+        screen.contains("T4  Retry"),
+        "the running row shows:\n{screen}"
+    );
+    screen!("mid_run_60x20", terminal);
+}
+
 #[test]
 fn help_overlay() {
     let mut app = fixture_app(160, 48);

@@ -98,6 +98,13 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
     if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width) {
         first.retain(|s| s.content != "elapsed ");
     }
+    // Narrower still: the run state and clock matter more than the branch.
+    if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width)
+        && let Some(at) = first.iter().position(|s| s.content == "branch ")
+    {
+        // The label, the name and the separator after them.
+        first.drain(at..(at + 3).min(first.len()));
+    }
     Line::from(first).render(Rect { height: 1, ..area }, buf);
 
     let mut counts = vec![Span::raw(format!(" {} tasks: ", snap.tasks.len()))];

@@ -29,7 +29,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let mut title = vec![
         Span::styled(" Workers ", theme.title()),
-        Span::raw(format!("{} · sort: {} ", app.rows.len(), app.sort.label())),
+        Span::raw(format!(
+            "{} · sort: {}{} ",
+            app.rows.len(),
+            app.sort.label(),
+            if app.finished_last {
+                ", finished last"
+            } else {
+                ""
+            }
+        )),
     ];
     if !app.filter.is_empty() || app.filter_editing {
         title.push(Span::styled(
