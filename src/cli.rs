@@ -165,3 +165,68 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 2000)]
     pub stop_grace_ms: u64,
 }
+
+impl Cli {
+    /// Parse the command line, refusing flags the chosen mode would ignore
+    /// (`switchboard clean --json` would print text; better to say so).
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Err(message) = cli.refuse_ignored(&matches) {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
+        cli
+    }
+
+    fn refuse_ignored(&self, matches: &clap::ArgMatches) -> Result<(), String> {
+        use clap::parser::ValueSource;
+        let (name, m) = matches
+            .subcommand()
+            .map_or(("", matches), |(name, sub)| (name, sub));
+        let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let headless = self.batch_group.is_some() || self.task.is_some();
+        let used: &[&str] = match name {
+            "status" | "halt" => &["json"],
+            "clean" => &["plan", "tmux_socket"],
+            "demo" => &["keymap", "tmux_socket"],
+            "doctor" => &["plan"],
+            "" if self.validate_only => &["plan"],
+            "" if self.list => &["plan", "json"],
+            "" if headless => &["plan", "json", "tmux_socket", "with_deps", "wait_on_halt"],
+            "" => &["plan", "keymap", "tmux_socket"],
+            _ => &[],
+        };
+        let flags = [
+            ("plan", "--plan"),
+            ("json", "--json"),
+            ("keymap", "--keymap"),
+            ("tmux_socket", "--tmux-socket"),
+            ("with_deps", "--with-deps"),
+            ("wait_on_halt", "--wait-on-halt"),
+        ];
+        let what = if name.is_empty() {
+            match (self.validate_only, self.list, headless) {
+                (true, _, _) => "--validate-only".to_string(),
+                (_, true, _) => "--list".to_string(),
+                (_, _, true) => "a headless run".to_string(),
+                _ => "the control room".to_string(),
+            }
+        } else {
+            format!("`switchboard {name}`")
+        };
+        for (id, flag) in flags {
+            let known = m.try_get_raw(id).is_ok();
+            if known && given(id) && !used.contains(&id) {
+                let hint = match id {
+                    "with_deps" | "wait_on_halt" => " (it goes with --batch-group or --task)",
+                    _ => "",
+                };
+                return Err(format!("{flag} does nothing for {what}{hint}"));
+            }
+        }
+        Ok(())
+    }
+}

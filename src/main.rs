@@ -1,6 +1,5 @@
 //! Entry point: parse the command line, pick a mode, map results to exit codes.
 
-use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Verb};
@@ -8,7 +7,7 @@ use switchboard::engine::EngineOptions;
 use switchboard::{engine_client, headless, listing, plan};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match &cli.verb {
         Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
