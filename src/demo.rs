@@ -32,6 +32,8 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: Default::default(),
+        type_prompt: None,
+        submit: None,
     }
 }
 

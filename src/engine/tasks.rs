@@ -9,6 +9,7 @@
 use super::fold::TaskRecord;
 use super::prompts::PromptSeen;
 use super::schedule::Slot;
+use super::screen_watch::ScreenWatch;
 use super::snapshot::{Light, TaskState, TaskView};
 use super::socket::ConnId;
 use super::supervise;
@@ -81,10 +82,8 @@ pub struct Worker {
     pub screen_question: Option<String>,
     /// This worker is WAITING because of `screen_question`.
     pub asked_on_screen: bool,
-    /// An interactive agent's screen (profile `screen` rules): busy since
-    /// its turn began, idle at its prompt now.
-    pub busy_on_screen: bool,
-    pub idle_on_screen: bool,
+    /// An interactive agent's screen, read by its profile's `screen` rules.
+    pub screen: ScreenWatch,
     /// The checks are running because its turn finished (the agent lives on).
     pub turn_done: bool,
     /// Times it was told its checks failed.
@@ -114,8 +113,7 @@ impl Worker {
             deadline_ms: None,
             screen_question: None,
             asked_on_screen: false,
-            busy_on_screen: false,
-            idle_on_screen: false,
+            screen: ScreenWatch::default(),
             turn_done: false,
             nudges: 0,
             secret: None,
@@ -124,6 +122,17 @@ impl Worker {
 
     pub fn light(&self) -> Light {
         supervise::shown_light(self.heartbeat, self.waiting, self.stalled)
+    }
+
+    /// The question a prompt rule or the screen's look made it WAIT on.
+    pub fn question(&self) -> Option<&str> {
+        if self.prompt.waiting {
+            self.prompt.line()
+        } else if self.asked_on_screen {
+            self.screen_question.as_deref()
+        } else {
+            None
+        }
     }
 
     /// Best effort: a gone shim no longer needs telling.
@@ -169,15 +178,11 @@ impl TaskRun {
         }
         view.light = self.light();
         view.selected = self.selected;
-        view.agent_state = self.worker.as_ref().and_then(|w| {
-            if w.busy_on_screen && !w.idle_on_screen {
-                Some("working".to_string())
-            } else if w.idle_on_screen {
-                Some("idle at prompt".to_string())
-            } else {
-                None
-            }
-        });
+        let waiting = self.state() == TaskState::Waiting;
+        view.agent_state = self
+            .worker
+            .as_ref()
+            .and_then(|w| w.screen.describe(w.question().filter(|_| waiting)));
         view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
         view.session = Some(self.placement.session.clone());
         view.worktree = Some(self.placement.worktree.display().to_string());

@@ -7,6 +7,7 @@ pub mod load;
 pub mod presets;
 pub mod recover;
 pub mod schema;
+pub mod screen;
 pub mod validate;
 
 #[cfg(test)]

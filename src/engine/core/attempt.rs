@@ -212,10 +212,7 @@ impl Core {
         let Some(w) = self.tasks[t].worker.as_mut() else {
             return false;
         };
-        let Some(pane) = w.pane_id.clone() else {
-            return false;
-        };
-        if !w.turn_done || w.exit.is_some() || w.nudges >= max {
+        if w.pane_id.is_none() || !w.turn_done || w.exit.is_some() || w.nudges >= max {
             return false;
         }
         w.turn_done = false;
@@ -227,7 +224,7 @@ impl Core {
             "The check `{}` failed: {detail}. Fix it, commit your work, and say when you are done.",
             bad.check
         );
-        self.effect(Effect::SendLine { pane, text });
+        self.type_into(t, text);
         let check = bad.check.clone();
         self.record_task(t, Event::Nudged { nudge, check });
         let why = format!("checks failed; the agent was told (nudge {nudge} of {max})");
