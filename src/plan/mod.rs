@@ -4,6 +4,8 @@ pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
+#[cfg(test)]
+mod preset_screens;
 pub mod presets;
 pub mod recover;
 pub mod schema;
