@@ -73,7 +73,8 @@ pub async fn status(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The `status --json` document: run state, per task state/light/attempt/restarts/profile, halt.
+/// The `status --json` document: run state, per task state/light/attempt/restarts/profile
+/// (and `agent_state`, what an interactive agent's screen says), halt.
 pub fn status_json(s: &Snapshot) -> serde_json::Value {
     serde_json::json!({
         "plan": s.plan_name,
@@ -82,13 +83,13 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
         "tasks": s.tasks.iter().map(|t| serde_json::json!({
             "id": t.id, "group": t.group, "state": t.state, "light": t.light,
             "attempt": t.attempt, "restarts": t.restarts, "profile": t.profile,
-            "message": t.message,
+            "message": t.message, "agent_state": t.agent_state,
         })).collect::<Vec<_>>(),
         "halt": s.last_halt,
     })
 }
 
-fn status_text(s: &Snapshot) -> String {
+pub fn status_text(s: &Snapshot) -> String {
     let mut out = format!(
         "{}  {:?}  integration: {}\n",
         s.plan_name, s.phase, s.integration_branch
@@ -96,8 +97,14 @@ fn status_text(s: &Snapshot) -> String {
     .to_lowercase();
     out.push_str("task    group     state       light     attempt  restarts  profile\n");
     for t in &s.tasks {
+        // An interactive agent's own state beside its row.
+        let agent = t
+            .agent_state
+            .as_deref()
+            .map(|a| format!("  [{}]", crate::plan::diagnostic::printable(a)))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}\n",
+            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}{agent}\n",
             t.id,
             t.group,
             t.state.as_str(),
