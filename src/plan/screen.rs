@@ -93,7 +93,15 @@ pub fn compile(source: &str) -> Result<Regex, String> {
         .multi_line(true)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("invalid regex {source:?}: {e}"))
+        .map_err(|e| {
+            // regex's message draws the pattern over several lines: its last one says why.
+            let text = e.to_string();
+            let why = text.lines().last().unwrap_or_default();
+            format!(
+                "invalid regex {source:?}: {}",
+                why.trim_start_matches("error: ")
+            )
+        })
 }
 
 /// Where a pattern matched: the line (trimmed) and the matched text.
