@@ -304,3 +304,50 @@ fn gemini_s_nudge_is_submitted_by_an_enter_of_its_own() {
     pass(&mut fx, "M", 2000);
     assert_eq!(keys_sent(&fx).len(), 1, "one Enter");
 }
+
+/// A worker re-adopted by a new engine was told its task by the earlier
+/// one: idle at its prompt, it is not told again.
+#[test]
+fn an_adopted_agent_is_not_given_its_prompt_again() {
+    use crate::engine::event::Entry;
+    use crate::engine::fixture::{Start, T0, spawned};
+    let at = |ms: u64, event: Event| Entry::new(event, T0 - 10_000 + ms).task("A", 1);
+    let state = |state| Event::State {
+        state,
+        profile: "aider".into(),
+        reason: None,
+    };
+    let journal = vec![
+        Entry::new(
+            Event::RunStarted {
+                selection: "A".into(),
+            },
+            T0 - 10_000,
+        ),
+        at(1, state(TaskState::Assigned)),
+        at(2, spawned("A", 1, "aider")),
+        at(3, state(TaskState::Running)),
+    ];
+    let mut fx = Fixture::start(
+        PLAN,
+        Start {
+            journal,
+            live: vec!["A"],
+            select: vec!["A"],
+            ..Default::default()
+        },
+    );
+    fx.hello("A", 1);
+    assert_eq!(fx.state("A"), TaskState::Running, "adopted");
+    show(
+        &mut fx,
+        "A",
+        &capture("aider-0.86.2", "09-preset-idle-prompt.txt"),
+        1000,
+    );
+    assert_eq!(
+        fx.snapshot_task("A").agent_state.as_deref(),
+        Some("idle at prompt")
+    );
+    assert!(typed(&fx).is_empty());
+}
