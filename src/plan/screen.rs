@@ -197,7 +197,8 @@ pub struct Dialog {
 
 /// What an interactive agent's screen shows. Every field is optional.
 /// Precedence: a dialog to answer, `signin`, `waiting`, `busy`, `idle`; the
-/// title only when the screen says none of these.
+/// title only when the screen says none of these. Everything reads the
+/// whole visible screen but `busy`, which reads its last [`BUSY_LINES`].
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScreenRules {
@@ -207,7 +208,7 @@ pub struct ScreenRules {
     /// A question or menu: WAITING with its line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting: Vec<Pattern>,
-    /// Working (`esc to interrupt`).
+    /// Working (`esc to interrupt`), on the screen's last lines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy: Vec<Pattern>,
     /// At its prompt; counts only when no busy pattern matches.
@@ -294,6 +295,11 @@ pub struct Reading {
     pub dialog: Option<(usize, String)>,
 }
 
+/// Busy patterns read the screen's last lines only: agents keep their busy
+/// line at the bottom (at most 7 lines up in every capture), and one that
+/// scrolled up is history, not work going on.
+pub const BUSY_LINES: usize = 8;
+
 /// The first pattern of `patterns` (in their order) found on `screen`.
 fn first<'p>(patterns: &'p [Pattern], screen: &[String]) -> Option<(&'p Pattern, Hit)> {
     patterns
@@ -323,7 +329,12 @@ pub fn read(rules: &ScreenRules, screen: &[String], title: &str) -> Reading {
         let words = p.words(&hit);
         reading.rule = Some((p.source().to_string(), hit.line));
         reading.state = Some(AgentState::Waiting { words });
-    } else if first(&rules.busy, screen).is_some() {
+    } else if first(
+        &rules.busy,
+        &screen[screen.len().saturating_sub(BUSY_LINES)..],
+    )
+    .is_some()
+    {
         reading.state = Some(AgentState::Busy);
     } else if first(&rules.idle, screen).is_some() {
         reading.state = Some(AgentState::Idle);
@@ -385,6 +396,15 @@ mod tests {
         let reading = read(&r, &lines("⎿ API Error: Unable to connect\n>"), "");
         assert_eq!(reading.error.as_deref(), Some("API Error: Unable"));
         assert_eq!(reading.state, Some(AgentState::Idle));
+    }
+
+    #[test]
+    fn a_busy_line_counts_only_at_the_bottom() {
+        let r = rules("busy: [\"esc to interrupt\"]\nidle: [\"> type\"]\n");
+        let mut screen = lines("thinking (esc to interrupt)");
+        assert_eq!(read(&r, &screen, "").state, Some(AgentState::Busy));
+        screen.extend(lines("\n\n\n\n\n\n\n\n> type your request"));
+        assert_eq!(read(&r, &screen, "").state, Some(AgentState::Idle));
     }
 
     #[test]
