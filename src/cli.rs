@@ -81,6 +81,12 @@ pub enum Verb {
     Halt,
     /// Reopen dispatch after a halt; halted tasks start again in their worktrees.
     Resume,
+    /// Run a failed or conflicted task's checks again on its branch as it
+    /// stands (after fixing it by hand); passing, it merges.
+    Recheck(TaskArg),
+    /// Mark a failed or conflicted task done by hand, with a reason; its
+    /// dependents may run. Nothing is merged.
+    MarkDone(MarkDoneArgs),
     /// Remove this repo's tmux sessions that no live engine owns.
     Clean(CleanArgs),
     /// Check each agent profile with a `preset`: program, version, flags, what to do once by hand.
@@ -123,6 +129,21 @@ pub struct CleanArgs {
     /// With --worktrees: remove unmerged worktrees too (their branches stay).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TaskArg {
+    /// The task's id.
+    pub task: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MarkDoneArgs {
+    /// The task's id.
+    pub task: String,
+    /// Why it is done (journaled).
+    #[arg(long, short)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -184,6 +184,22 @@ pub fn halt_text(r: &HaltReport) -> String {
     out
 }
 
+/// `recheck` and `mark-done`: a recovery action on one task.
+pub async fn recover(command: Command) -> ExitCode {
+    let said = match &command {
+        Command::Recheck { task } => format!("{task}: its checks run again"),
+        Command::MarkDone { task, .. } => format!("{task}: marked done"),
+        _ => String::new(),
+    };
+    match call(command).await {
+        Ok(_) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
 pub async fn resume() -> ExitCode {
     match call(Command::Resume).await {
         Ok(_) => {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Verb};
 use switchboard::engine::EngineOptions;
+use switchboard::engine::command::Command;
 use switchboard::{engine_client, headless, listing, plan};
 
 fn main() -> ExitCode {
@@ -16,6 +17,19 @@ fn main() -> ExitCode {
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
         Some(Verb::Resume) => return runtime(engine_client::resume),
+        Some(Verb::Recheck(args)) => {
+            let command = Command::Recheck {
+                task: args.task.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
+        Some(Verb::MarkDone(args)) => {
+            let command = Command::MarkDone {
+                task: args.task.clone(),
+                reason: args.reason.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
         Some(Verb::Clean(args)) => return clean(&cli, args),
         Some(Verb::Demo) => return demo(&cli),
         Some(Verb::Doctor) => {

@@ -21,6 +21,12 @@ pub enum Command {
     },
     /// Stop a worker and start a fresh attempt in the same worktree.
     Restart { task: String },
+    /// Run a failed or conflicted task's checks again on its branch as it
+    /// stands (fixed by hand), without its agent; passing, it merges.
+    Recheck { task: String },
+    /// A person says the task is done (finished some other way); the
+    /// reason is journaled. Its dependents may run.
+    MarkDone { task: String, reason: String },
     /// The halt cascade: stop dispatching and stop every worker.
     Halt,
     /// Reopen dispatch after a halt; halted tasks start again.

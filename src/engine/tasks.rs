@@ -54,6 +54,9 @@ pub struct TaskRun {
     /// Merges of this task that failed on something passing (a ref lock,
     /// the branch moved) and were tried again.
     pub merge_retries: u32,
+    /// Its checks run again by hand (`recheck`): failing, it stays failed
+    /// rather than start another attempt.
+    pub rechecking: bool,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -243,6 +246,7 @@ impl TaskTable {
                     last_pane: None,
                     question: None,
                     merge_retries: 0,
+                    rechecking: false,
                     pane_line: None,
                 })
                 .collect(),

@@ -267,6 +267,8 @@ fn describe(command: &Command) -> String {
         Command::RunGroup { group } => format!("run {group}"),
         Command::Kill { task, .. } => format!("kill {task}"),
         Command::Restart { task } => format!("restart {task}"),
+        Command::Recheck { task } => format!("check {task} again"),
+        Command::MarkDone { task, .. } => format!("mark {task} done"),
         Command::Halt => "halt".into(),
         Command::Resume => "resume".into(),
         Command::Status => "status".into(),

@@ -250,7 +250,13 @@ impl Core {
                 },
             );
         }
+        let by_hand = std::mem::take(&mut self.tasks[t].rechecking);
         if let Some(bad) = results.iter().find(|r| !r.ok) {
+            if by_hand {
+                let reason = format!("checks failed again: {} ({})", bad.check, bad.detail);
+                self.set_state(t, TaskState::Failed, Some(reason));
+                return;
+            }
             if self.nudge(t, bad) {
                 return;
             }

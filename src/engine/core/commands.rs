@@ -22,7 +22,7 @@ impl Core {
             })
     }
 
-    fn open_dispatch(&mut self) {
+    pub(super) fn open_dispatch(&mut self) {
         if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) {
             self.phase = RunPhase::Running;
         }
@@ -37,7 +37,7 @@ impl Core {
     /// `t` runs again: tasks skipped because of it (directly or through other
     /// skipped tasks) go back to pending. Any other dead end they still have
     /// skips them again, with its own reason.
-    fn revive_dependents(&mut self, t: TaskIdx) {
+    pub(super) fn revive_dependents(&mut self, t: TaskIdx) {
         let mut todo = vec![t];
         while let Some(x) = todo.pop() {
             let dependents: Vec<TaskIdx> = self

@@ -10,6 +10,7 @@
 
 mod attempt;
 mod commands;
+mod recovery;
 mod screen;
 mod shims;
 mod time;
@@ -347,6 +348,8 @@ impl Core {
                 keep_dependents,
             } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
+            Command::Recheck { task } => self.recheck(&task),
+            Command::MarkDone { task, reason } => self.mark_done(&task, &reason),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);

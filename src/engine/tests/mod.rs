@@ -3,6 +3,7 @@
 
 mod agent_hooks;
 mod attempts;
+mod by_hand;
 mod fuzz_journal;
 mod fuzz_run;
 mod fuzz_wire;
