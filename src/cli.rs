@@ -84,6 +84,9 @@ pub enum Verb {
     /// Run a failed or conflicted task's checks again on its branch as it
     /// stands (after fixing it by hand); passing, it merges.
     Recheck(TaskArg),
+    /// Rebase a conflicted task's branch onto the integration branch, then
+    /// check and merge it (a rebase that conflicts too changes nothing).
+    RebaseMerge(TaskArg),
     /// Mark a failed or conflicted task done by hand, with a reason; its
     /// dependents may run. Nothing is merged.
     MarkDone(MarkDoneArgs),

@@ -189,6 +189,7 @@ pub async fn recover(command: Command) -> ExitCode {
     let said = match &command {
         Command::Recheck { task } => format!("{task}: its checks run again"),
         Command::MarkDone { task, .. } => format!("{task}: marked done"),
+        Command::RebaseMerge { task } => format!("{task}: rebasing, then its checks and merge"),
         _ => String::new(),
     };
     match call(command).await {

@@ -23,6 +23,12 @@ fn main() -> ExitCode {
             };
             return runtime(|| engine_client::recover(command));
         }
+        Some(Verb::RebaseMerge(args)) => {
+            let command = Command::RebaseMerge {
+                task: args.task.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
         Some(Verb::MarkDone(args)) => {
             let command = Command::MarkDone {
                 task: args.task.clone(),

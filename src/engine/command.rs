@@ -24,6 +24,9 @@ pub enum Command {
     /// Run a failed or conflicted task's checks again on its branch as it
     /// stands (fixed by hand), without its agent; passing, it merges.
     Recheck { task: String },
+    /// Rebase a conflicted task's branch onto the integration branch, then
+    /// check and merge it; a rebase that conflicts too changes nothing.
+    RebaseMerge { task: String },
     /// A person says the task is done (finished some other way); the
     /// reason is journaled. Its dependents may run.
     MarkDone { task: String, reason: String },

@@ -11,7 +11,7 @@ use super::os::Os;
 use super::socket::SocketEvent;
 use super::tasks::TaskIdx;
 use super::workshop::{CheckResult, Spawned};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::ValidPlan;
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
@@ -43,6 +43,10 @@ pub enum Effect {
         task: TaskIdx,
     },
     RemoveWorktree {
+        task: TaskIdx,
+    },
+    /// A person asked to rebase a conflicted task and merge it again.
+    Rebase {
         task: TaskIdx,
     },
     KillSession {
@@ -136,6 +140,10 @@ pub enum Input {
         task: TaskIdx,
         result: Result<(), EngineError>,
     },
+    Rebased {
+        task: TaskIdx,
+        result: Result<RebaseOutcome, EngineError>,
+    },
     Panes {
         panes: Vec<PaneInfo>,
         /// When the list was asked for.
@@ -211,6 +219,13 @@ pub async fn perform(
             blocking(Box::new(move || Input::Merged {
                 task,
                 result: os.merge(&plan.plan.tasks[task.0]),
+            }))
+            .await
+        }
+        Effect::Rebase { task } => {
+            blocking(Box::new(move || Input::Rebased {
+                task,
+                result: os.rebase(&plan.plan.tasks[task.0]),
             }))
             .await
         }

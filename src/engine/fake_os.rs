@@ -5,7 +5,7 @@ use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::os::{BoxFuture, Clock, Os};
 use super::workshop::{CheckResult, Placement, Spawned};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
@@ -46,6 +46,9 @@ pub enum Call {
     Merge {
         task: String,
     },
+    Rebase {
+        task: String,
+    },
     RemoveWorktree {
         task: String,
     },
@@ -73,6 +76,8 @@ pub struct FakeOs {
     pub calls: Mutex<Vec<Call>>,
     pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, EngineError>>>>,
     pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
+    /// The next rebase of a task ends so (default: rebased).
+    pub rebases: Mutex<HashMap<String, RebaseOutcome>>,
     pub spawn_errors: Mutex<HashMap<String, String>>,
     pub dead_pids: Mutex<Vec<u32>>,
     pub panes: Mutex<Vec<PaneInfo>>,
@@ -198,6 +203,14 @@ impl Os for FakeOs {
                 commit: format!("c0ffee{}", task.task_id),
             }),
         }
+    }
+
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        self.call(Call::Rebase {
+            task: task.task_id.clone(),
+        });
+        let scripted = self.rebases.lock().unwrap().remove(&task.task_id);
+        Ok(scripted.unwrap_or(RebaseOutcome::Rebased))
     }
 
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {

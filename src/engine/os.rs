@@ -6,7 +6,7 @@
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::workshop::{CheckResult, Spawned, Workshop};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
 use crate::tmux::{ControlClient, PaneInfo};
 use crate::worker::secret::AttemptSecret;
@@ -34,6 +34,8 @@ pub trait Os: Send + Sync + 'static {
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
     fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError>;
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError>;
+    /// Rebase the task's branch onto the integration branch, in its worktree.
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError>;
     /// Branch tips and merge-trees for the conflict early warning.
     fn scan(&self, req: ScanRequest) -> ScanResult;
     /// Render `.switchboard/EXECUTION_LOG.md` from the journal.
@@ -139,6 +141,10 @@ impl Os for RealOs {
 
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
         self.shop.remove_worktree(task)
+    }
+
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        self.shop.rebase(task)
     }
 
     fn scan(&self, req: ScanRequest) -> ScanResult {

@@ -5,7 +5,7 @@
 //! state (worktree registry, refs) are serialized by one lock.
 
 use super::error::EngineError;
-use crate::git::{MergeOutcome, Repo};
+use crate::git::{MergeOutcome, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::Tmux;
@@ -338,6 +338,12 @@ impl Workshop {
                 .merge_into(&self.settings().integration_branch, &p.branch, &message)
         })
         .map_err(EngineError::from)
+    }
+
+    pub fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        let p = self.placement(task);
+        let onto = &self.settings().integration_branch;
+        Ok(self.locked(|| self.repo.rebase_onto(&p.worktree, onto))?)
     }
 
     pub fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {

@@ -5,6 +5,7 @@
 mod changes;
 mod merge;
 mod merged;
+mod rebase;
 mod run;
 mod worktree;
 
@@ -12,6 +13,7 @@ mod worktree;
 mod tests;
 
 pub use merge::MergeOutcome;
+pub use rebase::RebaseOutcome;
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
 pub use worktree::{Worktree, WorktreeOutcome};
 

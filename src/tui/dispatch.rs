@@ -268,6 +268,7 @@ fn describe(command: &Command) -> String {
         Command::Kill { task, .. } => format!("kill {task}"),
         Command::Restart { task } => format!("restart {task}"),
         Command::Recheck { task } => format!("check {task} again"),
+        Command::RebaseMerge { task } => format!("rebase and merge {task}"),
         Command::MarkDone { task, .. } => format!("mark {task} done"),
         Command::Halt => "halt".into(),
         Command::Resume => "resume".into(),

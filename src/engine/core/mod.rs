@@ -274,6 +274,7 @@ impl Core {
                 results,
             } => self.on_validated(task, attempt, results),
             Input::Merged { task, result } => self.on_merged(task, result),
+            Input::Rebased { task, result } => self.on_rebased(task, result),
             Input::Removed { task, result } => {
                 if let Err(e) = result {
                     self.warn(Some(task), format!("worktree kept: {e}"));
@@ -349,6 +350,7 @@ impl Core {
             } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
             Command::Recheck { task } => self.recheck(&task),
+            Command::RebaseMerge { task } => self.rebase_merge(&task),
             Command::MarkDone { task, reason } => self.mark_done(&task, &reason),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
             Command::Shutdown { halt } => {

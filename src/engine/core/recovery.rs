@@ -1,12 +1,15 @@
 //! Recovery by hand, for a task that failed or conflicted: run only its
-//! checks again (the person fixed its work in the worktree), or mark it done
-//! with a reason (it was finished some other way).
+//! checks again (the person fixed its work in the worktree), rebase its
+//! branch and merge again, or mark it done with a reason (it was finished
+//! some other way).
 
 use super::Core;
 use crate::engine::command::Reply;
 use crate::engine::effect::Effect;
+use crate::engine::error::EngineError;
 use crate::engine::snapshot::TaskState;
 use crate::engine::tasks::TaskIdx;
+use crate::git::RebaseOutcome;
 
 /// States a person may recover a task from: its agent is gone, its work
 /// (worktree and branch) is still there.
@@ -66,6 +69,59 @@ impl Core {
         self.revive_dependents(t);
         self.open_dispatch();
         Reply::Ok
+    }
+
+    /// Rebase a conflicted task's branch onto the integration branch; then
+    /// its checks run and it merges as usual.
+    pub(super) fn rebase_merge(&mut self, task: &str) -> Reply {
+        let t = match self.recovering(task, "be rebased and merged") {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        if self.tasks[t].state() != TaskState::Conflict {
+            return Reply::Error {
+                message: format!("{task} did not conflict: recheck runs its checks again"),
+            };
+        }
+        let onto = self.plan.plan.settings.integration_branch.clone();
+        self.set_state(
+            t,
+            TaskState::Merging,
+            Some(format!("rebasing onto {onto} by hand")),
+        );
+        self.effect(Effect::Rebase { task: t });
+        Reply::Ok
+    }
+
+    pub(super) fn on_rebased(&mut self, t: TaskIdx, result: Result<RebaseOutcome, EngineError>) {
+        if self.tasks[t].state() != TaskState::Merging {
+            return;
+        }
+        let onto = self.plan.plan.settings.integration_branch.clone();
+        let back = |why: String| (TaskState::Conflict, why);
+        let (state, why) = match result {
+            Ok(RebaseOutcome::Rebased) => {
+                self.tasks[t].rechecking = true;
+                self.tasks[t].selected = true;
+                let why = format!("rebased onto {onto}: its checks run again");
+                self.set_state(t, TaskState::Validating, Some(why));
+                let attempt = self.tasks[t].attempt();
+                self.effect(Effect::Validate { task: t, attempt });
+                self.revive_dependents(t);
+                self.open_dispatch();
+                return;
+            }
+            Ok(RebaseOutcome::Conflict { files }) => back(format!(
+                "the rebase onto {onto} conflicts too, in {}: resolve it in the worktree, then recheck",
+                files.join(", ")
+            )),
+            Ok(RebaseOutcome::Uncommitted) => back(
+                "not rebased: the worktree has uncommitted changes (commit or discard them first)"
+                    .to_string(),
+            ),
+            Err(e) => back(format!("not rebased: {e}")),
+        };
+        self.set_state(t, state, Some(why));
     }
 
     /// `task` is done, by a person's word: its dependents may run. Nothing

@@ -102,3 +102,46 @@ fn a_conflicted_task_marked_done_lets_its_dependents_run() {
     };
     assert!(message.contains("T3 is running"), "{message}");
 }
+
+#[test]
+fn a_conflict_rebased_by_hand_is_checked_and_merged_or_stays_a_conflict() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    let conflict = || {
+        Ok(MergeOutcome::Conflict {
+            files: vec!["src/lib.rs".into()],
+        })
+    };
+    fx.os.script_merge("T1", conflict());
+    fx.run_through("T1");
+    fx.run_through("T2");
+    assert_eq!(fx.state("T1"), TaskState::Conflict);
+    let rebase = || Command::RebaseMerge { task: "T1".into() };
+    // The rebase conflicts too: nothing changes but the words.
+    fx.os.rebases.lock().unwrap().insert(
+        "T1".into(),
+        crate::git::RebaseOutcome::Conflict {
+            files: vec!["src/lib.rs".into()],
+        },
+    );
+    assert_eq!(fx.request(rebase()), Reply::Ok);
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::Conflict);
+    assert!(
+        t1.message
+            .unwrap_or_default()
+            .contains("conflicts too, in src/lib.rs"),
+        "{:?}",
+        fx.snapshot_task("T1").message
+    );
+    // A clean rebase: checked, merged, and T3 runs.
+    assert_eq!(fx.request(rebase()), Reply::Ok);
+    assert_eq!(fx.state("T1"), TaskState::Done);
+    assert_eq!(fx.state("T3"), TaskState::Running);
+    let rebased = fx
+        .os
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, crate::engine::fixture::Call::Rebase { .. }))
+        .count();
+    assert_eq!(rebased, 2);
+}

@@ -3,5 +3,6 @@
 mod changes;
 mod kit;
 mod merge;
+mod rebase;
 mod repo;
 mod worktree;
