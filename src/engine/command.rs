@@ -29,6 +29,9 @@ pub enum Command {
     Status,
     /// The last `lines` lines of a worker's pane (the log view's live tail).
     PaneTail { task: String, lines: u32 },
+    /// Type one line into a running worker's pane and press Enter (the
+    /// control room's composer: talk to an agent without attaching).
+    Type { task: String, text: String },
     /// Stop the engine; workers keep running in tmux unless `halt`.
     Shutdown { halt: bool },
 }

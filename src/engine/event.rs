@@ -171,6 +171,10 @@ pub enum Event {
         pattern: String,
         line: String,
     },
+    /// A person typed a line into the worker's pane (and pressed Enter).
+    Typed {
+        text: String,
+    },
     /// What the agent reported it spent (`switchboard report usage`).
     Usage(crate::worker::protocol::Usage),
     /// An interactive agent went from busy to idle at its prompt: its turn

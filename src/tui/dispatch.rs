@@ -271,6 +271,7 @@ fn describe(command: &Command) -> String {
         Command::Resume => "resume".into(),
         Command::Status => "status".into(),
         Command::PaneTail { task, .. } => format!("pane of {task}"),
+        Command::Type { task, .. } => format!("typed to {task}"),
         Command::Shutdown { .. } => "shutdown".into(),
     }
 }

@@ -1,5 +1,5 @@
 //! What a person asks for: spawn, run a group, kill, restart, read a pane,
-//! and the halt cascade with its resume.
+//! type into one, and the halt cascade with its resume.
 
 use super::Core;
 use crate::engine::command::Reply;
@@ -11,6 +11,10 @@ use crate::engine::snapshot::{AttemptOutcome, RunPhase, TaskState};
 use crate::engine::tasks::TaskIdx;
 use crate::worker::protocol::EngineMessage;
 use tokio::sync::oneshot;
+
+/// The longest line a person may type into a pane at once (a paste of a
+/// paragraph fits; tmux takes much more).
+const MAX_TYPED_BYTES: usize = 16 * 1024;
 
 impl Core {
     fn find(&self, task: &str) -> Result<TaskIdx, Reply> {
@@ -242,6 +246,46 @@ impl Core {
                 });
             }
         }
+    }
+
+    /// A person's line for a running agent: typed into its pane with Enter,
+    /// through the control connection, and journaled. One line only: a line
+    /// break would press Enter early, and a control character is a key.
+    pub(super) fn type_line(&mut self, task: &str, text: String) -> Reply {
+        let t = match self.find(task) {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        if text.chars().any(char::is_control) {
+            return Reply::Error {
+                message: "one line of text, without control characters".into(),
+            };
+        }
+        if text.len() > MAX_TYPED_BYTES {
+            return Reply::Error {
+                message: format!("at most {MAX_TYPED_BYTES} bytes at a time"),
+            };
+        }
+        let state = self.tasks[t].state();
+        let pane = self.tasks[t]
+            .worker
+            .as_ref()
+            .filter(|w| w.exit.is_none() && state.is_active())
+            .and_then(|w| w.pane_id.clone());
+        let Some(pane) = pane else {
+            return Reply::Error {
+                message: format!(
+                    "{task} has no running agent to type to ({})",
+                    state.as_str()
+                ),
+            };
+        };
+        self.effect(Effect::SendLine {
+            pane,
+            text: text.clone(),
+        });
+        self.record_task(t, Event::Typed { text });
+        Reply::Ok
     }
 
     /// The halt cascade: stop dispatching, tell every shim at once; the

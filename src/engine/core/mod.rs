@@ -347,6 +347,7 @@ impl Core {
             } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
+            Command::Type { task, text } => self.type_line(&task, text),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);
                 // Already halted: nothing is left to stop, no second report.

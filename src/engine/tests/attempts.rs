@@ -236,6 +236,66 @@ fn a_waiting_prompt_and_its_answer() {
     assert_eq!(answers(&fx), 1);
 }
 
+/// Issue 12: the composer's line goes to the worker's pane with Enter, and
+/// the journal keeps it; a task without a running agent, or a line with a
+/// line break in it, is refused and nothing is typed.
+#[test]
+fn a_person_s_line_is_typed_into_the_pane_and_journaled() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    let typed = |fx: &Fixture| -> Vec<(String, String)> {
+        fx.os
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::SendText { pane, text } => Some((pane, text)),
+                _ => None,
+            })
+            .collect()
+    };
+    let say = |task: &str, text: &str| Command::Type {
+        task: task.into(),
+        text: text.into(),
+    };
+    fx.hello("T1", 1);
+    fx.report("T1", ReportState::Wait, Some("which database?"));
+    assert_eq!(fx.state("T1"), TaskState::Waiting);
+    let pane = fx.snapshot_task("T1").pane_id.expect("a pane");
+
+    assert_eq!(fx.request(say("T1", "postgres, ünïcode ✓")), Reply::Ok);
+    assert_eq!(typed(&fx), [(pane, "postgres, ünïcode ✓".to_string())]);
+    assert!(
+        fx.events("T1")
+            .iter()
+            .any(|e| matches!(e, Event::Typed { text } if text == "postgres, ünïcode ✓"))
+    );
+    let entry = fx
+        .journal
+        .iter()
+        .find(|e| matches!(e.event, Event::Typed { .. }))
+        .expect("journaled");
+    assert_eq!(
+        (entry.task.as_deref(), entry.attempt),
+        (Some("T1"), Some(1))
+    );
+
+    for refused in [
+        say("T1", "two\nlines"),
+        say("T1", "\x1b[A"),
+        say("T2", "hi"),
+    ] {
+        assert!(
+            matches!(fx.request(refused.clone()), Reply::Error { .. }),
+            "{refused:?}"
+        );
+    }
+    fx.exit("T1", 0);
+    let Reply::Error { message } = fx.request(say("T1", "too late")) else {
+        panic!("a finished agent is not typed to");
+    };
+    assert!(message.contains("no running agent"), "{message}");
+    assert_eq!(typed(&fx).len(), 1);
+}
+
 /// Regression: an agent waiting for an answer is silent on purpose, not STALLED.
 #[test]
 fn a_waiting_agent_is_not_stalled() {

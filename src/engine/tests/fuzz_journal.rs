@@ -83,6 +83,9 @@ fn templates() -> Vec<Value> {
             cost_usd: Some(0.05),
         }),
         Event::TurnFinished,
+        Event::Typed {
+            text: "use postgres".into(),
+        },
         Event::Nudged {
             nudge: 1,
             check: "npm test".into(),
