@@ -5,6 +5,7 @@
 mod changes;
 mod merge;
 mod merged;
+mod review;
 mod run;
 mod worktree;
 
@@ -12,6 +13,7 @@ mod worktree;
 mod tests;
 
 pub use merge::MergeOutcome;
+pub use review::{BranchDiff, DiffBase, DiffLimits, FileStat};
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
 pub use worktree::{Worktree, WorktreeOutcome};
 

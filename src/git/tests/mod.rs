@@ -4,4 +4,5 @@ mod changes;
 mod kit;
 mod merge;
 mod repo;
+mod review;
 mod worktree;
