@@ -18,6 +18,9 @@ pub enum Action {
     SelectLast,
     NextAttention,
     Attach,
+    Diff,
+    Shell,
+    Compose,
     Spawn,
     RunGroup,
     Kill,
@@ -43,7 +46,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 32] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -52,6 +55,9 @@ impl Action {
         Action::SelectLast,
         Action::NextAttention,
         Action::Attach,
+        Action::Diff,
+        Action::Shell,
+        Action::Compose,
         Action::Spawn,
         Action::RunGroup,
         Action::Kill,
@@ -86,6 +92,9 @@ impl Action {
             Action::SelectLast => "select_last",
             Action::NextAttention => "next_attention",
             Action::Attach => "attach",
+            Action::Diff => "diff",
+            Action::Shell => "shell",
+            Action::Compose => "compose",
             Action::Spawn => "spawn",
             Action::RunGroup => "run_group",
             Action::Kill => "kill",
@@ -125,6 +134,9 @@ impl Action {
             Action::SelectLast => "select the last worker",
             Action::NextAttention => "next task needing attention",
             Action::Attach => "attach to the tmux session",
+            Action::Diff => "review the task's changes",
+            Action::Shell => "a shell in its worktree",
+            Action::Compose => "type a line to the agent",
             Action::Spawn => "spawn the selected task now",
             Action::RunGroup => "run the task's whole group",
             Action::Kill => "kill the worker (asks)",
