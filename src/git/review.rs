@@ -8,6 +8,7 @@
 use super::run::{describe, failure, git_in};
 use super::{GitError, Repo, Result};
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// How much of a diff is read at most.
@@ -57,14 +58,20 @@ pub struct BranchDiff {
     pub cut: bool,
     /// The `git diff` that shows it all, for a person to run.
     pub command: String,
+    /// What the task's worktree holds that is not committed (an agent that
+    /// failed, or has not committed yet): `git status --porcelain` codes
+    /// (`??`, ` M`, …) and paths.
+    pub uncommitted: Vec<(String, String)>,
 }
 
 impl Repo {
-    /// The changes of `branch` since it left `integration`, bounded by `limits`.
+    /// The changes of `branch` since it left `integration`, bounded by
+    /// `limits`, and what its `worktree` (when there is one) has not committed.
     pub fn branch_diff(
         &self,
         integration: &str,
         branch: &str,
+        worktree: Option<&Path>,
         limits: DiffLimits,
     ) -> Result<BranchDiff> {
         let tip = self
@@ -106,12 +113,17 @@ impl Repo {
             DiffBase::Integration => integration.to_string(),
             DiffBase::BeforeMerge { merge } => format!("{}^1", short(merge)),
         };
+        let uncommitted = match worktree.filter(|w| w.is_dir()) {
+            Some(worktree) => uncommitted(worktree, limits)?,
+            None => Vec::new(),
+        };
         Ok(BranchDiff {
             base,
             files,
             patch,
             cut: stats.cut || read.cut,
             command: format!("git diff {shown_base}...{branch}"),
+            uncommitted,
         })
     }
 
@@ -159,6 +171,29 @@ impl Repo {
         }
         Ok(None)
     }
+}
+
+/// `git status --porcelain` of a worktree: (code, path) of each file that
+/// differs from its commit, untracked files one by one.
+fn uncommitted(worktree: &Path, limits: DiffLimits) -> Result<Vec<(String, String)>> {
+    let mut cmd = git_in(worktree);
+    cmd.args([
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--no-renames",
+        "--untracked-files=all",
+    ]);
+    let read = read_bounded(&mut cmd, b'\0', limits.files, limits.bytes)?;
+    Ok(read
+        .records
+        .iter()
+        .filter_map(|r| {
+            let text = String::from_utf8_lossy(r);
+            let (code, path) = (text.get(..2)?, text.get(3..)?);
+            Some((code.to_string(), path.to_string()))
+        })
+        .collect())
 }
 
 fn short(commit: &str) -> &str {

@@ -28,12 +28,14 @@ pub enum Effect {
         session: String,
         socket: Option<String>,
     },
-    /// Read `branch`'s changes since it left `integration`, off the render
-    /// path; they come back to [`App::on_diff`].
+    /// Read `branch`'s changes since it left `integration`, and what its
+    /// worktree has not committed, off the render path; they come back to
+    /// [`App::on_diff`].
     ReadDiff {
         task: String,
         branch: String,
         integration: String,
+        worktree: Option<PathBuf>,
     },
     /// Step aside for a shell in the task's worktree.
     OpenShell {

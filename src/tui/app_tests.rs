@@ -473,10 +473,12 @@ fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
         Some("T9 has not started: no branch to review yet")
     );
     app.selected = Some("T4".into());
+    let worktree = PathBuf::from(".switchboard/workspaces/agent-T4-backend-engineer");
     let read = Effect::ReadDiff {
         task: "T4".into(),
         branch: "agent/T4/backend-engineer".into(),
         integration: "switchboard/integration".into(),
+        worktree: Some(worktree.clone()),
     };
     assert_eq!(press(&mut app, KeyCode::Char('d')), Some(read.clone()));
     let view = |app: &App| match &app.overlay {
@@ -496,7 +498,6 @@ fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
         press(&mut app, KeyCode::Char('j'));
     }
     assert_eq!(selected(&app), "T4");
-    let worktree = PathBuf::from(".switchboard/workspaces/agent-T4-backend-engineer");
     assert_eq!(
         press(&mut app, KeyCode::Char('e')),
         Some(Effect::OpenEditor {

@@ -310,5 +310,6 @@ index 0000000..3333333
         patch: patch.lines().map(str::to_string).collect(),
         cut: false,
         command: "git diff switchboard/integration...agent/T4/dev".into(),
+        uncommitted: Vec::new(),
     }
 }

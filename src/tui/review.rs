@@ -18,6 +18,8 @@ const TAB: usize = 4;
 pub enum LineKind {
     /// A changed file in the list at the top: its counts come from `files`.
     FileEntry,
+    /// A file the worktree has not committed: `file` indexes `uncommitted`.
+    Uncommitted,
     Blank,
     /// `diff --git a/… b/…`: a file's patch begins.
     FileHeader,
@@ -39,7 +41,8 @@ pub struct DocLine {
     pub kind: LineKind,
     /// Ready to draw: tabs expanded, control characters replaced.
     pub text: String,
-    /// Which of the document's files the line belongs to.
+    /// Which of the document's files the line belongs to (of `uncommitted`
+    /// for an [`LineKind::Uncommitted`] line, else of `files`).
     pub file: Option<usize>,
     /// The line of the file (after the change) this line is at, for the editor.
     pub new_line: Option<u32>,
@@ -48,6 +51,8 @@ pub struct DocLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     pub files: Vec<FileStat>,
+    /// `git status` code and path of what the worktree has not committed.
+    pub uncommitted: Vec<(String, String)>,
     pub lines: Vec<DocLine>,
     pub added: u64,
     pub removed: u64,
@@ -128,6 +133,7 @@ impl DiffView {
             task: self.task.clone(),
             branch: self.branch.clone(),
             integration: self.integration.clone(),
+            worktree: self.worktree.clone(),
         }
     }
 
@@ -203,6 +209,10 @@ impl DiffView {
     pub fn target(&self) -> Option<(String, Option<u32>)> {
         let doc = self.document()?;
         let line = doc.lines.get(self.cursor)?;
+        if line.kind == LineKind::Uncommitted {
+            let (_, path) = doc.uncommitted.get(line.file?)?;
+            return Some((path.clone(), None));
+        }
         let file = doc.files.get(line.file?)?;
         Some((file.path.clone(), line.new_line))
     }
@@ -226,6 +236,21 @@ impl Document {
                 "no changes: {branch} holds nothing that {integration} lacks"
             )));
         }
+        if !diff.uncommitted.is_empty() {
+            lines.push(blank());
+            lines.push(note("not committed in its worktree:".into()));
+            lines.extend(
+                diff.uncommitted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, path))| DocLine {
+                        kind: LineKind::Uncommitted,
+                        text: printable(path),
+                        file: Some(i),
+                        new_line: None,
+                    }),
+            );
+        }
         lines.push(blank());
         lines.extend(patch_lines(&diff.patch, diff.files.len()));
         if diff.cut {
@@ -242,6 +267,7 @@ impl Document {
         let sum = |f: fn(&FileStat) -> Option<u64>| diff.files.iter().filter_map(f).sum();
         Document {
             files: diff.files.clone(),
+            uncommitted: diff.uncommitted.clone(),
             lines,
             added: sum(|f| f.added),
             removed: sum(|f| f.removed),
@@ -449,6 +475,23 @@ mod tests {
             last.text
                 .contains("`git diff switchboard/integration...agent/T4/dev`")
         );
+    }
+
+    #[test]
+    fn what_is_not_committed_is_listed_and_opens_in_the_editor() {
+        let mut diff = sample();
+        diff.uncommitted = vec![("??".into(), "tests/report.md".into())];
+        let mut v = DiffView::new("T4", "agent/T4/dev", "switchboard/integration", None);
+        v.loaded(Ok(diff));
+        let doc = v.document().expect("ready");
+        let at = doc
+            .lines
+            .iter()
+            .position(|l| l.kind == LineKind::Uncommitted)
+            .expect("listed");
+        assert_eq!(doc.lines[at - 1].text, "not committed in its worktree:");
+        v.cursor = at;
+        assert_eq!(v.target(), Some(("tests/report.md".into(), None)));
     }
 
     #[test]

@@ -165,11 +165,14 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                     task,
                     branch,
                     integration,
+                    worktree,
                 } => {
                     let (tx, repo) = (diff_tx.clone(), Repo::at(repo.clone()));
                     tokio::task::spawn_blocking(move || {
+                        let worktree = worktree.as_deref();
+                        let limits = DiffLimits::default();
                         let result = repo
-                            .branch_diff(&integration, &branch, DiffLimits::default())
+                            .branch_diff(&integration, &branch, worktree, limits)
                             .map_err(|e| e.to_string());
                         if tx.blocking_send((task, result)).is_err() {
                             tracing::debug!("a diff read after the TUI left");

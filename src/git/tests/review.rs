@@ -27,7 +27,7 @@ fn a_branch_shows_its_files_with_counts_then_its_patch() {
     s.commit_on(INTEGRATION, &[("other.txt", "x\n")], "someone else");
     let diff = s
         .repo
-        .branch_diff(INTEGRATION, BRANCH, DiffLimits::default())
+        .branch_diff(INTEGRATION, BRANCH, None, DiffLimits::default())
         .unwrap();
     assert_eq!(diff.base, DiffBase::Integration);
     assert_eq!(
@@ -72,7 +72,7 @@ fn a_merged_branch_is_shown_against_the_integration_branch_before_its_merge() {
         .unwrap();
     let diff = s
         .repo
-        .branch_diff(INTEGRATION, BRANCH, DiffLimits::default())
+        .branch_diff(INTEGRATION, BRANCH, None, DiffLimits::default())
         .unwrap();
     assert!(
         matches!(diff.base, DiffBase::BeforeMerge { .. }),
@@ -99,7 +99,10 @@ fn a_huge_diff_is_cut_at_the_limits() {
         bytes: 1 << 20,
         files: 10,
     };
-    let diff = s.repo.branch_diff(INTEGRATION, BRANCH, limits).unwrap();
+    let diff = s
+        .repo
+        .branch_diff(INTEGRATION, BRANCH, None, limits)
+        .unwrap();
     assert!(diff.cut);
     assert_eq!(diff.patch.len(), 100);
     assert_eq!(diff.files.len(), 2);
@@ -110,7 +113,10 @@ fn a_huge_diff_is_cut_at_the_limits() {
         bytes: 5_000,
         files: 10,
     };
-    let diff = s.repo.branch_diff(INTEGRATION, BRANCH, limits).unwrap();
+    let diff = s
+        .repo
+        .branch_diff(INTEGRATION, BRANCH, None, limits)
+        .unwrap();
     assert!(diff.cut);
     assert!(diff.patch.iter().all(|l| l.len() < 5_000));
 }
@@ -120,7 +126,35 @@ fn a_missing_branch_is_an_error_that_names_it() {
     let s = scratch();
     let err = s
         .repo
-        .branch_diff(INTEGRATION, "agent/T9/nobody", DiffLimits::default())
+        .branch_diff(INTEGRATION, "agent/T9/nobody", None, DiffLimits::default())
         .unwrap_err();
     assert!(err.to_string().contains("agent/T9/nobody"), "{err}");
+}
+
+#[test]
+fn what_the_worktree_has_not_committed_is_listed() {
+    let s = scratch();
+    let wt = s.beside("wt");
+    s.repo.add_worktree(&wt, BRANCH, INTEGRATION).unwrap();
+    super::kit::write_in(&wt, "README.md", "changed\n");
+    super::kit::write_in(&wt, "tests/report.md", "draft\n");
+    let diff = s
+        .repo
+        .branch_diff(INTEGRATION, BRANCH, Some(&wt), DiffLimits::default())
+        .unwrap();
+    assert!(diff.files.is_empty());
+    assert_eq!(
+        diff.uncommitted,
+        [
+            (" M".to_string(), "README.md".to_string()),
+            ("??".to_string(), "tests/report.md".to_string()),
+        ]
+    );
+    // A worktree that is gone (merged and removed) is no error.
+    let gone = s.beside("gone");
+    let diff = s
+        .repo
+        .branch_diff(INTEGRATION, BRANCH, Some(&gone), DiffLimits::default())
+        .unwrap();
+    assert!(diff.uncommitted.is_empty());
 }

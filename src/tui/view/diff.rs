@@ -122,6 +122,17 @@ fn styled<'a>(doc: &Document, line: &'a DocLine, theme: Theme) -> Line<'a> {
             spans.push(Span::styled(text, theme.bold()));
             Line::from(spans)
         }
+        LineKind::Uncommitted => {
+            let code = line
+                .file
+                .and_then(|f| doc.uncommitted.get(f))
+                .map_or("", |(code, _)| code.as_str());
+            Line::from(vec![
+                Span::styled(format!(" {code:>15}"), theme.fg(Color::Yellow)),
+                Span::raw("  "),
+                Span::styled(text, theme.fg(Color::Yellow)),
+            ])
+        }
         LineKind::Blank => Line::raw(""),
         LineKind::FileHeader => {
             Line::styled(text, theme.fg(Color::Yellow).add_modifier(Modifier::BOLD))
