@@ -168,15 +168,15 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
         Some(Overlay::Diff(_)) => {
             let shell = app.keymap.first(Action::Shell).unwrap_or_default();
-            let mut hints = pairs(&[
-                ("j/k", "move"),
-                ("PgUp/PgDn", "page"),
-                ("g/G", "top/end"),
-                ("[/]", "file"),
-                ("e", "edit"),
-            ]);
+            let mut hints = pairs(&[("j/k", "move"), ("e", "edit")]);
             hints.push((shell, "shell".into()));
-            hints.extend(pairs(&[("r", "reload"), ("Esc", "close")]));
+            hints.extend(pairs(&[
+                ("Esc", "close"),
+                ("[/]", "file"),
+                ("g/G", "top/end"),
+                ("PgUp/PgDn", "page"),
+                ("r", "reload"),
+            ]));
             hints
         }
         // The composer draws its own line over the footer.
