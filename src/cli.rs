@@ -19,26 +19,30 @@ pub struct Cli {
     pub plan: PathBuf,
 
     /// Validate the plan and exit (0 valid, 2 not).
-    #[arg(long, conflicts_with_all = ["list", "batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["list", "batch_group", "task", "all"])]
     pub validate_only: bool,
 
     /// List tasks by group in dependency order.
-    #[arg(long, conflicts_with_all = ["batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["batch_group", "task", "all"])]
     pub list: bool,
 
     /// Run one group's tasks to completion, headless.
-    #[arg(long, value_name = "GROUP", conflicts_with = "task")]
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["task", "all"])]
     pub batch_group: Option<String>,
 
     /// Run one task, headless.
-    #[arg(long, value_name = "TASK")]
+    #[arg(long, value_name = "TASK", conflicts_with = "all")]
     pub task: Option<String>,
+
+    /// Run the whole plan to completion, headless, group by group.
+    #[arg(long)]
+    pub all: bool,
 
     /// With --batch-group/--task: also run unfinished dependencies outside the selection.
     #[arg(long)]
     pub with_deps: bool,
 
-    /// With --batch-group/--task: after `switchboard halt`, wait for
+    /// With --batch-group/--task/--all: after `switchboard halt`, wait for
     /// `switchboard resume` instead of ending the run (exit 130).
     #[arg(long)]
     pub wait_on_halt: bool,

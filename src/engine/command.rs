@@ -11,6 +11,8 @@ pub enum Command {
     Spawn { task: String, force: bool },
     /// Select a whole group to run (dependencies gate as usual).
     RunGroup { group: String },
+    /// Select every task not done yet: the whole plan, in group order.
+    RunAll,
     /// Stop a worker. The task is cancelled (its dependents are skipped),
     /// or with `keep_dependents` goes back to pending, unselected, and its
     /// dependents wait for it.

@@ -131,6 +131,10 @@ pub enum Event {
         prerequisites: String,
         blocked_by: String,
     },
+    /// A person asked for the whole plan: `tasks` of it were selected.
+    PlanRun {
+        tasks: usize,
+    },
     /// A light changed without a timeout: back to HEALTHY, STALLED, DEAD.
     Light {
         light: Light,

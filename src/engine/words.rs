@@ -77,6 +77,10 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             "{task} conflicts with the integration branch in: {}",
             files.join(", ")
         )),
+        Event::PlanRun { tasks } => info(format!(
+            "the whole plan selected: {} to run, group by group",
+            count(*tasks, "task")
+        )),
         Event::GroupRun {
             group,
             prerequisites,

@@ -23,6 +23,7 @@ pub enum Action {
     Compose,
     Spawn,
     RunGroup,
+    RunAll,
     Kill,
     Restart,
     Halt,
@@ -46,7 +47,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -60,6 +61,7 @@ impl Action {
         Action::Compose,
         Action::Spawn,
         Action::RunGroup,
+        Action::RunAll,
         Action::Kill,
         Action::Restart,
         Action::Halt,
@@ -97,6 +99,7 @@ impl Action {
             Action::Compose => "compose",
             Action::Spawn => "spawn",
             Action::RunGroup => "run_group",
+            Action::RunAll => "run_all",
             Action::Kill => "kill",
             Action::Restart => "restart",
             Action::Halt => "halt",
@@ -139,6 +142,7 @@ impl Action {
             Action::Compose => "type a line to the agent",
             Action::Spawn => "spawn the selected task now",
             Action::RunGroup => "run the task's whole group",
+            Action::RunAll => "run the whole plan",
             Action::Kill => "kill the worker (asks)",
             Action::Restart => "restart the worker",
             Action::Halt => "halt every worker (asks)",
@@ -170,6 +174,7 @@ impl Action {
             Action::RunGroup => Some(Command::RunGroup {
                 group: group.to_string(),
             }),
+            Action::RunAll => Some(Command::RunAll),
             Action::Restart => Some(Command::Restart { task }),
             Action::Resume => Some(Command::Resume),
             _ => None,

@@ -531,6 +531,18 @@ fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
     );
 }
 
+/// Issue 12: `A` asks the engine for the whole plan.
+#[test]
+fn shift_a_runs_the_whole_plan() {
+    let mut app = app();
+    assert_eq!(
+        press(&mut app, KeyCode::Char('A')),
+        Some(Effect::Call(Command::RunAll))
+    );
+    app.on_reply(&Command::RunAll, Reply::Ok);
+    assert_eq!(app.status_text(), Some("run the whole plan: ok"));
+}
+
 /// Issue 12: `i` opens the composer on a running worker; Enter sends the
 /// line to the engine, Esc drops it; a task without an agent is refused.
 #[test]

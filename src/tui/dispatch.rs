@@ -125,6 +125,7 @@ impl App {
             }
             Action::Halt => self.overlay = Some(Overlay::Confirm(Confirm::Halt)),
             Action::Resume => return Some(Effect::Call(Command::Resume)),
+            Action::RunAll => return Some(Effect::Call(Command::RunAll)),
             Action::Redraw => return Some(Effect::Redraw),
             Action::Suspend => return Some(Effect::Suspend),
             Action::Quit if self.has_active_workers() => {
@@ -397,6 +398,7 @@ fn describe(command: &Command) -> String {
         Command::Spawn { task, force: false } => format!("spawn {task}"),
         Command::Spawn { task, force: true } => format!("spawn {task} (forced)"),
         Command::RunGroup { group } => format!("run {group}"),
+        Command::RunAll => "run the whole plan".into(),
         Command::Kill { task, .. } => format!("kill {task}"),
         Command::Restart { task } => format!("restart {task}"),
         Command::Halt => "halt".into(),

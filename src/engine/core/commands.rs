@@ -1,4 +1,4 @@
-//! What a person asks for: spawn, run a group, kill, restart, read a pane,
+//! What a person asks for: spawn, run a group or the plan, kill, restart, read a pane,
 //! type into one, and the halt cascade with its resume.
 
 use super::Core;
@@ -163,6 +163,36 @@ impl Core {
             blocked_by,
         };
         self.record(crate::engine::event::Entry::new(event, self.now()));
+        self.open_dispatch();
+        Reply::Ok
+    }
+
+    /// Every task that is not done, running or stopped by hand: the whole
+    /// plan, which the scheduler runs in group order as dependencies merge.
+    /// Tasks skipped earlier get another chance, as with a group run.
+    pub(super) fn run_all(&mut self) -> Reply {
+        let mut chosen = 0;
+        for t in self.tasks.indices() {
+            match self.tasks[t].state() {
+                TaskState::Skipped => {
+                    let why = "the whole plan run again".to_string();
+                    self.set_state(t, TaskState::Pending, Some(why));
+                }
+                TaskState::Pending | TaskState::Halted => {}
+                _ => continue,
+            }
+            self.tasks[t].selected = true;
+            chosen += 1;
+        }
+        if chosen == 0 {
+            return Reply::Error {
+                message: "nothing to run: every task is done, running or stopped by hand".into(),
+            };
+        }
+        self.record(crate::engine::event::Entry::new(
+            Event::PlanRun { tasks: chosen },
+            self.now(),
+        ));
         self.open_dispatch();
         Reply::Ok
     }

@@ -341,6 +341,7 @@ impl Core {
             Command::Resume => self.resume(),
             Command::Spawn { task, force } => self.spawn_now(&task, force),
             Command::RunGroup { group } => self.run_group(&group),
+            Command::RunAll => self.run_all(),
             Command::Kill {
                 task,
                 keep_dependents,

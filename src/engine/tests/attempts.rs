@@ -6,7 +6,7 @@ use crate::engine::command::{Command, Reply};
 use crate::engine::effect::Effect;
 use crate::engine::event::Event;
 use crate::engine::fixture::{Call, Fixture};
-use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
+use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ReportState};
 
@@ -234,6 +234,32 @@ fn a_waiting_prompt_and_its_answer() {
     show(&mut fx, t + 3, "Which database?\npostgres\nconnecting…");
     assert_eq!(fx.state("T1"), TaskState::Running);
     assert_eq!(answers(&fx), 1);
+}
+
+/// Issue 12: "run the whole plan" selects every task not done; the
+/// scheduler starts them group by group, as their dependencies merge.
+#[test]
+fn the_whole_plan_runs_in_group_order() {
+    let mut fx = Fixture::new(PLAN, &[]);
+    assert_eq!(fx.snapshot().phase, RunPhase::Idle);
+    assert_eq!(fx.request(Command::RunAll), Reply::Ok);
+    assert!(
+        fx.run_events()
+            .iter()
+            .any(|e| matches!(e, Event::PlanRun { tasks: 3 }))
+    );
+    assert!(fx.state("T1").is_active() && fx.state("T2").is_active());
+    assert_eq!(fx.state("T3"), TaskState::Pending, "group B waits for A");
+    fx.run_through("T1");
+    fx.run_through("T2");
+    assert_eq!(merges(&fx), ["T1", "T2"]);
+    assert!(fx.state("T3").is_active());
+    let Reply::Error { message } = fx.request(Command::RunAll) else {
+        panic!("nothing left to select");
+    };
+    assert!(message.starts_with("nothing to run"), "{message}");
+    fx.run_through("T3");
+    assert_eq!(fx.snapshot().phase, RunPhase::Finished);
 }
 
 /// Issue 12: the composer's line goes to the worker's pane with Enter, and

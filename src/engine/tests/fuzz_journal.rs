@@ -65,6 +65,7 @@ fn templates() -> Vec<Value> {
             prerequisites: "-".into(),
             blocked_by: "-".into(),
         },
+        Event::PlanRun { tasks: 3 },
         Event::Warning {
             message: "w".into(),
         },

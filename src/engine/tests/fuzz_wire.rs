@@ -78,6 +78,7 @@ fn templates() -> Vec<Value> {
             force: true,
         },
         Command::RunGroup { group: "A".into() },
+        Command::RunAll,
         Command::Kill {
             task: "T1".into(),
             keep_dependents: false,
@@ -405,6 +406,7 @@ fn command() -> impl Strategy<Value = Command> {
         (task_name(), any::<bool>()).prop_map(|(task, force)| Command::Spawn { task, force }),
         prop_oneof![Just("A".to_string()), Just("B".to_string()), hostile_text()]
             .prop_map(|group| Command::RunGroup { group }),
+        Just(Command::RunAll),
         (task_name(), any::<bool>()).prop_map(|(task, keep_dependents)| Command::Kill {
             task,
             keep_dependents

@@ -1,10 +1,9 @@
 //! Reviewing a task's work and talking to its agent from the control room
-//! (issue 12): `d` shows a finished task's diff, `i` types a line into a
-//! waiting agent's pane.
+//! (issue 12): `A` runs the whole plan, `d` shows a finished task's diff,
+//! `i` types a line into a waiting agent's pane.
 
-use super::{Terminal, engine, state_in};
+use super::{Terminal, state_in};
 use crate::harness::Sandbox;
-use switchboard::engine::command::Command as C;
 
 /// Two tasks: `done_one` finishes at once and merges; `asker` asks a
 /// question on its first step and waits for a line on its terminal.
@@ -39,12 +38,15 @@ tasks:
 }
 
 #[test]
-fn d_shows_a_finished_task_s_diff_and_i_answers_a_waiting_agent() {
+fn a_runs_the_plan_d_shows_a_finished_task_s_diff_i_answers_a_waiting_agent() {
     let sb = Sandbox::new(&review_plan());
     let term = Terminal::open(&sb);
     term.wait("the control room, idle", |s| s.phase_is("IDLE"));
-    let ok = serde_json::json!({"reply": "ok"});
-    assert_eq!(engine(&sb, C::RunGroup { group: "G1".into() }), ok);
+    // `A` runs the whole plan.
+    term.press(&["A"]);
+    term.wait("the plan running", |s| {
+        s.contains("the whole plan selected: 2 tasks to run")
+    });
     sb.wait_for("done_one merged", |s| state_in(s, "done_one") == "done");
 
     // 1. `d` on the merged task: its file with its count, then the patch.
