@@ -74,6 +74,9 @@ pub enum Verb {
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.
     Report(ReportArgs),
+    /// For agents' hooks: read a hook's JSON payload on stdin and report what
+    /// it says (the preset's `hooks`; switchboard installs them per worktree).
+    Hook(HookArgs),
     /// Open the control room on a scratch repo with the example plan and fast sim agents.
     Demo,
     /// Show the running engine's state (per task: state, light, attempt, profile).
@@ -127,8 +130,15 @@ pub struct CleanArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct HookArgs {
+    /// The preset whose hooks call this (`claude`).
+    pub preset: String,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// start, done, wait, error, help, skip, or usage (tokens and cost only).
+    /// start, done, wait, error, help, skip, busy (at work), idle (turn
+    /// finished: the checks run), or usage (tokens and cost only).
     pub state: crate::worker::protocol::ReportState,
     #[arg(long, short)]
     pub message: Option<String>,
@@ -158,4 +168,72 @@ pub struct WorkerArgs {
     /// itself is told to end (SIGHUP/SIGTERM: the pane is being killed).
     #[arg(long, default_value_t = 2000)]
     pub stop_grace_ms: u64,
+}
+
+impl Cli {
+    /// Parse the command line, refusing flags the chosen mode would ignore
+    /// (`switchboard clean --json` would print text; better to say so).
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Err(message) = cli.refuse_ignored(&matches) {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
+        cli
+    }
+
+    fn refuse_ignored(&self, matches: &clap::ArgMatches) -> Result<(), String> {
+        use clap::parser::ValueSource;
+        let (name, m) = matches
+            .subcommand()
+            .map_or(("", matches), |(name, sub)| (name, sub));
+        let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let headless = self.batch_group.is_some() || self.task.is_some() || self.all;
+        let used: &[&str] = match name {
+            "status" | "halt" => &["json"],
+            "clean" => &["plan", "tmux_socket"],
+            "demo" => &["keymap", "tmux_socket"],
+            "doctor" => &["plan"],
+            "" if self.validate_only => &["plan"],
+            "" if self.list => &["plan", "json"],
+            // The whole plan has nothing outside it to pull in.
+            "" if self.all => &["plan", "json", "tmux_socket", "wait_on_halt"],
+            "" if headless => &["plan", "json", "tmux_socket", "with_deps", "wait_on_halt"],
+            "" => &["plan", "keymap", "tmux_socket"],
+            _ => &[],
+        };
+        let flags = [
+            ("plan", "--plan"),
+            ("json", "--json"),
+            ("keymap", "--keymap"),
+            ("tmux_socket", "--tmux-socket"),
+            ("with_deps", "--with-deps"),
+            ("wait_on_halt", "--wait-on-halt"),
+        ];
+        let what = if name.is_empty() {
+            match (self.validate_only, self.list, headless) {
+                (true, _, _) => "--validate-only".to_string(),
+                (_, true, _) => "--list".to_string(),
+                (_, _, true) => "a headless run".to_string(),
+                _ => "the control room".to_string(),
+            }
+        } else {
+            format!("`switchboard {name}`")
+        };
+        for (id, flag) in flags {
+            let known = m.try_get_raw(id).is_ok();
+            if known && given(id) && !used.contains(&id) {
+                let hint = match id {
+                    "with_deps" => " (it goes with --batch-group or --task)",
+                    "wait_on_halt" => " (it goes with --batch-group, --task or --all)",
+                    _ => "",
+                };
+                return Err(format!("{flag} does nothing for {what}{hint}"));
+            }
+        }
+        Ok(())
+    }
 }

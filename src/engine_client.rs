@@ -73,8 +73,11 @@ pub async fn status(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The `status --json` document: run state, per task state/light/attempt/restarts/profile, halt.
+/// The `status --json` document: run state; per task state, light,
+/// attempt, restarts, profile, the agent's own state and what it reported
+/// spending (null: not reported); the run's usage; the last halt.
 pub fn status_json(s: &Snapshot) -> serde_json::Value {
+    let sum = s.usage_total();
     serde_json::json!({
         "plan": s.plan_name,
         "phase": s.phase,
@@ -82,8 +85,13 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
         "tasks": s.tasks.iter().map(|t| serde_json::json!({
             "id": t.id, "group": t.group, "state": t.state, "light": t.light,
             "attempt": t.attempt, "restarts": t.restarts, "profile": t.profile,
-            "message": t.message,
+            "message": t.message, "agent_state": t.agent_state, "usage": t.usage,
         })).collect::<Vec<_>>(),
+        "usage": {
+            "total": (sum.reported > 0).then_some(sum.total),
+            "tasks_reported": sum.reported,
+            "tasks_not_reported": sum.not_reported,
+        },
         "halt": s.last_halt,
     })
 }
@@ -121,6 +129,9 @@ fn status_text(s: &Snapshot) -> String {
                 crate::plan::diagnostic::printable(why)
             ));
         }
+    }
+    if s.tasks.iter().any(|t| t.attempt > 0) {
+        out.push_str(&crate::headless::usage_line(s));
     }
     if let Some(h) = &s.last_halt {
         out.push_str(&format!("last halt: {}", halt_text(h)));

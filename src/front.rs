@@ -129,14 +129,12 @@ pub fn reopen_command(plan: &std::path::Path, tmux_socket: Option<&str>) -> Stri
     line
 }
 
-/// `word` as one shell word: bare when it is plain, else single-quoted.
+/// `word` as one shell word. A NUL (which no path or socket name holds)
+/// cannot be quoted: it is left out.
 fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    shlex::try_quote(&word.replace('\0', ""))
+        .map(|w| w.into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -152,9 +150,8 @@ mod tests {
             super::reopen_command(Path::new("my plan.yaml"), Some("ci")),
             "switchboard --plan 'my plan.yaml' --tmux-socket ci"
         );
-        assert_eq!(
-            super::reopen_command(Path::new("it's.yaml"), None),
-            r"switchboard --plan 'it'\''s.yaml'"
-        );
+        let line = super::reopen_command(Path::new("it's $(x).yaml"), None);
+        let words = shlex::split(&line).expect("shell words");
+        assert_eq!(words, ["switchboard", "--plan", "it's $(x).yaml"]);
     }
 }

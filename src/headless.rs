@@ -219,23 +219,15 @@ fn print_event(e: &Entry, json: bool) {
 
 /// What the run's agents reported spending, in one line.
 pub fn usage_line(snap: &Snapshot) -> String {
-    let ran = snap.tasks.iter().filter(|t| t.attempt > 0);
-    let (mut total, mut reported, mut silent) = (crate::worker::protocol::Usage::default(), 0, 0);
-    for t in ran {
-        match t.usage {
-            Some(u) => {
-                total = total.plus(u);
-                reported += 1;
-            }
-            None => silent += 1,
-        }
-    }
-    if reported == 0 {
+    let sum = snap.usage_total();
+    if sum.reported == 0 {
         return "usage: not reported\n".into();
     }
     format!(
-        "usage: {} ({reported} tasks reported, {silent} not reported)\n",
-        total.describe()
+        "usage: {} ({} tasks reported, {} not reported)\n",
+        sum.total.describe(),
+        sum.reported,
+        sum.not_reported
     )
 }
 

@@ -1,6 +1,5 @@
 //! Entry point: parse the command line, pick a mode, map results to exit codes.
 
-use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Verb};
@@ -8,10 +7,11 @@ use switchboard::engine::EngineOptions;
 use switchboard::{engine_client, headless, listing, plan};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match &cli.verb {
         Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
+        Some(Verb::Hook(args)) => return switchboard::worker::hooks::run(&args.preset),
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),

@@ -50,6 +50,9 @@ pub struct TaskRun {
     /// The question an earlier engine's worker left open (from the journal),
     /// so a re-adopted worker still shows it is waiting.
     pub question: Option<String>,
+    /// Merges of this task that failed on something passing (a ref lock,
+    /// the branch moved) and were tried again.
+    pub merge_retries: u32,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -85,6 +88,9 @@ pub struct Worker {
     /// its turn began, idle at its prompt now.
     pub busy_on_screen: bool,
     pub idle_on_screen: bool,
+    /// What the agent's own hooks last said (`busy` / `wait` / `idle`
+    /// reports): the best source of its state, before its screen.
+    pub said: Option<AgentSaid>,
     /// The checks are running because its turn finished (the agent lives on).
     pub turn_done: bool,
     /// Times it was told its checks failed.
@@ -92,6 +98,24 @@ pub struct Worker {
     /// What its shim's hello must prove it knows: the digest of the secret
     /// this engine gave it, or the journaled one of an adopted worker.
     pub secret: Option<SecretDigest>,
+}
+
+/// An agent's state in its own words (its hooks' reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSaid {
+    Working,
+    Waiting(String),
+    Idle,
+}
+
+impl AgentSaid {
+    pub fn describe(&self) -> String {
+        match self {
+            AgentSaid::Working => "working".into(),
+            AgentSaid::Waiting(q) => format!("waiting: \"{q}\""),
+            AgentSaid::Idle => "idle at prompt".into(),
+        }
+    }
 }
 
 impl Worker {
@@ -116,6 +140,7 @@ impl Worker {
             asked_on_screen: false,
             busy_on_screen: false,
             idle_on_screen: false,
+            said: None,
             turn_done: false,
             nudges: 0,
             secret: None,
@@ -170,6 +195,9 @@ impl TaskRun {
         view.light = self.light();
         view.selected = self.selected;
         view.agent_state = self.worker.as_ref().and_then(|w| {
+            if let Some(said) = &w.said {
+                return Some(said.describe());
+            }
             if w.busy_on_screen && !w.idle_on_screen {
                 Some("working".to_string())
             } else if w.idle_on_screen {
@@ -212,6 +240,7 @@ impl TaskTable {
                     previous_note: None,
                     last_pane: None,
                     question: None,
+                    merge_retries: 0,
                     pane_line: None,
                 })
                 .collect(),

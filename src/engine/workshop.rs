@@ -97,8 +97,16 @@ impl Workshop {
     /// Prepare the repository for a run: integration branch, excludes.
     pub fn prepare(&self) -> Result<(), EngineError> {
         self.locked(|| {
-            self.repo
-                .ensure_excluded(&[".switchboard/", "TASK_INSTRUCTION.md"])?;
+            // And the agents' hook settings that switchboard writes.
+            let mut excluded = vec![".switchboard/", "TASK_INSTRUCTION.md"];
+            let hooks = self
+                .plan
+                .plan
+                .agents
+                .values()
+                .filter_map(|a| a.hooks.as_ref());
+            excluded.extend(hooks.map(|h| h.file.as_str()));
+            self.repo.ensure_excluded(&excluded)?;
             self.repo
                 .ensure_branch(&self.settings().integration_branch, "HEAD")?;
             Ok(())
@@ -142,6 +150,14 @@ impl Workshop {
             .agents
             .get(profile)
             .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
+        if let (Some(hooks), Some(preset)) = (&agent.hooks, &agent.preset) {
+            hooks
+                .install(&placement.worktree, &self.exe, preset)
+                .map_err(|source| EngineError::Io {
+                    what: format!("cannot write the agent's hook settings {}", hooks.file),
+                    source,
+                })?;
+        }
         // What comes from the plan, of any size, goes through the launch
         // file; the tmux command line carries only short values and paths.
         let mut agent_env = vec![

@@ -70,6 +70,22 @@ pub enum GitError {
     UnexpectedOutput { cmd: String, output: String },
 }
 
+impl GitError {
+    /// Worth trying again in a moment: another git process held a lock
+    /// (an agent's `git gc`, an IDE's fetch), or the branch moved under a
+    /// compare-and-swap. Nothing about the work itself.
+    pub fn is_passing(&self) -> bool {
+        match self {
+            GitError::RefMoved { .. } => true,
+            GitError::Command { stderr, .. } => {
+                stderr.contains("cannot lock ref")
+                    || (stderr.contains(".lock") && stderr.contains("File exists"))
+            }
+            _ => false,
+        }
+    }
+}
+
 fn exit_text(status: Option<i32>) -> String {
     status.map_or("killed by a signal".to_owned(), |c| format!("exit {c}"))
 }

@@ -221,6 +221,7 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 prompt_rules,
                 timeout_minutes,
                 screen: ScreenRules { busy, idle },
+                hooks: None,
             },
         )
         .boxed()
@@ -371,6 +372,7 @@ fn tamed(mut plan: Plan) -> Plan {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: ScreenRules::default(),
+        hooks: None,
     });
     blank_to(&mut profile.command, "true");
     // A preset stays only as the agent it names, in a mode it has.

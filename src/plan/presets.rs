@@ -36,6 +36,47 @@ pub struct Preset {
     pub once_by_hand: String,
     #[serde(default)]
     pub screen: PresetScreen,
+    /// Its status hooks, if switchboard can install them (read by
+    /// `worker::hooks`).
+    #[serde(default)]
+    pub hooks: Option<HookSpec>,
+}
+
+/// A preset's `hooks`: the settings file to write, and its events by meaning.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct HookSpec {
+    /// How `file` is written: `claude-settings` (Claude Code's
+    /// `{"hooks": {EVENT: [{"matcher": "", "hooks": [command]}]}}`).
+    pub format: HookFormat,
+    /// Relative to the worktree; excluded from git.
+    pub file: String,
+    /// Events that mean the agent is at work.
+    #[serde(default)]
+    pub busy: Vec<String>,
+    /// Events that mean it waits for a person.
+    #[serde(default)]
+    pub waiting: Vec<String>,
+    /// Events that end its turn.
+    #[serde(default)]
+    pub turn_finished: Vec<String>,
+    /// Events that end its turn with an error (the checks still run).
+    #[serde(default)]
+    pub failed: Vec<String>,
+    /// `notification_type`s of a waiting event that are no question: the
+    /// agent reminding that it sits idle.
+    #[serde(default)]
+    pub idle_notifications: Vec<String>,
+    /// The payload field naming the agent's transcript, whose records carry
+    /// the tokens of each model call.
+    #[serde(default)]
+    pub usage: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookFormat {
+    #[default]
+    ClaudeSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,23 +121,6 @@ pub fn all() -> BTreeMap<String, Preset> {
     serde_norway::from_str(PRESETS_YAML).unwrap_or_default()
 }
 
-/// Shell words for `sh -c`: each argv element single-quoted where needed.
-fn shell_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Fill `profile` from its preset. An unknown preset is an error naming
 /// the known ones.
 pub fn apply(profile: &mut AgentProfile, presets: &BTreeMap<String, Preset>) -> Result<(), String> {
@@ -128,7 +152,11 @@ pub fn apply(profile: &mut AgentProfile, presets: &BTreeMap<String, Preset>) -> 
                     .map(|a| a.replace("{model}", model)),
             );
         }
-        profile.command = shell_line(&argv);
+        profile.command = shlex::try_join(argv.iter().map(String::as_str))
+            .map_err(|_| format!("preset '{name}': the model name holds a NUL byte"))?;
+    }
+    if profile.hooks.is_none() {
+        profile.hooks = preset.hooks.clone();
     }
     for (k, v) in &preset.env {
         profile.env.entry(k.clone()).or_insert_with(|| v.clone());
@@ -217,8 +245,12 @@ mod tests {
     }
 
     #[test]
-    fn shell_words_are_quoted() {
-        let argv = ["a".to_string(), "it's here".to_string(), "-x=1".to_string()];
-        assert_eq!(shell_line(&argv), r"a 'it'\''s here' -x=1");
+    fn a_model_name_stays_one_word() {
+        let mut p = profile("claude");
+        p.model = Some("it's $(here) -x".into());
+        apply(&mut p, &all()).unwrap();
+        let words = shlex::split(&p.command).expect("shell words");
+        assert_eq!(words.last().map(String::as_str), Some("it's $(here) -x"));
+        assert_eq!(words[2], PROMPT);
     }
 }

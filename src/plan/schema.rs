@@ -178,6 +178,9 @@ pub struct AgentProfile {
     /// How the agent's screen says it is working or idle at its prompt.
     #[serde(default, skip_serializing_if = "ScreenRules::is_empty")]
     pub screen: ScreenRules,
+    /// From the preset: its status hooks, installed in each worktree.
+    #[serde(skip)]
+    pub hooks: Option<super::presets::HookSpec>,
 }
 
 /// Text on the bottom of an interactive agent's pane: `busy` while it works

@@ -108,6 +108,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
                 started_ms: T0 + start * 1000,
                 ended_ms: end.map(|e| T0 + e * 1000),
                 outcome,
+                pauses: Vec::new(),
             })
             .collect();
         task.attempt = task.attempts.len() as u32;

@@ -75,6 +75,19 @@ fn mid_run_80x24() {
     screen!("mid_run_80x24", terminal);
 }
 
+/// Issue 12: a small terminal keeps the lights (the legend gives way) and
+/// the running rows.
+#[test]
+fn mid_run_60x20() {
+    let terminal = draw(&fixture_app(60, 20));
+    let screen = text(&terminal);
+    assert!(
+        screen.contains("T4  Retry"),
+        "the running row shows:\n{screen}"
+    );
+    screen!("mid_run_60x20", terminal);
+}
+
 #[test]
 fn help_overlay() {
     let mut app = fixture_app(160, 48);
@@ -320,4 +333,38 @@ fn composer_with_and_without_a_question() {
             .last()
             .is_some_and(|l| l.starts_with("\" T4 › "))
     );
+}
+
+/// Issue 10: what agents reported spending, per task and in all; a task
+/// that ran and reported nothing is "not reported", never free.
+#[test]
+fn reported_usage_shows_per_task_and_in_the_header() {
+    use crate::worker::protocol::Usage;
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t1 = snap.tasks.iter_mut().find(|t| t.id == "T1").expect("T1");
+    t1.usage = Some(Usage {
+        input_tokens: Some(12_345),
+        output_tokens: Some(678),
+        cost_usd: Some(0.42),
+    });
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = |id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id}'s row"))
+            .to_string()
+    };
+    assert!(
+        row("T1  PostgreSQL").contains("$0.42 12.3k/678"),
+        "{}",
+        row("T1  PostgreSQL")
+    );
+    assert!(
+        row("T2  Error").contains("not reported"),
+        "{}",
+        row("T2  Error")
+    );
+    let header = screen.lines().next().expect("a header");
+    assert!(header.contains("usage $0.42 12.3k/678 tok (+"), "{header}");
 }

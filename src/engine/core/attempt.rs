@@ -16,6 +16,8 @@ use crate::worker::secret::AttemptSecret;
 
 /// How often held merges look again whether the checkout moved away.
 const MERGE_RETRY_MS: u64 = 2_000;
+/// A merge that fails on something passing is tried this many more times.
+const MERGE_RETRIES: u32 = 5;
 
 impl Core {
     pub(super) fn start_attempt(&mut self, t: TaskIdx) {
@@ -200,6 +202,8 @@ impl Core {
     pub(super) fn turn_finished(&mut self, t: TaskIdx) {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.turn_done = true;
+            // Its next turn must show busy again before idle counts.
+            w.busy_on_screen = false;
         }
         self.record_task(t, Event::TurnFinished);
         self.begin_validation(t);
@@ -331,6 +335,18 @@ impl Core {
                     );
                     self.set_state(t, TaskState::MergeHeld, Some(reason));
                 }
+                self.merge_retry_ms = Some(self.now() + MERGE_RETRY_MS);
+            }
+            Err(EngineError::Git(e))
+                if e.is_passing() && self.tasks[t].merge_retries < MERGE_RETRIES =>
+            {
+                self.tasks[t].merge_retries += 1;
+                let reason = format!(
+                    "merge held: {e}; trying again in {} s ({} of {MERGE_RETRIES})",
+                    MERGE_RETRY_MS / 1000,
+                    self.tasks[t].merge_retries
+                );
+                self.set_state(t, TaskState::MergeHeld, Some(reason));
                 self.merge_retry_ms = Some(self.now() + MERGE_RETRY_MS);
             }
             Err(e) => {

@@ -1,6 +1,7 @@
 //! The engine's behaviour through the fixture: fake tmux, git, processes and
 //! clock, so each test runs in milliseconds and pins its races.
 
+mod agent_hooks;
 mod attempts;
 mod fuzz_journal;
 mod fuzz_run;

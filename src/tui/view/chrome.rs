@@ -71,6 +71,18 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("elapsed ", theme.dim()),
         Span::raw(elapsed),
     ]);
+    // What the agents reported spending, when any did and it fits.
+    let sum = snap.usage_total();
+    if sum.reported > 0 {
+        let mut spent = sum.total.short();
+        if sum.not_reported > 0 {
+            spent.push_str(&format!(" (+{} not reported)", sum.not_reported));
+        }
+        let wide = first.iter().map(Span::width).sum::<usize>() + spent.len() + 9;
+        if wide <= usize::from(area.width) {
+            first.extend([sep(), Span::styled("usage ", theme.dim()), Span::raw(spent)]);
+        }
+    }
     // A private tmux server: what `tmux -L` needs to reach the workers by hand.
     if let Some(socket) = &snap.tmux_socket {
         let wide = first.iter().map(Span::width).sum::<usize>() + socket.len() + 12;
@@ -85,6 +97,13 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
     // Narrow screens: the clock speaks for itself without its label.
     if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width) {
         first.retain(|s| s.content != "elapsed ");
+    }
+    // Narrower still: the run state and clock matter more than the branch.
+    if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width)
+        && let Some(at) = first.iter().position(|s| s.content == "branch ")
+    {
+        // The label, the name and the separator after them.
+        first.drain(at..(at + 3).min(first.len()));
     }
     Line::from(first).render(Rect { height: 1, ..area }, buf);
 
