@@ -33,6 +33,8 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         timeout_minutes: None,
         screen: Default::default(),
         hooks: None,
+        type_prompt: None,
+        submit: None,
     }
 }
 

@@ -96,7 +96,7 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
     })
 }
 
-fn status_text(s: &Snapshot) -> String {
+pub fn status_text(s: &Snapshot) -> String {
     let mut out = format!(
         "{}  {:?}  integration: {}\n",
         s.plan_name, s.phase, s.integration_branch
@@ -104,8 +104,14 @@ fn status_text(s: &Snapshot) -> String {
     .to_lowercase();
     out.push_str("task    group     state       light     attempt  restarts  profile\n");
     for t in &s.tasks {
+        // An interactive agent's own state beside its row.
+        let agent = t
+            .agent_state
+            .as_deref()
+            .map(|a| format!("  [{}]", crate::plan::diagnostic::printable(a)))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}\n",
+            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}{agent}\n",
             t.id,
             t.group,
             t.state.as_str(),

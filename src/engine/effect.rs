@@ -19,9 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Lines of a changed pane read per poll: the last output line, and room for
-/// a prompt rule's question above its menu of answers.
-pub const TAIL_LINES: u32 = 8;
+/// Lines of a changed pane's screen that prompt rules and the question
+/// reader see: the last output line, and room for a question above its
+/// menu of answers. Screen rules read the whole visible screen.
+pub const TAIL_LINES: usize = 8;
 
 #[derive(Debug)]
 pub enum Effect {
@@ -47,10 +48,17 @@ pub enum Effect {
     KillSession {
         session: String,
     },
-    /// Type a line into a pane (a prompt rule's answer) and press Enter.
+    /// Type a line into a pane (a prompt rule's answer, a nudge, a typed
+    /// prompt), and Enter in the same request when `enter`.
     SendLine {
         pane: String,
         text: String,
+        enter: bool,
+    },
+    /// Press keys in a pane (tmux key names: a dialog's answer, a lone Enter).
+    SendKeys {
+        pane: String,
+        keys: Vec<String>,
     },
     /// Read how a failed attempt's pane looked, for the next instruction.
     CaptureNote {
@@ -74,7 +82,7 @@ pub enum Effect {
     },
     /// One `list-panes -a` for every worker.
     ListPanes,
-    /// The tails of the panes whose activity changed.
+    /// The visible screens of the panes whose activity changed.
     CaptureTails {
         panes: Vec<String>,
     },
@@ -224,9 +232,16 @@ pub async fn perform(
             }
             None
         }
-        Effect::SendLine { pane, text } => {
-            if let Err(e) = os.send_text(&pane, &text, true).await {
-                tracing::warn!("prompt rule answer to {pane}: {e}");
+        Effect::SendLine { pane, text, enter } => {
+            if let Err(e) = os.send_text(&pane, &text, enter).await {
+                tracing::warn!("typing into {pane}: {e}");
+            }
+            None
+        }
+        Effect::SendKeys { pane, keys } => {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            if let Err(e) = os.send_keys(&pane, &keys).await {
+                tracing::warn!("keys to {pane}: {e}");
             }
             None
         }
@@ -282,7 +297,7 @@ pub async fn perform(
         Effect::CaptureTails { panes } => {
             let mut tails = HashMap::new();
             for pane in panes {
-                if let Ok(lines) = os.capture_tail(&pane, TAIL_LINES).await {
+                if let Ok(lines) = os.capture_screen(&pane).await {
                     tails.insert(pane, lines);
                 }
             }

@@ -55,6 +55,8 @@ pub enum Call {
     SendText {
         pane: String,
         text: String,
+        /// Enter in the same request.
+        enter: bool,
     },
     SendKeys {
         pane: String,
@@ -123,6 +125,7 @@ pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
         pane_dead_signal: None,
         activity,
         pane_current_command: "sh".into(),
+        title: "vm".into(),
     }
 }
 
@@ -240,15 +243,23 @@ impl Os for FakeOs {
         Box::pin(async move { Ok(tail) })
     }
 
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        self.capture_tail(pane, u32::MAX)
+    }
+
     fn send_text<'a>(
         &'a self,
         pane: &'a str,
         text: &'a str,
-        _: bool,
+        enter: bool,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         self.call(Call::SendText {
             pane: pane.to_string(),
             text: text.to_string(),
+            enter,
         });
         Box::pin(async { Ok(()) })
     }

@@ -22,6 +22,7 @@ pub mod os;
 pub mod prompts;
 pub mod remote;
 pub mod schedule;
+pub mod screen_watch;
 pub mod snapshot;
 pub mod socket;
 pub mod supervise;

@@ -46,6 +46,11 @@ pub trait Os: Send + Sync + 'static {
         pane: &'a str,
         lines: u32,
     ) -> BoxFuture<'a, Result<Vec<String>, EngineError>>;
+    /// The pane's visible lines (what screen rules read).
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>>;
     fn send_text<'a>(
         &'a self,
         pane: &'a str,
@@ -158,6 +163,13 @@ impl Os for RealOs {
         lines: u32,
     ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
         Box::pin(async move { Ok(self.control.capture_tail(pane, lines).await?) })
+    }
+
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        Box::pin(async move { Ok(self.control.capture_screen(pane).await?) })
     }
 
     fn send_text<'a>(

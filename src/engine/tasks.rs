@@ -9,6 +9,7 @@
 use super::fold::TaskRecord;
 use super::prompts::PromptSeen;
 use super::schedule::Slot;
+use super::screen_watch::ScreenWatch;
 use super::snapshot::{Light, TaskState, TaskView};
 use super::socket::ConnId;
 use super::supervise;
@@ -84,10 +85,8 @@ pub struct Worker {
     pub screen_question: Option<String>,
     /// This worker is WAITING because of `screen_question`.
     pub asked_on_screen: bool,
-    /// An interactive agent's screen (profile `screen` rules): busy since
-    /// its turn began, idle at its prompt now.
-    pub busy_on_screen: bool,
-    pub idle_on_screen: bool,
+    /// An interactive agent's screen, read by its profile's `screen` rules.
+    pub screen: ScreenWatch,
     /// What the agent's own hooks last said (`busy` / `wait` / `idle`
     /// reports): the best source of its state, before its screen.
     pub said: Option<AgentSaid>,
@@ -138,8 +137,7 @@ impl Worker {
             deadline_ms: None,
             screen_question: None,
             asked_on_screen: false,
-            busy_on_screen: false,
-            idle_on_screen: false,
+            screen: ScreenWatch::default(),
             said: None,
             turn_done: false,
             nudges: 0,
@@ -149,6 +147,17 @@ impl Worker {
 
     pub fn light(&self) -> Light {
         supervise::shown_light(self.heartbeat, self.waiting, self.stalled)
+    }
+
+    /// The question a prompt rule or the screen's look made it WAIT on.
+    pub fn question(&self) -> Option<&str> {
+        if self.prompt.waiting {
+            self.prompt.line()
+        } else if self.asked_on_screen {
+            self.screen_question.as_deref()
+        } else {
+            None
+        }
     }
 
     /// Best effort: a gone shim no longer needs telling.
@@ -194,17 +203,10 @@ impl TaskRun {
         }
         view.light = self.light();
         view.selected = self.selected;
-        view.agent_state = self.worker.as_ref().and_then(|w| {
-            if let Some(said) = &w.said {
-                return Some(said.describe());
-            }
-            if w.busy_on_screen && !w.idle_on_screen {
-                Some("working".to_string())
-            } else if w.idle_on_screen {
-                Some("idle at prompt".to_string())
-            } else {
-                None
-            }
+        let waiting = self.state() == TaskState::Waiting;
+        view.agent_state = self.worker.as_ref().and_then(|w| match &w.said {
+            Some(said) => Some(said.describe()),
+            None => w.screen.describe(w.question().filter(|_| waiting)),
         });
         view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
         view.session = Some(self.placement.session.clone());

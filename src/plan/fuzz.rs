@@ -6,6 +6,7 @@
 //! that passes is then listed and rendered as an instruction.
 
 use super::schema::*;
+use super::screen::Pattern;
 use crate::fuzz::{config, hostile_text, mutated, within};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -220,7 +221,13 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 fallbacks,
                 prompt_rules,
                 timeout_minutes,
-                screen: ScreenRules { busy, idle },
+                screen: ScreenRules {
+                    busy: busy.into_iter().map(Pattern::text).collect(),
+                    idle: idle.into_iter().map(Pattern::text).collect(),
+                    ..ScreenRules::default()
+                },
+                type_prompt: None,
+                submit: None,
                 hooks: None,
             },
         )
@@ -372,6 +379,8 @@ fn tamed(mut plan: Plan) -> Plan {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: ScreenRules::default(),
+        type_prompt: None,
+        submit: None,
         hooks: None,
     });
     blank_to(&mut profile.command, "true");

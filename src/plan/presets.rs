@@ -1,11 +1,14 @@
 //! Agent presets: `preset: claude` on an agent profile fills in how that
 //! CLI is run unattended, in the interactive or headless form, with its
-//! environment and its screen rules. The data is `config/presets.yaml`
-//! (built into the binary), observed on real CLIs: a new agent is a new
-//! entry there, not a code branch. A profile's own `command`, `env` and
-//! `screen` win over the preset's.
+//! environment, how its prompt is given and submitted, and its screen rules
+//! (sign-in, waiting, busy, idle, error, titles, and the dialogs answered
+//! for the person). The data is `config/presets.yaml` (built into the
+//! binary), observed on real CLIs: a new agent is a new entry there, not a
+//! code branch. A profile's own `command`, `env`, `screen`, `typePrompt` and
+//! `submit` win over the preset's.
 
-use super::schema::{AgentProfile, PromptRule, ScreenRules};
+use super::schema::AgentProfile;
+use super::screen::{Dialog, Pattern, ScreenRules, Submit};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +25,10 @@ pub struct Preset {
     #[serde(default)]
     pub version: Vec<String>,
     pub interactive: Vec<String>,
+    #[serde(default)]
+    pub prompt_via: PromptVia,
+    #[serde(default)]
+    pub submit: Submit,
     pub headless: Vec<String>,
     #[serde(default)]
     pub model_flag: Vec<String>,
@@ -35,7 +42,9 @@ pub struct Preset {
     #[serde(default)]
     pub once_by_hand: String,
     #[serde(default)]
-    pub screen: PresetScreen,
+    pub dialogs: Vec<PresetDialog>,
+    #[serde(default)]
+    pub screen: ScreenRules,
     /// Its status hooks, if switchboard can install them (read by
     /// `worker::hooks`).
     #[serde(default)]
@@ -79,40 +88,27 @@ pub enum HookFormat {
     ClaudeSettings,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PresetScreen {
-    #[serde(default)]
-    pub signin: Vec<Pattern>,
-    #[serde(default)]
-    pub waiting: Vec<Pattern>,
-    #[serde(default)]
-    pub busy: Vec<Pattern>,
-    #[serde(default)]
-    pub idle: Vec<Pattern>,
+/// How the first prompt reaches the agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptVia {
+    /// `{prompt}` in the `interactive` argv.
+    #[default]
+    Argv,
+    /// Typed once the screen first reads idle.
+    Type,
 }
 
-/// A plain substring, or a mapping with `match` (and `say`), or a regex this
-/// engine does not read yet.
+/// A first-run dialog: how it is avoided, and the keys that answer it when
+/// it may be answered for the person (`null`: a person's decision).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Pattern {
-    Plain(String),
-    Rule {
-        #[serde(rename = "match")]
-        text: Option<String>,
-        #[serde(default)]
-        say: Option<String>,
-    },
-}
-
-impl Pattern {
-    /// The plain text to look for, if it is one.
-    fn text(&self) -> Option<&str> {
-        match self {
-            Pattern::Plain(s) => Some(s),
-            Pattern::Rule { text, .. } => text.as_deref(),
-        }
-    }
+pub struct PresetDialog {
+    #[serde(rename = "match")]
+    pub pattern: Pattern,
+    #[serde(default)]
+    pub avoid: Option<String>,
+    #[serde(default)]
+    pub answer: Option<Vec<String>>,
 }
 
 /// Every preset by name; the built-in data file always parses (a test
@@ -161,29 +157,26 @@ pub fn apply(profile: &mut AgentProfile, presets: &BTreeMap<String, Preset>) -> 
     for (k, v) in &preset.env {
         profile.env.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    let interactive = profile.mode.as_deref() != Some("headless");
     if profile.screen.is_empty() {
-        let texts = |ps: &[Pattern]| {
-            ps.iter()
-                .filter_map(|p| p.text().map(str::to_string))
-                .collect()
-        };
-        profile.screen = ScreenRules {
-            busy: texts(&preset.screen.busy),
-            idle: texts(&preset.screen.idle),
-        };
+        profile.screen = preset.screen.clone();
+        // Known dialogs with an answer are answered once, for the person.
+        profile.screen.dialogs = preset
+            .dialogs
+            .iter()
+            .filter_map(|d| {
+                let keys = d.answer.clone().filter(|k| !k.is_empty())?;
+                Some(Dialog {
+                    pattern: d.pattern.clone(),
+                    keys,
+                })
+            })
+            .collect();
     }
-    // Sign-in screens and the agent's own dialogs make the worker WAITING
-    // (rules without an answer), after the profile's own rules.
-    for p in preset.screen.signin.iter().chain(&preset.screen.waiting) {
-        if let Some(text) = p.text()
-            && !profile.prompt_rules.iter().any(|r| r.pattern == text)
-        {
-            profile.prompt_rules.push(PromptRule {
-                pattern: text.to_string(),
-                send: None,
-            });
-        }
+    if interactive && preset.prompt_via == PromptVia::Type && profile.type_prompt.is_none() {
+        profile.type_prompt = Some(PROMPT.to_string());
     }
+    profile.submit.get_or_insert(preset.submit);
     Ok(())
 }
 
@@ -219,11 +212,28 @@ mod tests {
             p.command
         );
         assert_eq!(p.env.get("IS_SANDBOX").map(String::as_str), Some("1"));
-        assert!(p.screen.busy.contains(&"esc to interrupt".to_string()));
         assert!(
-            p.prompt_rules
+            p.screen
+                .busy
                 .iter()
-                .any(|r| r.pattern.contains("Not logged in"))
+                .any(|b| b.source() == "esc to interrupt")
+        );
+        assert!(
+            p.screen
+                .signin
+                .iter()
+                .any(|r| r.source().contains("Not logged in"))
+        );
+        // Only the dialogs with an answer are answered; none is a prompt rule.
+        let answers: Vec<&[String]> = p.screen.dialogs.iter().map(|d| &d.keys[..]).collect();
+        assert_eq!(
+            answers,
+            [&["Enter".to_string()][..], &["2".to_string()][..]]
+        );
+        assert!(p.prompt_rules.is_empty());
+        assert_eq!(
+            (p.type_prompt.as_deref(), p.submit),
+            (None, Some(Submit::WithEnter))
         );
         let mut p = profile("codex");
         p.mode = Some("headless".into());
@@ -236,11 +246,43 @@ mod tests {
         own.command = "gemini --my-flags".into();
         apply(&mut own, &presets).unwrap();
         assert_eq!(own.command, "gemini --my-flags");
+        assert_eq!(own.submit, Some(Submit::SeparateEnter));
+        let mut own = profile("gemini");
+        own.submit = Some(Submit::WithEnter);
+        own.screen = serde_norway::from_str("busy: [mine]").unwrap();
+        apply(&mut own, &presets).unwrap();
+        assert_eq!(own.submit, Some(Submit::WithEnter));
+        assert_eq!(own.screen.busy.len(), 1);
+        assert!(own.screen.dialogs.is_empty() && own.screen.idle.is_empty());
         let mut bad = profile("clod");
         let err = apply(&mut bad, &presets).unwrap_err();
         assert!(
             err.contains("unknown preset 'clod'") && err.contains("claude"),
             "{err}"
+        );
+    }
+
+    /// aider cannot be started with a prompt: it is typed at its first idle
+    /// prompt, in the interactive form only.
+    #[test]
+    fn a_prompt_typed_at_the_first_idle_prompt() {
+        let presets = all();
+        let mut p = profile("aider");
+        apply(&mut p, &presets).unwrap();
+        assert_eq!(p.type_prompt.as_deref(), Some(PROMPT));
+        assert!(
+            !p.command.contains("Read TASK_INSTRUCTION.md"),
+            "{}",
+            p.command
+        );
+        let mut p = profile("aider");
+        p.mode = Some("headless".into());
+        apply(&mut p, &presets).unwrap();
+        assert_eq!(p.type_prompt, None);
+        assert!(
+            p.command.contains("--message 'Read TASK_INSTRUCTION.md"),
+            "{}",
+            p.command
         );
     }
 

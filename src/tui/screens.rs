@@ -368,3 +368,24 @@ fn reported_usage_shows_per_task_and_in_the_header() {
     let header = screen.lines().next().expect("a header");
     assert!(header.contains("usage $0.42 12.3k/678 tok (+"), "{header}");
 }
+
+/// Issue 10: a worker waiting on a sign-in shows the screen's words in its
+/// row, and its pane's last line beside them (not the same words twice).
+#[test]
+fn a_waiting_agent_s_words_show_in_its_row() {
+    use crate::engine::snapshot::{Light, TaskState};
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    let words = "codex: sign-in required (attach to choose)";
+    t4.state = TaskState::Waiting;
+    t4.light = Light::Waiting;
+    t4.message = Some(words.into());
+    t4.agent_state = Some(words.into());
+    t4.last_line = "Press enter to continue".into();
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("T4  Retry"))
+        .expect("T4's row");
+    assert!(row.contains(&format!("[{words}] Press enter")), "{row}");
+}

@@ -203,7 +203,7 @@ impl Core {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.turn_done = true;
             // Its next turn must show busy again before idle counts.
-            w.busy_on_screen = false;
+            w.screen.busy_seen = false;
         }
         self.record_task(t, Event::TurnFinished);
         self.begin_validation(t);
@@ -216,10 +216,7 @@ impl Core {
         let Some(w) = self.tasks[t].worker.as_mut() else {
             return false;
         };
-        let Some(pane) = w.pane_id.clone() else {
-            return false;
-        };
-        if !w.turn_done || w.exit.is_some() || w.nudges >= max {
+        if w.pane_id.is_none() || !w.turn_done || w.exit.is_some() || w.nudges >= max {
             return false;
         }
         w.turn_done = false;
@@ -231,7 +228,7 @@ impl Core {
             "The check `{}` failed: {detail}. Fix it, commit your work, and say when you are done.",
             bad.check
         );
-        self.effect(Effect::SendLine { pane, text });
+        self.type_into(t, text);
         let check = bad.check.clone();
         self.record_task(t, Event::Nudged { nudge, check });
         let why = format!("checks failed; the agent was told (nudge {nudge} of {max})");

@@ -278,8 +278,9 @@ impl Core {
         }
     }
 
-    /// A person's line for a running agent: typed into its pane with Enter,
-    /// through the control connection, and journaled. One line only: a line
+    /// A person's line for a running agent: typed into its pane and
+    /// submitted as its profile says, through the control connection, and
+    /// journaled. One line only: a line
     /// break would press Enter early, and a control character is a key.
     pub(super) fn type_line(&mut self, task: &str, text: String) -> Reply {
         let t = match self.find(task) {
@@ -297,23 +298,21 @@ impl Core {
             };
         }
         let state = self.tasks[t].state();
-        let pane = self.tasks[t]
+        let has_pane = self.tasks[t]
             .worker
             .as_ref()
             .filter(|w| w.exit.is_none() && state.is_active())
-            .and_then(|w| w.pane_id.clone());
-        let Some(pane) = pane else {
+            .is_some_and(|w| w.pane_id.is_some());
+        if !has_pane {
             return Reply::Error {
                 message: format!(
                     "{task} has no running agent to type to ({})",
                     state.as_str()
                 ),
             };
-        };
-        self.effect(Effect::SendLine {
-            pane,
-            text: text.clone(),
-        });
+        }
+        // Submitted the way its profile says (gemini's Enter comes apart).
+        self.type_into(t, text.clone());
         self.record_task(t, Event::Typed { text });
         Reply::Ok
     }

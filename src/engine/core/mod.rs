@@ -10,6 +10,7 @@
 
 mod attempt;
 mod commands;
+mod screen;
 mod shims;
 mod time;
 mod watch;

@@ -160,6 +160,9 @@ impl Core {
         run.fallbacks_used = chain.iter().position(|f| *f == profile).unwrap_or(0) as u32;
         let mut worker = Worker::new(attempt, now);
         worker.waiting = question.is_some();
+        // The earlier engine typed its `typePrompt` (the agent is past its
+        // first idle prompt): never twice.
+        worker.screen.prompt_typed = true;
         // Its clock runs from when the earlier engine started it.
         let started = last
             .filter(|s| s.attempt == attempt)

@@ -268,12 +268,12 @@ fn the_whole_plan_runs_in_group_order() {
 #[test]
 fn a_person_s_line_is_typed_into_the_pane_and_journaled() {
     let mut fx = Fixture::new(PLAN, &["T1"]);
-    let typed = |fx: &Fixture| -> Vec<(String, String)> {
+    let typed = |fx: &Fixture| -> Vec<(String, String, bool)> {
         fx.os
             .calls()
             .into_iter()
             .filter_map(|c| match c {
-                Call::SendText { pane, text } => Some((pane, text)),
+                Call::SendText { pane, text, enter } => Some((pane, text, enter)),
                 _ => None,
             })
             .collect()
@@ -288,7 +288,11 @@ fn a_person_s_line_is_typed_into_the_pane_and_journaled() {
     let pane = fx.snapshot_task("T1").pane_id.expect("a pane");
 
     assert_eq!(fx.request(say("T1", "postgres, ünïcode ✓")), Reply::Ok);
-    assert_eq!(typed(&fx), [(pane, "postgres, ünïcode ✓".to_string())]);
+    assert_eq!(
+        typed(&fx),
+        [(pane, "postgres, ünïcode ✓".to_string(), true)],
+        "with its Enter"
+    );
     assert!(
         fx.events("T1")
             .iter()

@@ -11,6 +11,7 @@ mod hellos;
 mod lights;
 mod recovery;
 mod restarts;
+mod screens;
 
 use super::fixture::{Call, Fixture};
 use super::snapshot::TaskState;

@@ -41,6 +41,21 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
         if profile.command.trim().is_empty() {
             report.error(format!("agent profile '{name}' has an empty command"), pos);
         }
+        // The prompt is typed when the screen first reads idle: a profile
+        // that cannot read idle would never get it.
+        if profile.type_prompt.is_some()
+            && profile.screen.idle.is_empty()
+            && profile.screen.title_idle.is_none()
+        {
+            let at = report.key_at(pos, "typePrompt");
+            report.error(
+                format!(
+                    "agent profile '{name}': typePrompt is typed once its screen reads idle; \
+                     give it `screen: {{idle: [...]}}`"
+                ),
+                at,
+            );
+        }
         if let Some(why) = profile.timeout_minutes.and_then(timeout_problem) {
             let at = report.key_at(pos, "timeoutMinutes");
             report.error(format!("agent profile '{name}': timeoutMinutes {why}"), at);
@@ -79,5 +94,27 @@ mod tests {
         let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
         let (_, warnings) = super::super::validate("t.yaml", yaml, plan).expect("valid");
         assert_eq!(warnings, vec![]);
+    }
+
+    #[test]
+    fn a_typed_prompt_needs_an_idle_screen() {
+        let yaml = "agents:\n  chat:\n    command: \"true\"\n    typePrompt: go\n\
+                    groups:\n  - id: G\n\
+                    tasks:\n  - {taskId: T1, title: One, group: G, agent: {type: chat}}\n";
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        let errors = super::super::validate("t.yaml", yaml, plan).unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("typePrompt is typed once its screen reads idle"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].line, Some(4));
+        let yaml = yaml.replace(
+            "typePrompt: go",
+            "typePrompt: go\n    screen: {idle: ['> ']}",
+        );
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        assert!(super::super::validate("t.yaml", &yaml, plan).is_ok());
     }
 }

@@ -154,10 +154,12 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell
     let elapsed = task_elapsed_ms(task, app.now_ms)
         .map(format_duration)
         .unwrap_or_default();
+    // What a task needing a person says, unless its agent's state (which
+    // holds a question's words) is shown already.
     let last = task
         .message
         .as_deref()
-        .filter(|_| attention)
+        .filter(|_| attention && task.agent_state.is_none())
         .unwrap_or(&task.last_line);
     let mut cells = vec![
         mark,
