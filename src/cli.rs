@@ -19,26 +19,30 @@ pub struct Cli {
     pub plan: PathBuf,
 
     /// Validate the plan and exit (0 valid, 2 not).
-    #[arg(long, conflicts_with_all = ["list", "batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["list", "batch_group", "task", "all"])]
     pub validate_only: bool,
 
     /// List tasks by group in dependency order.
-    #[arg(long, conflicts_with_all = ["batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["batch_group", "task", "all"])]
     pub list: bool,
 
     /// Run one group's tasks to completion, headless.
-    #[arg(long, value_name = "GROUP", conflicts_with = "task")]
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["task", "all"])]
     pub batch_group: Option<String>,
 
     /// Run one task, headless.
-    #[arg(long, value_name = "TASK")]
+    #[arg(long, value_name = "TASK", conflicts_with = "all")]
     pub task: Option<String>,
+
+    /// Run the whole plan to completion, headless, group by group.
+    #[arg(long)]
+    pub all: bool,
 
     /// With --batch-group/--task: also run unfinished dependencies outside the selection.
     #[arg(long)]
     pub with_deps: bool,
 
-    /// With --batch-group/--task: after `switchboard halt`, wait for
+    /// With --batch-group/--task/--all: after `switchboard halt`, wait for
     /// `switchboard resume` instead of ending the run (exit 130).
     #[arg(long)]
     pub wait_on_halt: bool,
@@ -211,7 +215,7 @@ impl Cli {
             .subcommand()
             .map_or(("", matches), |(name, sub)| (name, sub));
         let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
-        let headless = self.batch_group.is_some() || self.task.is_some();
+        let headless = self.batch_group.is_some() || self.task.is_some() || self.all;
         let used: &[&str] = match name {
             "status" | "halt" => &["json"],
             "clean" => &["plan", "tmux_socket"],
@@ -219,6 +223,8 @@ impl Cli {
             "doctor" => &["plan"],
             "" if self.validate_only => &["plan"],
             "" if self.list => &["plan", "json"],
+            // The whole plan has nothing outside it to pull in.
+            "" if self.all => &["plan", "json", "tmux_socket", "wait_on_halt"],
             "" if headless => &["plan", "json", "tmux_socket", "with_deps", "wait_on_halt"],
             "" => &["plan", "keymap", "tmux_socket"],
             _ => &[],
@@ -245,7 +251,8 @@ impl Cli {
             let known = m.try_get_raw(id).is_ok();
             if known && given(id) && !used.contains(&id) {
                 let hint = match id {
-                    "with_deps" | "wait_on_halt" => " (it goes with --batch-group or --task)",
+                    "with_deps" => " (it goes with --batch-group or --task)",
+                    "wait_on_halt" => " (it goes with --batch-group, --task or --all)",
                     _ => "",
                 };
                 return Err(format!("{flag} does nothing for {what}{hint}"));

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     if cli.validate_only || cli.list {
         return plan_only(&cli);
     }
-    if cli.batch_group.is_some() || cli.task.is_some() {
+    if cli.batch_group.is_some() || cli.task.is_some() || cli.all {
         return batch(&cli);
     }
     control_room(&cli)
@@ -97,7 +97,7 @@ fn needs_terminal(what: &str) -> bool {
         return false;
     }
     eprintln!(
-        "{what}: the control room needs a terminal; for scripts use --batch-group GROUP or --task TASK"
+        "{what}: the control room needs a terminal; for scripts use --batch-group GROUP, --task TASK or --all"
     );
     true
 }
@@ -300,6 +300,7 @@ fn batch(cli: &Cli) -> ExitCode {
     let sel = headless::Selection {
         group: cli.batch_group.clone(),
         task: cli.task.clone(),
+        all: cli.all,
         with_deps: cli.with_deps,
     };
     runtime(|| headless::run(options, &sel, cli.json))

@@ -11,6 +11,8 @@ pub enum Command {
     Spawn { task: String, force: bool },
     /// Select a whole group to run (dependencies gate as usual).
     RunGroup { group: String },
+    /// Select every task not done yet: the whole plan, in group order.
+    RunAll,
     /// Stop a worker. The task is cancelled (its dependents are skipped),
     /// or with `keep_dependents` goes back to pending, unselected, and its
     /// dependents wait for it.
@@ -38,6 +40,9 @@ pub enum Command {
     Status,
     /// The last `lines` lines of a worker's pane (the log view's live tail).
     PaneTail { task: String, lines: u32 },
+    /// Type one line into a running worker's pane and press Enter (the
+    /// control room's composer: talk to an agent without attaching).
+    Type { task: String, text: String },
     /// Stop the engine; workers keep running in tmux unless `halt`.
     Shutdown { halt: bool },
 }

@@ -131,6 +131,10 @@ pub enum Event {
         prerequisites: String,
         blocked_by: String,
     },
+    /// A person asked for the whole plan: `tasks` of it were selected.
+    PlanRun {
+        tasks: usize,
+    },
     /// A light changed without a timeout: back to HEALTHY, STALLED, DEAD.
     Light {
         light: Light,
@@ -170,6 +174,10 @@ pub enum Event {
         #[serde(rename = "match")]
         pattern: String,
         line: String,
+    },
+    /// A person typed a line into the worker's pane (and pressed Enter).
+    Typed {
+        text: String,
     },
     /// What the agent reported it spent (`switchboard report usage`).
     Usage(crate::worker::protocol::Usage),

@@ -6,6 +6,7 @@ mod changes;
 mod merge;
 mod merged;
 mod rebase;
+mod review;
 mod run;
 mod worktree;
 
@@ -14,6 +15,7 @@ mod tests;
 
 pub use merge::MergeOutcome;
 pub use rebase::RebaseOutcome;
+pub use review::{BranchDiff, DiffBase, DiffLimits, FileStat};
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
 pub use worktree::{Worktree, WorktreeOutcome};
 

@@ -15,6 +15,7 @@ use crate::engine::command::Command;
 use crate::engine::snapshot::{Snapshot, TaskView};
 use ratatui::layout::Rect;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Something the event loop must do outside the app's state.
@@ -26,6 +27,27 @@ pub enum Effect {
     Attach {
         session: String,
         socket: Option<String>,
+    },
+    /// Read `branch`'s changes since it left `integration`, and what its
+    /// worktree has not committed, off the render path; they come back to
+    /// [`App::on_diff`].
+    ReadDiff {
+        task: String,
+        branch: String,
+        integration: String,
+        worktree: Option<PathBuf>,
+    },
+    /// Step aside for a shell in the task's worktree.
+    OpenShell {
+        task: String,
+        dir: PathBuf,
+    },
+    /// Step aside for the editor on `file` (relative to `dir`), at `line`.
+    OpenEditor {
+        task: String,
+        dir: PathBuf,
+        file: String,
+        line: Option<u32>,
     },
     Quit(QuitChoice),
     /// Stop like Ctrl-Z in a shell; continue on `fg`.

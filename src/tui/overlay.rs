@@ -1,9 +1,12 @@
-//! Dialogs drawn over the panels: help, confirmations, the halt report.
-//! While one is open it takes every key; its answers are fixed keys
-//! (y/n, l/h, Esc), not remappable, so a dialog always reads the same.
+//! Dialogs drawn over the panels: help, confirmations, the halt report, the
+//! diff view and the composer. While one is open it takes every key; its
+//! answers are fixed keys (y/n, l/h, Esc), not remappable, so a dialog
+//! always reads the same.
 
 use super::QuitChoice;
 use super::app::Effect;
+use super::composer::Composer;
+use super::review::DiffView;
 use crate::engine::command::Command;
 use crate::engine::snapshot::HaltReport;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -13,6 +16,10 @@ pub enum Overlay {
     Help,
     Confirm(Confirm),
     HaltReport(HaltReport),
+    /// A task's changes (`d`).
+    Diff(Box<DiffView>),
+    /// A line for a worker's agent (`i`).
+    Compose(Composer),
 }
 
 /// A question that needs a yes before anything happens.
@@ -129,6 +136,8 @@ impl Overlay {
                 );
                 (close, None)
             }
+            // They edit themselves: the app hands them their keys.
+            Overlay::Diff(_) | Overlay::Compose(_) => (false, None),
         }
     }
 }

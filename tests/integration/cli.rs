@@ -70,7 +70,7 @@ fn agent_program_not_on_path_warns_but_passes() {
 #[test]
 fn flags_a_mode_ignores_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["clean", "--json"],
             "--json does nothing for `switchboard clean`",
@@ -82,6 +82,10 @@ fn flags_a_mode_ignores_are_refused() {
         (
             &["--with-deps"],
             "--with-deps does nothing for the control room",
+        ),
+        (
+            &["--all", "--with-deps"],
+            "--with-deps does nothing for a headless run",
         ),
         (
             &["--validate-only", "--keymap", "k.yaml"],

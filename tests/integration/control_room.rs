@@ -2,6 +2,8 @@
 //! of a second private tmux server), driven by keys and read back with
 //! `capture-pane`: open, select, filter, halt, resume, quit.
 
+mod review;
+
 use crate::harness::{Sandbox, bin, plan, stderr};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

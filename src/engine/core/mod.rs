@@ -344,6 +344,7 @@ impl Core {
             Command::Resume => self.resume(),
             Command::Spawn { task, force } => self.spawn_now(&task, force),
             Command::RunGroup { group } => self.run_group(&group),
+            Command::RunAll => self.run_all(),
             Command::Kill {
                 task,
                 keep_dependents,
@@ -353,6 +354,7 @@ impl Core {
             Command::RebaseMerge { task } => self.rebase_merge(&task),
             Command::MarkDone { task, reason } => self.mark_done(&task, &reason),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
+            Command::Type { task, text } => self.type_line(&task, text),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);
                 // Already halted: nothing is left to stop, no second report.

@@ -305,6 +305,24 @@ fn gemini_s_nudge_is_submitted_by_an_enter_of_its_own() {
     assert_eq!(keys_sent(&fx).len(), 1, "one Enter");
 }
 
+/// Issue 12: a person's line from the composer is submitted as the agent
+/// takes it: for gemini, the Enter on its own a moment after the text.
+#[test]
+fn a_typed_line_gets_gemini_s_separate_enter() {
+    use crate::engine::command::{Command, Reply};
+    let mut fx = Fixture::new(PLAN, &["M"]);
+    fx.hello("M", 1);
+    let say = Command::Type {
+        task: "M".into(),
+        text: "yes, go on".into(),
+    };
+    assert_eq!(fx.request(say), Reply::Ok);
+    assert_eq!(typed(&fx), [("yes, go on".to_string(), false)]);
+    assert!(keys_sent(&fx).is_empty());
+    pass(&mut fx, "M", 1500);
+    assert_eq!(keys_sent(&fx), [["Enter"]]);
+}
+
 /// A worker re-adopted by a new engine was told its task by the earlier
 /// one: idle at its prompt, it is not told again.
 #[test]

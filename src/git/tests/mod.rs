@@ -5,4 +5,5 @@ mod kit;
 mod merge;
 mod rebase;
 mod repo;
+mod review;
 mod worktree;

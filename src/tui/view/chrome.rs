@@ -149,7 +149,7 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The hints of normal mode, in the order they are dropped last to first
 /// when the footer is too narrow (help and quit always stay).
-const HINTS: [(Action, &str); 14] = [
+const HINTS: [(Action, &str); 16] = [
     (Action::Help, "help"),
     (Action::Quit, "quit"),
     (Action::Attach, "attach"),
@@ -159,6 +159,8 @@ const HINTS: [(Action, &str); 14] = [
     (Action::Restart, "restart"),
     (Action::Halt, "halt"),
     (Action::Resume, "resume"),
+    (Action::Diff, "diff"),
+    (Action::Compose, "type"),
     (Action::Filter, "filter"),
     (Action::NextAttention, "next !"),
     (Action::ToggleLog, "log/pane"),
@@ -183,6 +185,21 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         ]),
         Some(Overlay::Confirm(_)) => pairs(&[("y", "yes"), ("n/Esc", "no")]),
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
+        Some(Overlay::Diff(_)) => {
+            let shell = app.keymap.first(Action::Shell).unwrap_or_default();
+            let mut hints = pairs(&[("j/k", "move"), ("e", "edit")]);
+            hints.push((shell, "shell".into()));
+            hints.extend(pairs(&[
+                ("Esc", "close"),
+                ("[/]", "file"),
+                ("g/G", "top/end"),
+                ("PgUp/PgDn", "page"),
+                ("r", "reload"),
+            ]));
+            hints
+        }
+        // The composer draws its own line over the footer.
+        Some(Overlay::Compose(_)) => Vec::new(),
         None if app.filter_editing => {
             spans.push(Span::styled(" /", theme.bold()));
             spans.push(Span::raw(app.filter.clone()));

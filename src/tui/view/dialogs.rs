@@ -16,6 +16,8 @@ pub fn render(app: &App, overlay: &Overlay, area: Rect, buf: &mut Buffer) {
         Overlay::Help => help(app, area, buf),
         Overlay::Confirm(confirm) => question(app, confirm, area, buf),
         Overlay::HaltReport(report) => halt_report(app, report, area, buf),
+        Overlay::Diff(view) => super::diff::render(app, view, area, buf),
+        Overlay::Compose(composer) => super::composer::render(app, composer, area, buf),
     }
 }
 
@@ -33,8 +35,9 @@ fn dialog(area: Rect, width: u16, height: u16, buf: &mut Buffer) -> Rect {
 const GAP: usize = 2;
 
 /// Keys the help lists besides the keymap's: fixed dialog answers and mouse.
-const FIXED: [(&str, &str); 4] = [
+const FIXED: [(&str, &str); 5] = [
     ("y / n", "answer a question"),
+    ("e", "in a diff: edit the file"),
     ("l / h", "quit: leave running / halt"),
     ("click", "select a worker"),
     ("wheel", "scroll workers or the log"),
