@@ -26,6 +26,9 @@ pub enum Action {
     RunAll,
     Kill,
     Restart,
+    Recheck,
+    RebaseMerge,
+    MarkDone,
     Halt,
     Resume,
     Filter,
@@ -47,7 +50,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 36] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -64,6 +67,9 @@ impl Action {
         Action::RunAll,
         Action::Kill,
         Action::Restart,
+        Action::Recheck,
+        Action::RebaseMerge,
+        Action::MarkDone,
         Action::Halt,
         Action::Resume,
         Action::Filter,
@@ -102,6 +108,9 @@ impl Action {
             Action::RunAll => "run_all",
             Action::Kill => "kill",
             Action::Restart => "restart",
+            Action::Recheck => "recheck",
+            Action::RebaseMerge => "rebase_merge",
+            Action::MarkDone => "mark_done",
             Action::Halt => "halt",
             Action::Resume => "resume",
             Action::Filter => "filter",
@@ -145,6 +154,9 @@ impl Action {
             Action::RunAll => "run the whole plan",
             Action::Kill => "kill the worker (asks)",
             Action::Restart => "restart the worker",
+            Action::Recheck => "check a failed task again",
+            Action::RebaseMerge => "rebase a conflict, merge",
+            Action::MarkDone => "mark done by hand (asks)",
             Action::Halt => "halt every worker (asks)",
             Action::Resume => "resume after a halt",
             Action::Filter => "filter workers by text",
@@ -176,6 +188,8 @@ impl Action {
             }),
             Action::RunAll => Some(Command::RunAll),
             Action::Restart => Some(Command::Restart { task }),
+            Action::Recheck => Some(Command::Recheck { task }),
+            Action::RebaseMerge => Some(Command::RebaseMerge { task }),
             Action::Resume => Some(Command::Resume),
             _ => None,
         }

@@ -579,3 +579,39 @@ fn i_types_a_line_to_the_selected_worker() {
     assert_eq!(press(&mut app, KeyCode::Esc), None);
     assert_eq!(app.overlay, None);
 }
+
+/// Issue 12, recovery by hand: `c` checks a failed task again, `b` rebases
+/// a conflicted one, `M` asks why before marking a task done; a done task
+/// is not marked again.
+#[test]
+fn recovery_keys_ask_the_engine() {
+    use crate::tui::composer::Composer;
+    let mut app = app();
+    app.selected = Some("T3".into());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('c')),
+        Some(Effect::Call(Command::Recheck { task: "T3".into() }))
+    );
+    app.selected = Some("T8".into());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('b')),
+        Some(Effect::Call(Command::RebaseMerge { task: "T8".into() }))
+    );
+    press(&mut app, KeyCode::Char('M'));
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Compose(Composer::mark_done("T8")))
+    );
+    typed(&mut app, "merged by hand");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Call(Command::MarkDone {
+            task: "T8".into(),
+            reason: "merged by hand".into()
+        }))
+    );
+    app.selected = Some("T1".into());
+    press(&mut app, KeyCode::Char('M'));
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.status_text(), Some("T1 is done: nothing to mark done"));
+}

@@ -84,6 +84,16 @@ impl LineEdit {
 pub struct Composer {
     pub task: String,
     pub line: LineEdit,
+    pub purpose: Purpose,
+}
+
+/// What the typed line is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Typed into the agent's pane.
+    Type,
+    /// The reason a person marks the task done (journaled).
+    MarkDone,
 }
 
 /// What a key in the composer asks for.
@@ -99,6 +109,15 @@ impl Composer {
         Composer {
             task: task.to_string(),
             line: LineEdit::default(),
+            purpose: Purpose::Type,
+        }
+    }
+
+    /// Asks why a task is done, to mark it so.
+    pub fn mark_done(task: &str) -> Composer {
+        Composer {
+            purpose: Purpose::MarkDone,
+            ..Composer::new(task)
         }
     }
 

@@ -5,7 +5,7 @@
 use super::QuitChoice;
 use super::action::Action;
 use super::app::{App, Effect, LogView};
-use super::composer::{ComposeKey, Composer};
+use super::composer::{ComposeKey, Composer, Purpose};
 use super::overlay::{Confirm, Overlay};
 use super::review::{DiffKey, DiffView};
 use crate::engine::command::{Command, Reply};
@@ -139,7 +139,10 @@ impl App {
             | Action::Spawn
             | Action::RunGroup
             | Action::Kill
-            | Action::Restart => {
+            | Action::Restart
+            | Action::Recheck
+            | Action::RebaseMerge
+            | Action::MarkDone => {
                 return self.on_task_action(action);
             }
         }
@@ -178,6 +181,15 @@ impl App {
             }
             Action::Compose => {
                 self.overlay = Some(Overlay::Compose(Composer::new(&id)));
+                None
+            }
+            Action::MarkDone if state == TaskState::Done || state.is_active() => {
+                let why = format!("{id} is {}: nothing to mark done", state.as_str());
+                self.set_status(why);
+                None
+            }
+            Action::MarkDone => {
+                self.overlay = Some(Overlay::Compose(Composer::mark_done(&id)));
                 None
             }
             Action::Attach => match session {
@@ -283,8 +295,12 @@ impl App {
             }
             ComposeKey::Send(text) => {
                 let task = composer.task.clone();
+                let purpose = composer.purpose;
                 self.overlay = None;
-                Some(Effect::Call(Command::Type { task, text }))
+                Some(Effect::Call(match purpose {
+                    Purpose::Type => Command::Type { task, text },
+                    Purpose::MarkDone => Command::MarkDone { task, reason: text },
+                }))
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::engine::snapshot::TaskState;
 use crate::tui::app::App;
-use crate::tui::composer::{Composer, question_text};
+use crate::tui::composer::{Composer, Purpose, question_text};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
@@ -21,8 +21,12 @@ pub fn render(app: &App, composer: &Composer, area: Rect, buf: &mut Buffer) {
         ..area
     };
     Clear.render(input, buf);
+    let label = match composer.purpose {
+        Purpose::Type => composer.task.clone(),
+        Purpose::MarkDone => format!("mark {} done, because", composer.task),
+    };
     let prompt = Span::styled(
-        format!(" {} › ", composer.task),
+        format!(" {label} › "),
         theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
     );
     let hints = Span::styled(" Enter sends · Esc cancels ", theme.dim());
