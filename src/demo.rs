@@ -32,6 +32,7 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: Default::default(),
+        preaccept: Vec::new(),
     }
 }
 

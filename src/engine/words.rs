@@ -144,6 +144,13 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         Event::Prompt { line, .. } => warn(format!("{task} asks: {line}")),
         Event::Usage(u) => info(format!("{task} reports usage: {}", u.describe())),
         Event::TurnFinished => info(format!("{task} finished its turn: checking its work")),
+        Event::Preaccepted {
+            skips,
+            file,
+            setting,
+        } => info(format!(
+            "{task} pre-accepted {skips}: set {setting} in {file}"
+        )),
         Event::Nudged { nudge, check } => warn(format!(
             "{task} checks failed ({check}): told the agent to fix it (nudge {nudge})"
         )),

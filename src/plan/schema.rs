@@ -178,6 +178,10 @@ pub struct AgentProfile {
     /// How the agent's screen says it is working or idle at its prompt.
     #[serde(default, skip_serializing_if = "ScreenRules::is_empty")]
     pub screen: ScreenRules,
+    /// With a preset: dialogs to skip by writing the agent's own config
+    /// before each attempt (`[trust]`), outside the worktree, so opt-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preaccept: Vec<String>,
 }
 
 /// Text on the bottom of an interactive agent's pane: `busy` while it works

@@ -83,6 +83,11 @@ fn templates() -> Vec<Value> {
             cost_usd: Some(0.05),
         }),
         Event::TurnFinished,
+        Event::Preaccepted {
+            skips: "a question".into(),
+            file: "/home/.agent.json".into(),
+            setting: "projects[\"/w\"].trusted = true".into(),
+        },
         Event::Nudged {
             nudge: 1,
             check: "npm test".into(),
