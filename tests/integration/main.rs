@@ -14,3 +14,4 @@ mod readme;
 mod reliability;
 mod sim_agent;
 mod supervision;
+mod terminal;
