@@ -18,6 +18,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// A lock older than this is abandoned (as the agent's lock library holds it).
 const LOCK_STALE: Duration = Duration::from_secs(10);
 
+/// One edit at a time in this process: a read-modify-write each.
+static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[derive(Debug, thiserror::Error)]
 pub enum PreacceptError {
     #[error("no config file: none of {0} has all its variables set")]
@@ -91,6 +94,8 @@ pub fn apply(
             source,
         })?;
     }
+    // Two attempts of this engine may write the same file at once.
+    let _ours = WRITING.lock().unwrap_or_else(|p| p.into_inner());
     let _lock = lock_path.and_then(AgentLock::take);
     let written = match edit.format {
         ConfigFormat::Json => edit_json(&file, &keys, &edit.value)?,
@@ -181,11 +186,19 @@ fn set_json(doc: &mut Value, keys: &[String], value: &Value) -> Result<bool, Str
     let Some((last, path)) = keys.split_last() else {
         return Ok(false);
     };
+    // The keys walked so far, to name the one that is not an object.
+    let named = |walked: &[String]| {
+        if walked.is_empty() {
+            "the document".to_string()
+        } else {
+            key_words(walked)
+        }
+    };
     let mut here = doc;
     let mut walked = Vec::new();
     for k in path {
         let Value::Object(map) = here else {
-            return Err(key_words(&walked).if_empty("the document"));
+            return Err(named(&walked));
         };
         walked.push(k.clone());
         here = map
@@ -193,27 +206,13 @@ fn set_json(doc: &mut Value, keys: &[String], value: &Value) -> Result<bool, Str
             .or_insert_with(|| Value::Object(Map::new()));
     }
     let Value::Object(map) = here else {
-        return Err(key_words(&walked).if_empty("the document"));
+        return Err(named(&walked));
     };
     if map.get(last) == Some(value) {
         return Ok(false);
     }
     map.insert(last.clone(), value.clone());
     Ok(true)
-}
-
-trait IfEmpty {
-    fn if_empty(self, instead: &str) -> String;
-}
-
-impl IfEmpty for String {
-    fn if_empty(self, instead: &str) -> String {
-        if self.is_empty() {
-            instead.to_string()
-        } else {
-            self
-        }
-    }
 }
 
 /// Write a sibling temp file (the original's permissions, else 0600), then

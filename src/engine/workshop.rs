@@ -239,7 +239,7 @@ impl Workshop {
     ) -> Vec<Result<Preaccepted, String>> {
         let edits = match crate::plan::presets::preaccept_edits(agent) {
             Ok(edits) => edits,
-            Err(why) => return vec![Err(why)],
+            Err(whys) => return whys.into_iter().map(Err).collect(),
         };
         if edits.is_empty() {
             return Vec::new();

@@ -126,17 +126,17 @@ fn builtin() -> &'static BTreeMap<String, Preset> {
 }
 
 /// The config edits `profile` opted in to (`preaccept: [trust]`), by name,
-/// or why one cannot be made: no preset, a name the preset does not know,
-/// or a setting it only describes.
-pub fn preaccept_edits(profile: &AgentProfile) -> Result<Vec<(String, ConfigEdit)>, String> {
+/// or why each that cannot be made cannot: no preset, a name the preset
+/// does not know, or a setting it only describes.
+pub fn preaccept_edits(profile: &AgentProfile) -> Result<Vec<(String, ConfigEdit)>, Vec<String>> {
     if profile.preaccept.is_empty() {
         return Ok(Vec::new());
     }
     let Some(name) = profile.preset.as_deref() else {
-        return Err(
+        return Err(vec![
             "preaccept needs a preset: it names settings of the preset's CLI that switchboard may write"
                 .into(),
-        );
+        ]);
     };
     let Some(preset) = builtin().get(name) else {
         return Ok(Vec::new()); // the unknown preset is reported by itself
@@ -150,25 +150,28 @@ pub fn preaccept_edits(profile: &AgentProfile) -> Result<Vec<(String, ConfigEdit
             .collect()
     };
     let mut edits = Vec::new();
+    let mut problems = Vec::new();
     for wanted in &profile.preaccept {
         match preset.preaccept.get(wanted) {
             Some(Preaccept::Write(edit)) => edits.push((wanted.clone(), edit.clone())),
-            Some(Preaccept::Described(what)) => {
-                return Err(format!(
-                    "preaccept '{wanted}': switchboard does not write this {name} setting ({what}); {}",
-                    can_preaccept(name, &writable())
-                ));
-            }
+            Some(Preaccept::Described(what)) => problems.push(format!(
+                "preaccept '{wanted}': switchboard does not write this {name} setting ({what}); {}",
+                can_preaccept(name, &writable())
+            )),
             None => {
                 let hint = crate::plan::checks::did_you_mean(wanted, writable().iter());
-                return Err(format!(
+                problems.push(format!(
                     "unknown preaccept '{wanted}'{hint}; {}",
                     can_preaccept(name, &writable())
                 ));
             }
         }
     }
-    Ok(edits)
+    if problems.is_empty() {
+        Ok(edits)
+    } else {
+        Err(problems)
+    }
 }
 
 fn can_preaccept(preset: &str, names: &[&str]) -> String {

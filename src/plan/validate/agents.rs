@@ -42,9 +42,11 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
         if profile.command.trim().is_empty() {
             report.error(format!("agent profile '{name}' has an empty command"), pos);
         }
-        if let Err(why) = crate::plan::presets::preaccept_edits(profile) {
+        if let Err(whys) = crate::plan::presets::preaccept_edits(profile) {
             let at = report.key_at(pos, "preaccept");
-            report.error(format!("agent profile '{name}': {why}"), at);
+            for why in whys {
+                report.error(format!("agent profile '{name}': {why}"), at);
+            }
         }
         if let Some(why) = profile.timeout_minutes.and_then(timeout_problem) {
             let at = report.key_at(pos, "timeoutMinutes");
@@ -99,10 +101,11 @@ mod tests {
             errors_of("    preset: claude\n    preaccept: [trust]\n"),
             Vec::<String>::new()
         );
-        let typo = errors_of("    preset: claude\n    preaccept: [trsut]\n");
+        let typo = errors_of("    preset: claude\n    preaccept: [trsut, api_key]\n");
         assert!(
-            typo.len() == 1
-                && typo[0].contains("t.yaml:4:5: agent profile 'a': unknown preaccept 'trsut' (did you mean 'trust'?); claude can pre-accept: trust"),
+            typo.len() == 2
+                && typo[0].contains("t.yaml:4:5: agent profile 'a': unknown preaccept 'trsut' (did you mean 'trust'?); claude can pre-accept: trust")
+                && typo[1].contains("preaccept 'api_key': switchboard does not write"),
             "{typo:?}"
         );
         let described = errors_of("    preset: claude\n    preaccept: [api_key]\n");
