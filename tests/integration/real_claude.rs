@@ -11,7 +11,7 @@
 //! installs it (`${XDG_CACHE_HOME:-$HOME/.cache}/switchboard-ci/npm`).
 //! Without it these tests say they are skipped and pass.
 
-use crate::harness::{Sandbox, git, stderr, wait_with_guard};
+use crate::harness::{Sandbox, git, interrupt, stderr, wait_with_guard};
 use crate::scripted_model::{Job, Kind, ScriptedModel};
 use crate::terminal::Terminal;
 use serde_json::{Value, json};
@@ -559,4 +559,42 @@ fn claude_runs_a_task_to_merged_in_the_control_room() {
     let files = sb.integration_files();
     assert!(files.contains(&"T1.txt".to_string()), "{files:?}");
     assert_usage_recorded(&home, &model);
+}
+
+/// Without the opt-in nothing is written outside the worktree, and claude's
+/// trust question makes the worker WAITING (the preset's rules; the reason
+/// quotes the menu's line, "❯ 1. Yes, I trust this folder"), for a person to
+/// answer; Ctrl-C then stops the run cleanly.
+#[test]
+fn without_preaccept_claude_asks_for_trust_and_the_task_waits() {
+    let Some(claude) = claude() else { return };
+    let home = ClaudeHome::new();
+    let model = ScriptedModel::start(job, Duration::ZERO);
+    let sb = Sandbox::new(&claude_plan(&model, &home, "", &["T1"]));
+    let run = start(&sb, &claude, &["--batch-group", "G1"]);
+    sb.wait_for("T1 waiting on the trust question", |sb| {
+        sb.journal().iter().any(|e| {
+            e["event"] == "state"
+                && e["state"] == "waiting"
+                && e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("trust this folder"))
+        })
+    });
+    assert!(sb.events("preaccepted").is_empty());
+    let worktree = sb
+        .repo
+        .canonicalize()
+        .unwrap()
+        .join(".switchboard/workspaces/agent-T1-claude");
+    let config = home.config();
+    assert_ne!(
+        config["projects"][worktree.to_string_lossy().as_ref()]["hasTrustDialogAccepted"],
+        true,
+        "{config:#}"
+    );
+    assert!(model.main_answers().is_empty(), "no work before the answer");
+    let out = interrupt(run);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    sb.assert_nothing_left_now("after Ctrl-C");
 }
