@@ -35,6 +35,7 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         hooks: None,
         type_prompt: None,
         submit: None,
+        preaccept: Vec::new(),
     }
 }
 

@@ -184,6 +184,14 @@ pub enum Event {
     /// An interactive agent went from busy to idle at its prompt: its turn
     /// is over, and the task's checks run.
     TurnFinished,
+    /// Before the attempt started, switchboard set `setting` in the agent's
+    /// own config `file` (outside the worktree) to skip a dialog, because
+    /// the profile opted in (`preaccept`).
+    Preaccepted {
+        skips: String,
+        file: String,
+        setting: String,
+    },
     /// The checks failed after a turn: the agent was told so in its session.
     Nudged {
         nudge: u32,

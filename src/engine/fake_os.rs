@@ -4,6 +4,7 @@
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::os::{BoxFuture, Clock, Os};
+use super::preaccept::Preaccepted;
 use super::workshop::{CheckResult, Placement, Spawned};
 use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
@@ -79,6 +80,8 @@ pub struct FakeOs {
     /// The next rebase of a task ends so (default: rebased).
     pub rebases: Mutex<HashMap<String, RebaseOutcome>>,
     pub spawn_errors: Mutex<HashMap<String, String>>,
+    /// What each task's next spawn reports of its `preaccept` writes.
+    pub preaccepted: Mutex<HashMap<String, Vec<Result<Preaccepted, String>>>>,
     pub dead_pids: Mutex<Vec<u32>>,
     pub panes: Mutex<Vec<PaneInfo>>,
     pub tails: Mutex<HashMap<String, Vec<String>>>,
@@ -173,7 +176,17 @@ impl Os for FakeOs {
             .lock()
             .unwrap()
             .push(pane(&pane_id, &placement.session, None));
-        Ok(Spawned { placement, pane_id })
+        let preaccepted = self
+            .preaccepted
+            .lock()
+            .unwrap()
+            .remove(&task.task_id)
+            .unwrap_or_default();
+        Ok(Spawned {
+            placement,
+            pane_id,
+            preaccepted,
+        })
     }
 
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {

@@ -19,6 +19,7 @@ pub mod link;
 mod links;
 mod merge_queue;
 pub mod os;
+pub mod preaccept;
 pub mod prompts;
 pub mod remote;
 pub mod schedule;

@@ -149,6 +149,13 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         Event::Typed { text } => info(format!("{task} was typed to: {text}")),
         Event::Usage(u) => info(format!("{task} reports usage: {}", u.describe())),
         Event::TurnFinished => info(format!("{task} finished its turn: checking its work")),
+        Event::Preaccepted {
+            skips,
+            file,
+            setting,
+        } => info(format!(
+            "{task} pre-accepted {skips}: set {setting} in {file}"
+        )),
         Event::Nudged { nudge, check } => warn(format!(
             "{task} checks failed ({check}): told the agent to fix it (nudge {nudge})"
         )),

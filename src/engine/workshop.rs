@@ -5,6 +5,7 @@
 //! state (worktree registry, refs) are serialized by one lock.
 
 use super::error::EngineError;
+use super::preaccept::{self, Preaccepted};
 use crate::git::{MergeOutcome, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
@@ -28,6 +29,8 @@ pub struct Placement {
 pub struct Spawned {
     pub placement: Placement,
     pub pane_id: String,
+    /// The profile's `preaccept` writes, each done or why not (journaled).
+    pub preaccepted: Vec<Result<Preaccepted, String>>,
 }
 
 /// One validation check's result.
@@ -158,6 +161,7 @@ impl Workshop {
                     source,
                 })?;
         }
+        let preaccepted = self.preaccept(agent, &placement.worktree);
         // What comes from the plan, of any size, goes through the launch
         // file; the tmux command line carries only short values and paths.
         let mut agent_env = vec![
@@ -232,7 +236,60 @@ impl Workshop {
                 // No shim will read it.
                 let _ = std::fs::remove_file(&launch_path);
             })?;
-        Ok(Spawned { placement, pane_id })
+        Ok(Spawned {
+            placement,
+            pane_id,
+            preaccepted,
+        })
+    }
+
+    /// The profile's opted-in `preaccept` settings, written to the agent's
+    /// own config for this worktree (outside it: see `engine::preaccept`).
+    /// The worktree goes in as named and as the agent's `getcwd` will see
+    /// it. A failure is reported, not fatal: the dialog then waits for a
+    /// person, as a prompt rule flags it.
+    fn preaccept(
+        &self,
+        agent: &crate::plan::AgentProfile,
+        worktree: &Path,
+    ) -> Vec<Result<Preaccepted, String>> {
+        let edits = match crate::plan::presets::preaccept_edits(agent) {
+            Ok(edits) => edits,
+            Err(whys) => return whys.into_iter().map(Err).collect(),
+        };
+        if edits.is_empty() {
+            return Vec::new();
+        }
+        let mut worktrees = vec![worktree.display().to_string()];
+        if let Ok(real) = worktree.canonicalize()
+            && real != worktree
+        {
+            worktrees.push(real.display().to_string());
+        }
+        let lookup = |name: &str| {
+            agent
+                .env
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+        };
+        edits
+            .iter()
+            .map(|(name, edit)| {
+                let done = preaccept::apply(edit, &worktrees, lookup)
+                    .map_err(|e| format!("could not pre-accept {}: {e}", edit.skips));
+                match &done {
+                    Ok(p) => tracing::info!(
+                        "preaccept {name}: {} in {} ({})",
+                        p.setting,
+                        p.file.display(),
+                        if p.written { "written" } else { "already set" }
+                    ),
+                    Err(e) => tracing::warn!("preaccept {name}: {e}"),
+                }
+                done
+            })
+            .collect()
     }
 
     /// The launch file of `task`'s attempt `attempt`, under `.switchboard/`

@@ -193,6 +193,10 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
         word(vec!["claude", "codex", "gemini", "opencode", "aider"]),
         word(vec!["interactive", "headless"]),
         prop::option::of(hostile_text()),
+        prop::collection::vec(
+            prop_oneof![3 => Just("trust".to_string()), 1 => hostile_text()],
+            0..2,
+        ),
     );
     (
         command,
@@ -211,7 +215,7 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 prompt_rules,
                 timeout_minutes,
                 (busy, idle),
-                (preset, mode, model),
+                (preset, mode, model, preaccept),
             )| AgentProfile {
                 command,
                 preset,
@@ -229,6 +233,7 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 type_prompt: None,
                 submit: None,
                 hooks: None,
+                preaccept,
             },
         )
         .boxed()
@@ -382,6 +387,7 @@ fn tamed(mut plan: Plan) -> Plan {
         type_prompt: None,
         submit: None,
         hooks: None,
+        preaccept: Vec::new(),
     });
     blank_to(&mut profile.command, "true");
     // A preset stays only as the agent it names, in a mode it has.
@@ -390,6 +396,11 @@ fn tamed(mut plan: Plan) -> Plan {
     profile.mode = profile
         .mode
         .filter(|m| profile.preset.is_some() && ["interactive", "headless"].contains(&m.as_str()));
+    // Only claude's trust can be pre-accepted.
+    profile.preaccept.retain(|p| p == "trust");
+    if profile.preset.as_deref() != Some("claude") {
+        profile.preaccept.clear();
+    }
     profile.fallbacks.clear();
     profile.timeout_minutes = sound_minutes(profile.timeout_minutes);
     plan.agents = BTreeMap::from([("a".to_string(), profile)]);

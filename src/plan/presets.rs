@@ -49,6 +49,45 @@ pub struct Preset {
     /// `worker::hooks`).
     #[serde(default)]
     pub hooks: Option<HookSpec>,
+    /// Settings that skip a dialog: written for a profile that opts in, or
+    /// only described.
+    #[serde(default)]
+    pub preaccept: BTreeMap<String, Preaccept>,
+}
+
+/// One `preaccept` entry of a preset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Preaccept {
+    /// switchboard writes it before each attempt of a profile that opts in.
+    Write(ConfigEdit),
+    /// A setting in words only: never written by switchboard.
+    Described(String),
+}
+
+/// One value set in an agent's own config file, outside the worktree.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigEdit {
+    /// What it skips, in words, for the log.
+    pub skips: String,
+    /// Candidate paths with `$VARIABLES`: the first whose variables are all
+    /// set (and not empty) is the file.
+    pub file: Vec<String>,
+    pub format: ConfigFormat,
+    /// The keys down to the value; `{worktree}` is the attempt's worktree.
+    pub key: Vec<String>,
+    pub value: serde_json::Value,
+    /// A lock the agent takes around its own writes of the file (`{file}`
+    /// is the file's path), held while switchboard writes it.
+    #[serde(default)]
+    pub lock: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigFormat {
+    Json,
 }
 
 /// A preset's `hooks`: the settings file to write, and its events by meaning.
@@ -115,6 +154,69 @@ pub struct PresetDialog {
 /// checks it).
 pub fn all() -> BTreeMap<String, Preset> {
     serde_norway::from_str(PRESETS_YAML).unwrap_or_default()
+}
+
+/// The built-in presets, parsed once.
+fn builtin() -> &'static BTreeMap<String, Preset> {
+    static PRESETS: std::sync::OnceLock<BTreeMap<String, Preset>> = std::sync::OnceLock::new();
+    PRESETS.get_or_init(all)
+}
+
+/// The config edits `profile` opted in to (`preaccept: [trust]`), by name,
+/// or why each that cannot be made cannot: no preset, a name the preset
+/// does not know, or a setting it only describes.
+pub fn preaccept_edits(profile: &AgentProfile) -> Result<Vec<(String, ConfigEdit)>, Vec<String>> {
+    if profile.preaccept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(name) = profile.preset.as_deref() else {
+        return Err(vec![
+            "preaccept needs a preset: it names settings of the preset's CLI that switchboard may write"
+                .into(),
+        ]);
+    };
+    let Some(preset) = builtin().get(name) else {
+        return Ok(Vec::new()); // the unknown preset is reported by itself
+    };
+    let writable = || -> Vec<&str> {
+        preset
+            .preaccept
+            .iter()
+            .filter(|(_, p)| matches!(p, Preaccept::Write(_)))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    };
+    let mut edits = Vec::new();
+    let mut problems = Vec::new();
+    for wanted in &profile.preaccept {
+        match preset.preaccept.get(wanted) {
+            Some(Preaccept::Write(edit)) => edits.push((wanted.clone(), edit.clone())),
+            Some(Preaccept::Described(what)) => problems.push(format!(
+                "preaccept '{wanted}': switchboard does not write this {name} setting ({what}); {}",
+                can_preaccept(name, &writable())
+            )),
+            None => {
+                let hint = crate::plan::checks::did_you_mean(wanted, writable().iter());
+                problems.push(format!(
+                    "unknown preaccept '{wanted}'{hint}; {}",
+                    can_preaccept(name, &writable())
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(edits)
+    } else {
+        Err(problems)
+    }
+}
+
+fn can_preaccept(preset: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        format!("switchboard can pre-accept nothing for {preset}")
+    } else {
+        format!("{preset} can pre-accept: {}", names.join(", "))
+    }
 }
 
 /// Fill `profile` from its preset. An unknown preset is an error naming

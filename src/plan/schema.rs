@@ -191,6 +191,10 @@ pub struct AgentProfile {
     /// From the preset: its status hooks, installed in each worktree.
     #[serde(skip)]
     pub hooks: Option<super::presets::HookSpec>,
+    /// With a preset: dialogs to skip by writing the agent's own config
+    /// before each attempt (`[trust]`), outside the worktree, so opt-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preaccept: Vec<String>,
 }
 
 /// When the pane shows `match`, either answer with `send` or flag the worker WAITING.

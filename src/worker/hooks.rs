@@ -10,12 +10,14 @@ use super::protocol::{AgentReport, ReportState, Usage};
 use super::report::send_report;
 use crate::plan::presets::{HookFormat, HookSpec};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A payload larger than this is not a hook's (Claude's are a few KB).
 const MAX_PAYLOAD: u64 = 4 << 20;
+/// How long a turn's end waits for its last reply to reach the transcript.
+const TRANSCRIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How much of the agent's words a report carries.
 const MAX_MESSAGE: usize = 200;
 
@@ -70,12 +72,28 @@ impl HookSpec {
     }
 
     /// The tokens of the turn that just ended, from the transcript.
+    /// Claude Code 2.1.197 runs its Stop hook before the turn's last reply
+    /// reaches the transcript (the real-claude test saw every final reply
+    /// missing): wait for a record holding the payload's
+    /// `last_assistant_message`, a little while, before counting.
     fn turn_usage(&self, payload: &Value) -> Option<Usage> {
         let field = self.usage.as_deref()?;
         let path = payload.get(field)?.as_str()?;
         let prompt = payload.get("prompt_id").and_then(Value::as_str);
-        let file = std::fs::File::open(path).ok()?;
-        transcript_usage(BufReader::new(file), prompt)
+        let last = payload
+            .get("last_assistant_message")
+            .and_then(Value::as_str);
+        let read = || std::fs::read_to_string(path).ok();
+        let mut text = read()?;
+        let deadline = std::time::Instant::now() + TRANSCRIPT_WAIT;
+        while let Some(last) = last.filter(|l| !l.trim().is_empty())
+            && !holds_reply(&text, last)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            text = read()?;
+        }
+        transcript_usage(text.as_bytes(), prompt)
     }
 
     /// The settings file's content for this worktree: `command` on every
@@ -154,6 +172,23 @@ fn clip(text: &str) -> String {
         Some((at, _)) => format!("{}…", &line[..at]),
         None => line,
     }
+}
+
+/// Whether a transcript has an assistant record whose text is `reply`.
+fn holds_reply(transcript: &str, reply: &str) -> bool {
+    let reply = reply.trim();
+    transcript.lines().rev().any(|line| {
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            return false;
+        };
+        let content = &record["message"]["content"];
+        record["type"] == "assistant"
+            && content.as_array().is_some_and(|blocks| {
+                blocks
+                    .iter()
+                    .any(|b| b["text"].as_str().is_some_and(|t| t.trim() == reply))
+            })
+    })
 }
 
 /// The tokens of one turn in a Claude Code transcript (JSONL): the
@@ -350,7 +385,7 @@ mod tests {
         );
         let read = |prompt| {
             let file = std::fs::File::open(&path).unwrap();
-            transcript_usage(BufReader::new(file), prompt)
+            transcript_usage(std::io::BufReader::new(file), prompt)
         };
         let turn = read(Some("7af67f96-0ce7-422d-bfff-5c376e807898")).unwrap();
         assert_eq!(
@@ -363,6 +398,17 @@ mod tests {
         );
         // An unknown prompt id: the whole transcript.
         assert_eq!(read(Some("nope")).unwrap().output_tokens, Some(60));
+    }
+
+    #[test]
+    fn a_turns_last_reply_is_found_in_the_transcript() {
+        let path = format!(
+            "{}/tests/fixtures/agents/claude-2.1.197/{TRANSCRIPT}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(holds_reply(&text, "Done: hello.txt is committed.\n"));
+        assert!(!holds_reply(&text, "Done: something else."));
     }
 
     #[test]

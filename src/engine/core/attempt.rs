@@ -5,6 +5,7 @@ use super::Core;
 use crate::engine::effect::Effect;
 use crate::engine::error::EngineError;
 use crate::engine::event::{Event, Supervision};
+use crate::engine::preaccept::Preaccepted;
 use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::supervise::{self, Next};
 use crate::engine::tasks::{TaskIdx, Worker};
@@ -66,6 +67,10 @@ impl Core {
         attempt: u32,
         result: Result<Spawned, EngineError>,
     ) {
+        // What was written outside the worktree is said, whatever follows.
+        if let Ok(spawned) = &result {
+            self.record_preaccepted(t, &spawned.preaccepted);
+        }
         // Stale only when this attempt's worker is gone (halted, killed,
         // restarted while spawning): the shim may well have said hello and
         // reported START before this result arrived.
@@ -114,6 +119,28 @@ impl Core {
                 AttemptOutcome::Failed,
                 false,
             ),
+        }
+    }
+
+    /// Journal each `preaccept` write (one that found the value set already
+    /// wrote nothing and says nothing), and each that could not be made.
+    fn record_preaccepted(&mut self, t: TaskIdx, done: &[Result<Preaccepted, String>]) {
+        for p in done {
+            match p {
+                Ok(p) if p.written => {
+                    let event = Event::Preaccepted {
+                        skips: p.skips.clone(),
+                        file: p.file.display().to_string(),
+                        setting: p.setting.clone(),
+                    };
+                    self.record_task(t, event);
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    let message = format!("{why}; the dialog will wait for a person");
+                    self.record_task(t, Event::Warning { message });
+                }
+            }
         }
     }
 

@@ -550,3 +550,72 @@ fn reported_usage_is_summed_and_silence_is_unknown() {
     assert_eq!(fx.snapshot_task("T2").usage, None);
     assert!(usage.describe().starts_with("$0.75"));
 }
+
+#[test]
+fn preaccept_writes_are_journaled_and_a_failed_one_warns() {
+    use crate::engine::preaccept::Preaccepted;
+    let mut fx = Fixture::new(PLAN, &[]);
+    fx.os.preaccepted.lock().unwrap().insert(
+        "T1".into(),
+        vec![
+            Ok(Preaccepted {
+                skips: "the trust question".into(),
+                file: "/h/.claude.json".into(),
+                setting: r#"projects["/w"].hasTrustDialogAccepted = true"#.into(),
+                written: true,
+            }),
+            Ok(Preaccepted {
+                skips: "another question".into(),
+                file: "/h/.claude.json".into(),
+                setting: "x = 1".into(),
+                written: false,
+            }),
+            Err(
+                "could not pre-accept the trust question: /h/.claude.json is not a JSON object"
+                    .into(),
+            ),
+        ],
+    );
+    fx.request(Command::Spawn {
+        task: "T1".into(),
+        force: true,
+    });
+    let events = fx.events("T1");
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Preaccepted { setting, file, .. } => Some(format!("{setting} in {file}")),
+            Event::Warning { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            r#"projects["/w"].hasTrustDialogAccepted = true in /h/.claude.json"#,
+            "could not pre-accept the trust question: /h/.claude.json is not a JSON object; the dialog will wait for a person",
+        ],
+        "a value found set already wrote nothing and is not journaled"
+    );
+    let spawned_at = events
+        .iter()
+        .position(|e| matches!(e, Event::Spawned { .. }))
+        .expect("spawned");
+    let said_at = events
+        .iter()
+        .position(|e| matches!(e, Event::Preaccepted { .. }))
+        .expect("preaccepted");
+    assert!(said_at < spawned_at, "said before the session is journaled");
+    let line = fx
+        .snapshot()
+        .log_tail
+        .iter()
+        .find(|l| l.text.contains("pre-accepted"))
+        .map(|l| l.text.clone());
+    assert_eq!(
+        line.as_deref(),
+        Some(
+            r#"T1 pre-accepted the trust question: set projects["/w"].hasTrustDialogAccepted = true in /h/.claude.json"#
+        )
+    );
+}

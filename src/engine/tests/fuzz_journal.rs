@@ -87,6 +87,11 @@ fn templates() -> Vec<Value> {
         Event::Typed {
             text: "use postgres".into(),
         },
+        Event::Preaccepted {
+            skips: "a question".into(),
+            file: "/home/.agent.json".into(),
+            setting: "projects[\"/w\"].trusted = true".into(),
+        },
         Event::Nudged {
             nudge: 1,
             check: "npm test".into(),
