@@ -33,6 +33,18 @@ fn failed_t1() -> Fixture {
     fx
 }
 
+/// T1's merge conflicts; T2 is merged; T3 (which needs both) skipped.
+fn conflicted_t1() -> Fixture {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
+    let files = vec!["src/lib.rs".into()];
+    fx.os
+        .script_merge("T1", Ok(MergeOutcome::Conflict { files }));
+    fx.run_through("T1");
+    fx.run_through("T2");
+    assert_eq!(fx.state("T1"), TaskState::Conflict);
+    fx
+}
+
 fn recheck(fx: &mut Fixture, task: &str) -> Reply {
     fx.request(Command::Recheck { task: task.into() })
 }
@@ -70,16 +82,7 @@ fn checks_that_fail_again_leave_the_task_failed_without_a_new_attempt() {
 
 #[test]
 fn a_conflicted_task_marked_done_lets_its_dependents_run() {
-    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
-    fx.os.script_merge(
-        "T1",
-        Ok(MergeOutcome::Conflict {
-            files: vec!["src/lib.rs".into()],
-        }),
-    );
-    fx.run_through("T1");
-    fx.run_through("T2");
-    assert_eq!(fx.state("T1"), TaskState::Conflict);
+    let mut fx = conflicted_t1();
     let mark = |reason: &str| Command::MarkDone {
         task: "T1".into(),
         reason: reason.into(),
@@ -105,16 +108,7 @@ fn a_conflicted_task_marked_done_lets_its_dependents_run() {
 
 #[test]
 fn a_conflict_rebased_by_hand_is_checked_and_merged_or_stays_a_conflict() {
-    let mut fx = Fixture::new(PLAN, &["T1", "T2", "T3"]);
-    let conflict = || {
-        Ok(MergeOutcome::Conflict {
-            files: vec!["src/lib.rs".into()],
-        })
-    };
-    fx.os.script_merge("T1", conflict());
-    fx.run_through("T1");
-    fx.run_through("T2");
-    assert_eq!(fx.state("T1"), TaskState::Conflict);
+    let mut fx = conflicted_t1();
     let rebase = || Command::RebaseMerge { task: "T1".into() };
     // The rebase conflicts too: nothing changes but the words.
     fx.os.rebases.lock().unwrap().insert(
