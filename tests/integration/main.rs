@@ -12,6 +12,8 @@ mod large_values;
 mod plan_fixtures;
 mod process_tree;
 mod readme;
+mod real_codex;
 mod reliability;
+mod scripted_responses;
 mod sim_agent;
 mod supervision;
