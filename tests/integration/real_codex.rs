@@ -170,6 +170,21 @@ fn sockets_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// What codex's app-server daemons keep in `/tmp/codex-daemon-<uid>/`
+/// (their control sockets and locks; a daemon of `codex` without
+/// `--no-daemon` made one here).
+fn daemon_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(format!("/tmp/codex-daemon-{}", nix::unistd::getuid()));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
 /// One task on `agent` (a profile of PLAN), run with `--batch-group G1`:
 /// merged, its session closed, nothing of codex left.
 fn run_one_task(agent: &str) {
@@ -194,6 +209,7 @@ fn run_one_task(agent: &str) {
         std::env::var("PATH").unwrap_or_default()
     );
 
+    let daemons_before = daemon_files();
     let started = Instant::now();
     let child = sb
         .cmd(&["--batch-group", "G1"])
@@ -227,6 +243,11 @@ fn run_one_task(agent: &str) {
         "codex left behind"
     );
     assert_eq!(sockets_under(&home), Vec::<PathBuf>::new(), "sockets left");
+    assert_eq!(
+        daemon_files(),
+        daemons_before,
+        "an app-server daemon's files"
+    );
 
     // The task's turn: three answers (write, commit, last words), each
     // after codex ran the one before.

@@ -177,12 +177,12 @@ fn answer(request: &Value, script: &Script) -> (Value, Duration) {
         1 => &script.commit,
         _ => return (message(&script.last_words), script.delay),
     };
-    let (name, arguments) =
-        if tools.iter().any(|t| t == "exec_command") || !tools.contains(&"shell".to_string()) {
-            ("exec_command", json!({"cmd": cmd}))
-        } else {
-            ("shell", json!({"command": ["bash", "-lc", cmd]}))
-        };
+    let offers = |name: &str| tools.iter().any(|t| t == name);
+    let (name, arguments) = if offers("shell") && !offers("exec_command") {
+        ("shell", json!({"command": ["bash", "-lc", cmd]}))
+    } else {
+        ("exec_command", json!({"cmd": cmd}))
+    };
     let call = json!({
         "type": "function_call",
         "id": format!("fc_{done}"),
