@@ -155,8 +155,11 @@ pub struct MarkDoneArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct HookArgs {
-    /// The preset whose hooks call this (`claude`).
+    /// The preset whose hooks call this (`claude`, `codex`).
     pub preset: String,
+    /// The event's JSON payload, for agents that pass it as an argument
+    /// (codex's notify); without it, it is read from stdin.
+    pub payload: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

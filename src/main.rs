@@ -12,7 +12,9 @@ fn main() -> ExitCode {
     match &cli.verb {
         Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
-        Some(Verb::Hook(args)) => return switchboard::worker::hooks::run(&args.preset),
+        Some(Verb::Hook(args)) => {
+            return switchboard::worker::hooks::run(&args.preset, args.payload.as_deref());
+        }
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),

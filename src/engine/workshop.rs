@@ -108,7 +108,7 @@ impl Workshop {
                 .agents
                 .values()
                 .filter_map(|a| a.hooks.as_ref());
-            excluded.extend(hooks.map(|h| h.file.as_str()));
+            excluded.extend(hooks.filter_map(|h| h.file.as_deref()));
             self.repo.ensure_excluded(&excluded)?;
             self.repo
                 .ensure_branch(&self.settings().integration_branch, "HEAD")?;
@@ -157,7 +157,10 @@ impl Workshop {
             hooks
                 .install(&placement.worktree, &self.exe, preset)
                 .map_err(|source| EngineError::Io {
-                    what: format!("cannot write the agent's hook settings {}", hooks.file),
+                    what: format!(
+                        "cannot write the agent's hook settings {}",
+                        hooks.file.as_deref().unwrap_or_default()
+                    ),
                     source,
                 })?;
         }

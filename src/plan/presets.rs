@@ -90,14 +90,16 @@ pub enum ConfigFormat {
     Json,
 }
 
-/// A preset's `hooks`: the settings file to write, and its events by meaning.
+/// A preset's `hooks`: where the agent learns to call `switchboard hook`,
+/// how its payloads read, and its events by meaning.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct HookSpec {
-    /// How `file` is written: `claude-settings` (Claude Code's
-    /// `{"hooks": {EVENT: [{"matcher": "", "hooks": [command]}]}}`).
+    /// How the agent is told to call the hook, and how a payload reads.
     pub format: HookFormat,
-    /// Relative to the worktree; excluded from git.
-    pub file: String,
+    /// The settings file switchboard writes, relative to the worktree and
+    /// excluded from git; none when the preset's argv says it all.
+    #[serde(default)]
+    pub file: Option<String>,
     /// Events that mean the agent is at work.
     #[serde(default)]
     pub busy: Vec<String>,
@@ -114,17 +116,36 @@ pub struct HookSpec {
     /// agent reminding that it sits idle.
     #[serde(default)]
     pub idle_notifications: Vec<String>,
+    /// Payloads that say nothing of the task's turn (an agent's own side
+    /// turns), dropped whatever their event.
+    #[serde(default)]
+    pub ignore: Vec<PayloadMatch>,
     /// The payload field naming the agent's transcript, whose records carry
     /// the tokens of each model call.
     #[serde(default)]
     pub usage: Option<String>,
 }
 
+/// A payload whose `field` (a string, or any string of a list) starts with
+/// `prefix`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PayloadMatch {
+    pub field: String,
+    pub prefix: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookFormat {
+    /// Claude Code's settings file, `{"hooks": {EVENT: [{"matcher": "",
+    /// "hooks": [command]}]}}`; each payload on the hook's stdin, its event
+    /// in `hook_event_name`.
     #[default]
     ClaudeSettings,
+    /// codex's `notify` program, set by `-c notify=[...]` in the preset's
+    /// argv; the payload is the program's last argument, its event in
+    /// `type`, the agent's last words in `last-assistant-message`.
+    CodexNotify,
 }
 
 /// How the first prompt reaches the agent.

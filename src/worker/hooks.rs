@@ -1,6 +1,8 @@
 //! Agents' own status hooks: switchboard writes a worktree's hook settings
-//! so that the agent calls `switchboard hook <preset>` on its events, and
-//! that command turns each event's JSON payload into a report to the shim.
+//! (or the preset's argv names the hook, as codex's `notify`) so that the
+//! agent calls `switchboard hook <preset>` on its events, and that command
+//! turns each event's JSON payload (on stdin, or as its last argument) into
+//! a report to the shim.
 //!
 //! Which event means what is data: the preset's `hooks` section in
 //! `config/presets.yaml`. Hooks are the best status source an agent has:
@@ -8,7 +10,7 @@
 
 use super::protocol::{AgentReport, ReportState, Usage};
 use super::report::send_report;
-use crate::plan::presets::{HookFormat, HookSpec};
+use crate::plan::presets::{HookFormat, HookSpec, PayloadMatch};
 use serde_json::Value;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,35 @@ const MAX_PAYLOAD: u64 = 4 << 20;
 const TRANSCRIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How much of the agent's words a report carries.
 const MAX_MESSAGE: usize = 200;
+
+impl HookFormat {
+    /// The payload field that names the event.
+    fn event_field(self) -> &'static str {
+        match self {
+            HookFormat::ClaudeSettings => "hook_event_name",
+            HookFormat::CodexNotify => "type",
+        }
+    }
+
+    /// The payload field holding the agent's last words of its turn.
+    fn last_message_field(self) -> &'static str {
+        match self {
+            HookFormat::ClaudeSettings => "last_assistant_message",
+            HookFormat::CodexNotify => "last-assistant-message",
+        }
+    }
+}
+
+impl PayloadMatch {
+    fn matches(&self, payload: &Value) -> bool {
+        let starts = |v: &Value| v.as_str().is_some_and(|s| s.starts_with(&self.prefix));
+        match payload.get(&self.field) {
+            Some(Value::Array(items)) => items.iter().any(starts),
+            Some(v) => starts(v),
+            None => false,
+        }
+    }
+}
 
 impl HookSpec {
     /// Every event the settings file subscribes to.
@@ -34,8 +65,12 @@ impl HookSpec {
     /// What one hook payload says, as a report to the shim; `None` for an
     /// event that changes nothing.
     pub fn report_for(&self, payload: &Value) -> Option<AgentReport> {
-        let event = payload.get("hook_event_name")?.as_str()?;
+        let event = payload.get(self.format.event_field())?.as_str()?;
+        if self.ignore.iter().any(|m| m.matches(payload)) {
+            return None;
+        }
         let text = |key: &str| payload.get(key).and_then(Value::as_str);
+        let last_words = self.format.last_message_field();
         let is = |list: &[String]| list.iter().any(|e| e == event);
         let (state, message) = if is(&self.busy) {
             (ReportState::Busy, text("tool_name").map(str::to_string))
@@ -47,12 +82,9 @@ impl HookSpec {
                 (ReportState::Wait, Some(question(payload)))
             }
         } else if is(&self.turn_finished) {
-            (
-                ReportState::Idle,
-                text("last_assistant_message").map(str::to_string),
-            )
+            (ReportState::Idle, text(last_words).map(str::to_string))
         } else if is(&self.failed) {
-            let said = text("last_assistant_message").or(text("error"));
+            let said = text(last_words).or(text("error"));
             (
                 ReportState::Idle,
                 Some(format!("turn failed: {}", said.unwrap_or("?"))),
@@ -97,9 +129,11 @@ impl HookSpec {
     }
 
     /// The settings file's content for this worktree: `command` on every
-    /// event, merged into what the file already holds.
-    pub fn settings(&self, existing: Option<Value>, command: &str) -> Value {
+    /// event, merged into what the file already holds (`None`: the format
+    /// has no file).
+    pub fn settings(&self, existing: Option<Value>, command: &str) -> Option<Value> {
         match self.format {
+            HookFormat::CodexNotify => None,
             HookFormat::ClaudeSettings => {
                 let mut root = existing
                     .filter(Value::is_object)
@@ -122,14 +156,23 @@ impl HookSpec {
                         list.push(ours.clone());
                     }
                 }
-                root
+                Some(root)
             }
         }
     }
 
-    /// Write the hook settings into `worktree`, calling `exe hook <preset>`.
-    pub fn install(&self, worktree: &Path, exe: &Path, preset: &str) -> std::io::Result<PathBuf> {
-        let path = worktree.join(&self.file);
+    /// Write the hook settings into `worktree`, calling `exe hook <preset>`;
+    /// the file written, if the format has one.
+    pub fn install(
+        &self,
+        worktree: &Path,
+        exe: &Path,
+        preset: &str,
+    ) -> std::io::Result<Option<PathBuf>> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let path = worktree.join(file);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -140,10 +183,12 @@ impl HookSpec {
         let exe = exe.display().to_string();
         let command =
             shlex::try_join([exe.as_str(), "hook", preset]).map_err(std::io::Error::other)?;
-        let body = serde_json::to_vec_pretty(&self.settings(existing, &command))
-            .map_err(std::io::Error::other)?;
+        let Some(settings) = self.settings(existing, &command) else {
+            return Ok(None);
+        };
+        let body = serde_json::to_vec_pretty(&settings).map_err(std::io::Error::other)?;
         std::fs::write(&path, body)?;
-        Ok(path)
+        Ok(Some(path))
     }
 }
 
@@ -249,26 +294,33 @@ pub fn transcript_usage(reader: impl BufRead, prompt: Option<&str>) -> Option<Us
     seen.then_some(total)
 }
 
-/// `switchboard hook <preset>`: the agent's hook. It never fails the
+/// `switchboard hook <preset> [PAYLOAD]`: the agent's hook, its payload
+/// the argument if given (codex's notify), else stdin. It never fails the
 /// agent: whatever goes wrong is said on stderr and the exit is 0.
-pub fn run(preset: &str) -> ExitCode {
-    if let Err(e) = report_hook(preset) {
+pub fn run(preset: &str, payload: Option<&str>) -> ExitCode {
+    if let Err(e) = report_hook(preset, payload) {
         eprintln!("switchboard hook: {e}");
     }
     ExitCode::SUCCESS
 }
 
-fn report_hook(preset: &str) -> Result<(), String> {
+fn report_hook(preset: &str, payload: Option<&str>) -> Result<(), String> {
     let presets = crate::plan::presets::all();
     let spec = presets
         .get(preset)
         .and_then(|p| p.hooks.clone())
         .ok_or_else(|| format!("preset '{preset}' has no hooks"))?;
-    let mut body = Vec::new();
-    std::io::stdin()
-        .take(MAX_PAYLOAD)
-        .read_to_end(&mut body)
-        .map_err(|e| format!("cannot read the payload: {e}"))?;
+    let body = match payload {
+        Some(arg) => arg.as_bytes().to_vec(),
+        None => {
+            let mut body = Vec::new();
+            std::io::stdin()
+                .take(MAX_PAYLOAD)
+                .read_to_end(&mut body)
+                .map_err(|e| format!("cannot read the payload: {e}"))?;
+            body
+        }
+    };
     let payload: Value =
         serde_json::from_slice(&body).map_err(|e| format!("the payload is not JSON: {e}"))?;
     match spec.report_for(&payload) {
@@ -436,6 +488,46 @@ mod tests {
         assert_eq!(transcript_usage("".as_bytes(), None), None, "none reported");
     }
 
+    fn codex_payloads(name: &str) -> Vec<Value> {
+        let path = format!(
+            "{}/tests/fixtures/agents/codex-0.171.0/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a payload"))
+            .collect()
+    }
+
+    #[test]
+    fn codexs_notify_ends_the_turn_but_not_its_title_side_turn() {
+        let spec = crate::plan::presets::all()["codex"]
+            .hooks
+            .clone()
+            .expect("codex has hooks");
+        assert_eq!(spec.format, HookFormat::CodexNotify);
+        let tui = codex_payloads("notify-interactive.jsonl");
+        assert_eq!(tui.len(), 2);
+        assert_eq!(spec.report_for(&tui[0]), None, "the title side turn");
+        let turn = spec.report_for(&tui[1]).expect("the task's turn");
+        assert_eq!(turn.state, ReportState::Idle);
+        assert_eq!(turn.message.as_deref(), Some("Done."));
+        assert_eq!(turn.usage, None, "notify carries no usage");
+        let exec = codex_payloads("notify-exec.jsonl");
+        assert_eq!(
+            spec.report_for(&exec[0]).map(|r| r.state),
+            Some(ReportState::Idle)
+        );
+        // No settings file: the preset's argv names the hook.
+        let dir = tempfile::tempdir().unwrap();
+        let wrote = spec
+            .install(dir.path(), Path::new("/bin/sb"), "codex")
+            .unwrap();
+        assert_eq!(wrote, None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
     #[test]
     fn settings_keep_what_the_file_had_and_are_not_doubled() {
         let spec = claude();
@@ -443,8 +535,12 @@ mod tests {
             "model": "x",
             "hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "theirs"}]}]}
         });
-        let once = spec.settings(Some(existing), "'/bin/sb' hook claude");
-        let twice = spec.settings(Some(once.clone()), "'/bin/sb' hook claude");
+        let once = spec
+            .settings(Some(existing), "'/bin/sb' hook claude")
+            .unwrap();
+        let twice = spec
+            .settings(Some(once.clone()), "'/bin/sb' hook claude")
+            .unwrap();
         assert_eq!(once, twice);
         assert_eq!(once["model"], "x");
         let stop = once["hooks"]["Stop"].as_array().unwrap();
