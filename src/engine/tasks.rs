@@ -79,6 +79,8 @@ pub struct Worker {
     pub stalled: bool,
     /// The pane's last activity (epoch seconds) as of the last poll.
     pub activity_s: Option<i64>,
+    /// When its tail was last asked for (the list it came from, ms).
+    pub captured_ms: u64,
     pub exit: Option<ExitStatus>,
     pub prompt: PromptSeen,
     /// The attempt fails if it is still at work then (`timeoutMinutes`).
@@ -135,6 +137,7 @@ impl Worker {
             waiting: false,
             stalled: false,
             activity_s: None,
+            captured_ms: 0,
             exit: None,
             prompt: Default::default(),
             deadline_ms: None,

@@ -94,8 +94,16 @@ impl Core {
             };
             match by_pane.get(pane.as_str()) {
                 Some(info) => {
-                    if w.activity_s != info.activity || w.activity_s.is_none() {
+                    // tmux keeps activity in whole seconds: output later in
+                    // the second of the last capture leaves it unchanged, so
+                    // that pane is read once more (a dialog drawn just after
+                    // a capture would otherwise never be seen).
+                    let unread = info
+                        .activity
+                        .is_some_and(|a| w.captured_ms < (a as u64 + 1) * 1000);
+                    if w.activity_s != info.activity || w.activity_s.is_none() || unread {
                         changed.push(pane.clone());
+                        w.captured_ms = listed_ms;
                     }
                     w.activity_s = info.activity;
                     // tmux keeps activity in whole seconds: a pane counts as silent

@@ -369,3 +369,23 @@ fn an_adopted_agent_is_not_given_its_prompt_again() {
     );
     assert!(typed(&fx).is_empty());
 }
+
+/// tmux keeps a pane's activity in whole seconds: a dialog drawn later in
+/// the second of the last capture leaves the activity as it was. That pane
+/// is read once more, so the dialog is seen (the real-claude test's trust
+/// question once sat unanswered until its timeout).
+#[test]
+fn output_later_in_the_second_of_the_last_capture_is_read() {
+    let mut fx = Fixture::new(PLAN, &["C"]);
+    fx.hello("C", 1);
+    let to_next_second = 1000 - fx.now() % 1000;
+    pass(&mut fx, "C", to_next_second + 100);
+    let at = (fx.now() / 1000) as i64;
+    fx.show_pane("C", at, "Claude Code v2.1.197");
+    pass(&mut fx, "C", 500);
+    assert!(keys_sent(&fx).is_empty());
+    // Drawn in the same second, after that capture: same activity.
+    fx.show_pane("C", at, &capture("claude-2.1.197", "02-trust-dialog.txt"));
+    pass(&mut fx, "C", 1000);
+    assert_eq!(keys_sent(&fx), [vec!["Enter".to_string()]]);
+}
