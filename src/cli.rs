@@ -120,6 +120,10 @@ pub struct CleanArgs {
     /// With --worktrees: remove unmerged worktrees too (their branches stay).
     #[arg(long)]
     pub force: bool,
+    /// Also remove the attempts' pane logs (.switchboard/logs/<TASK>.<n>.log),
+    /// except those of workers left running.
+    #[arg(long)]
+    pub logs: bool,
 }
 
 #[derive(Debug, Args, Clone)]

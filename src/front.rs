@@ -116,23 +116,13 @@ pub fn reopen_command(plan: &std::path::Path, tmux_socket: Option<&str>) -> Stri
     let mut line = String::from("switchboard");
     if plan != std::path::Path::new("dispatcher.yaml") {
         line.push_str(" --plan ");
-        line.push_str(&shell_word(&plan.display().to_string()));
+        line.push_str(&crate::tmux::names::shell_word(&plan.display().to_string()));
     }
     if let Some(name) = tmux_socket {
         line.push_str(" --tmux-socket ");
-        line.push_str(&shell_word(name));
+        line.push_str(&crate::tmux::names::shell_word(name));
     }
     line
-}
-
-/// `word` as one shell word: bare when it is plain, else single-quoted.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 #[cfg(test)]

@@ -237,6 +237,7 @@ fn clean(cli: &Cli, args: &switchboard::cli::CleanArgs) -> ExitCode {
         integration_branch: &settings.integration_branch,
         worktrees: args.worktrees,
         force: args.force,
+        logs: args.logs,
     };
     runtime(|| switchboard::clean::run(opts))
 }

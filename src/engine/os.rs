@@ -3,6 +3,8 @@
 //! Production uses [`RealOs`] and [`SystemClock`]; the engine's fixture
 //! tests use fakes that record calls and return scripted outcomes.
 
+use super::attempt_log::{self, LogTail};
+use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::workshop::{CheckResult, Spawned, Workshop};
@@ -38,6 +40,11 @@ pub trait Os: Send + Sync + 'static {
     fn scan(&self, req: ScanRequest) -> ScanResult;
     /// Render `.switchboard/EXECUTION_LOG.md` from the journal.
     fn write_execution_log(&self);
+    /// The last `lines` lines of `task`'s attempt `attempt`'s pane log.
+    fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail>;
+    /// `task`'s detail from the journal, each attempt with its log's last
+    /// `log_lines` lines.
+    fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail;
 
     // tmux (over the control connection)
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>>;
@@ -146,6 +153,32 @@ impl Os for RealOs {
         if let Err(e) = super::exec_log::write(root, &self.shop.plan, &journal) {
             tracing::warn!("cannot write EXECUTION_LOG.md: {e}");
         }
+    }
+
+    fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail> {
+        let path = attempt_log::path(&self.shop.repo.root, &task.task_id, attempt);
+        attempt_log::read_tail(&path, lines).ok()
+    }
+
+    fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail {
+        let plan = &self.shop.plan;
+        let journal = self
+            .shop
+            .repo
+            .root
+            .join(".switchboard")
+            .join("journal.jsonl");
+        let entries = super::journal::read(&journal).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the journal for {}: {e}", task.task_id);
+            Vec::new()
+        });
+        let Some(idx) = plan.task_idx(&task.task_id) else {
+            return TaskDetail::default();
+        };
+        detail::build(plan, idx, &entries, |attempt| {
+            let tail = self.log_tail(task, attempt, log_lines)?;
+            Some(AttemptLog::new(&task.task_id, attempt, tail))
+        })
     }
 
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {

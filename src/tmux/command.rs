@@ -1,5 +1,6 @@
 //! One-off tmux commands (a `tmux` process each): creating and killing worker
-//! sessions, listing them, and the argv that hands the terminal to tmux.
+//! sessions (their panes logged), listing them, and the argv that hands the
+//! terminal to tmux.
 //! Hot paths (polling, keys, capture) go through the control client instead.
 
 use super::error::{Result, TmuxError, is_no_server};
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use tmux_interface::{
     AttachSession, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession,
-    RunShell, SetOption, SwitchClient, TmuxCommand,
+    PipePane, RunShell, SetOption, SwitchClient, TmuxCommand,
 };
 
 /// A tmux server to talk to: `tmux -L <socket>`, or the default server (the one
@@ -40,16 +41,19 @@ impl Tmux {
         argv: &[String],
         size: (u16, u16),
     ) -> Result<String> {
-        self.new_labelled_session(name, None, cwd, env, argv, size)
+        self.new_labelled_session(name, None, None, cwd, env, argv, size)
     }
 
     /// [`Self::new_session`], with `label` as the session's status-left, so a
-    /// person attached to it sees which worker this is. tmux expands formats
-    /// (`#(…)` runs a command) in status-left: the label must hold no `#`.
+    /// person attached to it sees which worker this is, and with the pane's
+    /// output copied to `log`. tmux expands formats (`#(…)` runs a command)
+    /// in status-left: the label must hold no `#`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new_labelled_session(
         &self,
         name: &str,
         label: Option<&str>,
+        log: Option<&PaneLog>,
         cwd: &Path,
         env: &[(String, String)],
         argv: &[String],
@@ -98,6 +102,18 @@ impl Tmux {
             .value("on")
             .build();
         let mut commands = vec![new, keep_pane];
+        // In the same invocation as new-session: tmux runs one client's
+        // commands back to back, before it reads any output of the new pane,
+        // so the log misses nothing, not even the first line.
+        if let Some(log) = log {
+            commands.push(
+                PipePane::new()
+                    .open()
+                    .target_pane(format!("={name}:"))
+                    .shell_command(literal(&log.shell_command()?))
+                    .build(),
+            );
+        }
         if let Some(label) = label {
             for (option, value) in [
                 ("status-left", format!("[{label}] ")),
@@ -287,6 +303,32 @@ impl Tmux {
             status: out.status.code(),
             stderr,
         })
+    }
+}
+
+/// Where a pane's output is copied (`pipe-pane`), and how much of it at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneLog {
+    pub path: std::path::PathBuf,
+    pub max_bytes: u64,
+}
+
+impl PaneLog {
+    /// `exec head -c MAX >> 'PATH'`, as tmux must be given it. `head` stops
+    /// taking output at the cap and exits; tmux then closes the pipe and the
+    /// pane runs on. Appending keeps what an earlier engine logged for the
+    /// same attempt. The path is one quoted shell word, with `#` and `%`
+    /// doubled: tmux expands formats and `strftime` in this command.
+    pub fn shell_command(&self) -> Result<String> {
+        let path = self
+            .path
+            .to_str()
+            .ok_or_else(|| TmuxError::Invalid(format!("log path {:?} is not UTF-8", self.path)))?;
+        Ok(names::format_literal(&format!(
+            "exec head -c {} >> {}",
+            self.max_bytes,
+            names::shell_word(path)
+        )))
     }
 }
 

@@ -227,6 +227,7 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     tmux.new_labelled_session(
         "lab",
         Some("switchboard T4 attempt 2"),
+        None,
         dir.path(),
         &[],
         &sleep,
@@ -252,6 +253,7 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     let hostile = tmux.new_labelled_session(
         "bad",
         Some("#(touch pwned)"),
+        None,
         dir.path(),
         &[],
         &sleep,
@@ -259,4 +261,56 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     );
     assert!(hostile.is_err());
     assert!(!tmux.has_session("bad").unwrap());
+}
+
+/// The pane's output goes to its log from the first line, whatever the
+/// log's path holds (shell, tmux format and strftime syntax), up to the cap.
+#[test]
+fn a_session_logs_its_pane_from_the_start_with_a_cap() {
+    let (server, tmux) = running_server();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("it's #S %Y $(touch pwned) `x`;");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = PaneLog {
+        path: logs.join("T1.1.log"),
+        max_bytes: 64,
+    };
+    // At once: no time for a pipe opened later to catch the first line.
+    let argv = strings(&[
+        "sh",
+        "-c",
+        "echo first-line; seq 1 100; echo after-the-cap; sleep 30",
+    ]);
+    let pane = tmux
+        .new_labelled_session(
+            "logged",
+            Some("T1"),
+            Some(&log),
+            dir.path(),
+            &[],
+            &argv,
+            (80, 24),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log.path).unwrap_or_default();
+        if text.len() >= 64 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(text.starts_with("first-line"), "{text:?}");
+    assert_eq!(text.len(), 64, "capped: {text:?}");
+    assert!(!dir.path().join("pwned").exists());
+    assert!(!logs.join("pwned").exists());
+    // The pane runs on after its log stopped taking output.
+    let shown = wait_for(&tmux, &pane, "#{pane_current_command}", |_| {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", server.name(), "capture-pane", "-p", "-t", &pane])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("after-the-cap")
+    });
+    assert_eq!(tmux.display(&pane, "#{pane_dead}").unwrap(), "0", "{shown}");
 }

@@ -137,6 +137,26 @@ pub fn quote(arg: &str) -> String {
     out
 }
 
+/// `word` as one POSIX shell word: bare when it is plain, else in single
+/// quotes (a `'` inside becomes `'\''`). For text that tmux hands to `sh -c`
+/// (`pipe-pane`, `display-popup`, `new-window` commands) and for commands
+/// shown to people.
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// `text` as it must be written where tmux expands formats and then
+/// `strftime` (`pipe-pane`'s command): `#` as `##`, `%` as `%%`, so it
+/// arrives unchanged.
+pub fn format_literal(text: &str) -> String {
+    text.replace('#', "##").replace('%', "%%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +216,16 @@ mod tests {
         assert!(!is_pane_id("%1a"));
         assert!(!is_pane_id("1"));
         assert!(!is_pane_id("=sess:"));
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("plain-1.log"), "plain-1.log");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$(x)`y`;"), "'$(x)`y`;'");
+        assert_eq!(format_literal("#{x} %Y ##"), "##{x} %%Y ####");
     }
 
     #[test]

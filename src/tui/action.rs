@@ -18,6 +18,7 @@ pub enum Action {
     SelectLast,
     NextAttention,
     Attach,
+    Detail,
     Spawn,
     RunGroup,
     Kill,
@@ -43,7 +44,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -52,6 +53,7 @@ impl Action {
         Action::SelectLast,
         Action::NextAttention,
         Action::Attach,
+        Action::Detail,
         Action::Spawn,
         Action::RunGroup,
         Action::Kill,
@@ -86,6 +88,7 @@ impl Action {
             Action::SelectLast => "select_last",
             Action::NextAttention => "next_attention",
             Action::Attach => "attach",
+            Action::Detail => "detail",
             Action::Spawn => "spawn",
             Action::RunGroup => "run_group",
             Action::Kill => "kill",
@@ -125,6 +128,7 @@ impl Action {
             Action::SelectLast => "select the last worker",
             Action::NextAttention => "next task needing attention",
             Action::Attach => "attach to the tmux session",
+            Action::Detail => "detail: attempts and logs",
             Action::Spawn => "spawn the selected task now",
             Action::RunGroup => "run the task's whole group",
             Action::Kill => "kill the worker (asks)",

@@ -5,7 +5,7 @@
 use super::QuitChoice;
 use super::action::Action;
 use super::app::{App, Effect, LogView};
-use super::overlay::{Confirm, Overlay};
+use super::overlay::{Confirm, DetailView, Overlay};
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
@@ -15,6 +15,21 @@ use ratatui::layout::Position;
 const WHEEL_ROWS: usize = 3;
 /// Lines the log's scroll keys move.
 const LOG_STEP: usize = 5;
+/// Lines of each attempt's log the detail view shows.
+const DETAIL_LOG_LINES: u32 = 200;
+
+/// States in which a task's tmux session has been closed (or never was):
+/// merged, skipped, cancelled, not started.
+fn state_without_session(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Done
+            | TaskState::Skipped
+            | TaskState::Cancelled
+            | TaskState::Pending
+            | TaskState::Ready
+    )
+}
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
@@ -31,6 +46,16 @@ impl App {
         // Suspend and redraw work in every mode: they are about the terminal.
         if let Some(a @ (Action::Suspend | Action::Redraw)) = action {
             return self.on_action(a);
+        }
+        if let Some(Overlay::Detail(view)) = &self.overlay {
+            let page = super::view::detail::page(self.size);
+            let total = super::view::detail::line_count(self, view);
+            if let Some(Overlay::Detail(view)) = &mut self.overlay
+                && view.on_key(&key, page, total)
+            {
+                self.overlay = None;
+            }
+            return None;
         }
         if let Some(overlay) = &self.overlay {
             let is_help = action == Some(Action::Help);
@@ -123,7 +148,12 @@ impl App {
                 self.overlay = Some(Overlay::Confirm(Confirm::Quit));
             }
             Action::Quit => return Some(Effect::Quit(QuitChoice::LeaveRunning)),
-            Action::Attach | Action::Spawn | Action::RunGroup | Action::Kill | Action::Restart => {
+            Action::Attach
+            | Action::Detail
+            | Action::Spawn
+            | Action::RunGroup
+            | Action::Kill
+            | Action::Restart => {
                 return self.on_task_action(action);
             }
         }
@@ -139,15 +169,16 @@ impl App {
         let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
         let state = task.state;
         match action {
+            // Enter on a task whose session is gone (merged, skipped,
+            // cancelled, never run) describes it instead.
+            Action::Detail => Some(self.open_detail(id)),
             Action::Attach => match session {
-                Some(session) => Some(Effect::Attach {
+                Some(session) if !state_without_session(state) => Some(Effect::Attach {
+                    task: id,
                     session,
                     socket: self.snapshot.tmux_socket.clone(),
                 }),
-                None => {
-                    self.set_status(format!("{id} has no tmux session to attach to"));
-                    None
-                }
+                _ => Some(self.open_detail(id)),
             },
             Action::Kill if !(state.is_active() || state == TaskState::Pending) => {
                 self.set_status(format!("{id} has no worker to kill ({})", state.as_str()));
@@ -165,6 +196,15 @@ impl App {
         }
     }
 
+    /// Open the detail view of `task` and ask the engine for its content.
+    pub fn open_detail(&mut self, task: String) -> Effect {
+        self.overlay = Some(Overlay::Detail(DetailView::new(task.clone())));
+        Effect::Call(Command::TaskDetail {
+            task,
+            log_lines: DETAIL_LOG_LINES,
+        })
+    }
+
     /// Scroll the event log `lines` back (negative: toward the newest).
     fn scroll_log(&mut self, lines: isize) {
         let back = self.log_scroll.saturating_add_signed(lines);
@@ -176,6 +216,7 @@ impl App {
             (LogView::Events, Some(task)) => LogView::Pane {
                 task: task.clone(),
                 lines: Vec::new(),
+                log: None,
             },
             _ => LogView::Events,
         };
@@ -184,12 +225,13 @@ impl App {
 
     /// Keep the pane view on the selected worker as the selection moves.
     pub fn follow_selection_in_log(&mut self) {
-        if let (LogView::Pane { task, lines }, Some(selected)) =
+        if let (LogView::Pane { task, lines, log }, Some(selected)) =
             (&mut self.log_view, &self.selected)
             && task != selected
         {
             *task = selected.clone();
             lines.clear();
+            *log = None;
         }
     }
 
@@ -238,6 +280,13 @@ impl App {
     pub fn on_reply(&mut self, command: &Command, reply: Reply) {
         let what = describe(command);
         match (command, reply) {
+            (Command::TaskDetail { task, .. }, Reply::TaskDetail(detail)) => {
+                if let Some(Overlay::Detail(view)) = &mut self.overlay
+                    && view.task == *task
+                {
+                    view.detail = Some(detail);
+                }
+            }
             (Command::Spawn { task, force: false }, Reply::Error { message })
                 if message.to_lowercase().contains("depend") =>
             {
@@ -271,6 +320,7 @@ fn describe(command: &Command) -> String {
         Command::Resume => "resume".into(),
         Command::Status => "status".into(),
         Command::PaneTail { task, .. } => format!("pane of {task}"),
+        Command::TaskDetail { task, .. } => format!("detail of {task}"),
         Command::Shutdown { .. } => "shutdown".into(),
     }
 }

@@ -23,7 +23,7 @@ const FRAME: Duration = Duration::from_millis(16);
 /// How often the pane view is refreshed while visible.
 const PANE_REFRESH: Duration = Duration::from_millis(500);
 
-type PaneTail = (String, Vec<String>);
+type PaneTail = (String, Vec<String>, Option<String>);
 
 /// Run the control room until the person quits; returns what they chose to do
 /// with the running workers (the caller carries it out, e.g. by a halt).
@@ -108,8 +108,8 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 app.on_reply(&command, reply);
                 dirty = true;
             }
-            Some((task, lines)) = pane_tails.recv() => {
-                app.on_pane_tail(&task, lines);
+            Some((task, lines, log)) = pane_tails.recv() => {
+                app.on_pane_tail(&task, lines, log);
                 dirty = true;
             }
             _ = tstp.recv() => effects.push(Effect::Suspend),
@@ -136,7 +136,11 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                         }
                     });
                 }
-                Effect::Attach { session, socket } => {
+                Effect::Attach {
+                    task: _,
+                    session,
+                    socket,
+                } => {
                     let command = attach_command(
                         socket.as_deref(),
                         &session,
@@ -224,14 +228,14 @@ fn spawn_pane_tailer(
                 })
                 .await
             {
-                Reply::PaneTail { lines } => lines,
-                Reply::Error { message } => vec![format!("(pane unavailable: {message})")],
+                Reply::PaneTail { lines, log } => (lines, log),
+                Reply::Error { message } => (vec![format!("(pane unavailable: {message})")], None),
                 other => {
                     tracing::debug!("unexpected pane-tail reply: {other:?}");
                     continue;
                 }
             };
-            if tx.send((task, lines)).await.is_err() {
+            if tx.send((task, lines.0, lines.1)).await.is_err() {
                 return;
             }
         }

@@ -347,6 +347,9 @@ impl Core {
             } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
+            Command::TaskDetail { task, log_lines } => {
+                return self.task_detail(&task, log_lines, reply);
+            }
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);
                 // Already halted: nothing is left to stop, no second report.

@@ -90,6 +90,10 @@ fn templates() -> Vec<Value> {
             task: "T1".into(),
             lines: 20,
         },
+        Command::TaskDetail {
+            task: "T1".into(),
+            log_lines: 20,
+        },
         Command::Shutdown { halt: false },
     ];
     let mut out: Vec<Value> = shim
@@ -411,6 +415,8 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Status),
         (task_name(), number(vec![0u32, 1, 50, u32::MAX]))
             .prop_map(|(task, lines)| Command::PaneTail { task, lines }),
+        (task_name(), number(vec![0u32, 1, 50, u32::MAX]))
+            .prop_map(|(task, log_lines)| Command::TaskDetail { task, log_lines }),
         any::<bool>().prop_map(|halt| Command::Shutdown { halt }),
     ]
 }

@@ -164,6 +164,7 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         ]),
         Some(Overlay::Confirm(_)) => pairs(&[("y", "yes"), ("n/Esc", "no")]),
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
+        Some(Overlay::Detail(_)) => pairs(&[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")]),
         None if app.filter_editing => {
             spans.push(Span::styled(" /", theme.bold()));
             spans.push(Span::raw(app.filter.clone()));

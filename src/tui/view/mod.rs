@@ -3,6 +3,7 @@
 //! talks to the engine, tmux or git.
 
 pub mod chrome;
+pub mod detail;
 pub mod dialogs;
 pub mod gantt;
 pub mod lights;
