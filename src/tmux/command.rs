@@ -314,19 +314,21 @@ pub struct PaneLog {
 }
 
 impl PaneLog {
-    /// `exec head -c MAX >> 'PATH'`, as tmux must be given it. `head` stops
-    /// taking output at the cap and exits; tmux then closes the pipe and the
-    /// pane runs on. Appending keeps what an earlier engine logged for the
-    /// same attempt. The path is one quoted shell word, with `#` and `%`
-    /// doubled: tmux expands formats and `strftime` in this command.
+    /// `ulimit -f BLOCKS; exec cat >> 'PATH'`, as tmux must be given it.
+    /// `cat` writes what it reads at once (`head -c` would sit on a
+    /// buffer); the file size limit (512-byte blocks, the cap rounded up)
+    /// stops it at the cap (SIGXFSZ), tmux then closes the pipe and the pane
+    /// runs on. Appending keeps what an earlier engine logged for the same
+    /// attempt. The path is one quoted shell word, with `#` and `%` doubled:
+    /// tmux expands formats and `strftime` in this command.
     pub fn shell_command(&self) -> Result<String> {
         let path = self
             .path
             .to_str()
             .ok_or_else(|| TmuxError::Invalid(format!("log path {:?} is not UTF-8", self.path)))?;
         Ok(names::format_literal(&format!(
-            "exec head -c {} >> {}",
-            self.max_bytes,
+            "ulimit -f {}; exec cat >> {}",
+            self.max_bytes.div_ceil(512).max(1),
             names::shell_word(path)
         )))
     }

@@ -273,13 +273,13 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
     std::fs::create_dir_all(&logs).unwrap();
     let log = PaneLog {
         path: logs.join("T1.1.log"),
-        max_bytes: 64,
+        max_bytes: 1024,
     };
     // At once: no time for a pipe opened later to catch the first line.
     let argv = strings(&[
         "sh",
         "-c",
-        "echo first-line; seq 1 100; echo after-the-cap; sleep 30",
+        "echo first-line; seq 1 1000; echo after-the-cap; sleep 30",
     ]);
     let pane = tmux
         .new_labelled_session(
@@ -295,13 +295,13 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
         let text = std::fs::read_to_string(&log.path).unwrap_or_default();
-        if text.len() >= 64 || Instant::now() > deadline {
+        if text.len() >= 1024 || Instant::now() > deadline {
             break text;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(text.starts_with("first-line"), "{text:?}");
-    assert_eq!(text.len(), 64, "capped: {text:?}");
+    assert_eq!(text.len(), 1024, "capped: {text:?}");
     assert!(!dir.path().join("pwned").exists());
     assert!(!logs.join("pwned").exists());
     // The pane runs on after its log stopped taking output.
