@@ -26,10 +26,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             task,
             lines,
             log: Some(file),
-        } => (
-            format!(" Log — {task}: pane gone, its log {file} "),
-            pane(lines, area, theme),
-        ),
+        } => {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            (
+                format!(" Log — {task}: pane gone, {name} "),
+                pane(lines, area, theme),
+            )
+        }
     };
     let mut block = Block::bordered().title(Span::styled(title, theme.title()));
     if app.log_scroll > 0 && app.log_view == LogView::Events {
