@@ -266,7 +266,7 @@ pub async fn perform(
             None
         }
         Effect::KillSession { session } => {
-            if let Err(e) = os.kill_session(&session).await {
+            if let Err(e) = os.close_session(&session).await {
                 tracing::debug!("kill-session {session}: {e}");
             }
             None

@@ -65,6 +65,11 @@ pub trait Os: Send + Sync + 'static {
         keys: &'a [&'a str],
     ) -> BoxFuture<'a, Result<(), EngineError>>;
     fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
+    /// Kill a finished worker's session once the end of its output has
+    /// reached its attempt's log (a halt's fallback kills at once instead).
+    fn close_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.kill_session(session)
+    }
 
     // processes
     /// Whether `pid` still runs (a zombie does not).
@@ -214,6 +219,15 @@ impl Os for RealOs {
         Box::pin(async move { Ok(self.control.kill_session(session).await?) })
     }
 
+    fn close_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            Ok(self
+                .control
+                .kill_session_drained(session, KILL_PATIENCE)
+                .await?)
+        })
+    }
+
     fn process_alive(&self, pid: u32) -> bool {
         process_alive(pid)
     }
@@ -229,6 +243,10 @@ impl Os for RealOs {
         }
     }
 }
+
+/// How long a session's kill waits for its pane to die, so that the end of
+/// its output reaches the attempt's log ([`ControlClient::kill_session_drained`]).
+const KILL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A pid a shim's hello reported, as something kill(2) may be aimed at: a
 /// process, never 0 or 1, whose negation (a process group) fits. The pids

@@ -42,6 +42,9 @@ fn each_attempt_s_output_outlives_its_session() {
     // From its first line to its last.
     assert!(alpha.contains("[sim] alpha: Paint the fence"), "{alpha}");
     assert!(alpha.contains("[sim] alpha done"), "{alpha}");
+    // Its shim's last word too: the session was closed after the pane's
+    // output reached the log.
+    assert!(alpha.contains("agent exited: exit code 0"), "{alpha}");
 
     // A restarted task: one log per attempt, its id made safe as its
     // session's name is (`.` → `_`).
