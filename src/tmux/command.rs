@@ -1,6 +1,6 @@
 //! One-off tmux commands (a `tmux` process each): creating and killing worker
-//! sessions (their panes logged), listing them, and the argv that hands the
-//! terminal to tmux.
+//! sessions (their panes logged), listing them. Attaching is the front
+//! end's (`tui::attach`).
 //! Hot paths (polling, keys, capture) go through the control client instead.
 
 use super::error::{Result, TmuxError, is_no_server};
@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use tmux_interface::{
-    AttachSession, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession,
-    PipePane, RunShell, SetOption, SwitchClient, TmuxCommand,
+    DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession, PipePane,
+    RunShell, SetOption, TmuxCommand,
 };
 
 /// A tmux server to talk to: `tmux -L <socket>`, or the default server (the one
@@ -207,49 +207,6 @@ impl Tmux {
     pub fn nudge_reaper(&self) -> Result<()> {
         let run = RunShell::new().shell_command("true").build();
         self.exec("run-shell", vec![run]).map(drop)
-    }
-
-    /// The argv that attaches this terminal to a session (`tmux attach -t =name`),
-    /// for a front end that suspends itself and runs it.
-    pub fn attach_argv(&self, session: &str) -> Vec<String> {
-        self.argv(AttachSession::new().target_session(exact(session)).build())
-    }
-
-    /// The argv that moves the tmux client this process runs in to a session.
-    pub fn switch_client_argv(&self, session: &str) -> Vec<String> {
-        self.argv(SwitchClient::new().target_session(exact(session)).build())
-    }
-
-    /// How to show a session from a front end: `switch-client` when running
-    /// inside a client of this same server (`tmux_env` is `$TMUX`), else
-    /// `attach-session` with `TMUX` unset (tmux refuses to nest otherwise).
-    pub fn handoff_argv(&self, session: &str, tmux_env: Option<&str>) -> Vec<String> {
-        if tmux_env.is_some_and(|env| self.is_server_of(env)) {
-            return self.switch_client_argv(session);
-        }
-        let mut argv: Vec<String> = ["env", "-u", "TMUX"].map(String::from).to_vec();
-        argv.extend(self.attach_argv(session));
-        argv
-    }
-
-    /// Whether `$TMUX` (`/tmp/tmux-1000/default,1234,0`) names this server's socket.
-    fn is_server_of(&self, tmux_env: &str) -> bool {
-        let path = tmux_env.split(',').next().unwrap_or_default();
-        let file = Path::new(path).file_name().and_then(|f| f.to_str());
-        file == Some(self.socket.as_deref().unwrap_or("default"))
-    }
-
-    fn argv(&self, command: TmuxCommand<'_>) -> Vec<String> {
-        let mut tmux = tmux_interface::Tmux::new();
-        if let Some(socket) = &self.socket {
-            tmux = tmux.socket_name(socket.as_str());
-        }
-        tmux.command(command)
-            .build()
-            .to_vec()
-            .into_iter()
-            .map(Cow::into_owned)
-            .collect()
     }
 
     /// Runs `tmux [-L socket] cmd1 ; cmd2 …` with no stdin; stdout on success.

@@ -189,29 +189,6 @@ fn refuses_bad_names_and_env() {
 }
 
 #[test]
-fn handoff_argv_picks_switch_or_attach() {
-    let private = Tmux::new(Some("sbx".into()));
-    assert_eq!(
-        private.attach_argv("sb-k-T1"),
-        ["tmux", "-L", "sbx", "attach", "-t", "=sb-k-T1"]
-    );
-    assert_eq!(
-        private.switch_client_argv("sb-k-T1"),
-        ["tmux", "-L", "sbx", "switchc", "-t", "=sb-k-T1"]
-    );
-    let inside_sbx = Some("/tmp/tmux-1000/sbx,42,0");
-    let inside_default = Some("/tmp/tmux-1000/default,42,0");
-    assert_eq!(private.handoff_argv("s", inside_sbx)[3], "switchc");
-    assert_eq!(
-        private.handoff_argv("s", inside_default)[..4],
-        ["env", "-u", "TMUX", "tmux"]
-    );
-    let default = Tmux::default();
-    assert_eq!(default.handoff_argv("s", inside_default)[1], "switchc");
-    assert_eq!(default.handoff_argv("s", None)[3], "tmux");
-}
-
-#[test]
 fn literal_escapes_only_a_trailing_semicolon() {
     assert_eq!(literal("a;b"), "a;b");
     assert_eq!(literal("a;"), "a\\;");

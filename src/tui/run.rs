@@ -4,7 +4,7 @@
 //! suspend (which hand the terminal away) wait on anything outside.
 
 use super::app::{App, Effect};
-use super::attach::{attach_command, run_attach};
+use super::attach::{self, AttachPlan, Surroundings, run_attach};
 use super::input::TerminalReader;
 use super::keymap::Keymap;
 use super::terminal::TerminalGuard;
@@ -52,6 +52,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     let mut input = TerminalReader::start();
     let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
     let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
+    let (attach_tx, mut attach_done) = mpsc::channel(4);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -108,6 +109,13 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 app.on_reply(&command, reply);
                 dirty = true;
             }
+            Some((task, problem)) = attach_done.recv() => {
+                app.set_status(match problem {
+                    Some(problem) => format!("{task}: {problem}"),
+                    None => format!("back from {task}'s session"),
+                });
+                dirty = true;
+            }
             Some((task, lines, log)) = pane_tails.recv() => {
                 app.on_pane_tail(&task, lines, log);
                 dirty = true;
@@ -137,28 +145,14 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                     });
                 }
                 Effect::Attach {
-                    task: _,
+                    task,
                     session,
                     socket,
                 } => {
-                    let command = attach_command(
-                        socket.as_deref(),
-                        &session,
-                        std::env::var("TMUX").ok().as_deref(),
-                    );
-                    input.pause().await;
-                    terminal.suspend()?;
-                    let result = tokio::task::spawn_blocking(move || run_attach(&command)).await;
-                    terminal.resume()?;
-                    input.resume();
-                    match result {
-                        Ok(Ok(status)) if status.success() => {}
-                        Ok(Ok(status)) => {
-                            app.set_status(format!("tmux attach to {session}: {status}"))
-                        }
-                        Ok(Err(e)) => app.set_status(format!("cannot run tmux: {e}")),
-                        Err(e) => app.set_status(format!("attach failed: {e}")),
-                    }
+                    let beside = attach_tx.clone();
+                    let step = (&mut terminal, &mut input, beside);
+                    attach(&mut app, step, task, session, socket).await?;
+                    dirty = true;
                 }
                 Effect::Suspend => {
                     input.pause().await;
@@ -175,6 +169,94 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
             changed
         });
     }
+}
+
+/// Show a worker's session: beside the control room (a tmux popup or
+/// window, whose end is reported on the channel) or, outside tmux, by
+/// handing it the terminal until the person detaches.
+async fn attach(
+    app: &mut App,
+    (terminal, input, beside): (&mut TerminalGuard, &mut TerminalReader, BesideDone),
+    task: String,
+    session: String,
+    socket: Option<String>,
+) -> color_eyre::Result<()> {
+    // A few ms of tmux questions, off the async threads.
+    let asked = tokio::task::spawn_blocking(move || {
+        let env = Surroundings::from_env();
+        let client = attach::find_client(&env);
+        let version = env.tmux.as_ref().and_then(|_| attach::tmux_version());
+        attach::plan(socket.as_deref(), &session, &env, client.as_ref(), version)
+    })
+    .await;
+    let command = match asked {
+        Ok(AttachPlan::Foreground(command)) => command,
+        Ok(AttachPlan::Beside {
+            command,
+            how,
+            until_closed,
+        }) => {
+            app.set_status(format!("{task} {how}"));
+            spawn_beside(task, command, until_closed, beside);
+            return Ok(());
+        }
+        Err(e) => {
+            app.set_status(format!("attach failed: {e}"));
+            return Ok(());
+        }
+    };
+    input.pause().await;
+    terminal.suspend()?;
+    let shown = command.args.join(" ");
+    let result = tokio::task::spawn_blocking(move || run_attach(&command)).await;
+    terminal.resume()?;
+    input.resume();
+    match result {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => app.set_status(format!("tmux {shown}: {status}")),
+        Ok(Err(e)) => app.set_status(format!("cannot run tmux: {e}")),
+        Err(e) => app.set_status(format!("attach failed: {e}")),
+    }
+    Ok(())
+}
+
+/// Where a popup or window attach says how it ended: the task, and what
+/// went wrong, if anything.
+type BesideDone = mpsc::Sender<(String, Option<String>)>;
+
+/// Run a popup or window attach without the terminal; what went wrong, if
+/// anything, comes back on `done` for the footer.
+fn spawn_beside(
+    task: String,
+    command: attach::AttachCommand,
+    until_closed: bool,
+    done: BesideDone,
+) {
+    tokio::spawn(async move {
+        let out = tokio::process::Command::new(&command.program)
+            .args(&command.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .output()
+            .await;
+        let problem = match out {
+            // A window is open now: nothing to say until it closes.
+            Ok(out) if out.status.success() && !until_closed => return,
+            Ok(out) if out.status.success() => None,
+            // display-popup ends with its command's status: the nested
+            // attach's, whose message was in the popup.
+            Ok(out) if out.stderr.is_empty() => Some(format!("tmux attach ended: {}", out.status)),
+            Ok(out) => Some(format!(
+                "tmux {}: {}",
+                command.args.get(2).map_or("", String::as_str),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Some(format!("cannot run tmux: {e}")),
+        };
+        let _ = done.send((task, problem)).await;
+    });
 }
 
 fn on_event(app: &mut App, event: Event) -> Option<Effect> {

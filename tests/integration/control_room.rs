@@ -21,8 +21,8 @@ const REVERSED: &str = "\x1b[7m";
 /// A terminal for the control room: one 160×48 window in a tmux server of
 /// its own, distinct from the sandbox's worker server. Killed on drop, even
 /// when the test fails.
-struct Terminal {
-    server: String,
+pub(crate) struct Terminal {
+    pub(crate) server: String,
 }
 
 impl Terminal {
@@ -34,17 +34,23 @@ impl Terminal {
 
     /// Another window, on a tmux server of its own named by `which`.
     fn open_as(sb: &Sandbox, which: &str) -> Terminal {
-        let term = Terminal {
-            server: format!("{}-{which}", sb.tmux),
-        };
         // The sandbox's variables go to switchboard alone, not to the shell
         // around it: `live_processes` finds processes by them, and must see
         // only what switchboard started.
         let script =
             r#"XDG_RUNTIME_DIR="$1" SWITCHBOARD_TMUX_SOCKET="$2" "$0"; echo EXITED $?; sleep 600"#;
-        let repo = sb.repo.to_string_lossy();
         let runtime = sb.runtime.to_string_lossy();
-        term.tmux(&[
+        Terminal::open_running(sb, which, &["sh", "-c", script, bin(), &runtime, &sb.tmux])
+    }
+
+    /// A window on a tmux server of its own named by `which`, its session
+    /// `ui` running `argv` in the sandbox's repo.
+    pub(crate) fn open_running(sb: &Sandbox, which: &str, argv: &[&str]) -> Terminal {
+        let term = Terminal {
+            server: format!("{}-{which}", sb.tmux),
+        };
+        let repo = sb.repo.to_string_lossy();
+        let mut args = vec![
             "new-session",
             "-d",
             "-s",
@@ -55,17 +61,13 @@ impl Terminal {
             "48",
             "-c",
             &repo,
-            "sh",
-            "-c",
-            script,
-            bin(),
-            &runtime,
-            &sb.tmux,
-        ]);
+        ];
+        args.extend_from_slice(argv);
+        term.tmux(&args);
         term
     }
 
-    fn tmux(&self, args: &[&str]) -> Output {
+    pub(crate) fn tmux(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new("tmux");
         cmd.arg("-L")
             .arg(&self.server)
@@ -88,7 +90,7 @@ impl Terminal {
     }
 
     /// Press keys, each a tmux key name ("j", "Enter", "Escape", "Tab").
-    fn press(&self, keys: &[&str]) {
+    pub(crate) fn press(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "ui"];
         args.extend_from_slice(keys);
         self.tmux(&args);
@@ -99,14 +101,14 @@ impl Terminal {
         self.tmux(&["send-keys", "-t", "ui", "-l", text]);
     }
 
-    fn screen(&self) -> Screen {
+    pub(crate) fn screen(&self) -> Screen {
         let out = self.tmux(&["capture-pane", "-p", "-e", "-t", "ui"]);
         Screen::new(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// Poll the screen until `cond` holds; panic with the last screen if it
     /// never does.
-    fn wait(&self, what: &str, cond: impl Fn(&Screen) -> bool) -> Screen {
+    pub(crate) fn wait(&self, what: &str, cond: impl Fn(&Screen) -> bool) -> Screen {
         let start = Instant::now();
         loop {
             let screen = self.screen();
@@ -135,7 +137,7 @@ impl Drop for Terminal {
 }
 
 /// One capture of the pane: the text, and the same lines with their styles.
-struct Screen {
+pub(crate) struct Screen {
     plain: Vec<String>,
     styled: Vec<String>,
 }
@@ -155,23 +157,23 @@ impl Screen {
         Screen { plain, styled }
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.plain.join("\n")
     }
 
-    fn contains(&self, needle: &str) -> bool {
+    pub(crate) fn contains(&self, needle: &str) -> bool {
         self.plain.iter().any(|l| l.contains(needle))
     }
 
     /// The run phase in the header's first line (`… │ RUNNING │ …`).
-    fn phase_is(&self, phase: &str) -> bool {
+    pub(crate) fn phase_is(&self, phase: &str) -> bool {
         self.plain
             .first()
             .is_some_and(|l| l.split('│').any(|field| field.trim() == phase))
     }
 
     /// The bottom line: key hints, a status message, or the filter prompt.
-    fn footer(&self) -> &str {
+    pub(crate) fn footer(&self) -> &str {
         self.plain.last().map_or("", String::as_str)
     }
 
@@ -211,14 +213,14 @@ impl Screen {
         self.workers().into_iter().map(|r| r.id).collect()
     }
 
-    fn state_of(&self, id: &str) -> Option<String> {
+    pub(crate) fn state_of(&self, id: &str) -> Option<String> {
         self.workers()
             .into_iter()
             .find(|r| r.id == id)
             .map(|r| r.state)
     }
 
-    fn selected(&self) -> Vec<String> {
+    pub(crate) fn selected(&self) -> Vec<String> {
         self.workers()
             .into_iter()
             .filter(|r| r.selected)
