@@ -92,6 +92,23 @@ pub fn attach_argv(socket: Option<&str>, session: &str, env: &Surroundings) -> V
     argv
 }
 
+/// Whether the worker's session is still there (`has-session`), on the
+/// server [`attach_argv`] would attach to.
+pub fn session_exists(socket: Option<&str>, session: &str, env: &Surroundings) -> bool {
+    let mut argv = attach_argv(socket, session, env);
+    let target = argv.pop().unwrap_or_default();
+    argv.truncate(argv.len().saturating_sub(2));
+    argv.extend(["has-session".into(), "-t".into(), target]);
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_remove("TMUX")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// What to run for `session`. `client` is the person's tmux client showing
 /// the control room (see [`find_client`]); `version` the tmux version.
 pub fn plan(

@@ -161,3 +161,22 @@ fn versions_parse() {
     assert_eq!(parse_version("tmux master"), None);
     assert!(parse_version("tmux 2.9a").is_some_and(|v| v < (3, 2)));
 }
+
+#[test]
+fn a_session_is_there_by_its_exact_name() {
+    let server = crate::tmux::PrivateServer::new("sbtest");
+    let argv = vec!["sleep".to_string(), "30".to_string()];
+    server
+        .tmux()
+        .new_session("sb-T10", std::path::Path::new("/"), &[], &argv, (80, 24))
+        .expect("a session");
+    let outside = Surroundings::default();
+    assert!(session_exists(Some(server.name()), "sb-T10", &outside));
+    assert!(!session_exists(Some(server.name()), "sb-T1", &outside));
+    // From inside tmux too (TMUX names another server).
+    assert!(session_exists(
+        Some(server.name()),
+        "sb-T10",
+        &inside("/tmp/tmux-1000/elsewhere")
+    ));
+}

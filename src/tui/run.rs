@@ -135,15 +135,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
         for effect in effects {
             match effect {
                 Effect::Quit(choice) => return Ok(choice),
-                Effect::Call(command) => {
-                    let (link, tx) = (link.clone(), reply_tx.clone());
-                    tokio::spawn(async move {
-                        let reply = link.call(command.clone()).await;
-                        if tx.send((command, reply)).await.is_err() {
-                            tracing::debug!("reply after the TUI left");
-                        }
-                    });
-                }
+                Effect::Call(command) => call(&link, &reply_tx, command),
                 Effect::Attach {
                     task,
                     session,
@@ -151,7 +143,11 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 } => {
                     let beside = attach_tx.clone();
                     let step = (&mut terminal, &mut input, beside);
-                    attach(&mut app, step, task, session, socket).await?;
+                    if let Some(Effect::Call(command)) =
+                        attach(&mut app, step, task, session, socket).await?
+                    {
+                        call(&link, &reply_tx, command);
+                    }
                     dirty = true;
                 }
                 Effect::Suspend => {
@@ -171,38 +167,64 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     }
 }
 
+/// Send `command` to the engine; its reply comes back on `replies`.
+fn call(link: &EngineLink, replies: &mpsc::Sender<(Command, Reply)>, command: Command) {
+    let (link, tx) = (link.clone(), replies.clone());
+    tokio::spawn(async move {
+        let reply = link.call(command.clone()).await;
+        if tx.send((command, reply)).await.is_err() {
+            tracing::debug!("reply after the TUI left");
+        }
+    });
+}
+
 /// Show a worker's session: beside the control room (a tmux popup or
 /// window, whose end is reported on the channel) or, outside tmux, by
-/// handing it the terminal until the person detaches.
+/// handing it the terminal until the person detaches. A session that is
+/// gone (the task ended since) opens the task's detail instead: the effect
+/// to carry out for that.
 async fn attach(
     app: &mut App,
     (terminal, input, beside): (&mut TerminalGuard, &mut TerminalReader, BesideDone),
     task: String,
     session: String,
     socket: Option<String>,
-) -> color_eyre::Result<()> {
+) -> color_eyre::Result<Option<Effect>> {
     // A few ms of tmux questions, off the async threads.
     let asked = tokio::task::spawn_blocking(move || {
         let env = Surroundings::from_env();
+        if !attach::session_exists(socket.as_deref(), &session, &env) {
+            return None;
+        }
         let client = attach::find_client(&env);
         let version = env.tmux.as_ref().and_then(|_| attach::tmux_version());
-        attach::plan(socket.as_deref(), &session, &env, client.as_ref(), version)
+        Some(attach::plan(
+            socket.as_deref(),
+            &session,
+            &env,
+            client.as_ref(),
+            version,
+        ))
     })
     .await;
     let command = match asked {
-        Ok(AttachPlan::Foreground(command)) => command,
-        Ok(AttachPlan::Beside {
+        Ok(None) => {
+            app.set_status(format!("{task}'s tmux session is gone: its detail instead"));
+            return Ok(Some(app.open_detail(task)));
+        }
+        Ok(Some(AttachPlan::Foreground(command))) => command,
+        Ok(Some(AttachPlan::Beside {
             command,
             how,
             until_closed,
-        }) => {
+        })) => {
             app.set_status(format!("{task} {how}"));
             spawn_beside(task, command, until_closed, beside);
-            return Ok(());
+            return Ok(None);
         }
         Err(e) => {
             app.set_status(format!("attach failed: {e}"));
-            return Ok(());
+            return Ok(None);
         }
     };
     input.pause().await;
@@ -217,7 +239,7 @@ async fn attach(
         Ok(Err(e)) => app.set_status(format!("cannot run tmux: {e}")),
         Err(e) => app.set_status(format!("attach failed: {e}")),
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where a popup or window attach says how it ended: the task, and what
