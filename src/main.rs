@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
+        Some(Verb::PaneLog(args)) => return switchboard::pane_log::run(args),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
         Some(Verb::Resume) => return runtime(engine_client::resume),

@@ -1,6 +1,7 @@
 //! Every attempt's pane output, kept after its pane is gone:
-//! `.switchboard/logs/<TASK>.<attempt>.log`, written by tmux (`pipe-pane`,
-//! from the moment the session exists) and read back here as plain lines,
+//! `.switchboard/logs/<TASK>.<attempt>.log`, written through tmux's
+//! `pipe-pane` from the moment the session exists (by `switchboard
+//! pane-log`, [`crate::pane_log`]) and read back here as plain lines,
 //! escape sequences stripped.
 
 use crate::tmux::names;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Under `.switchboard/`, beside the engine's own `switchboard.log`.
 pub const DIR: &str = "logs";
 
-/// The most one attempt's log holds (8 MiB); tmux stops copying there.
+/// The most one attempt's log holds (8 MiB); the copy stops there.
 pub const MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The most read back from the end of a log to find its last lines: a full

@@ -205,7 +205,12 @@ impl Workshop {
         }
         let log = PaneLog {
             path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
-            max_bytes: attempt_log::MAX_BYTES,
+            copier: vec![
+                self.exe.display().to_string(),
+                "pane-log".into(),
+                "--max-bytes".into(),
+                attempt_log::MAX_BYTES.to_string(),
+            ],
         };
         // Without its directory the pipe's shell fails and nothing is kept;
         // the attempt still runs (its pane shows the same).

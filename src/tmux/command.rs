@@ -263,31 +263,36 @@ impl Tmux {
     }
 }
 
-/// Where a pane's output is copied (`pipe-pane`), and how much of it at most.
+/// Where a pane's output is copied (`pipe-pane`), and by what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaneLog {
     pub path: std::path::PathBuf,
-    pub max_bytes: u64,
+    /// The copier: a program and its first arguments. It gets the pane's
+    /// output on stdin, then `--pid <the pane's process> <path>` as its
+    /// last arguments (`switchboard pane-log --max-bytes N`).
+    pub copier: Vec<String>,
 }
 
 impl PaneLog {
-    /// `ulimit -f BLOCKS; exec cat >> 'PATH'`, as tmux must be given it.
-    /// `cat` writes what it reads at once (`head -c` would sit on a
-    /// buffer); the file size limit (512-byte blocks, the cap rounded up)
-    /// stops it at the cap (SIGXFSZ), tmux then closes the pipe and the pane
-    /// runs on. Appending keeps what an earlier engine logged for the same
-    /// attempt. The path is one quoted shell word, with `#` and `%` doubled:
-    /// tmux expands formats and `strftime` in this command.
+    /// `exec COPIER… --pid #{pane_pid} 'PATH'`, as tmux must be given it:
+    /// every word of the copier and the path one quoted shell word with `#`
+    /// and `%` doubled (tmux expands formats and `strftime` in this
+    /// command), but for the pane's pid, which tmux fills in.
     pub fn shell_command(&self) -> Result<String> {
         let path = self
             .path
             .to_str()
             .ok_or_else(|| TmuxError::Invalid(format!("log path {:?} is not UTF-8", self.path)))?;
-        Ok(names::format_literal(&format!(
-            "ulimit -f {}; exec cat >> {}",
-            self.max_bytes.div_ceil(512).max(1),
-            names::shell_word(path)
-        )))
+        if self.copier.is_empty() {
+            return Err(TmuxError::Invalid("a pane log needs a copier".into()));
+        }
+        let word = |w: &str| names::format_literal(&names::shell_word(w));
+        let copier: Vec<String> = self.copier.iter().map(|w| word(w)).collect();
+        Ok(format!(
+            "exec {} --pid #{{pane_pid}} {}",
+            copier.join(" "),
+            word(path)
+        ))
     }
 }
 

@@ -248,9 +248,15 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("it's #S %Y $(touch pwned) `x`;");
     std::fs::create_dir_all(&logs).unwrap();
+    // A copier that notes the pid it is given, then keeps 1024 bytes.
     let log = PaneLog {
         path: logs.join("T1.1.log"),
-        max_bytes: 1024,
+        copier: strings(&[
+            "sh",
+            "-c",
+            r#"echo "$1 $2" > "$3.pid"; exec head -c 1024 >> "$3""#,
+            "copier",
+        ]),
     };
     // At once: no time for a pipe opened later to catch the first line.
     let argv = strings(&[
@@ -289,5 +295,8 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).contains("after-the-cap")
     });
+    let pid = tmux.display(&pane, "#{pane_pid}").unwrap();
+    let noted = std::fs::read_to_string(logs.join("T1.1.log.pid")).unwrap();
+    assert_eq!(noted.trim(), format!("--pid {pid}"));
     assert_eq!(tmux.display(&pane, "#{pane_dead}").unwrap(), "0", "{shown}");
 }
