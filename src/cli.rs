@@ -19,26 +19,30 @@ pub struct Cli {
     pub plan: PathBuf,
 
     /// Validate the plan and exit (0 valid, 2 not).
-    #[arg(long, conflicts_with_all = ["list", "batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["list", "batch_group", "task", "all"])]
     pub validate_only: bool,
 
     /// List tasks by group in dependency order.
-    #[arg(long, conflicts_with_all = ["batch_group", "task"])]
+    #[arg(long, conflicts_with_all = ["batch_group", "task", "all"])]
     pub list: bool,
 
     /// Run one group's tasks to completion, headless.
-    #[arg(long, value_name = "GROUP", conflicts_with = "task")]
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["task", "all"])]
     pub batch_group: Option<String>,
 
     /// Run one task, headless.
-    #[arg(long, value_name = "TASK")]
+    #[arg(long, value_name = "TASK", conflicts_with = "all")]
     pub task: Option<String>,
+
+    /// Run the whole plan to completion, headless, group by group.
+    #[arg(long)]
+    pub all: bool,
 
     /// With --batch-group/--task: also run unfinished dependencies outside the selection.
     #[arg(long)]
     pub with_deps: bool,
 
-    /// With --batch-group/--task: after `switchboard halt`, wait for
+    /// With --batch-group/--task/--all: after `switchboard halt`, wait for
     /// `switchboard resume` instead of ending the run (exit 130).
     #[arg(long)]
     pub wait_on_halt: bool,
@@ -70,6 +74,9 @@ pub enum Verb {
     SimAgent(SimAgentArgs),
     /// For agents: report a state to switchboard from inside a worker.
     Report(ReportArgs),
+    /// For agents' hooks: read a hook's JSON payload on stdin and report what
+    /// it says (the preset's `hooks`; switchboard installs them per worktree).
+    Hook(HookArgs),
     /// Open the control room on a scratch repo with the example plan and fast sim agents.
     Demo,
     /// Show the running engine's state (per task: state, light, attempt, profile).
@@ -78,6 +85,15 @@ pub enum Verb {
     Halt,
     /// Reopen dispatch after a halt; halted tasks start again in their worktrees.
     Resume,
+    /// Run a failed or conflicted task's checks again on its branch as it
+    /// stands (after fixing it by hand); passing, it merges.
+    Recheck(TaskArg),
+    /// Rebase a conflicted task's branch onto the integration branch, then
+    /// check and merge it (a rebase that conflicts too changes nothing).
+    RebaseMerge(TaskArg),
+    /// Mark a failed or conflicted task done by hand, with a reason; its
+    /// dependents may run. Nothing is merged.
+    MarkDone(MarkDoneArgs),
     /// Remove this repo's tmux sessions that no live engine owns.
     Clean(CleanArgs),
     /// Check each agent profile with a `preset`: program, version, flags, what to do once by hand.
@@ -144,8 +160,30 @@ pub struct CleanArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct TaskArg {
+    /// The task's id.
+    pub task: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MarkDoneArgs {
+    /// The task's id.
+    pub task: String,
+    /// Why it is done (journaled).
+    #[arg(long, short)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HookArgs {
+    /// The preset whose hooks call this (`claude`).
+    pub preset: String,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct ReportArgs {
-    /// start, done, wait, error, help, skip, or usage (tokens and cost only).
+    /// start, done, wait, error, help, skip, busy (at work), idle (turn
+    /// finished: the checks run), or usage (tokens and cost only).
     pub state: crate::worker::protocol::ReportState,
     #[arg(long, short)]
     pub message: Option<String>,
@@ -175,4 +213,72 @@ pub struct WorkerArgs {
     /// itself is told to end (SIGHUP/SIGTERM: the pane is being killed).
     #[arg(long, default_value_t = 2000)]
     pub stop_grace_ms: u64,
+}
+
+impl Cli {
+    /// Parse the command line, refusing flags the chosen mode would ignore
+    /// (`switchboard clean --json` would print text; better to say so).
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Err(message) = cli.refuse_ignored(&matches) {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
+        cli
+    }
+
+    fn refuse_ignored(&self, matches: &clap::ArgMatches) -> Result<(), String> {
+        use clap::parser::ValueSource;
+        let (name, m) = matches
+            .subcommand()
+            .map_or(("", matches), |(name, sub)| (name, sub));
+        let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let headless = self.batch_group.is_some() || self.task.is_some() || self.all;
+        let used: &[&str] = match name {
+            "status" | "halt" => &["json"],
+            "clean" => &["plan", "tmux_socket"],
+            "demo" => &["keymap", "tmux_socket"],
+            "doctor" => &["plan"],
+            "" if self.validate_only => &["plan"],
+            "" if self.list => &["plan", "json"],
+            // The whole plan has nothing outside it to pull in.
+            "" if self.all => &["plan", "json", "tmux_socket", "wait_on_halt"],
+            "" if headless => &["plan", "json", "tmux_socket", "with_deps", "wait_on_halt"],
+            "" => &["plan", "keymap", "tmux_socket"],
+            _ => &[],
+        };
+        let flags = [
+            ("plan", "--plan"),
+            ("json", "--json"),
+            ("keymap", "--keymap"),
+            ("tmux_socket", "--tmux-socket"),
+            ("with_deps", "--with-deps"),
+            ("wait_on_halt", "--wait-on-halt"),
+        ];
+        let what = if name.is_empty() {
+            match (self.validate_only, self.list, headless) {
+                (true, _, _) => "--validate-only".to_string(),
+                (_, true, _) => "--list".to_string(),
+                (_, _, true) => "a headless run".to_string(),
+                _ => "the control room".to_string(),
+            }
+        } else {
+            format!("`switchboard {name}`")
+        };
+        for (id, flag) in flags {
+            let known = m.try_get_raw(id).is_ok();
+            if known && given(id) && !used.contains(&id) {
+                let hint = match id {
+                    "with_deps" => " (it goes with --batch-group or --task)",
+                    "wait_on_halt" => " (it goes with --batch-group, --task or --all)",
+                    _ => "",
+                };
+                return Err(format!("{flag} does nothing for {what}{hint}"));
+            }
+        }
+        Ok(())
+    }
 }

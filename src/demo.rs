@@ -32,6 +32,10 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: Default::default(),
+        hooks: None,
+        type_prompt: None,
+        submit: None,
+        preaccept: Vec::new(),
     }
 }
 

@@ -96,7 +96,7 @@ fn check(preset: &Preset) -> usize {
 }
 
 /// `flag` as a whole token of `help` (`-p, --print` holds `-p`).
-fn has_token(help: &str, flag: &str) -> bool {
+pub(crate) fn has_token(help: &str, flag: &str) -> bool {
     help.split(|c: char| {
         c.is_whitespace() || matches!(c, ',' | '[' | ']' | '(' | ')' | '=' | '<' | '|')
     })

@@ -73,8 +73,11 @@ pub async fn status(json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The `status --json` document: run state, per task state/light/attempt/restarts/profile, halt.
+/// The `status --json` document: run state; per task state, light,
+/// attempt, restarts, profile, the agent's own state and what it reported
+/// spending (null: not reported); the run's usage; the last halt.
 pub fn status_json(s: &Snapshot) -> serde_json::Value {
+    let sum = s.usage_total();
     serde_json::json!({
         "plan": s.plan_name,
         "phase": s.phase,
@@ -82,13 +85,18 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
         "tasks": s.tasks.iter().map(|t| serde_json::json!({
             "id": t.id, "group": t.group, "state": t.state, "light": t.light,
             "attempt": t.attempt, "restarts": t.restarts, "profile": t.profile,
-            "message": t.message,
+            "message": t.message, "agent_state": t.agent_state, "usage": t.usage,
         })).collect::<Vec<_>>(),
+        "usage": {
+            "total": (sum.reported > 0).then_some(sum.total),
+            "tasks_reported": sum.reported,
+            "tasks_not_reported": sum.not_reported,
+        },
         "halt": s.last_halt,
     })
 }
 
-fn status_text(s: &Snapshot) -> String {
+pub fn status_text(s: &Snapshot) -> String {
     let mut out = format!(
         "{}  {:?}  integration: {}\n",
         s.plan_name, s.phase, s.integration_branch
@@ -96,8 +104,14 @@ fn status_text(s: &Snapshot) -> String {
     .to_lowercase();
     out.push_str("task    group     state       light     attempt  restarts  profile\n");
     for t in &s.tasks {
+        // An interactive agent's own state beside its row.
+        let agent = t
+            .agent_state
+            .as_deref()
+            .map(|a| format!("  [{}]", crate::plan::diagnostic::printable(a)))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}\n",
+            "{:<7} {:<9} {:<11} {:<9} {:<8} {:<9} {}{agent}\n",
             t.id,
             t.group,
             t.state.as_str(),
@@ -121,6 +135,9 @@ fn status_text(s: &Snapshot) -> String {
                 crate::plan::diagnostic::printable(why)
             ));
         }
+    }
+    if s.tasks.iter().any(|t| t.attempt > 0) {
+        out.push_str(&crate::headless::usage_line(s));
     }
     if let Some(h) = &s.last_halt {
         out.push_str(&format!("last halt: {}", halt_text(h)));
@@ -165,6 +182,23 @@ pub fn halt_text(r: &HaltReport) -> String {
         ));
     }
     out
+}
+
+/// `recheck` and `mark-done`: a recovery action on one task.
+pub async fn recover(command: Command) -> ExitCode {
+    let said = match &command {
+        Command::Recheck { task } => format!("{task}: its checks run again"),
+        Command::MarkDone { task, .. } => format!("{task}: marked done"),
+        Command::RebaseMerge { task } => format!("{task}: rebasing, then its checks and merge"),
+        _ => String::new(),
+    };
+    match call(command).await {
+        Ok(_) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
 }
 
 pub async fn resume() -> ExitCode {

@@ -22,6 +22,10 @@ pub struct Closing {
 /// Run the control room; `options.select` chooses what starts at once.
 pub async fn run(options: EngineOptions, tui_options: TuiOptions) -> Result<Closing> {
     let key = crate::tmux::names::repo_key(&options.repo_root);
+    let tui_options = TuiOptions {
+        repo: Some(options.repo_root.clone()),
+        ..tui_options
+    };
     // Another switchboard owns the engine: be a second window onto it. If that
     // engine stops (its window closed), take its workers over with our own.
     while let Ok(path) = socket::socket_path(&key)
@@ -138,9 +142,8 @@ mod tests {
             super::reopen_command(Path::new("my plan.yaml"), Some("ci")),
             "switchboard --plan 'my plan.yaml' --tmux-socket ci"
         );
-        assert_eq!(
-            super::reopen_command(Path::new("it's.yaml"), None),
-            r"switchboard --plan 'it'\''s.yaml'"
-        );
+        let line = super::reopen_command(Path::new("it's $(x).yaml"), None);
+        let words = shlex::split(&line).expect("shell words");
+        assert_eq!(words, ["switchboard", "--plan", "it's $(x).yaml"]);
     }
 }

@@ -1,4 +1,4 @@
-//! The headless front end: `--batch-group GROUP` / `--task T`. Progress lines
+//! The headless front end: `--batch-group GROUP` / `--task T` / `--all`. Progress lines
 //! on stderr (or JSON events on stdout), a summary table, and exit codes:
 //! 0 all done, 1 something failed, 2 usage or plan error, 130 interrupted.
 
@@ -15,6 +15,8 @@ use std::process::ExitCode;
 pub struct Selection {
     pub group: Option<String>,
     pub task: Option<String>,
+    /// The whole plan (the scheduler runs it group by group).
+    pub all: bool,
     pub with_deps: bool,
 }
 
@@ -39,6 +41,7 @@ pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usiz
         })
         .collect();
     let (what, mut chosen): (String, Vec<usize>) = match (&sel.group, &sel.task) {
+        _ if sel.all => ("the plan".into(), (0..plan.plan.tasks.len()).collect()),
         (Some(g), _) => {
             let gi = plan.group_idx(g).ok_or_else(|| {
                 let known: Vec<&str> = plan.plan.groups.iter().map(|g| g.id.as_str()).collect();
@@ -53,7 +56,7 @@ pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usiz
             (format!("task {t}"), vec![ti])
         }
         (None, None) => {
-            return Err("nothing selected: use --batch-group GROUP or --task TASK".into());
+            return Err("nothing selected: use --batch-group GROUP, --task TASK or --all".into());
         }
     };
     chosen.retain(|&t| slots[t].state != TaskState::Done);
@@ -216,23 +219,15 @@ fn print_event(e: &Entry, json: bool) {
 
 /// What the run's agents reported spending, in one line.
 pub fn usage_line(snap: &Snapshot) -> String {
-    let ran = snap.tasks.iter().filter(|t| t.attempt > 0);
-    let (mut total, mut reported, mut silent) = (crate::worker::protocol::Usage::default(), 0, 0);
-    for t in ran {
-        match t.usage {
-            Some(u) => {
-                total = total.plus(u);
-                reported += 1;
-            }
-            None => silent += 1,
-        }
-    }
-    if reported == 0 {
+    let sum = snap.usage_total();
+    if sum.reported == 0 {
         return "usage: not reported\n".into();
     }
     format!(
-        "usage: {} ({reported} tasks reported, {silent} not reported)\n",
-        total.describe()
+        "usage: {} ({} tasks reported, {} not reported)\n",
+        sum.total.describe(),
+        sum.reported,
+        sum.not_reported
     )
 }
 

@@ -1,22 +1,42 @@
 //! Entry point: parse the command line, pick a mode, map results to exit codes.
 
-use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::cli::{Cli, Verb};
 use switchboard::engine::EngineOptions;
+use switchboard::engine::command::Command;
 use switchboard::{engine_client, headless, listing, plan};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match &cli.verb {
         Some(Verb::SimAgent(args)) => return switchboard::sim_agent::run(args),
         Some(Verb::Report(args)) => return switchboard::worker::report::run(args),
+        Some(Verb::Hook(args)) => return switchboard::worker::hooks::run(&args.preset),
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
         Some(Verb::PaneLog(args)) => return switchboard::pane_log::run(args),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
         Some(Verb::Resume) => return runtime(engine_client::resume),
+        Some(Verb::Recheck(args)) => {
+            let command = Command::Recheck {
+                task: args.task.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
+        Some(Verb::RebaseMerge(args)) => {
+            let command = Command::RebaseMerge {
+                task: args.task.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
+        Some(Verb::MarkDone(args)) => {
+            let command = Command::MarkDone {
+                task: args.task.clone(),
+                reason: args.reason.clone(),
+            };
+            return runtime(|| engine_client::recover(command));
+        }
         Some(Verb::Clean(args)) => return clean(&cli, args),
         Some(Verb::Demo) => return demo(&cli),
         Some(Verb::Doctor) => {
@@ -33,7 +53,7 @@ fn main() -> ExitCode {
     if cli.validate_only || cli.list {
         return plan_only(&cli);
     }
-    if cli.batch_group.is_some() || cli.task.is_some() {
+    if cli.batch_group.is_some() || cli.task.is_some() || cli.all {
         return batch(&cli);
     }
     control_room(&cli)
@@ -78,7 +98,7 @@ fn needs_terminal(what: &str) -> bool {
         return false;
     }
     eprintln!(
-        "{what}: the control room needs a terminal; for scripts use --batch-group GROUP or --task TASK"
+        "{what}: the control room needs a terminal; for scripts use --batch-group GROUP, --task TASK or --all"
     );
     true
 }
@@ -282,6 +302,7 @@ fn batch(cli: &Cli) -> ExitCode {
     let sel = headless::Selection {
         group: cli.batch_group.clone(),
         task: cli.task.clone(),
+        all: cli.all,
         with_deps: cli.with_deps,
     };
     runtime(|| headless::run(options, &sel, cli.json))

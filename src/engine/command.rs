@@ -12,6 +12,8 @@ pub enum Command {
     Spawn { task: String, force: bool },
     /// Select a whole group to run (dependencies gate as usual).
     RunGroup { group: String },
+    /// Select every task not done yet: the whole plan, in group order.
+    RunAll,
     /// Stop a worker. The task is cancelled (its dependents are skipped),
     /// or with `keep_dependents` goes back to pending, unselected, and its
     /// dependents wait for it.
@@ -22,6 +24,15 @@ pub enum Command {
     },
     /// Stop a worker and start a fresh attempt in the same worktree.
     Restart { task: String },
+    /// Run a failed or conflicted task's checks again on its branch as it
+    /// stands (fixed by hand), without its agent; passing, it merges.
+    Recheck { task: String },
+    /// Rebase a conflicted task's branch onto the integration branch, then
+    /// check and merge it; a rebase that conflicts too changes nothing.
+    RebaseMerge { task: String },
+    /// A person says the task is done (finished some other way); the
+    /// reason is journaled. Its dependents may run.
+    MarkDone { task: String, reason: String },
     /// The halt cascade: stop dispatching and stop every worker.
     Halt,
     /// Reopen dispatch after a halt; halted tasks start again.
@@ -34,6 +45,9 @@ pub enum Command {
     /// A task's attempts as the journal tells them, each with the last
     /// `log_lines` lines of its log (the detail view).
     TaskDetail { task: String, log_lines: u32 },
+    /// Type one line into a running worker's pane and press Enter (the
+    /// control room's composer: talk to an agent without attaching).
+    Type { task: String, text: String },
     /// Stop the engine; workers keep running in tmux unless `halt`.
     Shutdown { halt: bool },
 }

@@ -11,7 +11,7 @@ use super::os::Os;
 use super::socket::SocketEvent;
 use super::tasks::TaskIdx;
 use super::workshop::{CheckResult, Spawned};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::ValidPlan;
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
@@ -19,9 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// Lines of a changed pane read per poll: the last output line, and room for
-/// a prompt rule's question above its menu of answers.
-pub const TAIL_LINES: u32 = 8;
+/// Lines of a changed pane's screen that prompt rules and the question
+/// reader see: the last output line, and room for a question above its
+/// menu of answers. Screen rules read the whole visible screen.
+pub const TAIL_LINES: usize = 8;
 
 #[derive(Debug)]
 pub enum Effect {
@@ -44,13 +45,24 @@ pub enum Effect {
     RemoveWorktree {
         task: TaskIdx,
     },
+    /// A person asked to rebase a conflicted task and merge it again.
+    Rebase {
+        task: TaskIdx,
+    },
     KillSession {
         session: String,
     },
-    /// Type a line into a pane (a prompt rule's answer) and press Enter.
+    /// Type a line into a pane (a prompt rule's answer, a nudge, a typed
+    /// prompt), and Enter in the same request when `enter`.
     SendLine {
         pane: String,
         text: String,
+        enter: bool,
+    },
+    /// Press keys in a pane (tmux key names: a dialog's answer, a lone Enter).
+    SendKeys {
+        pane: String,
+        keys: Vec<String>,
     },
     /// Read how a failed attempt's pane looked, for the next instruction.
     CaptureNote {
@@ -83,7 +95,7 @@ pub enum Effect {
     },
     /// One `list-panes -a` for every worker.
     ListPanes,
-    /// The tails of the panes whose activity changed.
+    /// The visible screens of the panes whose activity changed.
     CaptureTails {
         panes: Vec<String>,
     },
@@ -136,6 +148,10 @@ pub enum Input {
     Removed {
         task: TaskIdx,
         result: Result<(), EngineError>,
+    },
+    Rebased {
+        task: TaskIdx,
+        result: Result<RebaseOutcome, EngineError>,
     },
     Panes {
         panes: Vec<PaneInfo>,
@@ -253,6 +269,13 @@ pub async fn perform(
             }))
             .await
         }
+        Effect::Rebase { task } => {
+            blocking(Box::new(move || Input::Rebased {
+                task,
+                result: os.rebase(&plan.plan.tasks[task.0]),
+            }))
+            .await
+        }
         Effect::RemoveWorktree { task } => {
             blocking(Box::new(move || Input::Removed {
                 task,
@@ -271,9 +294,16 @@ pub async fn perform(
             }
             None
         }
-        Effect::SendLine { pane, text } => {
-            if let Err(e) = os.send_text(&pane, &text, true).await {
-                tracing::warn!("prompt rule answer to {pane}: {e}");
+        Effect::SendLine { pane, text, enter } => {
+            if let Err(e) = os.send_text(&pane, &text, enter).await {
+                tracing::warn!("typing into {pane}: {e}");
+            }
+            None
+        }
+        Effect::SendKeys { pane, keys } => {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            if let Err(e) = os.send_keys(&pane, &keys).await {
+                tracing::warn!("keys to {pane}: {e}");
             }
             None
         }
@@ -364,7 +394,7 @@ pub async fn perform(
         Effect::CaptureTails { panes } => {
             let mut tails = HashMap::new();
             for pane in panes {
-                if let Ok(lines) = os.capture_tail(&pane, TAIL_LINES).await {
+                if let Ok(lines) = os.capture_screen(&pane).await {
                     tails.insert(pane, lines);
                 }
             }

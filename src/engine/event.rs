@@ -131,6 +131,10 @@ pub enum Event {
         prerequisites: String,
         blocked_by: String,
     },
+    /// A person asked for the whole plan: `tasks` of it were selected.
+    PlanRun {
+        tasks: usize,
+    },
     /// A light changed without a timeout: back to HEALTHY, STALLED, DEAD.
     Light {
         light: Light,
@@ -171,11 +175,23 @@ pub enum Event {
         pattern: String,
         line: String,
     },
+    /// A person typed a line into the worker's pane (and pressed Enter).
+    Typed {
+        text: String,
+    },
     /// What the agent reported it spent (`switchboard report usage`).
     Usage(crate::worker::protocol::Usage),
     /// An interactive agent went from busy to idle at its prompt: its turn
     /// is over, and the task's checks run.
     TurnFinished,
+    /// Before the attempt started, switchboard set `setting` in the agent's
+    /// own config `file` (outside the worktree) to skip a dialog, because
+    /// the profile opted in (`preaccept`).
+    Preaccepted {
+        skips: String,
+        file: String,
+        setting: String,
+    },
     /// The checks failed after a turn: the agent was told so in its session.
     Nudged {
         nudge: u32,

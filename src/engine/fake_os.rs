@@ -4,8 +4,9 @@
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::os::{BoxFuture, Clock, Os};
+use super::preaccept::Preaccepted;
 use super::workshop::{CheckResult, Placement, Spawned};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
@@ -46,6 +47,9 @@ pub enum Call {
     Merge {
         task: String,
     },
+    Rebase {
+        task: String,
+    },
     RemoveWorktree {
         task: String,
     },
@@ -55,6 +59,8 @@ pub enum Call {
     SendText {
         pane: String,
         text: String,
+        /// Enter in the same request.
+        enter: bool,
     },
     SendKeys {
         pane: String,
@@ -71,7 +77,11 @@ pub struct FakeOs {
     pub calls: Mutex<Vec<Call>>,
     pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, EngineError>>>>,
     pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
+    /// The next rebase of a task ends so (default: rebased).
+    pub rebases: Mutex<HashMap<String, RebaseOutcome>>,
     pub spawn_errors: Mutex<HashMap<String, String>>,
+    /// What each task's next spawn reports of its `preaccept` writes.
+    pub preaccepted: Mutex<HashMap<String, Vec<Result<Preaccepted, String>>>>,
     pub dead_pids: Mutex<Vec<u32>>,
     pub panes: Mutex<Vec<PaneInfo>>,
     pub tails: Mutex<HashMap<String, Vec<String>>>,
@@ -123,6 +133,7 @@ pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
         pane_dead_signal: None,
         activity,
         pane_current_command: "sh".into(),
+        title: "vm".into(),
     }
 }
 
@@ -165,7 +176,17 @@ impl Os for FakeOs {
             .lock()
             .unwrap()
             .push(pane(&pane_id, &placement.session, None));
-        Ok(Spawned { placement, pane_id })
+        let preaccepted = self
+            .preaccepted
+            .lock()
+            .unwrap()
+            .remove(&task.task_id)
+            .unwrap_or_default();
+        Ok(Spawned {
+            placement,
+            pane_id,
+            preaccepted,
+        })
     }
 
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
@@ -195,6 +216,14 @@ impl Os for FakeOs {
                 commit: format!("c0ffee{}", task.task_id),
             }),
         }
+    }
+
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        self.call(Call::Rebase {
+            task: task.task_id.clone(),
+        });
+        let scripted = self.rebases.lock().unwrap().remove(&task.task_id);
+        Ok(scripted.unwrap_or(RebaseOutcome::Rebased))
     }
 
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
@@ -252,15 +281,23 @@ impl Os for FakeOs {
         Box::pin(async move { Ok(tail) })
     }
 
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        self.capture_tail(pane, u32::MAX)
+    }
+
     fn send_text<'a>(
         &'a self,
         pane: &'a str,
         text: &'a str,
-        _: bool,
+        enter: bool,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         self.call(Call::SendText {
             pane: pane.to_string(),
             text: text.to_string(),
+            enter,
         });
         Box::pin(async { Ok(()) })
     }

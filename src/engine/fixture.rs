@@ -381,8 +381,26 @@ impl Fixture {
         let lines = text.lines().map(str::to_string).collect();
         self.os.tails.lock().unwrap().insert(id.clone(), lines);
         let mut panes = self.os.panes.lock().unwrap();
+        let title = panes
+            .iter()
+            .find(|p| p.pane_id == id)
+            .map(|p| p.title.clone());
         panes.retain(|p| p.pane_id != id);
-        panes.push(pane(&id, &format!("sb-fake-{task}"), Some(activity)));
+        let mut shown = pane(&id, &format!("sb-fake-{task}"), Some(activity));
+        shown.title = title.unwrap_or(shown.title);
+        panes.push(shown);
+    }
+
+    /// `task`'s pane title (`#{pane_title}`) from the next poll on.
+    pub fn show_title(&mut self, task: &str, title: &str) {
+        let id = self.snapshot_task(task).pane_id.expect("a pane");
+        let mut panes = self.os.panes.lock().unwrap();
+        if !panes.iter().any(|p| p.pane_id == id) {
+            panes.push(pane(&id, &format!("sb-fake-{task}"), None));
+        }
+        for p in panes.iter_mut().filter(|p| p.pane_id == id) {
+            p.title = title.to_string();
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -6,7 +6,9 @@
 //! applies the same events, so both see the same task.
 
 use super::event::{Entry, Event};
-use super::snapshot::{AttemptOutcome, AttemptSpan, Light, TaskState, TaskView, end_last_attempt};
+use super::snapshot::{
+    AttemptOutcome, AttemptSpan, Light, PauseKind, TaskState, TaskView, end_last_attempt,
+};
 use crate::worker::protocol::{ExitStatus, ReportState};
 use crate::worker::secret::SecretDigest;
 
@@ -91,6 +93,13 @@ impl TaskRecord {
                 if let Some(outcome) = ended {
                     end_last_attempt(&mut task.attempts, outcome, e.ts_ms);
                 }
+                if let Some(span) = task.attempts.last_mut() {
+                    if *state == TaskState::Waiting {
+                        span.pause(PauseKind::Waiting, e.ts_ms);
+                    } else {
+                        span.resume(PauseKind::Waiting, e.ts_ms);
+                    }
+                }
                 task.state = *state;
                 task.light = match state {
                     TaskState::Waiting => Light::Waiting,
@@ -130,6 +139,13 @@ impl TaskRecord {
             Event::Light { light, .. } | Event::Timeout { light, .. } => {
                 if task.state.is_active() && task.state != TaskState::Waiting {
                     task.light = *light;
+                }
+                if let Some(span) = task.attempts.last_mut() {
+                    if *light == Light::Stalled {
+                        span.pause(PauseKind::Stalled, e.ts_ms);
+                    } else {
+                        span.resume(PauseKind::Stalled, e.ts_ms);
+                    }
                 }
                 if *light == Light::Dead {
                     self.pending = Some(AttemptOutcome::Crashed);
@@ -200,6 +216,7 @@ impl TaskRecord {
             started_ms: at_ms,
             ended_ms: None,
             outcome: None,
+            pauses: Vec::new(),
         });
         task.attempt = attempt;
         task.restarts = restarts(&task.attempts);

@@ -8,7 +8,7 @@ use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::workshop::{CheckResult, Spawned, Workshop};
-use crate::git::MergeOutcome;
+use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
 use crate::tmux::{ControlClient, PaneInfo};
 use crate::worker::secret::AttemptSecret;
@@ -36,6 +36,8 @@ pub trait Os: Send + Sync + 'static {
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
     fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError>;
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError>;
+    /// Rebase the task's branch onto the integration branch, in its worktree.
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError>;
     /// Branch tips and merge-trees for the conflict early warning.
     fn scan(&self, req: ScanRequest) -> ScanResult;
     /// Render `.switchboard/EXECUTION_LOG.md` from the journal.
@@ -52,6 +54,11 @@ pub trait Os: Send + Sync + 'static {
         &'a self,
         pane: &'a str,
         lines: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>>;
+    /// The pane's visible lines (what screen rules read).
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, EngineError>>;
     fn send_text<'a>(
         &'a self,
@@ -148,6 +155,10 @@ impl Os for RealOs {
         self.shop.remove_worktree(task)
     }
 
+    fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        self.shop.rebase(task)
+    }
+
     fn scan(&self, req: ScanRequest) -> ScanResult {
         super::early_warning::scan(&self.shop.repo, req)
     }
@@ -196,6 +207,13 @@ impl Os for RealOs {
         lines: u32,
     ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
         Box::pin(async move { Ok(self.control.capture_tail(pane, lines).await?) })
+    }
+
+    fn capture_screen<'a>(
+        &'a self,
+        pane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, EngineError>> {
+        Box::pin(async move { Ok(self.control.capture_screen(pane).await?) })
     }
 
     fn send_text<'a>(

@@ -57,6 +57,11 @@ pub enum PromptChange {
 }
 
 impl PromptSeen {
+    /// The question's line as first seen, if one is on screen.
+    pub fn line(&self) -> Option<&str> {
+        self.question.as_ref().map(|(_, line)| line.as_str())
+    }
+
     /// Follow the question across polls: `found` is what [`matching`] found.
     /// A question is new when its rule or its line differs from the one seen
     /// last; a redraw of the same one (a menu, fewer lines below it) is not,

@@ -4,6 +4,7 @@
 //! every change; front ends render from the latest one and never ask the
 //! engine (or tmux, or git) anything while drawing.
 
+use crate::worker::protocol::Usage;
 use serde::{Deserialize, Serialize};
 
 /// A task's lifecycle (DESIGN §3).
@@ -147,6 +148,50 @@ pub struct AttemptSpan {
     pub started_ms: u64,
     pub ended_ms: Option<u64>,
     pub outcome: Option<AttemptOutcome>,
+    /// Stretches of the attempt that were not work: waiting for a person,
+    /// or a silent (stalled) pane. The timeline draws them apart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<Pause>,
+}
+
+/// Part of an attempt spent not working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub kind: PauseKind,
+    pub from_ms: u64,
+    /// None while it lasts.
+    pub to_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PauseKind {
+    Waiting,
+    Stalled,
+}
+
+impl AttemptSpan {
+    /// A pause of `kind` begins at `at_ms`, unless one is open already.
+    pub fn pause(&mut self, kind: PauseKind, at_ms: u64) {
+        let open = self
+            .pauses
+            .iter()
+            .any(|p| p.kind == kind && p.to_ms.is_none());
+        if !open && self.ended_ms.is_none() {
+            self.pauses.push(Pause {
+                kind,
+                from_ms: at_ms,
+                to_ms: None,
+            });
+        }
+    }
+
+    /// The open pause of `kind` ends at `at_ms`.
+    pub fn resume(&mut self, kind: PauseKind, at_ms: u64) {
+        for p in self.pauses.iter_mut().filter(|p| p.kind == kind) {
+            p.to_ms.get_or_insert(at_ms);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,7 +224,7 @@ pub struct TaskView {
     /// What its agents reported spending, over every attempt; None: not
     /// reported (never counted as free).
     #[serde(default)]
-    pub usage: Option<crate::worker::protocol::Usage>,
+    pub usage: Option<Usage>,
     /// Part of what this run does (a headless selection, a group run…).
     #[serde(default)]
     pub selected: bool,
@@ -257,6 +302,31 @@ pub struct Snapshot {
     pub last_halt: Option<HaltReport>,
 }
 
+/// What a run's agents reported spending: the sum over the tasks that
+/// reported, and how many that ran did not (unknown, never free).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageTotal {
+    pub total: Usage,
+    pub reported: usize,
+    pub not_reported: usize,
+}
+
+impl Snapshot {
+    pub fn usage_total(&self) -> UsageTotal {
+        let mut sum = UsageTotal::default();
+        for t in self.tasks.iter().filter(|t| t.attempt > 0) {
+            match t.usage {
+                Some(u) => {
+                    sum.total = sum.total.plus(u);
+                    sum.reported += 1;
+                }
+                None => sum.not_reported += 1,
+            }
+        }
+        sum
+    }
+}
+
 impl TaskView {
     /// The task as its plan describes it, before anything ran.
     pub fn planned(task: &crate::plan::Task) -> TaskView {
@@ -293,6 +363,9 @@ pub fn end_last_attempt(attempts: &mut [AttemptSpan], outcome: AttemptOutcome, a
     {
         span.ended_ms = Some(at_ms);
         span.outcome = Some(outcome);
+        for p in &mut span.pauses {
+            p.to_ms.get_or_insert(at_ms);
+        }
     }
 }
 

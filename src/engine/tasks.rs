@@ -9,6 +9,7 @@
 use super::fold::TaskRecord;
 use super::prompts::PromptSeen;
 use super::schedule::Slot;
+use super::screen_watch::ScreenWatch;
 use super::snapshot::{Light, TaskState, TaskView};
 use super::socket::ConnId;
 use super::supervise;
@@ -50,6 +51,12 @@ pub struct TaskRun {
     /// The question an earlier engine's worker left open (from the journal),
     /// so a re-adopted worker still shows it is waiting.
     pub question: Option<String>,
+    /// Merges of this task that failed on something passing (a ref lock,
+    /// the branch moved) and were tried again.
+    pub merge_retries: u32,
+    /// Its checks run again by hand (`recheck`): failing, it stays failed
+    /// rather than start another attempt.
+    pub rechecking: bool,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -81,10 +88,11 @@ pub struct Worker {
     pub screen_question: Option<String>,
     /// This worker is WAITING because of `screen_question`.
     pub asked_on_screen: bool,
-    /// An interactive agent's screen (profile `screen` rules): busy since
-    /// its turn began, idle at its prompt now.
-    pub busy_on_screen: bool,
-    pub idle_on_screen: bool,
+    /// An interactive agent's screen, read by its profile's `screen` rules.
+    pub screen: ScreenWatch,
+    /// What the agent's own hooks last said (`busy` / `wait` / `idle`
+    /// reports): the best source of its state, before its screen.
+    pub said: Option<AgentSaid>,
     /// The checks are running because its turn finished (the agent lives on).
     pub turn_done: bool,
     /// Times it was told its checks failed.
@@ -92,6 +100,24 @@ pub struct Worker {
     /// What its shim's hello must prove it knows: the digest of the secret
     /// this engine gave it, or the journaled one of an adopted worker.
     pub secret: Option<SecretDigest>,
+}
+
+/// An agent's state in its own words (its hooks' reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSaid {
+    Working,
+    Waiting(String),
+    Idle,
+}
+
+impl AgentSaid {
+    pub fn describe(&self) -> String {
+        match self {
+            AgentSaid::Working => "working".into(),
+            AgentSaid::Waiting(q) => format!("waiting: \"{q}\""),
+            AgentSaid::Idle => "idle at prompt".into(),
+        }
+    }
 }
 
 impl Worker {
@@ -114,8 +140,8 @@ impl Worker {
             deadline_ms: None,
             screen_question: None,
             asked_on_screen: false,
-            busy_on_screen: false,
-            idle_on_screen: false,
+            screen: ScreenWatch::default(),
+            said: None,
             turn_done: false,
             nudges: 0,
             secret: None,
@@ -124,6 +150,17 @@ impl Worker {
 
     pub fn light(&self) -> Light {
         supervise::shown_light(self.heartbeat, self.waiting, self.stalled)
+    }
+
+    /// The question a prompt rule or the screen's look made it WAIT on.
+    pub fn question(&self) -> Option<&str> {
+        if self.prompt.waiting {
+            self.prompt.line()
+        } else if self.asked_on_screen {
+            self.screen_question.as_deref()
+        } else {
+            None
+        }
     }
 
     /// Best effort: a gone shim no longer needs telling.
@@ -169,14 +206,10 @@ impl TaskRun {
         }
         view.light = self.light();
         view.selected = self.selected;
-        view.agent_state = self.worker.as_ref().and_then(|w| {
-            if w.busy_on_screen && !w.idle_on_screen {
-                Some("working".to_string())
-            } else if w.idle_on_screen {
-                Some("idle at prompt".to_string())
-            } else {
-                None
-            }
+        let waiting = self.state() == TaskState::Waiting;
+        view.agent_state = self.worker.as_ref().and_then(|w| match &w.said {
+            Some(said) => Some(said.describe()),
+            None => w.screen.describe(w.question().filter(|_| waiting)),
         });
         view.pane_id = self.worker.as_ref().and_then(|w| w.pane_id.clone());
         view.session = Some(self.placement.session.clone());
@@ -212,6 +245,8 @@ impl TaskTable {
                     previous_note: None,
                     last_pane: None,
                     question: None,
+                    merge_retries: 0,
+                    rechecking: false,
                     pane_line: None,
                 })
                 .collect(),

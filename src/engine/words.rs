@@ -77,6 +77,10 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             "{task} conflicts with the integration branch in: {}",
             files.join(", ")
         )),
+        Event::PlanRun { tasks } => info(format!(
+            "the whole plan selected: {} to run, group by group",
+            count(*tasks, "task")
+        )),
         Event::GroupRun {
             group,
             prerequisites,
@@ -142,8 +146,16 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
             info(format!("{task} prompt rule answered '{sent}' to: {line}"))
         }
         Event::Prompt { line, .. } => warn(format!("{task} asks: {line}")),
+        Event::Typed { text } => info(format!("{task} was typed to: {text}")),
         Event::Usage(u) => info(format!("{task} reports usage: {}", u.describe())),
         Event::TurnFinished => info(format!("{task} finished its turn: checking its work")),
+        Event::Preaccepted {
+            skips,
+            file,
+            setting,
+        } => info(format!(
+            "{task} pre-accepted {skips}: set {setting} in {file}"
+        )),
         Event::Nudged { nudge, check } => warn(format!(
             "{task} checks failed ({check}): told the agent to fix it (nudge {nudge})"
         )),

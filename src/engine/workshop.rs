@@ -6,7 +6,8 @@
 
 use super::attempt_log;
 use super::error::EngineError;
-use crate::git::{MergeOutcome, Repo};
+use super::preaccept::{self, Preaccepted};
+use crate::git::{MergeOutcome, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::{PaneLog, Tmux};
@@ -29,6 +30,8 @@ pub struct Placement {
 pub struct Spawned {
     pub placement: Placement,
     pub pane_id: String,
+    /// The profile's `preaccept` writes, each done or why not (journaled).
+    pub preaccepted: Vec<Result<Preaccepted, String>>,
 }
 
 /// One validation check's result.
@@ -98,8 +101,16 @@ impl Workshop {
     /// Prepare the repository for a run: integration branch, excludes.
     pub fn prepare(&self) -> Result<(), EngineError> {
         self.locked(|| {
-            self.repo
-                .ensure_excluded(&[".switchboard/", "TASK_INSTRUCTION.md"])?;
+            // And the agents' hook settings that switchboard writes.
+            let mut excluded = vec![".switchboard/", "TASK_INSTRUCTION.md"];
+            let hooks = self
+                .plan
+                .plan
+                .agents
+                .values()
+                .filter_map(|a| a.hooks.as_ref());
+            excluded.extend(hooks.map(|h| h.file.as_str()));
+            self.repo.ensure_excluded(&excluded)?;
             self.repo
                 .ensure_branch(&self.settings().integration_branch, "HEAD")?;
             Ok(())
@@ -143,6 +154,15 @@ impl Workshop {
             .agents
             .get(profile)
             .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
+        if let (Some(hooks), Some(preset)) = (&agent.hooks, &agent.preset) {
+            hooks
+                .install(&placement.worktree, &self.exe, preset)
+                .map_err(|source| EngineError::Io {
+                    what: format!("cannot write the agent's hook settings {}", hooks.file),
+                    source,
+                })?;
+        }
+        let preaccepted = self.preaccept(agent, &placement.worktree);
         // What comes from the plan, of any size, goes through the launch
         // file; the tmux command line carries only short values and paths.
         let mut agent_env = vec![
@@ -232,7 +252,60 @@ impl Workshop {
                 // No shim will read it.
                 let _ = std::fs::remove_file(&launch_path);
             })?;
-        Ok(Spawned { placement, pane_id })
+        Ok(Spawned {
+            placement,
+            pane_id,
+            preaccepted,
+        })
+    }
+
+    /// The profile's opted-in `preaccept` settings, written to the agent's
+    /// own config for this worktree (outside it: see `engine::preaccept`).
+    /// The worktree goes in as named and as the agent's `getcwd` will see
+    /// it. A failure is reported, not fatal: the dialog then waits for a
+    /// person, as a prompt rule flags it.
+    fn preaccept(
+        &self,
+        agent: &crate::plan::AgentProfile,
+        worktree: &Path,
+    ) -> Vec<Result<Preaccepted, String>> {
+        let edits = match crate::plan::presets::preaccept_edits(agent) {
+            Ok(edits) => edits,
+            Err(whys) => return whys.into_iter().map(Err).collect(),
+        };
+        if edits.is_empty() {
+            return Vec::new();
+        }
+        let mut worktrees = vec![worktree.display().to_string()];
+        if let Ok(real) = worktree.canonicalize()
+            && real != worktree
+        {
+            worktrees.push(real.display().to_string());
+        }
+        let lookup = |name: &str| {
+            agent
+                .env
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+        };
+        edits
+            .iter()
+            .map(|(name, edit)| {
+                let done = preaccept::apply(edit, &worktrees, lookup)
+                    .map_err(|e| format!("could not pre-accept {}: {e}", edit.skips));
+                match &done {
+                    Ok(p) => tracing::info!(
+                        "preaccept {name}: {} in {} ({})",
+                        p.setting,
+                        p.file.display(),
+                        if p.written { "written" } else { "already set" }
+                    ),
+                    Err(e) => tracing::warn!("preaccept {name}: {e}"),
+                }
+                done
+            })
+            .collect()
     }
 
     /// The launch file of `task`'s attempt `attempt`, under `.switchboard/`
@@ -338,6 +411,12 @@ impl Workshop {
                 .merge_into(&self.settings().integration_branch, &p.branch, &message)
         })
         .map_err(EngineError::from)
+    }
+
+    pub fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
+        let p = self.placement(task);
+        let onto = &self.settings().integration_branch;
+        Ok(self.locked(|| self.repo.rebase_onto(&p.worktree, onto))?)
     }
 
     pub fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {

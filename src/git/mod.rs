@@ -5,6 +5,8 @@
 mod changes;
 mod merge;
 mod merged;
+mod rebase;
+mod review;
 mod run;
 mod worktree;
 
@@ -12,6 +14,8 @@ mod worktree;
 mod tests;
 
 pub use merge::MergeOutcome;
+pub use rebase::RebaseOutcome;
+pub use review::{BranchDiff, DiffBase, DiffLimits, FileStat};
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
 pub use worktree::{Worktree, WorktreeOutcome};
 
@@ -66,6 +70,22 @@ pub enum GitError {
     GitTooOld { found: String, needed: String },
     #[error("unexpected output from `{cmd}`: {output:?}")]
     UnexpectedOutput { cmd: String, output: String },
+}
+
+impl GitError {
+    /// Worth trying again in a moment: another git process held a lock
+    /// (an agent's `git gc`, an IDE's fetch), or the branch moved under a
+    /// compare-and-swap. Nothing about the work itself.
+    pub fn is_passing(&self) -> bool {
+        match self {
+            GitError::RefMoved { .. } => true,
+            GitError::Command { stderr, .. } => {
+                stderr.contains("cannot lock ref")
+                    || (stderr.contains(".lock") && stderr.contains("File exists"))
+            }
+            _ => false,
+        }
+    }
 }
 
 fn exit_text(status: Option<i32>) -> String {

@@ -6,6 +6,7 @@
 //! that passes is then listed and rendered as an instruction.
 
 use super::schema::*;
+use super::screen::Pattern;
 use crate::fuzz::{config, hostile_text, mutated, within};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -192,6 +193,10 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
         word(vec!["claude", "codex", "gemini", "opencode", "aider"]),
         word(vec!["interactive", "headless"]),
         prop::option::of(hostile_text()),
+        prop::collection::vec(
+            prop_oneof![3 => Just("trust".to_string()), 1 => hostile_text()],
+            0..2,
+        ),
     );
     (
         command,
@@ -210,7 +215,7 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 prompt_rules,
                 timeout_minutes,
                 (busy, idle),
-                (preset, mode, model),
+                (preset, mode, model, preaccept),
             )| AgentProfile {
                 command,
                 preset,
@@ -220,7 +225,15 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 fallbacks,
                 prompt_rules,
                 timeout_minutes,
-                screen: ScreenRules { busy, idle },
+                screen: ScreenRules {
+                    busy: busy.into_iter().map(Pattern::text).collect(),
+                    idle: idle.into_iter().map(Pattern::text).collect(),
+                    ..ScreenRules::default()
+                },
+                type_prompt: None,
+                submit: None,
+                hooks: None,
+                preaccept,
             },
         )
         .boxed()
@@ -371,6 +384,10 @@ fn tamed(mut plan: Plan) -> Plan {
         prompt_rules: Vec::new(),
         timeout_minutes: None,
         screen: ScreenRules::default(),
+        type_prompt: None,
+        submit: None,
+        hooks: None,
+        preaccept: Vec::new(),
     });
     blank_to(&mut profile.command, "true");
     // A preset stays only as the agent it names, in a mode it has.
@@ -379,6 +396,11 @@ fn tamed(mut plan: Plan) -> Plan {
     profile.mode = profile
         .mode
         .filter(|m| profile.preset.is_some() && ["interactive", "headless"].contains(&m.as_str()));
+    // Only claude's trust can be pre-accepted.
+    profile.preaccept.retain(|p| p == "trust");
+    if profile.preset.as_deref() != Some("claude") {
+        profile.preaccept.clear();
+    }
     profile.fallbacks.clear();
     profile.timeout_minutes = sound_minutes(profile.timeout_minutes);
     plan.agents = BTreeMap::from([("a".to_string(), profile)]);

@@ -4,9 +4,12 @@ pub mod checks;
 pub mod diagnostic;
 pub mod graph;
 pub mod load;
+#[cfg(test)]
+mod preset_screens;
 pub mod presets;
 pub mod recover;
 pub mod schema;
+pub mod screen;
 pub mod validate;
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! Agent presets: `preset: claude` on an agent profile fills in how that
 //! CLI is run unattended, in the interactive or headless form, with its
-//! environment and its screen rules. The data is `config/presets.yaml`
-//! (built into the binary), observed on real CLIs: a new agent is a new
-//! entry there, not a code branch. A profile's own `command`, `env` and
-//! `screen` win over the preset's.
+//! environment, how its prompt is given and submitted, and its screen rules
+//! (sign-in, waiting, busy, idle, error, titles, and the dialogs answered
+//! for the person). The data is `config/presets.yaml` (built into the
+//! binary), observed on real CLIs: a new agent is a new entry there, not a
+//! code branch. A profile's own `command`, `env`, `screen`, `typePrompt` and
+//! `submit` win over the preset's.
 
-use super::schema::{AgentProfile, PromptRule, ScreenRules};
+use super::schema::AgentProfile;
+use super::screen::{Dialog, Pattern, ScreenRules, Submit};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +25,10 @@ pub struct Preset {
     #[serde(default)]
     pub version: Vec<String>,
     pub interactive: Vec<String>,
+    #[serde(default)]
+    pub prompt_via: PromptVia,
+    #[serde(default)]
+    pub submit: Submit,
     pub headless: Vec<String>,
     #[serde(default)]
     pub model_flag: Vec<String>,
@@ -35,43 +42,112 @@ pub struct Preset {
     #[serde(default)]
     pub once_by_hand: String,
     #[serde(default)]
-    pub screen: PresetScreen,
+    pub dialogs: Vec<PresetDialog>,
+    #[serde(default)]
+    pub screen: ScreenRules,
+    /// Its status hooks, if switchboard can install them (read by
+    /// `worker::hooks`).
+    #[serde(default)]
+    pub hooks: Option<HookSpec>,
+    /// Settings that skip a dialog: written for a profile that opts in, or
+    /// only described.
+    #[serde(default)]
+    pub preaccept: BTreeMap<String, Preaccept>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PresetScreen {
-    #[serde(default)]
-    pub signin: Vec<Pattern>,
-    #[serde(default)]
-    pub waiting: Vec<Pattern>,
-    #[serde(default)]
-    pub busy: Vec<Pattern>,
-    #[serde(default)]
-    pub idle: Vec<Pattern>,
-}
-
-/// A plain substring, or a mapping with `match` (and `say`), or a regex this
-/// engine does not read yet.
+/// One `preaccept` entry of a preset.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum Pattern {
-    Plain(String),
-    Rule {
-        #[serde(rename = "match")]
-        text: Option<String>,
-        #[serde(default)]
-        say: Option<String>,
-    },
+pub enum Preaccept {
+    /// switchboard writes it before each attempt of a profile that opts in.
+    Write(ConfigEdit),
+    /// A setting in words only: never written by switchboard.
+    Described(String),
 }
 
-impl Pattern {
-    /// The plain text to look for, if it is one.
-    fn text(&self) -> Option<&str> {
-        match self {
-            Pattern::Plain(s) => Some(s),
-            Pattern::Rule { text, .. } => text.as_deref(),
-        }
-    }
+/// One value set in an agent's own config file, outside the worktree.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigEdit {
+    /// What it skips, in words, for the log.
+    pub skips: String,
+    /// Candidate paths with `$VARIABLES`: the first whose variables are all
+    /// set (and not empty) is the file.
+    pub file: Vec<String>,
+    pub format: ConfigFormat,
+    /// The keys down to the value; `{worktree}` is the attempt's worktree.
+    pub key: Vec<String>,
+    pub value: serde_json::Value,
+    /// A lock the agent takes around its own writes of the file (`{file}`
+    /// is the file's path), held while switchboard writes it.
+    #[serde(default)]
+    pub lock: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigFormat {
+    Json,
+}
+
+/// A preset's `hooks`: the settings file to write, and its events by meaning.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct HookSpec {
+    /// How `file` is written: `claude-settings` (Claude Code's
+    /// `{"hooks": {EVENT: [{"matcher": "", "hooks": [command]}]}}`).
+    pub format: HookFormat,
+    /// Relative to the worktree; excluded from git.
+    pub file: String,
+    /// Events that mean the agent is at work.
+    #[serde(default)]
+    pub busy: Vec<String>,
+    /// Events that mean it waits for a person.
+    #[serde(default)]
+    pub waiting: Vec<String>,
+    /// Events that end its turn.
+    #[serde(default)]
+    pub turn_finished: Vec<String>,
+    /// Events that end its turn with an error (the checks still run).
+    #[serde(default)]
+    pub failed: Vec<String>,
+    /// `notification_type`s of a waiting event that are no question: the
+    /// agent reminding that it sits idle.
+    #[serde(default)]
+    pub idle_notifications: Vec<String>,
+    /// The payload field naming the agent's transcript, whose records carry
+    /// the tokens of each model call.
+    #[serde(default)]
+    pub usage: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookFormat {
+    #[default]
+    ClaudeSettings,
+}
+
+/// How the first prompt reaches the agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptVia {
+    /// `{prompt}` in the `interactive` argv.
+    #[default]
+    Argv,
+    /// Typed once the screen first reads idle.
+    Type,
+}
+
+/// A first-run dialog: how it is avoided, and the keys that answer it when
+/// it may be answered for the person (`null`: a person's decision).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PresetDialog {
+    #[serde(rename = "match")]
+    pub pattern: Pattern,
+    #[serde(default)]
+    pub avoid: Option<String>,
+    #[serde(default)]
+    pub answer: Option<Vec<String>>,
 }
 
 /// Every preset by name; the built-in data file always parses (a test
@@ -80,21 +156,67 @@ pub fn all() -> BTreeMap<String, Preset> {
     serde_norway::from_str(PRESETS_YAML).unwrap_or_default()
 }
 
-/// Shell words for `sh -c`: each argv element single-quoted where needed.
-fn shell_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
+/// The built-in presets, parsed once.
+fn builtin() -> &'static BTreeMap<String, Preset> {
+    static PRESETS: std::sync::OnceLock<BTreeMap<String, Preset>> = std::sync::OnceLock::new();
+    PRESETS.get_or_init(all)
+}
+
+/// The config edits `profile` opted in to (`preaccept: [trust]`), by name,
+/// or why each that cannot be made cannot: no preset, a name the preset
+/// does not know, or a setting it only describes.
+pub fn preaccept_edits(profile: &AgentProfile) -> Result<Vec<(String, ConfigEdit)>, Vec<String>> {
+    if profile.preaccept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(name) = profile.preset.as_deref() else {
+        return Err(vec![
+            "preaccept needs a preset: it names settings of the preset's CLI that switchboard may write"
+                .into(),
+        ]);
+    };
+    let Some(preset) = builtin().get(name) else {
+        return Ok(Vec::new()); // the unknown preset is reported by itself
+    };
+    let writable = || -> Vec<&str> {
+        preset
+            .preaccept
+            .iter()
+            .filter(|(_, p)| matches!(p, Preaccept::Write(_)))
+            .map(|(k, _)| k.as_str())
+            .collect()
+    };
+    let mut edits = Vec::new();
+    let mut problems = Vec::new();
+    for wanted in &profile.preaccept {
+        match preset.preaccept.get(wanted) {
+            Some(Preaccept::Write(edit)) => edits.push((wanted.clone(), edit.clone())),
+            Some(Preaccept::Described(what)) => problems.push(format!(
+                "preaccept '{wanted}': switchboard does not write this {name} setting ({what}); {}",
+                can_preaccept(name, &writable())
+            )),
+            None => {
+                let hint = crate::plan::checks::did_you_mean(wanted, writable().iter());
+                problems.push(format!(
+                    "unknown preaccept '{wanted}'{hint}; {}",
+                    can_preaccept(name, &writable())
+                ));
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        }
+    }
+    if problems.is_empty() {
+        Ok(edits)
+    } else {
+        Err(problems)
+    }
+}
+
+fn can_preaccept(preset: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        format!("switchboard can pre-accept nothing for {preset}")
+    } else {
+        format!("{preset} can pre-accept: {}", names.join(", "))
+    }
 }
 
 /// Fill `profile` from its preset. An unknown preset is an error naming
@@ -128,34 +250,35 @@ pub fn apply(profile: &mut AgentProfile, presets: &BTreeMap<String, Preset>) -> 
                     .map(|a| a.replace("{model}", model)),
             );
         }
-        profile.command = shell_line(&argv);
+        profile.command = shlex::try_join(argv.iter().map(String::as_str))
+            .map_err(|_| format!("preset '{name}': the model name holds a NUL byte"))?;
+    }
+    if profile.hooks.is_none() {
+        profile.hooks = preset.hooks.clone();
     }
     for (k, v) in &preset.env {
         profile.env.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    let interactive = profile.mode.as_deref() != Some("headless");
     if profile.screen.is_empty() {
-        let texts = |ps: &[Pattern]| {
-            ps.iter()
-                .filter_map(|p| p.text().map(str::to_string))
-                .collect()
-        };
-        profile.screen = ScreenRules {
-            busy: texts(&preset.screen.busy),
-            idle: texts(&preset.screen.idle),
-        };
+        profile.screen = preset.screen.clone();
+        // Known dialogs with an answer are answered once, for the person.
+        profile.screen.dialogs = preset
+            .dialogs
+            .iter()
+            .filter_map(|d| {
+                let keys = d.answer.clone().filter(|k| !k.is_empty())?;
+                Some(Dialog {
+                    pattern: d.pattern.clone(),
+                    keys,
+                })
+            })
+            .collect();
     }
-    // Sign-in screens and the agent's own dialogs make the worker WAITING
-    // (rules without an answer), after the profile's own rules.
-    for p in preset.screen.signin.iter().chain(&preset.screen.waiting) {
-        if let Some(text) = p.text()
-            && !profile.prompt_rules.iter().any(|r| r.pattern == text)
-        {
-            profile.prompt_rules.push(PromptRule {
-                pattern: text.to_string(),
-                send: None,
-            });
-        }
+    if interactive && preset.prompt_via == PromptVia::Type && profile.type_prompt.is_none() {
+        profile.type_prompt = Some(PROMPT.to_string());
     }
+    profile.submit.get_or_insert(preset.submit);
     Ok(())
 }
 
@@ -191,11 +314,28 @@ mod tests {
             p.command
         );
         assert_eq!(p.env.get("IS_SANDBOX").map(String::as_str), Some("1"));
-        assert!(p.screen.busy.contains(&"esc to interrupt".to_string()));
         assert!(
-            p.prompt_rules
+            p.screen
+                .busy
                 .iter()
-                .any(|r| r.pattern.contains("Not logged in"))
+                .any(|b| b.source() == "esc to interrupt")
+        );
+        assert!(
+            p.screen
+                .signin
+                .iter()
+                .any(|r| r.source().contains("Not logged in"))
+        );
+        // Only the dialogs with an answer are answered; none is a prompt rule.
+        let answers: Vec<&[String]> = p.screen.dialogs.iter().map(|d| &d.keys[..]).collect();
+        assert_eq!(
+            answers,
+            [&["Enter".to_string()][..], &["2".to_string()][..]]
+        );
+        assert!(p.prompt_rules.is_empty());
+        assert_eq!(
+            (p.type_prompt.as_deref(), p.submit),
+            (None, Some(Submit::WithEnter))
         );
         let mut p = profile("codex");
         p.mode = Some("headless".into());
@@ -208,6 +348,14 @@ mod tests {
         own.command = "gemini --my-flags".into();
         apply(&mut own, &presets).unwrap();
         assert_eq!(own.command, "gemini --my-flags");
+        assert_eq!(own.submit, Some(Submit::SeparateEnter));
+        let mut own = profile("gemini");
+        own.submit = Some(Submit::WithEnter);
+        own.screen = serde_norway::from_str("busy: [mine]").unwrap();
+        apply(&mut own, &presets).unwrap();
+        assert_eq!(own.submit, Some(Submit::WithEnter));
+        assert_eq!(own.screen.busy.len(), 1);
+        assert!(own.screen.dialogs.is_empty() && own.screen.idle.is_empty());
         let mut bad = profile("clod");
         let err = apply(&mut bad, &presets).unwrap_err();
         assert!(
@@ -216,9 +364,37 @@ mod tests {
         );
     }
 
+    /// aider cannot be started with a prompt: it is typed at its first idle
+    /// prompt, in the interactive form only.
     #[test]
-    fn shell_words_are_quoted() {
-        let argv = ["a".to_string(), "it's here".to_string(), "-x=1".to_string()];
-        assert_eq!(shell_line(&argv), r"a 'it'\''s here' -x=1");
+    fn a_prompt_typed_at_the_first_idle_prompt() {
+        let presets = all();
+        let mut p = profile("aider");
+        apply(&mut p, &presets).unwrap();
+        assert_eq!(p.type_prompt.as_deref(), Some(PROMPT));
+        assert!(
+            !p.command.contains("Read TASK_INSTRUCTION.md"),
+            "{}",
+            p.command
+        );
+        let mut p = profile("aider");
+        p.mode = Some("headless".into());
+        apply(&mut p, &presets).unwrap();
+        assert_eq!(p.type_prompt, None);
+        assert!(
+            p.command.contains("--message 'Read TASK_INSTRUCTION.md"),
+            "{}",
+            p.command
+        );
+    }
+
+    #[test]
+    fn a_model_name_stays_one_word() {
+        let mut p = profile("claude");
+        p.model = Some("it's $(here) -x".into());
+        apply(&mut p, &all()).unwrap();
+        let words = shlex::split(&p.command).expect("shell words");
+        assert_eq!(words.last().map(String::as_str), Some("it's $(here) -x"));
+        assert_eq!(words[2], PROMPT);
     }
 }

@@ -3,6 +3,7 @@
 //! Every struct denies unknown fields, so a typo in a plan is an error, never a
 //! silently ignored setting.
 
+pub use super::screen::{ScreenRules, Submit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -175,27 +176,25 @@ pub struct AgentProfile {
     /// This profile's attempts time out after this long (overrides settings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<f64>,
-    /// How the agent's screen says it is working or idle at its prompt.
+    /// How the agent's screen says it is working, waiting or idle at its
+    /// prompt (see [`ScreenRules`]).
     #[serde(default, skip_serializing_if = "ScreenRules::is_empty")]
     pub screen: ScreenRules,
-}
-
-/// Text on the bottom of an interactive agent's pane: `busy` while it works
-/// (`esc to interrupt`), `idle` when it waits at its prompt for the next
-/// turn. An agent that was busy and sits idle has finished its turn.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScreenRules {
-    #[serde(default)]
-    pub busy: Vec<String>,
-    #[serde(default)]
-    pub idle: Vec<String>,
-}
-
-impl ScreenRules {
-    pub fn is_empty(&self) -> bool {
-        self.busy.is_empty() && self.idle.is_empty()
-    }
+    /// Typed into the agent's prompt the first time its screen reads idle:
+    /// for agents that cannot be started with a prompt (aider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_prompt: Option<String>,
+    /// How typed text (a nudge, an answer, `typePrompt`) is submitted:
+    /// `with_enter` (the default) or `separate_enter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit: Option<Submit>,
+    /// From the preset: its status hooks, installed in each worktree.
+    #[serde(skip)]
+    pub hooks: Option<super::presets::HookSpec>,
+    /// With a preset: dialogs to skip by writing the agent's own config
+    /// before each attempt (`[trust]`), outside the worktree, so opt-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preaccept: Vec<String>,
 }
 
 /// When the pane shows `match`, either answer with `send` or flag the worker WAITING.

@@ -275,6 +275,33 @@ async fn capture_tail_and_keys() {
     wait_pane(&client, &pane, |p| p.pane_dead).await;
 }
 
+/// Screen rules read the visible screen only: a cleared dialog that tmux
+/// scrolled into history is not read again. The poll's one `list-panes`
+/// carries each pane's title.
+#[tokio::test]
+async fn the_visible_screen_and_the_pane_title() {
+    let (server, client) = connected().await;
+    let tmux = server.tmux();
+    let script = "for i in $(seq 1 40); do echo old-$i; done; \
+                  printf '\\033]2;%s\\033\\\\' 'agent busy'; printf '\\033[H\\033[2J'; \
+                  echo fresh; exec cat";
+    let pane = spawn_worker(&tmux, "screen", &["sh", "-c", script]);
+    let info = wait_pane(&client, &pane, |p| p.title == "agent busy").await;
+    assert!(!info.pane_dead);
+    let screen = within(async {
+        loop {
+            let screen = client.capture_screen(&pane).await.unwrap();
+            if screen.last().is_some_and(|l| l == "fresh") {
+                return screen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(screen, ["fresh"]);
+    within(client.kill_pane(&pane)).await.unwrap();
+}
+
 #[tokio::test]
 async fn hostile_strings_round_trip_through_quote() {
     let (server, client) = connected().await;

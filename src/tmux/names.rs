@@ -137,17 +137,14 @@ pub fn quote(arg: &str) -> String {
     out
 }
 
-/// `word` as one POSIX shell word: bare when it is plain, else in single
-/// quotes (a `'` inside becomes `'\''`). For text that tmux hands to `sh -c`
-/// (`pipe-pane`, `display-popup`, `new-window` commands) and for commands
-/// shown to people.
+/// `word` as one POSIX shell word (shlex's quoting), for text that tmux
+/// hands to `sh -c` (`pipe-pane`, `display-popup`, `new-window` commands)
+/// and for commands shown to people. A NUL (which no path or name holds)
+/// cannot be quoted: it is left out.
 pub fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    shlex::try_quote(&word.replace('\0', ""))
+        .map(|w| w.into_owned())
+        .unwrap_or_default()
 }
 
 /// `text` as it must be written where tmux expands formats and then
@@ -221,10 +218,13 @@ mod tests {
     #[test]
     fn shell_words() {
         assert_eq!(shell_word("plain-1.log"), "plain-1.log");
-        assert_eq!(shell_word(""), "''");
-        assert_eq!(shell_word("a b"), "'a b'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word("$(x)`y`;"), "'$(x)`y`;'");
+        for word in ["", "a b", "it's", "$(x)`y`;", "a\nb", "\"q\" \\ #{x} %Y"] {
+            assert_eq!(
+                shlex::split(&shell_word(word)),
+                Some(vec![word.to_string()]),
+                "{word:?}"
+            );
+        }
         assert_eq!(format_literal("#{x} %Y ##"), "##{x} %%Y ####");
     }
 

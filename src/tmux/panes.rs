@@ -22,11 +22,15 @@ pub struct PaneInfo {
     /// pane's own in our one-pane windows (tmux 3.3a has no `pane_activity`).
     pub activity: Option<i64>,
     pub pane_current_command: String,
+    /// `#{pane_title}`, as the agent set it (the host name when it did not).
+    pub title: String,
 }
 
 /// Unit separator: it cannot appear in a session name or a command name.
 const SEP: char = '\x1f';
-const FIELDS: [&str; 8] = [
+/// The title comes last: it is the agent's text, so whatever it holds stays
+/// in its own field.
+const FIELDS: [&str; 9] = [
     "#{pane_id}",
     "#{session_name}",
     "#{pane_pid}",
@@ -35,6 +39,7 @@ const FIELDS: [&str; 8] = [
     "#{pane_dead_signal}",
     "#{window_activity}",
     "#{pane_current_command}",
+    "#{pane_title}",
 ];
 
 /// The `list-panes -a -F …` line [`parse_pane`] reads.
@@ -46,7 +51,7 @@ pub(crate) fn list_panes_command() -> String {
 /// field count, no `%id`). A field that fails to parse becomes `None` rather
 /// than dropping the pane: a pane missing from a poll would read as vanished.
 pub(crate) fn parse_pane(line: &str) -> Option<PaneInfo> {
-    let fields: Vec<&str> = line.split(SEP).collect();
+    let fields: Vec<&str> = line.splitn(FIELDS.len(), SEP).collect();
     let [
         pane_id,
         session,
@@ -56,6 +61,7 @@ pub(crate) fn parse_pane(line: &str) -> Option<PaneInfo> {
         signal,
         activity,
         current,
+        title,
     ] = fields[..]
     else {
         return None;
@@ -72,6 +78,7 @@ pub(crate) fn parse_pane(line: &str) -> Option<PaneInfo> {
         pane_dead_signal: signal.parse().ok(),
         activity: activity.parse().ok(),
         pane_current_command: current.to_string(),
+        title: title.to_string(),
     })
 }
 
@@ -135,6 +142,15 @@ impl ControlClient {
             .run(&format!("capture-pane -p -J -S -{lines} -t {target}"))
             .await?;
         Ok(tail(captured, lines))
+    }
+
+    /// What a pane shows now: its visible lines only (no history, so a
+    /// dialog cleared off the screen is not read again), wrapped lines
+    /// joined, trailing blank lines and trailing spaces removed.
+    pub async fn capture_screen(&self, pane_id: &str) -> Result<Vec<String>> {
+        let target = pane_target(pane_id)?;
+        let captured = self.run(&format!("capture-pane -p -J -t {target}")).await?;
+        Ok(tail(captured, u32::MAX))
     }
 
     /// Sends key names (`C-c`, `Enter`, `Escape`) as tmux reads them.
@@ -209,7 +225,7 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let live = "%3\u{1f}sb-k-T1\u{1f}4242\u{1f}0\u{1f}\u{1f}\u{1f}1795317657\u{1f}sim-agent";
+        let live = "%3\u{1f}sb-k-T1\u{1f}4242\u{1f}0\u{1f}\u{1f}\u{1f}1795317657\u{1f}sim-agent\u{1f}⠐ Claude Code";
         assert_eq!(
             parse_pane(live),
             Some(PaneInfo {
@@ -221,13 +237,15 @@ mod tests {
                 pane_dead_signal: None,
                 activity: Some(1795317657),
                 pane_current_command: "sim-agent".into(),
+                title: "⠐ Claude Code".into(),
             })
         );
-        let dead = parse_pane("%4\u{1f}s\u{1f}1\u{1f}1\u{1f}3\u{1f}\u{1f}x\u{1f}").unwrap();
+        let dead = parse_pane("%4\u{1f}s\u{1f}1\u{1f}1\u{1f}3\u{1f}\u{1f}x\u{1f}\u{1f}").unwrap();
         assert!(dead.pane_dead);
         assert_eq!(dead.pane_dead_status, Some(3));
         assert_eq!(dead.pane_dead_signal, None);
-        let killed = parse_pane("%5\u{1f}s\u{1f}1\u{1f}1\u{1f}\u{1f}15\u{1f}1\u{1f}").unwrap();
+        let killed =
+            parse_pane("%5\u{1f}s\u{1f}1\u{1f}1\u{1f}\u{1f}15\u{1f}1\u{1f}\u{1f}").unwrap();
         assert_eq!(
             (killed.pane_dead_status, killed.pane_dead_signal),
             (None, Some(15))
@@ -244,8 +262,11 @@ mod tests {
             parse_pane("x\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh"),
             None
         );
-        let extra = "%3\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh\u{1f}more";
-        assert_eq!(parse_pane(extra), None);
+        let short = "%3\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh";
+        assert_eq!(parse_pane(short), None);
+        // A title may hold anything, the separator too: it is the last field.
+        let odd = "%3\u{1f}s\u{1f}1\u{1f}0\u{1f}\u{1f}\u{1f}1\u{1f}sh\u{1f}a\u{1f}b";
+        assert_eq!(parse_pane(odd).map(|p| p.title), Some("a\u{1f}b".into()));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::engine::command::Command;
 use crate::engine::snapshot::{Snapshot, TaskView};
 use ratatui::layout::Rect;
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Something the event loop must do outside the app's state.
@@ -28,6 +29,27 @@ pub enum Effect {
         task: String,
         session: String,
         socket: Option<String>,
+    },
+    /// Read `branch`'s changes since it left `integration`, and what its
+    /// worktree has not committed, off the render path; they come back to
+    /// [`App::on_diff`].
+    ReadDiff {
+        task: String,
+        branch: String,
+        integration: String,
+        worktree: Option<PathBuf>,
+    },
+    /// Step aside for a shell in the task's worktree.
+    OpenShell {
+        task: String,
+        dir: PathBuf,
+    },
+    /// Step aside for the editor on `file` (relative to `dir`), at `line`.
+    OpenEditor {
+        task: String,
+        dir: PathBuf,
+        file: String,
+        line: Option<u32>,
     },
     Quit(QuitChoice),
     /// Stop like Ctrl-Z in a shell; continue on `fg`.
@@ -68,6 +90,8 @@ pub struct App {
     pub selected: Option<String>,
     /// The first Workers row on screen.
     pub offset: usize,
+    /// Plan order with finished rows moved last: they did not all fit.
+    pub finished_last: bool,
     pub sort: SortKey,
     pub filter: String,
     pub filter_editing: bool,
@@ -97,6 +121,7 @@ impl App {
             rows: Vec::new(),
             selected: None,
             offset: 0,
+            finished_last: false,
             sort: SortKey::Plan,
             filter: String::new(),
             filter_editing: false,
@@ -135,7 +160,8 @@ impl App {
 
     pub fn resize(&mut self, width: u16, height: u16) {
         self.size = Rect::new(0, 0, width, height);
-        self.keep_selection_visible();
+        // How many rows fit decides whether finished ones go last.
+        self.refresh_rows();
     }
 
     pub fn areas(&self) -> Areas {
@@ -152,6 +178,15 @@ impl App {
     /// Recompute rows after the snapshot, filter or sort changed.
     pub fn refresh_rows(&mut self) {
         self.rows = rows::visible_rows(&self.snapshot.tasks, &self.filter, self.sort, self.now_ms);
+        let room = self.areas().worker_rows();
+        let was = self.finished_last;
+        self.finished_last = self.sort == SortKey::Plan
+            && rows::finished_last(&self.snapshot.tasks, &mut self.rows, room);
+        // Finished rows just went last: a finished selection would drag the
+        // view down with it; the work in progress is what this is for.
+        if self.finished_last && !was && self.selected_task().is_some_and(|t| t.state.is_final()) {
+            self.selected = None;
+        }
         if self.selected_row().is_none() {
             self.selected = self
                 .rows

@@ -506,3 +506,159 @@ fn log_scroll_keys_move_back_and_stop_at_the_ends() {
     }
     assert_eq!(app.log_scroll, 0);
 }
+
+/// Issue 12: `d` reads the selected task's diff off the render path and
+/// shows "loading…" until it comes; `e` and `S` step aside in its worktree.
+#[test]
+fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
+    use crate::tui::review::DiffContent;
+    let mut app = app();
+    app.selected = Some("T9".into());
+    assert_eq!(press(&mut app, KeyCode::Char('d')), None);
+    assert_eq!(
+        app.status_text(),
+        Some("T9 has not started: no branch to review yet")
+    );
+    app.selected = Some("T4".into());
+    let worktree = PathBuf::from(".switchboard/workspaces/agent-T4-backend-engineer");
+    let read = Effect::ReadDiff {
+        task: "T4".into(),
+        branch: "agent/T4/backend-engineer".into(),
+        integration: "switchboard/integration".into(),
+        worktree: Some(worktree.clone()),
+    };
+    assert_eq!(press(&mut app, KeyCode::Char('d')), Some(read.clone()));
+    let view = |app: &App| match &app.overlay {
+        Some(Overlay::Diff(v)) => (**v).clone(),
+        other => panic!("no diff view: {other:?}"),
+    };
+    assert_eq!(view(&app).content, DiffContent::Loading);
+    // Another task's diff arriving late is not this one.
+    app.on_diff("T5", Ok(fixture::branch_diff()));
+    assert_eq!(view(&app).content, DiffContent::Loading);
+    app.on_diff("T4", Ok(fixture::branch_diff()));
+    assert!(view(&app).document().is_some());
+
+    // Keys move the cursor, not the Workers selection.
+    press(&mut app, KeyCode::Char(']'));
+    for _ in 0..8 {
+        press(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(selected(&app), "T4");
+    assert_eq!(
+        press(&mut app, KeyCode::Char('e')),
+        Some(Effect::OpenEditor {
+            task: "T4".into(),
+            dir: worktree.clone(),
+            file: "src/retry.rs".into(),
+            line: Some(5),
+        })
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Char('S')),
+        Some(Effect::OpenShell {
+            task: "T4".into(),
+            dir: worktree.clone(),
+        })
+    );
+    // `r` reads it again; Esc (or `d`) closes.
+    assert_eq!(press(&mut app, KeyCode::Char('r')), Some(read));
+    assert_eq!(view(&app).content, DiffContent::Loading);
+    app.on_diff("T4", Err("git failed".into()));
+    assert_eq!(view(&app).content, DiffContent::Failed("git failed".into()));
+    press(&mut app, KeyCode::Char('d'));
+    assert_eq!(app.overlay, None);
+    // From the Workers table, `S` opens the shell too.
+    assert_eq!(
+        press(&mut app, KeyCode::Char('S')),
+        Some(Effect::OpenShell {
+            task: "T4".into(),
+            dir: worktree,
+        })
+    );
+}
+
+/// Issue 12: `A` asks the engine for the whole plan.
+#[test]
+fn shift_a_runs_the_whole_plan() {
+    let mut app = app();
+    assert_eq!(
+        press(&mut app, KeyCode::Char('A')),
+        Some(Effect::Call(Command::RunAll))
+    );
+    app.on_reply(&Command::RunAll, Reply::Ok);
+    assert_eq!(app.status_text(), Some("run the whole plan: ok"));
+}
+
+/// Issue 12: `i` opens the composer on a running worker; Enter sends the
+/// line to the engine, Esc drops it; a task without an agent is refused.
+#[test]
+fn i_types_a_line_to_the_selected_worker() {
+    use crate::tui::composer::Composer;
+    let mut app = app();
+    press(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.overlay, None);
+    assert_eq!(
+        app.status_text(),
+        Some("T1 has no running agent to type to (done)")
+    );
+    app.selected = Some("T16".into());
+    press(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.overlay, Some(Overlay::Compose(Composer::new("T16"))));
+    // Keys bound elsewhere (q, j, d) are text here.
+    typed(&mut app, "Vite, quit jd");
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(selected(&app), "T16");
+    let send = Command::Type {
+        task: "T16".into(),
+        text: "Vite, quit d".into(),
+    };
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Call(send.clone()))
+    );
+    assert_eq!(app.overlay, None);
+    app.on_reply(&send, Reply::Ok);
+    assert_eq!(app.status_text(), Some("typed to T16: ok"));
+    press(&mut app, KeyCode::Char('i'));
+    typed(&mut app, "never mind");
+    assert_eq!(press(&mut app, KeyCode::Esc), None);
+    assert_eq!(app.overlay, None);
+}
+
+/// Issue 12, recovery by hand: `c` checks a failed task again, `b` rebases
+/// a conflicted one, `M` asks why before marking a task done; a done task
+/// is not marked again.
+#[test]
+fn recovery_keys_ask_the_engine() {
+    use crate::tui::composer::Composer;
+    let mut app = app();
+    app.selected = Some("T3".into());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('c')),
+        Some(Effect::Call(Command::Recheck { task: "T3".into() }))
+    );
+    app.selected = Some("T8".into());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('b')),
+        Some(Effect::Call(Command::RebaseMerge { task: "T8".into() }))
+    );
+    press(&mut app, KeyCode::Char('M'));
+    assert_eq!(
+        app.overlay,
+        Some(Overlay::Compose(Composer::mark_done("T8")))
+    );
+    typed(&mut app, "merged by hand");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Call(Command::MarkDone {
+            task: "T8".into(),
+            reason: "merged by hand".into()
+        }))
+    );
+    app.selected = Some("T1".into());
+    press(&mut app, KeyCode::Char('M'));
+    assert_eq!(app.overlay, None);
+    assert_eq!(app.status_text(), Some("T1 is done: nothing to mark done"));
+}

@@ -52,7 +52,7 @@ fn inside_tmux_opens_a_popup_on_the_person_s_client() {
     assert_eq!(
         line(&p),
         "tmux -S /tmp/tmux-1000/default display-popup -E -w 90% -h 90% -c /dev/pts/7 \
-         env -u TMUX tmux -L 'sb test'\\''s' attach-session -t =sb-T4"
+         env -u TMUX tmux -L \"sb test's\" attach-session -t '=sb-T4'"
     );
     let AttachPlan::Beside {
         command,
@@ -73,7 +73,7 @@ fn workers_on_the_person_s_own_server_attach_through_its_socket() {
     let env = inside("/tmp/tmux-1000/work");
     let p = plan(None, "sb-T4", &env, Some(&spot()), Some((3, 2)));
     assert!(
-        line(&p).ends_with("env -u TMUX tmux -S /tmp/tmux-1000/work attach-session -t =sb-T4"),
+        line(&p).ends_with("env -u TMUX tmux -S /tmp/tmux-1000/work attach-session -t '=sb-T4'"),
         "{}",
         line(&p)
     );
@@ -86,7 +86,7 @@ fn older_tmux_gets_a_window_and_the_person_may_choose() {
     assert_eq!(
         line(&p),
         "tmux -S /tmp/tmux-1000/default new-window -a -t @2 -n worker \
-         env -u TMUX tmux -L sw attach-session -t =sb-T4"
+         env -u TMUX tmux -L sw attach-session -t '=sb-T4'"
     );
     let AttachPlan::Beside {
         how,

@@ -5,11 +5,14 @@
 use super::QuitChoice;
 use super::action::Action;
 use super::app::{App, Effect, LogView};
+use super::composer::{ComposeKey, Composer, Purpose};
 use super::overlay::{Confirm, DetailView, Overlay};
+use super::review::{DiffKey, DiffView};
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
+use std::path::PathBuf;
 
 /// Rows a mouse wheel notch moves.
 const WHEEL_ROWS: usize = 3;
@@ -56,6 +59,11 @@ impl App {
                 self.overlay = None;
             }
             return None;
+        }
+        match &self.overlay {
+            Some(Overlay::Diff(_)) => return self.on_diff_key(&key, action),
+            Some(Overlay::Compose(_)) => return self.on_compose_key(&key),
+            _ => {}
         }
         if let Some(overlay) = &self.overlay {
             let is_help = action == Some(Action::Help);
@@ -142,6 +150,7 @@ impl App {
             }
             Action::Halt => self.overlay = Some(Overlay::Confirm(Confirm::Halt)),
             Action::Resume => return Some(Effect::Call(Command::Resume)),
+            Action::RunAll => return Some(Effect::Call(Command::RunAll)),
             Action::Redraw => return Some(Effect::Redraw),
             Action::Suspend => return Some(Effect::Suspend),
             Action::Quit if self.has_active_workers() => {
@@ -150,10 +159,16 @@ impl App {
             Action::Quit => return Some(Effect::Quit(QuitChoice::LeaveRunning)),
             Action::Attach
             | Action::Detail
+            | Action::Diff
+            | Action::Shell
+            | Action::Compose
             | Action::Spawn
             | Action::RunGroup
             | Action::Kill
-            | Action::Restart => {
+            | Action::Restart
+            | Action::Recheck
+            | Action::RebaseMerge
+            | Action::MarkDone => {
                 return self.on_task_action(action);
             }
         }
@@ -168,10 +183,44 @@ impl App {
         };
         let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
         let state = task.state;
+        let worktree = task.worktree.as_ref().map(PathBuf::from);
+        let can_type = state.is_active() && task.pane_id.is_some();
         match action {
             // Enter on a task whose session is gone (merged, skipped,
             // cancelled, never run) describes it instead.
             Action::Detail => Some(self.open_detail(id)),
+            Action::Diff => match task.branch.clone() {
+                Some(branch) => {
+                    let integration = self.snapshot.integration_branch.clone();
+                    let view = DiffView::new(&id, &branch, &integration, worktree);
+                    let read = view.read();
+                    self.overlay = Some(Overlay::Diff(Box::new(view)));
+                    Some(read)
+                }
+                None => {
+                    self.set_status(format!("{id} has not started: no branch to review yet"));
+                    None
+                }
+            },
+            Action::Shell => self.shell_in(&id, worktree),
+            Action::Compose if !can_type => {
+                let why = format!("{id} has no running agent to type to ({})", state.as_str());
+                self.set_status(why);
+                None
+            }
+            Action::Compose => {
+                self.overlay = Some(Overlay::Compose(Composer::new(&id)));
+                None
+            }
+            Action::MarkDone if state == TaskState::Done || state.is_active() => {
+                let why = format!("{id} is {}: nothing to mark done", state.as_str());
+                self.set_status(why);
+                None
+            }
+            Action::MarkDone => {
+                self.overlay = Some(Overlay::Compose(Composer::mark_done(&id)));
+                None
+            }
             Action::Attach => match session {
                 Some(session) if !state_without_session(state) => Some(Effect::Attach {
                     task: id,
@@ -203,6 +252,93 @@ impl App {
             task,
             log_lines: DETAIL_LOG_LINES,
         })
+    }
+
+    /// Keys of the diff view: its own first, then the keymap's shell, and
+    /// its own key (`d`) closes it again.
+    fn on_diff_key(&mut self, key: &KeyEvent, action: Option<Action>) -> Option<Effect> {
+        let page = self.diff_page();
+        let Some(Overlay::Diff(view)) = &mut self.overlay else {
+            return None;
+        };
+        let asked = view.on_key(key, page);
+        let (task, worktree, target) = (view.task.clone(), view.worktree.clone(), view.target());
+        match (asked, action) {
+            (Some(DiffKey::Moved), _) => None,
+            (Some(DiffKey::Reload), _) => Some(view.read()),
+            (Some(DiffKey::Close), _) | (None, Some(Action::Diff)) => {
+                self.overlay = None;
+                None
+            }
+            (Some(DiffKey::Edit), _) => match (worktree, target) {
+                (Some(dir), Some((file, line))) => Some(Effect::OpenEditor {
+                    task,
+                    dir,
+                    file,
+                    line,
+                }),
+                (None, _) => {
+                    self.set_status(format!("{task} has no worktree to edit in"));
+                    None
+                }
+                (_, None) => {
+                    self.set_status("no file under the cursor");
+                    None
+                }
+            },
+            (None, Some(Action::Shell)) => self.shell_in(&task, worktree),
+            (None, _) => None,
+        }
+    }
+
+    fn shell_in(&mut self, task: &str, worktree: Option<PathBuf>) -> Option<Effect> {
+        match worktree {
+            Some(dir) => Some(Effect::OpenShell {
+                task: task.to_string(),
+                dir,
+            }),
+            None => {
+                self.set_status(format!("{task} has not started: no worktree yet"));
+                None
+            }
+        }
+    }
+
+    /// The git read for the diff view finished.
+    pub fn on_diff(&mut self, task: &str, result: Result<crate::git::BranchDiff, String>) {
+        if let Some(Overlay::Diff(view)) = &mut self.overlay
+            && view.task == task
+            && view.content == super::review::DiffContent::Loading
+        {
+            view.loaded(result);
+        }
+    }
+
+    /// Lines the diff view shows at once.
+    pub fn diff_page(&self) -> usize {
+        usize::from(super::view::diff::inner(self.size).height).max(1)
+    }
+
+    fn on_compose_key(&mut self, key: &KeyEvent) -> Option<Effect> {
+        let Some(Overlay::Compose(composer)) = &mut self.overlay else {
+            return None;
+        };
+        match composer.on_key(key) {
+            ComposeKey::Stay => None,
+            ComposeKey::Cancel => {
+                self.overlay = None;
+                None
+            }
+            ComposeKey::Send(text) => {
+                let task = composer.task.clone();
+                let purpose = composer.purpose;
+                self.overlay = None;
+                Some(Effect::Call(match purpose {
+                    Purpose::Type => Command::Type { task, text },
+                    Purpose::MarkDone => Command::MarkDone { task, reason: text },
+                }))
+            }
+        }
     }
 
     /// Scroll the event log `lines` back (negative: toward the newest).
@@ -250,6 +386,15 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent) {
+        let page = self.diff_page();
+        if let Some(Overlay::Diff(view)) = &mut self.overlay {
+            match mouse.kind {
+                MouseEventKind::ScrollUp => view.move_cursor(-(WHEEL_ROWS as isize), page),
+                MouseEventKind::ScrollDown => view.move_cursor(WHEEL_ROWS as isize, page),
+                _ => {}
+            }
+            return;
+        }
         if self.overlay.is_some() {
             return;
         }
@@ -314,13 +459,18 @@ fn describe(command: &Command) -> String {
         Command::Spawn { task, force: false } => format!("spawn {task}"),
         Command::Spawn { task, force: true } => format!("spawn {task} (forced)"),
         Command::RunGroup { group } => format!("run {group}"),
+        Command::RunAll => "run the whole plan".into(),
         Command::Kill { task, .. } => format!("kill {task}"),
         Command::Restart { task } => format!("restart {task}"),
+        Command::Recheck { task } => format!("check {task} again"),
+        Command::RebaseMerge { task } => format!("rebase and merge {task}"),
+        Command::MarkDone { task, .. } => format!("mark {task} done"),
         Command::Halt => "halt".into(),
         Command::Resume => "resume".into(),
         Command::Status => "status".into(),
         Command::PaneTail { task, .. } => format!("pane of {task}"),
         Command::TaskDetail { task, .. } => format!("detail of {task}"),
+        Command::Type { task, .. } => format!("typed to {task}"),
         Command::Shutdown { .. } => "shutdown".into(),
     }
 }

@@ -108,6 +108,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
                 started_ms: T0 + start * 1000,
                 ended_ms: end.map(|e| T0 + e * 1000),
                 outcome,
+                pauses: Vec::new(),
             })
             .collect();
         task.attempt = task.attempts.len() as u32;
@@ -269,4 +270,47 @@ pub fn large(workers: usize, log_lines: usize) -> Snapshot {
         .collect();
     snap.log_total = log_lines as u64;
     snap
+}
+
+/// A task's changes as git gives them: one file changed, one added (with a
+/// tab and an escape sequence in its text).
+pub fn branch_diff() -> crate::git::BranchDiff {
+    let patch = "\
+diff --git a/src/retry.rs b/src/retry.rs
+index 1111111..2222222 100644
+--- a/src/retry.rs
++++ b/src/retry.rs
+@@ -3,4 +3,5 @@ fn backoff()
+ let base = 100;
+-let max = 1000;
++let max = 30_000;
++let jitter = true;
+ return base;
+diff --git a/notes.md b/notes.md
+new file mode 100644
+index 0000000..3333333
+--- /dev/null
++++ b/notes.md
+@@ -0,0 +1 @@
++retry\twith \x1b[31mbackoff
+\\ No newline at end of file";
+    crate::git::BranchDiff {
+        base: crate::git::DiffBase::Integration,
+        files: vec![
+            crate::git::FileStat {
+                path: "src/retry.rs".into(),
+                added: Some(2),
+                removed: Some(1),
+            },
+            crate::git::FileStat {
+                path: "notes.md".into(),
+                added: Some(1),
+                removed: Some(0),
+            },
+        ],
+        patch: patch.lines().map(str::to_string).collect(),
+        cut: false,
+        command: "git diff switchboard/integration...agent/T4/dev".into(),
+        uncommitted: Vec::new(),
+    }
 }

@@ -9,6 +9,7 @@
 pub mod action;
 pub mod app;
 pub mod attach;
+pub mod composer;
 mod dispatch;
 #[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
@@ -18,8 +19,10 @@ pub mod keymap;
 pub mod layout;
 pub mod logbuf;
 pub mod overlay;
+pub mod review;
 pub mod rows;
 mod run;
+pub mod step_aside;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod svg;
 pub mod terminal;
@@ -66,6 +69,9 @@ pub struct TuiOptions {
     /// caller can take its workers over (a window attached to another
     /// process's engine).
     pub take_over: bool,
+    /// The repository, where the diff view reads git; None: the current
+    /// directory.
+    pub repo: Option<PathBuf>,
 }
 
 impl Default for TuiOptions {
@@ -78,6 +84,7 @@ impl Default for TuiOptions {
             bell: true,
             mouse: true,
             take_over: false,
+            repo: None,
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Dialogs drawn over the panels: help, confirmations, the halt report, a
-//! task's detail.
-//! While one is open it takes every key; its answers are fixed keys
-//! (y/n, l/h, Esc), not remappable, so a dialog always reads the same.
+//! Dialogs drawn over the panels: help, confirmations, the halt report, the
+//! diff view, the composer and a task's detail. While one is open it takes
+//! every key; its answers are fixed keys (y/n, l/h, Esc), not remappable, so
+//! a dialog always reads the same.
 
 use super::QuitChoice;
 use super::app::Effect;
+use super::composer::Composer;
+use super::review::DiffView;
 use crate::engine::command::Command;
 use crate::engine::detail::TaskDetail;
 use crate::engine::snapshot::HaltReport;
@@ -15,6 +17,11 @@ pub enum Overlay {
     Help,
     Confirm(Confirm),
     HaltReport(HaltReport),
+    /// A task's changes (`d`).
+    Diff(Box<DiffView>),
+    /// A line for a worker's agent (`i`).
+    Compose(Composer),
+    /// A task's detail (`D`): its attempts and their logs.
     Detail(DetailView),
 }
 
@@ -173,6 +180,8 @@ impl Overlay {
                 );
                 (close, None)
             }
+            // They edit themselves: the app hands them their keys.
+            Overlay::Diff(_) | Overlay::Compose(_) => (false, None),
         }
     }
 }

@@ -99,6 +99,19 @@ pub fn visible_rows(tasks: &[TaskView], filter: &str, sort: SortKey, now_ms: u64
     rows
 }
 
+/// Rows that do not all fit in `room`: in plan order, tasks that finished
+/// well (done, skipped, cancelled) go after the rest, so a small terminal
+/// shows the work in progress. Whether any moved.
+pub fn finished_last(tasks: &[TaskView], rows: &mut [usize], room: usize) -> bool {
+    if rows.len() <= room {
+        return false;
+    }
+    let finished = |i: usize| tasks[i].state.is_final() && !tasks[i].state.needs_attention();
+    let before = rows.to_vec();
+    rows.sort_by_key(|&i| finished(i));
+    rows != before.as_slice()
+}
+
 /// A compact duration: `42s`, `3m05s`, `1h02m`.
 pub fn format_duration(ms: u64) -> String {
     let secs = ms / 1000;
@@ -145,6 +158,7 @@ mod tests {
                     started_ms: s,
                     ended_ms: None,
                     outcome: None,
+                    pauses: Vec::new(),
                 })
                 .into_iter()
                 .collect(),

@@ -1,19 +1,24 @@
 //! The event loop: wait on input, snapshots, a 1 s clock, engine replies,
 //! pane tails and signals; fold them into the [`App`]; draw when something
-//! changed, at most once per frame. Drawing never awaits; only attach and
-//! suspend (which hand the terminal away) wait on anything outside.
+//! changed, at most once per frame. Drawing never awaits; only stepping
+//! aside (attach, a shell, an editor) and suspend, which hand the terminal
+//! away, wait on anything outside. git for the diff view runs on the
+//! blocking pool and comes back as a message.
 
 use super::app::{App, Effect};
 use super::attach::{self, AttachPlan, Surroundings, run_attach};
 use super::input::TerminalReader;
 use super::keymap::Keymap;
+use super::step_aside::{self, step_aside};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use super::{QuitChoice, TuiOptions};
 use crate::engine::command::{Command, Reply};
 use crate::engine::link::EngineLink;
+use crate::git::{BranchDiff, DiffLimits, Repo};
 use color_eyre::eyre::{WrapErr, eyre};
 use crossterm::event::Event;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
@@ -24,6 +29,7 @@ const FRAME: Duration = Duration::from_millis(16);
 const PANE_REFRESH: Duration = Duration::from_millis(500);
 
 type PaneTail = (String, Vec<String>, Option<String>);
+type DiffRead = (String, Result<BranchDiff, String>);
 
 /// Run the control room until the person quits; returns what they chose to do
 /// with the running workers (the caller carries it out, e.g. by a halt).
@@ -53,6 +59,8 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
     let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
     let (attach_tx, mut attach_done) = mpsc::channel(4);
+    let (diff_tx, mut diffs) = mpsc::channel::<DiffRead>(4);
+    let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -120,6 +128,10 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 app.on_pane_tail(&task, lines, log);
                 dirty = true;
             }
+            Some((task, result)) = diffs.recv() => {
+                app.on_diff(&task, result);
+                dirty = true;
+            }
             _ = tstp.recv() => effects.push(Effect::Suspend),
             _ = cont.recv() => {
                 // Continued after someone else stopped us: the shell may have
@@ -149,6 +161,53 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                         call(&link, &reply_tx, command);
                     }
                     dirty = true;
+                }
+                Effect::ReadDiff {
+                    task,
+                    branch,
+                    integration,
+                    worktree,
+                } => {
+                    let (tx, repo) = (diff_tx.clone(), Repo::at(repo.clone()));
+                    tokio::task::spawn_blocking(move || {
+                        let worktree = worktree.as_deref();
+                        let limits = DiffLimits::default();
+                        let result = repo
+                            .branch_diff(&integration, &branch, worktree, limits)
+                            .map_err(|e| e.to_string());
+                        if tx.blocking_send((task, result)).is_err() {
+                            tracing::debug!("a diff read after the TUI left");
+                        }
+                    });
+                }
+                Effect::OpenShell { task, dir } => {
+                    if worktree_is_there(&mut app, &task, &dir) {
+                        let shell = std::env::var("SHELL").ok();
+                        let program = step_aside::shell(shell.as_deref(), &dir, &task);
+                        let name = program.program.clone();
+                        let run = move || program.run();
+                        if let Err(e) = step_aside(&mut terminal, &mut input, run).await? {
+                            app.set_status(format!("cannot run {name}: {e}"));
+                        }
+                    }
+                }
+                Effect::OpenEditor {
+                    task,
+                    dir,
+                    file,
+                    line,
+                } => {
+                    if worktree_is_there(&mut app, &task, &dir) {
+                        let editor = std::env::var("EDITOR").ok();
+                        let program = step_aside::editor(editor.as_deref(), &dir, &file, line);
+                        let name = program.program.clone();
+                        let run = move || program.run();
+                        match step_aside(&mut terminal, &mut input, run).await? {
+                            Ok(status) if status.success() => {}
+                            Ok(status) => app.set_status(format!("{name} on {file}: {status}")),
+                            Err(e) => app.set_status(format!("cannot run {name}: {e}")),
+                        }
+                    }
                 }
                 Effect::Suspend => {
                     input.pause().await;
@@ -227,17 +286,12 @@ async fn attach(
             return Ok(None);
         }
     };
-    input.pause().await;
-    terminal.suspend()?;
     let shown = command.args.join(" ");
-    let result = tokio::task::spawn_blocking(move || run_attach(&command)).await;
-    terminal.resume()?;
-    input.resume();
-    match result {
-        Ok(Ok(status)) if status.success() => {}
-        Ok(Ok(status)) => app.set_status(format!("tmux {shown}: {status}")),
-        Ok(Err(e)) => app.set_status(format!("cannot run tmux: {e}")),
-        Err(e) => app.set_status(format!("attach failed: {e}")),
+    let run = move || run_attach(&command);
+    match step_aside(terminal, input, run).await? {
+        Ok(status) if status.success() => {}
+        Ok(status) => app.set_status(format!("tmux {shown}: {status}")),
+        Err(e) => app.set_status(format!("cannot run tmux: {e}")),
     }
     Ok(None)
 }
@@ -279,6 +333,19 @@ fn spawn_beside(
         };
         let _ = done.send((task, problem)).await;
     });
+}
+
+/// A merged task's worktree is removed: say so instead of failing to start
+/// a program in it.
+fn worktree_is_there(app: &mut App, task: &str, dir: &Path) -> bool {
+    let there = dir.is_dir();
+    if !there {
+        app.set_status(format!(
+            "{task}'s worktree is gone ({}): merged tasks' worktrees are removed",
+            dir.display()
+        ));
+    }
+    there
 }
 
 fn on_event(app: &mut App, event: Event) -> Option<Effect> {

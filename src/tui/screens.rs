@@ -75,6 +75,19 @@ fn mid_run_80x24() {
     screen!("mid_run_80x24", terminal);
 }
 
+/// Issue 12: a small terminal keeps the lights (the legend gives way) and
+/// the running rows.
+#[test]
+fn mid_run_60x20() {
+    let terminal = draw(&fixture_app(60, 20));
+    let screen = text(&terminal);
+    assert!(
+        screen.contains("T4  Retry"),
+        "the running row shows:\n{screen}"
+    );
+    screen!("mid_run_60x20", terminal);
+}
+
 #[test]
 fn help_overlay() {
     let mut app = fixture_app(160, 48);
@@ -270,4 +283,186 @@ fn detail_while_the_engine_reads() {
         "{screen}"
     );
     assert!(screen.contains("Retry Engine Implementation"), "{screen}");
+}
+
+/// The fixture run with T4's diff open and read, in an app `width`×`height`.
+fn diff_app(width: u16, height: u16) -> App {
+    let mut app = app_of(crate::tui::fixture::mid_run(), width, height);
+    app.selected = Some("T4".into());
+    app.on_action(super::action::Action::Diff);
+    app.on_diff("T4", Ok(crate::tui::fixture::branch_diff()));
+    app
+}
+
+/// The row of the screen that shows `needle`, and the column it starts at.
+fn find(terminal: &Terminal<TestBackend>, needle: &str) -> (u16, u16) {
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(at) = row.find(needle) {
+            let x = row[..at].chars().count() as u16;
+            return (x, y);
+        }
+    }
+    panic!("{needle:?} is not on the screen:\n{}", text(terminal));
+}
+
+/// Issue 12: the diff view, files with counts first, then the patch in
+/// git's colours; the cursor row reversed.
+#[test]
+fn diff_view_100x30() {
+    use ratatui::style::{Color, Modifier};
+    let terminal = draw(&diff_app(100, 30));
+    let screen = text(&terminal);
+    assert!(screen.contains("Diff T4 agent/T4/backend-engineer against switchboard/integration"));
+    assert!(screen.contains("2 files +3 -1"), "{screen}");
+    let buffer = terminal.backend().buffer();
+    let fg = |needle: &str| {
+        let (x, y) = find(&terminal, needle);
+        buffer[(x, y)].fg
+    };
+    assert_eq!(fg("+let jitter"), Color::Green);
+    assert_eq!(fg("-let max"), Color::Red);
+    assert_eq!(fg("@@ -3,4 +3,5 @@"), Color::Cyan);
+    assert_eq!(fg("diff --git a/notes.md"), Color::Yellow);
+    assert_eq!(fg("+2"), Color::Green);
+    assert_eq!(fg("-1"), Color::Red);
+    // The cursor starts on the first file of the list.
+    let (_, y) = find(&terminal, "src/retry.rs");
+    assert!(buffer[(5, y)].modifier.contains(Modifier::REVERSED));
+    // The escape in the file's text never reaches the terminal.
+    assert!(screen.contains("+retry  with �[31mbackoff"), "{screen}");
+    assert!(screen.contains("e edit") && screen.contains("Esc close"));
+    screen!("diff_100x30", terminal);
+}
+
+/// Scrolling: the document moves under a fixed frame, the position shows.
+#[test]
+fn diff_view_scrolls_to_the_end_and_back() {
+    let mut app = diff_app(100, 14);
+    let terminal = draw(&app);
+    assert!(text(&terminal).contains(" 1/21 "));
+    assert!(!text(&terminal).contains("No newline"));
+    press_key(&mut app, crossterm::event::KeyCode::Char('G'));
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    assert!(
+        screen.contains(" 21/21 ") && screen.contains("No newline"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("src/retry.rs   "),
+        "the file list scrolled away"
+    );
+    press_key(&mut app, crossterm::event::KeyCode::PageUp);
+    press_key(&mut app, crossterm::event::KeyCode::Char('g'));
+    assert!(text(&draw(&app)).contains(" 1/21 "));
+}
+
+fn press_key(app: &mut App, code: crossterm::event::KeyCode) {
+    let modifiers = match code {
+        crossterm::event::KeyCode::Char(c) if c.is_ascii_uppercase() => {
+            crossterm::event::KeyModifiers::SHIFT
+        }
+        _ => crossterm::event::KeyModifiers::NONE,
+    };
+    app.on_key(crossterm::event::KeyEvent::new(code, modifiers));
+}
+
+/// Issue 12: the composer on a waiting task shows its question above the
+/// line being typed; on a running one, the line alone.
+#[test]
+fn composer_with_and_without_a_question() {
+    let mut snapshot = crate::tui::fixture::mid_run();
+    let t16 = snapshot
+        .tasks
+        .iter_mut()
+        .find(|t| t.id == "T16")
+        .expect("T16");
+    t16.message = Some("asks: Use Vite or Next.js for the dashboard shell? (y/n)".into());
+    let mut app = app_of(snapshot, 100, 30);
+    app.selected = Some("T16".into());
+    app.on_action(super::action::Action::Compose);
+    for c in "Vite, thanks".chars() {
+        press_key(&mut app, crossterm::event::KeyCode::Char(c));
+    }
+    press_key(&mut app, crossterm::event::KeyCode::Left);
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    assert!(screen.contains("T16 asks"), "{screen}");
+    assert!(screen.contains("Use Vite or Next.js for the dashboard shell? (y/n)"));
+    let last = screen.lines().last().expect("a line");
+    assert!(last.contains(" T16 › Vite, thanks"), "{last}");
+    assert!(last.contains("Enter sends · Esc cancels"), "{last}");
+    screen!("composer_question_100x30", terminal);
+
+    app.overlay = None;
+    app.selected = Some("T4".into());
+    app.on_action(super::action::Action::Compose);
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    assert!(!screen.contains(" asks ─"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("\" T4 › "))
+    );
+}
+
+/// Issue 10: what agents reported spending, per task and in all; a task
+/// that ran and reported nothing is "not reported", never free.
+#[test]
+fn reported_usage_shows_per_task_and_in_the_header() {
+    use crate::worker::protocol::Usage;
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t1 = snap.tasks.iter_mut().find(|t| t.id == "T1").expect("T1");
+    t1.usage = Some(Usage {
+        input_tokens: Some(12_345),
+        output_tokens: Some(678),
+        cost_usd: Some(0.42),
+    });
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = |id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id}'s row"))
+            .to_string()
+    };
+    assert!(
+        row("T1  PostgreSQL").contains("$0.42 12.3k/678"),
+        "{}",
+        row("T1  PostgreSQL")
+    );
+    assert!(
+        row("T2  Error").contains("not reported"),
+        "{}",
+        row("T2  Error")
+    );
+    let header = screen.lines().next().expect("a header");
+    assert!(header.contains("usage $0.42 12.3k/678 tok (+"), "{header}");
+}
+
+/// Issue 10: a worker waiting on a sign-in shows the screen's words in its
+/// row, and its pane's last line beside them (not the same words twice).
+#[test]
+fn a_waiting_agent_s_words_show_in_its_row() {
+    use crate::engine::snapshot::{Light, TaskState};
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    let words = "codex: sign-in required (attach to choose)";
+    t4.state = TaskState::Waiting;
+    t4.light = Light::Waiting;
+    t4.message = Some(words.into());
+    t4.agent_state = Some(words.into());
+    t4.last_line = "Press enter to continue".into();
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("T4  Retry"))
+        .expect("T4's row");
+    assert!(row.contains(&format!("[{words}] Press enter")), "{row}");
 }

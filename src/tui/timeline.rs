@@ -56,10 +56,21 @@ impl TimeAxis {
 }
 
 /// Each task's planned `[start, end)` in ms: its first attempt's start (or,
-/// not yet started, no earlier than now and its dependencies' planned ends),
-/// lasting its effort hours times the scale. Indexed like `snapshot.tasks`.
+/// not yet started, no earlier than now, its dependencies' planned ends and
+/// the planned ends of the groups its group waits for), lasting its effort
+/// hours times the scale. Indexed like `snapshot.tasks`, which lists tasks
+/// in dependency order.
 pub fn planned_spans(snapshot: &Snapshot, now_ms: u64, ms_per_effort_hour: f64) -> Vec<(u64, u64)> {
     let mut ends: HashMap<&str, u64> = HashMap::new();
+    let mut group_ends: HashMap<&str, u64> = HashMap::new();
+    let after = |group: &str| {
+        snapshot
+            .groups
+            .iter()
+            .find(|g| g.id == group)
+            .map(|g| g.after.as_slice())
+            .unwrap_or_default()
+    };
     snapshot
         .tasks
         .iter()
@@ -67,14 +78,23 @@ pub fn planned_spans(snapshot: &Snapshot, now_ms: u64, ms_per_effort_hour: f64) 
             let duration = (task.effort_hours.unwrap_or(1.0).max(0.0) * ms_per_effort_hour) as u64;
             let start = match task.attempts.first() {
                 Some(first) => first.started_ms,
-                None => task
-                    .dependencies
-                    .iter()
-                    .filter_map(|d| ends.get(d.as_str()).copied())
-                    .fold(now_ms.max(snapshot.started_ms), u64::max),
+                None => {
+                    let deps = task
+                        .dependencies
+                        .iter()
+                        .filter_map(|d| ends.get(d.as_str()));
+                    let groups = after(&task.group)
+                        .iter()
+                        .filter_map(|g| group_ends.get(g.as_str()));
+                    deps.chain(groups)
+                        .copied()
+                        .fold(now_ms.max(snapshot.started_ms), u64::max)
+                }
             };
             let end = start + duration.max(1);
             ends.insert(task.id.as_str(), end);
+            let group_end = group_ends.entry(task.group.as_str()).or_insert(end);
+            *group_end = (*group_end).max(end);
             (start, end)
         })
         .collect()

@@ -64,6 +64,27 @@ fn unstarted_task_without_deps_is_planned_from_now() {
     assert_eq!(spans[0], (NOW, NOW + 40_000));
 }
 
+/// A task with no dependencies of its own still waits for the groups its
+/// group comes after (the example plan's QA group).
+#[test]
+fn an_unstarted_task_is_planned_after_the_groups_its_group_waits_for() {
+    let mut snap = fixture::mid_run();
+    let last = snap
+        .tasks
+        .iter()
+        .position(|t| t.group == "GROUP_E")
+        .expect("E");
+    snap.tasks[last].dependencies.clear();
+    let spans = planned_spans(&snap, NOW, 10_000.0);
+    let d_end = (0..snap.tasks.len())
+        .filter(|&i| snap.tasks[i].group == "GROUP_D")
+        .map(|i| spans[i].1)
+        .max()
+        .expect("GROUP_D tasks");
+    assert!(d_end > NOW);
+    assert_eq!(spans[last].0, d_end);
+}
+
 #[test]
 fn fit_zoom_shows_the_whole_plan() {
     let snap = fixture::mid_run();

@@ -1,6 +1,7 @@
 //! Worker side: the shim (pane process), its wire protocol, and `switchboard report`.
 
 mod agent;
+pub mod hooks;
 mod job;
 pub mod launch;
 pub mod protocol;

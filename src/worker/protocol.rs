@@ -19,6 +19,12 @@ pub enum ReportState {
     /// Tokens and cost the agent used so far (`--input-tokens`,
     /// `--output-tokens`, `--cost-usd`); no change of state.
     Usage,
+    /// The agent is at work (a hook saw a prompt or a tool call): a question
+    /// it asked is answered.
+    Busy,
+    /// The agent's turn is over and it sits at its prompt: the task's checks
+    /// run, as when its screen goes idle.
+    Idle,
 }
 
 impl ReportState {
@@ -31,6 +37,8 @@ impl ReportState {
             ReportState::Help => "HELP",
             ReportState::Skip => "SKIP",
             ReportState::Usage => "USAGE",
+            ReportState::Busy => "BUSY",
+            ReportState::Idle => "IDLE",
         }
     }
 }
@@ -167,6 +175,30 @@ impl Usage {
             input_tokens: sum_u(self.input_tokens, more.input_tokens),
             output_tokens: sum_u(self.output_tokens, more.output_tokens),
             cost_usd: sum_f(self.cost_usd, more.cost_usd),
+        }
+    }
+
+    /// `$0.42 12.3k/678 tok`: for a table cell or a header; `-` when
+    /// nothing is known.
+    pub fn short(&self) -> String {
+        let n = |v: u64| match v {
+            0..1_000 => v.to_string(),
+            1_000..1_000_000 => format!("{:.1}k", v as f64 / 1e3),
+            _ => format!("{:.1}M", v as f64 / 1e6),
+        };
+        let mut parts = Vec::new();
+        if let Some(c) = self.cost_usd {
+            parts.push(format!("${c:.2}"));
+        }
+        if self.input_tokens.is_some() || self.output_tokens.is_some() {
+            let side = |v: Option<u64>| v.map_or("?".to_string(), n);
+            let (i, o) = (side(self.input_tokens), side(self.output_tokens));
+            parts.push(format!("{i}/{o} tok"));
+        }
+        if parts.is_empty() {
+            "-".into()
+        } else {
+            parts.join(" ")
         }
     }
 

@@ -59,7 +59,7 @@ pub fn run(args: &ReportArgs) -> ExitCode {
     }
 }
 
-fn send_report(report: &AgentReport) -> Result<(), ReportError> {
+pub(crate) fn send_report(report: &AgentReport) -> Result<(), ReportError> {
     let path = std::env::var_os(env::REPORT_SOCKET)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)

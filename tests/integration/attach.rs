@@ -6,22 +6,14 @@
 //! the engine's control-mode client is a client of the same server.
 //! Detaching (`C-b d`) brings the control room back, still live.
 
-use crate::control_room::{Screen, Terminal};
-use crate::harness::{Sandbox, bin, plan};
+use crate::harness::{Sandbox, plan};
+use crate::terminal::{Screen, Terminal};
 
 fn tasks() -> String {
     r#"  - { taskId: alpha, title: Paint the fence, group: G1, agent: { type: slow }, outputs: [{ path: alpha.txt }] }
   - { taskId: bravo, title: Mow the lawn, group: G1, agent: { type: quick }, outputs: [{ path: bravo.txt }] }
 "#
     .to_string()
-}
-
-/// The control room in `sh -c`, with the sandbox's variables and the
-/// workers on `workers`; `prelude` runs first.
-fn control_room(prelude: &str) -> String {
-    format!(
-        r#"{prelude} XDG_RUNTIME_DIR="$1" SWITCHBOARD_TMUX_SOCKET="$2" "$0"; echo EXITED $?; sleep 600"#
-    )
 }
 
 fn workers_panel(s: &Screen) -> bool {
@@ -80,13 +72,8 @@ fn quit(term: &Terminal, sb: &Sandbox) {
 #[test]
 fn outside_tmux_attach_takes_the_terminal_and_detach_gives_it_back() {
     let sb = Sandbox::new(&plan("", &tasks()));
-    let runtime = sb.runtime.to_string_lossy().into_owned();
-    let script = control_room("unset TMUX TMUX_PANE;");
-    let term = Terminal::open_running(
-        &sb,
-        "outer",
-        &["sh", "-c", &script, bin(), &runtime, &sb.tmux],
-    );
+    // A plain terminal: the window's own tmux is not switchboard's to know.
+    let term = Terminal::open_with(&sb, "outer", &["-u", "TMUX", "-u", "TMUX_PANE"]);
     run_group(&term, &sb);
 
     term.press(&["Enter"]);
@@ -96,9 +83,7 @@ fn outside_tmux_attach_takes_the_terminal_and_detach_gives_it_back() {
     term.wait("the control room back", |s| {
         workers_panel(s) && !s.contains("[switchboard alpha")
     });
-    let workers = Terminal {
-        server: sb.tmux.clone(),
-    };
+    let workers = Terminal::of_server(&sb.tmux);
     still_live(&term, &workers);
 
     // bravo merged and its session closed: Tab shows its log, D its detail.
@@ -125,13 +110,8 @@ fn outside_tmux_attach_takes_the_terminal_and_detach_gives_it_back() {
 /// by a client of it that runs in `term`'s window (what a terminal
 /// emulator would do), with the workers on `workers_socket`.
 fn inside_tmux(sb: &Sandbox, workers_socket: &str) -> (Terminal, Terminal) {
-    let runtime = sb.runtime.to_string_lossy().into_owned();
-    let script = control_room("");
-    let user = Terminal::open_running(
-        sb,
-        "user",
-        &["sh", "-c", &script, bin(), &runtime, workers_socket],
-    );
+    let socket = format!("SWITCHBOARD_TMUX_SOCKET={workers_socket}");
+    let user = Terminal::open_with(sb, "user", &[&socket]);
     // Escape goes through the client as a key of its own, at once.
     user.tmux(&["set-option", "-g", "escape-time", "0"]);
     let term = Terminal::open_running(
@@ -141,7 +121,7 @@ fn inside_tmux(sb: &Sandbox, workers_socket: &str) -> (Terminal, Terminal) {
             "sh",
             "-c",
             r#"unset TMUX; exec tmux -L "$0" attach-session -t ui"#,
-            &user.server,
+            user.server(),
         ],
     );
     (user, term)
@@ -179,9 +159,7 @@ fn inside_tmux_a_popup_shows_a_worker_of_another_server() {
     let sb = Sandbox::new(&plan("", &tasks()));
     let (_user, term) = inside_tmux(&sb, &sb.tmux);
     run_group(&term, &sb);
-    let workers = Terminal {
-        server: sb.tmux.clone(),
-    };
+    let workers = Terminal::of_server(&sb.tmux);
     popup_and_back(&term, &workers);
     still_live(&term, &workers);
     quit(&term, &sb);

@@ -64,3 +64,46 @@ fn agent_program_not_on_path_warns_but_passes() {
     assert!(stderr.contains("is not on PATH"), "{stderr}");
     assert!(text(&out.stdout).starts_with("plan OK: 1 task"));
 }
+
+/// A flag the chosen mode would ignore is refused, naming the flag and the
+/// mode (issue 12: `clean --json` printed text).
+#[test]
+fn flags_a_mode_ignores_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["clean", "--json"],
+            "--json does nothing for `switchboard clean`",
+        ),
+        (
+            &["status", "--plan", "p.yaml"],
+            "--plan does nothing for `switchboard status`",
+        ),
+        (
+            &["--with-deps"],
+            "--with-deps does nothing for the control room",
+        ),
+        (
+            &["--all", "--with-deps"],
+            "--with-deps does nothing for a headless run",
+        ),
+        (
+            &["--validate-only", "--keymap", "k.yaml"],
+            "--keymap does nothing for --validate-only",
+        ),
+        (
+            &["report", "busy", "--json"],
+            "--json does nothing for `switchboard report`",
+        ),
+    ];
+    for (args, said) in cases {
+        let out = switchboard()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run switchboard");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+}

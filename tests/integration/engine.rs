@@ -252,6 +252,34 @@ fn batch_group_waits_for_dependencies_outside_the_group() {
     assert_eq!(sb.state_of("C").as_deref(), Some("done"));
 }
 
+/// Issue 12: `--all` runs the whole plan in one go, group by group.
+#[test]
+fn all_runs_the_whole_plan_group_by_group() {
+    let tasks = [
+        task("A", "G1", "quick", "a.txt", &[]),
+        task("B", "G1", "quick", "b.txt", &[]),
+        task("C", "G2", "quick", "c.txt", &[]),
+    ]
+    .concat();
+    let sb = Sandbox::new(&plan("", &tasks));
+    let out = sb.run(&["--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let merged: Vec<String> = sb
+        .events("merged")
+        .iter()
+        .filter_map(|e| e["task"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(merged.len(), 3, "{merged:?}");
+    // C has no dependency of its own: only group G2's `after: [G1]` holds it.
+    assert_eq!(merged[2], "C", "{merged:?}");
+    sb.assert_nothing_left_now("after the run");
+    let out = sb.run(&["--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already done"), "{}", stderr(&out));
+    let out = sb.run(&["--all", "--task", "A"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
 #[test]
 fn report_wait_appears_among_json_events() {
     let tasks = task("A", "G1", "asking", "a.txt", &[]);

@@ -207,6 +207,24 @@ impl Sandbox {
         .collect()
     }
 
+    /// Ask the repository's running engine, over its socket; None when no
+    /// engine answers.
+    pub fn engine(
+        &self,
+        command: &switchboard::engine::command::Command,
+    ) -> Option<serde_json::Value> {
+        let key = switchboard::tmux::names::repo_key(&self.repo.canonicalize().ok()?);
+        let path = self.runtime.join("switchboard").join(format!("{key}.sock"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        let reply = runtime
+            .block_on(switchboard::engine::socket::call(&path, command))
+            .ok()?;
+        serde_json::to_value(reply).ok()
+    }
+
     /// Poll `cond` until it holds (hang guard 60 s).
     pub fn wait_for(&self, what: &str, cond: impl Fn(&Sandbox) -> bool) {
         let start = Instant::now();

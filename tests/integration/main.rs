@@ -1,6 +1,7 @@
 //! Integration tests: the real `switchboard` binary on fixture plans, on the
 //! example plan, and (the sim agent) in throwaway git repositories.
 
+mod agent_hooks;
 mod attach;
 mod attempt_logs;
 mod cli;
@@ -13,6 +14,9 @@ mod large_values;
 mod plan_fixtures;
 mod process_tree;
 mod readme;
+mod real_claude;
 mod reliability;
+mod scripted_model;
 mod sim_agent;
 mod supervision;
+mod terminal;

@@ -5,6 +5,7 @@ use super::Core;
 use crate::engine::effect::Effect;
 use crate::engine::error::EngineError;
 use crate::engine::event::{Event, Supervision};
+use crate::engine::preaccept::Preaccepted;
 use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::supervise::{self, Next};
 use crate::engine::tasks::{TaskIdx, Worker};
@@ -16,6 +17,8 @@ use crate::worker::secret::AttemptSecret;
 
 /// How often held merges look again whether the checkout moved away.
 const MERGE_RETRY_MS: u64 = 2_000;
+/// A merge that fails on something passing is tried this many more times.
+const MERGE_RETRIES: u32 = 5;
 
 impl Core {
     pub(super) fn start_attempt(&mut self, t: TaskIdx) {
@@ -64,6 +67,10 @@ impl Core {
         attempt: u32,
         result: Result<Spawned, EngineError>,
     ) {
+        // What was written outside the worktree is said, whatever follows.
+        if let Ok(spawned) = &result {
+            self.record_preaccepted(t, &spawned.preaccepted);
+        }
         // Stale only when this attempt's worker is gone (halted, killed,
         // restarted while spawning): the shim may well have said hello and
         // reported START before this result arrived.
@@ -112,6 +119,28 @@ impl Core {
                 AttemptOutcome::Failed,
                 false,
             ),
+        }
+    }
+
+    /// Journal each `preaccept` write (one that found the value set already
+    /// wrote nothing and says nothing), and each that could not be made.
+    fn record_preaccepted(&mut self, t: TaskIdx, done: &[Result<Preaccepted, String>]) {
+        for p in done {
+            match p {
+                Ok(p) if p.written => {
+                    let event = Event::Preaccepted {
+                        skips: p.skips.clone(),
+                        file: p.file.display().to_string(),
+                        setting: p.setting.clone(),
+                    };
+                    self.record_task(t, event);
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    let message = format!("{why}; the dialog will wait for a person");
+                    self.record_task(t, Event::Warning { message });
+                }
+            }
         }
     }
 
@@ -200,6 +229,8 @@ impl Core {
     pub(super) fn turn_finished(&mut self, t: TaskIdx) {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.turn_done = true;
+            // Its next turn must show busy again before idle counts.
+            w.screen.busy_seen = false;
         }
         self.record_task(t, Event::TurnFinished);
         self.begin_validation(t);
@@ -212,10 +243,7 @@ impl Core {
         let Some(w) = self.tasks[t].worker.as_mut() else {
             return false;
         };
-        let Some(pane) = w.pane_id.clone() else {
-            return false;
-        };
-        if !w.turn_done || w.exit.is_some() || w.nudges >= max {
+        if w.pane_id.is_none() || !w.turn_done || w.exit.is_some() || w.nudges >= max {
             return false;
         }
         w.turn_done = false;
@@ -227,7 +255,7 @@ impl Core {
             "The check `{}` failed: {detail}. Fix it, commit your work, and say when you are done.",
             bad.check
         );
-        self.effect(Effect::SendLine { pane, text });
+        self.type_into(t, text);
         let check = bad.check.clone();
         self.record_task(t, Event::Nudged { nudge, check });
         let why = format!("checks failed; the agent was told (nudge {nudge} of {max})");
@@ -249,7 +277,13 @@ impl Core {
                 },
             );
         }
+        let by_hand = std::mem::take(&mut self.tasks[t].rechecking);
         if let Some(bad) = results.iter().find(|r| !r.ok) {
+            if by_hand {
+                let reason = format!("checks failed again: {} ({})", bad.check, bad.detail);
+                self.set_state(t, TaskState::Failed, Some(reason));
+                return;
+            }
             if self.nudge(t, bad) {
                 return;
             }
@@ -331,6 +365,18 @@ impl Core {
                     );
                     self.set_state(t, TaskState::MergeHeld, Some(reason));
                 }
+                self.merge_retry_ms = Some(self.now() + MERGE_RETRY_MS);
+            }
+            Err(EngineError::Git(e))
+                if e.is_passing() && self.tasks[t].merge_retries < MERGE_RETRIES =>
+            {
+                self.tasks[t].merge_retries += 1;
+                let reason = format!(
+                    "merge held: {e}; trying again in {} s ({} of {MERGE_RETRIES})",
+                    MERGE_RETRY_MS / 1000,
+                    self.tasks[t].merge_retries
+                );
+                self.set_state(t, TaskState::MergeHeld, Some(reason));
                 self.merge_retry_ms = Some(self.now() + MERGE_RETRY_MS);
             }
             Err(e) => {

@@ -1,5 +1,5 @@
-//! What a person asks for: spawn, run a group, kill, restart, read a pane,
-//! and the halt cascade with its resume.
+//! What a person asks for: spawn, run a group or the plan, kill, restart, read a pane,
+//! type into one, and the halt cascade with its resume.
 
 use super::Core;
 use crate::engine::command::Reply;
@@ -12,6 +12,10 @@ use crate::engine::tasks::TaskIdx;
 use crate::worker::protocol::EngineMessage;
 use tokio::sync::oneshot;
 
+/// The longest line a person may type into a pane at once (a paste of a
+/// paragraph fits; tmux takes much more).
+const MAX_TYPED_BYTES: usize = 16 * 1024;
+
 impl Core {
     fn find(&self, task: &str) -> Result<TaskIdx, Reply> {
         self.plan
@@ -22,7 +26,7 @@ impl Core {
             })
     }
 
-    fn open_dispatch(&mut self) {
+    pub(super) fn open_dispatch(&mut self) {
         if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) {
             self.phase = RunPhase::Running;
         }
@@ -37,7 +41,7 @@ impl Core {
     /// `t` runs again: tasks skipped because of it (directly or through other
     /// skipped tasks) go back to pending. Any other dead end they still have
     /// skips them again, with its own reason.
-    fn revive_dependents(&mut self, t: TaskIdx) {
+    pub(super) fn revive_dependents(&mut self, t: TaskIdx) {
         let mut todo = vec![t];
         while let Some(x) = todo.pop() {
             let dependents: Vec<TaskIdx> = self
@@ -163,6 +167,36 @@ impl Core {
         Reply::Ok
     }
 
+    /// Every task that is not done, running or stopped by hand: the whole
+    /// plan, which the scheduler runs in group order as dependencies merge.
+    /// Tasks skipped earlier get another chance, as with a group run.
+    pub(super) fn run_all(&mut self) -> Reply {
+        let mut chosen = 0;
+        for t in self.tasks.indices() {
+            match self.tasks[t].state() {
+                TaskState::Skipped => {
+                    let why = "the whole plan run again".to_string();
+                    self.set_state(t, TaskState::Pending, Some(why));
+                }
+                TaskState::Pending | TaskState::Halted => {}
+                _ => continue,
+            }
+            self.tasks[t].selected = true;
+            chosen += 1;
+        }
+        if chosen == 0 {
+            return Reply::Error {
+                message: "nothing to run: every task is done, running or stopped by hand".into(),
+            };
+        }
+        self.record(crate::engine::event::Entry::new(
+            Event::PlanRun { tasks: chosen },
+            self.now(),
+        ));
+        self.open_dispatch();
+        Reply::Ok
+    }
+
     pub(super) fn kill(&mut self, task: &str, keep_dependents: bool) -> Reply {
         let t = match self.find(task) {
             Ok(t) => t,
@@ -272,6 +306,45 @@ impl Core {
                 });
             }
         }
+    }
+
+    /// A person's line for a running agent: typed into its pane and
+    /// submitted as its profile says, through the control connection, and
+    /// journaled. One line only: a line
+    /// break would press Enter early, and a control character is a key.
+    pub(super) fn type_line(&mut self, task: &str, text: String) -> Reply {
+        let t = match self.find(task) {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        if text.chars().any(char::is_control) {
+            return Reply::Error {
+                message: "one line of text, without control characters".into(),
+            };
+        }
+        if text.len() > MAX_TYPED_BYTES {
+            return Reply::Error {
+                message: format!("at most {MAX_TYPED_BYTES} bytes at a time"),
+            };
+        }
+        let state = self.tasks[t].state();
+        let has_pane = self.tasks[t]
+            .worker
+            .as_ref()
+            .filter(|w| w.exit.is_none() && state.is_active())
+            .is_some_and(|w| w.pane_id.is_some());
+        if !has_pane {
+            return Reply::Error {
+                message: format!(
+                    "{task} has no running agent to type to ({})",
+                    state.as_str()
+                ),
+            };
+        }
+        // Submitted the way its profile says (gemini's Enter comes apart).
+        self.type_into(t, text.clone());
+        self.record_task(t, Event::Typed { text });
+        Reply::Ok
     }
 
     /// The halt cascade: stop dispatching, tell every shim at once; the

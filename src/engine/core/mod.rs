@@ -10,6 +10,8 @@
 
 mod attempt;
 mod commands;
+mod recovery;
+mod screen;
 mod shims;
 mod time;
 mod watch;
@@ -272,6 +274,7 @@ impl Core {
                 results,
             } => self.on_validated(task, attempt, results),
             Input::Merged { task, result } => self.on_merged(task, result),
+            Input::Rebased { task, result } => self.on_rebased(task, result),
             Input::Removed { task, result } => {
                 if let Err(e) = result {
                     self.warn(Some(task), format!("worktree kept: {e}"));
@@ -341,15 +344,20 @@ impl Core {
             Command::Resume => self.resume(),
             Command::Spawn { task, force } => self.spawn_now(&task, force),
             Command::RunGroup { group } => self.run_group(&group),
+            Command::RunAll => self.run_all(),
             Command::Kill {
                 task,
                 keep_dependents,
             } => self.kill(&task, keep_dependents),
             Command::Restart { task } => self.restart(&task),
+            Command::Recheck { task } => self.recheck(&task),
+            Command::RebaseMerge { task } => self.rebase_merge(&task),
+            Command::MarkDone { task, reason } => self.mark_done(&task, &reason),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
             Command::TaskDetail { task, log_lines } => {
                 return self.task_detail(&task, log_lines, reply);
             }
+            Command::Type { task, text } => self.type_line(&task, text),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);
                 // Already halted: nothing is left to stop, no second report.

@@ -6,7 +6,7 @@ use crate::engine::effect::Effect;
 use crate::engine::event::{Entry, Event};
 use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::socket::{ConnId, SocketEvent};
-use crate::engine::tasks::{TaskIdx, Worker};
+use crate::engine::tasks::{AgentSaid, TaskIdx, Worker};
 use crate::worker::protocol::{EngineMessage, ReportState, ShimMessage};
 use crate::worker::secret::AttemptSecret;
 
@@ -160,6 +160,9 @@ impl Core {
         run.fallbacks_used = chain.iter().position(|f| *f == profile).unwrap_or(0) as u32;
         let mut worker = Worker::new(attempt, now);
         worker.waiting = question.is_some();
+        // The earlier engine typed its `typePrompt` (the agent is past its
+        // first idle prompt): never twice.
+        worker.screen.prompt_typed = true;
         // Its clock runs from when the earlier engine started it.
         let started = last
             .filter(|s| s.attempt == attempt)
@@ -279,21 +282,39 @@ impl Core {
     }
 
     fn on_report(&mut self, t: TaskIdx, state: ReportState, message: Option<String>) {
-        self.record_task(
-            t,
-            Event::Report {
-                state,
-                message: message.clone(),
-            },
-        );
+        let said = match state {
+            ReportState::Busy => Some(AgentSaid::Working),
+            ReportState::Wait | ReportState::Help => {
+                Some(AgentSaid::Waiting(message.clone().unwrap_or_default()))
+            }
+            ReportState::Idle => Some(AgentSaid::Idle),
+            _ => None,
+        };
+        // Hooks say `busy` on every prompt and tool call: the journal hears
+        // it when the agent's state changes.
+        let before = self.tasks[t].worker.as_ref().and_then(|w| w.said.clone());
+        if state != ReportState::Busy || before != said {
+            self.record_task(
+                t,
+                Event::Report {
+                    state,
+                    message: message.clone(),
+                },
+            );
+        }
+        let task_state = self.tasks[t].state();
         if !matches!(
-            self.tasks[t].state(),
+            task_state,
             TaskState::Running | TaskState::Waiting | TaskState::Assigned
         ) {
             return;
         }
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.waiting = matches!(state, ReportState::Wait | ReportState::Help);
+            if said.is_some() {
+                self.dirty = true;
+                w.said = said;
+            }
         }
         let said = |what: &str| {
             let m = message
@@ -317,6 +338,29 @@ impl Core {
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Skipped, Some(said("SKIP")));
             }
+            ReportState::Busy => {
+                if task_state == TaskState::Waiting {
+                    let reason = "the agent is at work again".to_string();
+                    self.set_state(t, TaskState::Running, Some(reason));
+                }
+            }
+            // A headless agent's turn is its life: its exit ends it.
+            ReportState::Idle if !self.is_headless(t) => {
+                let alive = self.tasks[t]
+                    .worker
+                    .as_ref()
+                    .is_some_and(|w| w.exit.is_none());
+                if alive && task_state != TaskState::Assigned {
+                    self.turn_finished(t);
+                }
+            }
+            ReportState::Idle => {}
         }
+    }
+
+    /// The task's profile runs its agent headless (`mode: headless`).
+    fn is_headless(&self, t: TaskIdx) -> bool {
+        let profile = self.plan.plan.agents.get(self.tasks[t].profile());
+        profile.and_then(|a| a.mode.as_deref()) == Some("headless")
     }
 }

@@ -10,7 +10,7 @@ const QUESTION_QUIET_MS: i64 = 2_000;
 /// finished its turn.
 const TURN_QUIET_MS: i64 = 1_500;
 use crate::engine::early_warning::{Other, SCAN_EVERY_MS, ScanRequest, ScanResult};
-use crate::engine::effect::Effect;
+use crate::engine::effect::{Effect, TAIL_LINES};
 use crate::engine::event::Event;
 use crate::engine::prompts::{self, PromptChange};
 use crate::engine::snapshot::{Light, RunPhase, TaskState};
@@ -82,6 +82,7 @@ impl Core {
         let mut changed = Vec::new();
         let mut questions = Vec::new();
         let mut turns = Vec::new();
+        let mut titles = Vec::new();
         for t in self.tasks.indices() {
             let run = &mut self.tasks[t];
             let state = run.state();
@@ -108,14 +109,15 @@ impl Core {
                         stalls.push((t, stalled));
                     }
                     if silent_ms >= TURN_QUIET_MS
-                        && w.busy_on_screen
-                        && w.idle_on_screen
+                        && w.screen.busy_seen
+                        && w.screen.is_idle()
                         && w.exit.is_none()
                         && state == TaskState::Running
                     {
-                        w.busy_on_screen = false;
+                        w.screen.busy_seen = false;
                         turns.push(t);
                     }
+                    titles.push((t, info.title.clone()));
                     if silent_ms >= QUESTION_QUIET_MS
                         && !w.asked_on_screen
                         && w.exit.is_none()
@@ -168,19 +170,27 @@ impl Core {
                 self.set_state(t, TaskState::Waiting, Some(format!("asks: {question}")));
             }
         }
+        // Titles come with every poll; a screen's rules also act on time
+        // passing (a dialog answered that did not go away).
+        for (t, title) in titles {
+            self.read_agent_screen(t, None, Some(&title), None);
+        }
+        self.send_due_enters();
         if !changed.is_empty() {
             self.early.stirred = true;
             self.effect(Effect::CaptureTails { panes: changed });
         }
     }
 
-    /// The bottom lines of changed panes: each worker's last line, and its
-    /// profile's prompt rules.
-    pub(super) fn on_tails(&mut self, tails: HashMap<String, Vec<String>>) {
-        for (pane, tail) in tails {
+    /// The screens of changed panes: each worker's last line, its
+    /// profile's prompt rules (on the last lines), its screen rules (on the
+    /// whole screen), and any question on it.
+    pub(super) fn on_tails(&mut self, screens: HashMap<String, Vec<String>>) {
+        for (pane, screen) in screens {
             let Some(t) = self.tasks.by_pane(&pane) else {
                 continue;
             };
+            let tail = screen[screen.len().saturating_sub(TAIL_LINES)..].to_vec();
             if let Some(line) = prompts::last_output(&tail)
                 && self.tasks[t].pane_line.as_deref() != Some(line)
             {
@@ -189,41 +199,9 @@ impl Core {
                 self.dirty = true;
             }
             let ruled = self.apply_prompt_rules(t, &tail);
-            self.read_screen_question(t, &tail, ruled);
-            self.read_agent_screen(t, &tail);
+            let known = self.read_agent_screen(t, Some(screen), None, Some(ruled));
+            self.read_screen_question(t, &tail, ruled || known);
         }
-    }
-
-    /// An interactive agent's screen against its profile's `screen` rules:
-    /// working, or idle at its prompt.
-    fn read_agent_screen(&mut self, t: TaskIdx, tail: &[String]) {
-        let plan = self.plan.clone();
-        let Some(rules) = plan
-            .plan
-            .agents
-            .get(self.tasks[t].profile())
-            .map(|a| &a.screen)
-            .filter(|r| !r.is_empty())
-        else {
-            return;
-        };
-        let Some(w) = self.tasks[t].worker.as_mut() else {
-            return;
-        };
-        let shows = |marks: &[String]| {
-            marks
-                .iter()
-                .any(|m| !m.is_empty() && tail.iter().any(|l| l.contains(m.as_str())))
-        };
-        let busy = shows(&rules.busy);
-        let idle = !busy && shows(&rules.idle);
-        if busy {
-            w.busy_on_screen = true;
-        }
-        if idle != w.idle_on_screen || busy {
-            self.dirty = true;
-        }
-        w.idle_on_screen = idle;
     }
 
     /// Any command's question, with no rule for it: remembered here, and
@@ -280,9 +258,9 @@ impl Core {
         let Some(w) = self.tasks[t].worker.as_mut() else {
             return false;
         };
-        let Some(pane) = w.pane_id.clone() else {
+        if w.pane_id.is_none() {
             return false;
-        };
+        }
         let found = prompts::matching(rules, tail);
         let line = found.map_or("", |(_, line, _)| line).to_string();
         match w.prompt.step(found) {
@@ -290,10 +268,7 @@ impl Core {
                 let rule = &rules[i];
                 let pattern = rule.pattern.clone();
                 if let Some(answer) = rule.send.clone() {
-                    self.effect(Effect::SendLine {
-                        pane,
-                        text: answer.clone(),
-                    });
+                    self.type_into(t, answer.clone());
                     let event = Event::PromptAnswered {
                         pattern,
                         line,

@@ -6,7 +6,7 @@ use crate::engine::command::{Command, Reply};
 use crate::engine::effect::Effect;
 use crate::engine::event::Event;
 use crate::engine::fixture::{Call, Fixture};
-use crate::engine::snapshot::{AttemptOutcome, Light, TaskState};
+use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ReportState};
 
@@ -236,6 +236,96 @@ fn a_waiting_prompt_and_its_answer() {
     assert_eq!(answers(&fx), 1);
 }
 
+/// Issue 12: "run the whole plan" selects every task not done; the
+/// scheduler starts them group by group, as their dependencies merge.
+#[test]
+fn the_whole_plan_runs_in_group_order() {
+    let mut fx = Fixture::new(PLAN, &[]);
+    assert_eq!(fx.snapshot().phase, RunPhase::Idle);
+    assert_eq!(fx.request(Command::RunAll), Reply::Ok);
+    assert!(
+        fx.run_events()
+            .iter()
+            .any(|e| matches!(e, Event::PlanRun { tasks: 3 }))
+    );
+    assert!(fx.state("T1").is_active() && fx.state("T2").is_active());
+    assert_eq!(fx.state("T3"), TaskState::Pending, "group B waits for A");
+    fx.run_through("T1");
+    fx.run_through("T2");
+    assert_eq!(merges(&fx), ["T1", "T2"]);
+    assert!(fx.state("T3").is_active());
+    let Reply::Error { message } = fx.request(Command::RunAll) else {
+        panic!("nothing left to select");
+    };
+    assert!(message.starts_with("nothing to run"), "{message}");
+    fx.run_through("T3");
+    assert_eq!(fx.snapshot().phase, RunPhase::Finished);
+}
+
+/// Issue 12: the composer's line goes to the worker's pane with Enter, and
+/// the journal keeps it; a task without a running agent, or a line with a
+/// line break in it, is refused and nothing is typed.
+#[test]
+fn a_person_s_line_is_typed_into_the_pane_and_journaled() {
+    let mut fx = Fixture::new(PLAN, &["T1"]);
+    let typed = |fx: &Fixture| -> Vec<(String, String, bool)> {
+        fx.os
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::SendText { pane, text, enter } => Some((pane, text, enter)),
+                _ => None,
+            })
+            .collect()
+    };
+    let say = |task: &str, text: &str| Command::Type {
+        task: task.into(),
+        text: text.into(),
+    };
+    fx.hello("T1", 1);
+    fx.report("T1", ReportState::Wait, Some("which database?"));
+    assert_eq!(fx.state("T1"), TaskState::Waiting);
+    let pane = fx.snapshot_task("T1").pane_id.expect("a pane");
+
+    assert_eq!(fx.request(say("T1", "postgres, ünïcode ✓")), Reply::Ok);
+    assert_eq!(
+        typed(&fx),
+        [(pane, "postgres, ünïcode ✓".to_string(), true)],
+        "with its Enter"
+    );
+    assert!(
+        fx.events("T1")
+            .iter()
+            .any(|e| matches!(e, Event::Typed { text } if text == "postgres, ünïcode ✓"))
+    );
+    let entry = fx
+        .journal
+        .iter()
+        .find(|e| matches!(e.event, Event::Typed { .. }))
+        .expect("journaled");
+    assert_eq!(
+        (entry.task.as_deref(), entry.attempt),
+        (Some("T1"), Some(1))
+    );
+
+    for refused in [
+        say("T1", "two\nlines"),
+        say("T1", "\x1b[A"),
+        say("T2", "hi"),
+    ] {
+        assert!(
+            matches!(fx.request(refused.clone()), Reply::Error { .. }),
+            "{refused:?}"
+        );
+    }
+    fx.exit("T1", 0);
+    let Reply::Error { message } = fx.request(say("T1", "too late")) else {
+        panic!("a finished agent is not typed to");
+    };
+    assert!(message.contains("no running agent"), "{message}");
+    assert_eq!(typed(&fx).len(), 1);
+}
+
 /// Regression: an agent waiting for an answer is silent on purpose, not STALLED.
 #[test]
 fn a_waiting_agent_is_not_stalled() {
@@ -459,4 +549,73 @@ fn reported_usage_is_summed_and_silence_is_unknown() {
     assert_eq!(usage.output_tokens, None, "unknown stays unknown");
     assert_eq!(fx.snapshot_task("T2").usage, None);
     assert!(usage.describe().starts_with("$0.75"));
+}
+
+#[test]
+fn preaccept_writes_are_journaled_and_a_failed_one_warns() {
+    use crate::engine::preaccept::Preaccepted;
+    let mut fx = Fixture::new(PLAN, &[]);
+    fx.os.preaccepted.lock().unwrap().insert(
+        "T1".into(),
+        vec![
+            Ok(Preaccepted {
+                skips: "the trust question".into(),
+                file: "/h/.claude.json".into(),
+                setting: r#"projects["/w"].hasTrustDialogAccepted = true"#.into(),
+                written: true,
+            }),
+            Ok(Preaccepted {
+                skips: "another question".into(),
+                file: "/h/.claude.json".into(),
+                setting: "x = 1".into(),
+                written: false,
+            }),
+            Err(
+                "could not pre-accept the trust question: /h/.claude.json is not a JSON object"
+                    .into(),
+            ),
+        ],
+    );
+    fx.request(Command::Spawn {
+        task: "T1".into(),
+        force: true,
+    });
+    let events = fx.events("T1");
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Preaccepted { setting, file, .. } => Some(format!("{setting} in {file}")),
+            Event::Warning { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            r#"projects["/w"].hasTrustDialogAccepted = true in /h/.claude.json"#,
+            "could not pre-accept the trust question: /h/.claude.json is not a JSON object; the dialog will wait for a person",
+        ],
+        "a value found set already wrote nothing and is not journaled"
+    );
+    let spawned_at = events
+        .iter()
+        .position(|e| matches!(e, Event::Spawned { .. }))
+        .expect("spawned");
+    let said_at = events
+        .iter()
+        .position(|e| matches!(e, Event::Preaccepted { .. }))
+        .expect("preaccepted");
+    assert!(said_at < spawned_at, "said before the session is journaled");
+    let line = fx
+        .snapshot()
+        .log_tail
+        .iter()
+        .find(|l| l.text.contains("pre-accepted"))
+        .map(|l| l.text.clone());
+    assert_eq!(
+        line.as_deref(),
+        Some(
+            r#"T1 pre-accepted the trust question: set projects["/w"].hasTrustDialogAccepted = true in /h/.claude.json"#
+        )
+    );
 }

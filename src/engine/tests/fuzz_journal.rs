@@ -65,6 +65,7 @@ fn templates() -> Vec<Value> {
             prerequisites: "-".into(),
             blocked_by: "-".into(),
         },
+        Event::PlanRun { tasks: 3 },
         Event::Warning {
             message: "w".into(),
         },
@@ -83,6 +84,14 @@ fn templates() -> Vec<Value> {
             cost_usd: Some(0.05),
         }),
         Event::TurnFinished,
+        Event::Typed {
+            text: "use postgres".into(),
+        },
+        Event::Preaccepted {
+            skips: "a question".into(),
+            file: "/home/.agent.json".into(),
+            setting: "projects[\"/w\"].trusted = true".into(),
+        },
         Event::Nudged {
             nudge: 1,
             check: "npm test".into(),

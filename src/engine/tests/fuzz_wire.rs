@@ -78,6 +78,7 @@ fn templates() -> Vec<Value> {
             force: true,
         },
         Command::RunGroup { group: "A".into() },
+        Command::RunAll,
         Command::Kill {
             task: "T1".into(),
             keep_dependents: false,
@@ -93,6 +94,10 @@ fn templates() -> Vec<Value> {
         Command::TaskDetail {
             task: "T1".into(),
             log_lines: 20,
+        },
+        Command::Type {
+            task: "T1".into(),
+            text: "yes".into(),
         },
         Command::Shutdown { halt: false },
     ];
@@ -405,6 +410,7 @@ fn command() -> impl Strategy<Value = Command> {
         (task_name(), any::<bool>()).prop_map(|(task, force)| Command::Spawn { task, force }),
         prop_oneof![Just("A".to_string()), Just("B".to_string()), hostile_text()]
             .prop_map(|group| Command::RunGroup { group }),
+        Just(Command::RunAll),
         (task_name(), any::<bool>()).prop_map(|(task, keep_dependents)| Command::Kill {
             task,
             keep_dependents
@@ -417,6 +423,7 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(task, lines)| Command::PaneTail { task, lines }),
         (task_name(), number(vec![0u32, 1, 50, u32::MAX]))
             .prop_map(|(task, log_lines)| Command::TaskDetail { task, log_lines }),
+        (task_name(), hostile_text()).prop_map(|(task, text)| Command::Type { task, text }),
         any::<bool>().prop_map(|halt| Command::Shutdown { halt }),
     ]
 }

@@ -1,7 +1,9 @@
 //! The engine's behaviour through the fixture: fake tmux, git, processes and
 //! clock, so each test runs in milliseconds and pins its races.
 
+mod agent_hooks;
 mod attempts;
+mod by_hand;
 mod fuzz_journal;
 mod fuzz_run;
 mod fuzz_wire;
@@ -10,6 +12,7 @@ mod hellos;
 mod lights;
 mod recovery;
 mod restarts;
+mod screens;
 
 use super::fixture::{Call, Fixture};
 use super::snapshot::TaskState;

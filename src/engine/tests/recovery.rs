@@ -104,6 +104,44 @@ fn a_checked_out_integration_branch_holds_merges_until_it_moves() {
     assert_eq!(merges(&fx), ["T1", "T1", "T1"]);
 }
 
+/// The soak benchmark's failure: a ref lock left by another git process
+/// (an agent's detached `git gc`) failed a validated task's merge for good.
+/// Something passing is tried again; a lock that stays fails the task.
+#[test]
+fn a_merge_that_meets_a_ref_lock_is_tried_again() {
+    let locked = || {
+        Err(GitError::Command {
+            cmd: "git update-ref".into(),
+            status: Some(128),
+            stderr: "fatal: cannot lock ref 'refs/heads/switchboard/integration': Unable to create '.git/refs/heads/switchboard/integration.lock': File exists.".into(),
+        })
+    };
+    let mut fx = Fixture::new(PLAN, &["T1", "T2"]);
+    fx.os.script_merge_error("T1", locked());
+    fx.run_through("T1");
+    let t1 = fx.snapshot_task("T1");
+    assert_eq!(t1.state, TaskState::MergeHeld);
+    assert!(
+        t1.message
+            .unwrap_or_default()
+            .contains("trying again in 2 s (1 of 5)")
+    );
+    fx.advance(2000);
+    assert_eq!(fx.state("T1"), TaskState::Done);
+    // A lock that never goes: five more tries, then failed, with the reason.
+    for _ in 0..6 {
+        fx.os.script_merge_error("T2", locked());
+    }
+    fx.run_through("T2");
+    for _ in 0..5 {
+        fx.advance(2000);
+    }
+    let t2 = fx.snapshot_task("T2");
+    assert_eq!(t2.state, TaskState::Failed);
+    assert!(t2.message.unwrap_or_default().contains("cannot lock ref"));
+    assert_eq!(merges(&fx).iter().filter(|t| *t == "T2").count(), 6);
+}
+
 #[test]
 fn a_halted_headless_run_ends_as_interrupted() {
     let mut fx = Fixture::start(

@@ -3,5 +3,7 @@
 mod changes;
 mod kit;
 mod merge;
+mod rebase;
 mod repo;
+mod review;
 mod worktree;

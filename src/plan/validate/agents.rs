@@ -1,5 +1,6 @@
 //! Agent profiles: safe names, a command, fallbacks to other known profiles,
-//! and (a warning only) a program that can be found.
+//! settings to pre-accept that their preset can write, and (a warning only)
+//! a program that can be found.
 
 use super::Report;
 use crate::plan::checks::{did_you_mean, id_problem, program_found, program_of, timeout_problem};
@@ -41,6 +42,27 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
         if profile.command.trim().is_empty() {
             report.error(format!("agent profile '{name}' has an empty command"), pos);
         }
+        // The prompt is typed when the screen first reads idle: a profile
+        // that cannot read idle would never get it.
+        if profile.type_prompt.is_some()
+            && profile.screen.idle.is_empty()
+            && profile.screen.title_idle.is_none()
+        {
+            let at = report.key_at(pos, "typePrompt");
+            report.error(
+                format!(
+                    "agent profile '{name}': typePrompt is typed once its screen reads idle; \
+                     give it `screen: {{idle: [...]}}`"
+                ),
+                at,
+            );
+        }
+        if let Err(whys) = crate::plan::presets::preaccept_edits(profile) {
+            let at = report.key_at(pos, "preaccept");
+            for why in whys {
+                report.error(format!("agent profile '{name}': {why}"), at);
+            }
+        }
         if let Some(why) = profile.timeout_minutes.and_then(timeout_problem) {
             let at = report.key_at(pos, "timeoutMinutes");
             report.error(format!("agent profile '{name}': timeoutMinutes {why}"), at);
@@ -71,6 +93,55 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
 
 #[cfg(test)]
 mod tests {
+    fn errors_of(agent: &str) -> Vec<String> {
+        let yaml = format!(
+            "agents:\n  a:\n{agent}\
+             groups:\n  - id: G\n\
+             tasks:\n  - {{taskId: T1, title: One, group: G, agent: {{type: a}}}}\n"
+        );
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        match super::super::validate("t.yaml", &yaml, plan) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags
+                .iter()
+                .map(|d| d.to_string())
+                .filter(|d| !d.contains(": warning: "))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn preaccept_names_what_the_preset_can_write() {
+        assert_eq!(
+            errors_of("    preset: claude\n    preaccept: [trust]\n"),
+            Vec::<String>::new()
+        );
+        let typo = errors_of("    preset: claude\n    preaccept: [trsut, api_key]\n");
+        assert!(
+            typo.len() == 2
+                && typo[0].contains("t.yaml:4:5: agent profile 'a': unknown preaccept 'trsut' (did you mean 'trust'?); claude can pre-accept: trust")
+                && typo[1].contains("preaccept 'api_key': switchboard does not write"),
+            "{typo:?}"
+        );
+        let described = errors_of("    preset: claude\n    preaccept: [api_key]\n");
+        assert!(
+            described.len() == 1
+                && described[0].contains("switchboard does not write this claude setting")
+                && described[0].contains("claude can pre-accept: trust"),
+            "{described:?}"
+        );
+        let none = errors_of("    preset: aider\n    preaccept: [trust]\n");
+        assert!(
+            none.len() == 1 && none[0].contains("switchboard can pre-accept nothing for aider"),
+            "{none:?}"
+        );
+        let bare = errors_of("    command: claude\n    preaccept: [trust]\n");
+        assert!(
+            bare.len() == 1 && bare[0].contains("preaccept needs a preset"),
+            "{bare:?}"
+        );
+    }
+
     #[test]
     fn a_shell_snippet_is_not_a_missing_program() {
         let yaml = "agents:\n  loop:\n    command: \"for i in 1 2; do sleep 1; done\"\n\
@@ -79,5 +150,27 @@ mod tests {
         let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
         let (_, warnings) = super::super::validate("t.yaml", yaml, plan).expect("valid");
         assert_eq!(warnings, vec![]);
+    }
+
+    #[test]
+    fn a_typed_prompt_needs_an_idle_screen() {
+        let yaml = "agents:\n  chat:\n    command: \"true\"\n    typePrompt: go\n\
+                    groups:\n  - id: G\n\
+                    tasks:\n  - {taskId: T1, title: One, group: G, agent: {type: chat}}\n";
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        let errors = super::super::validate("t.yaml", yaml, plan).unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("typePrompt is typed once its screen reads idle"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].line, Some(4));
+        let yaml = yaml.replace(
+            "typePrompt: go",
+            "typePrompt: go\n    screen: {idle: ['> ']}",
+        );
+        let plan = crate::plan::load::parse("t.yaml", yaml.as_bytes()).expect("parses");
+        assert!(super::super::validate("t.yaml", &yaml, plan).is_ok());
     }
 }

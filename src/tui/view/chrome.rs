@@ -71,6 +71,18 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("elapsed ", theme.dim()),
         Span::raw(elapsed),
     ]);
+    // What the agents reported spending, when any did and it fits.
+    let sum = snap.usage_total();
+    if sum.reported > 0 {
+        let mut spent = sum.total.short();
+        if sum.not_reported > 0 {
+            spent.push_str(&format!(" (+{} not reported)", sum.not_reported));
+        }
+        let wide = first.iter().map(Span::width).sum::<usize>() + spent.len() + 9;
+        if wide <= usize::from(area.width) {
+            first.extend([sep(), Span::styled("usage ", theme.dim()), Span::raw(spent)]);
+        }
+    }
     // A private tmux server: what `tmux -L` needs to reach the workers by hand.
     if let Some(socket) = &snap.tmux_socket {
         let wide = first.iter().map(Span::width).sum::<usize>() + socket.len() + 12;
@@ -85,6 +97,13 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
     // Narrow screens: the clock speaks for itself without its label.
     if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width) {
         first.retain(|s| s.content != "elapsed ");
+    }
+    // Narrower still: the run state and clock matter more than the branch.
+    if first.iter().map(Span::width).sum::<usize>() > usize::from(area.width)
+        && let Some(at) = first.iter().position(|s| s.content == "branch ")
+    {
+        // The label, the name and the separator after them.
+        first.drain(at..(at + 3).min(first.len()));
     }
     Line::from(first).render(Rect { height: 1, ..area }, buf);
 
@@ -130,7 +149,7 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// The hints of normal mode, in the order they are dropped last to first
 /// when the footer is too narrow (help and quit always stay).
-const HINTS: [(Action, &str); 14] = [
+const HINTS: [(Action, &str); 16] = [
     (Action::Help, "help"),
     (Action::Quit, "quit"),
     (Action::Attach, "attach"),
@@ -140,6 +159,8 @@ const HINTS: [(Action, &str); 14] = [
     (Action::Restart, "restart"),
     (Action::Halt, "halt"),
     (Action::Resume, "resume"),
+    (Action::Diff, "diff"),
+    (Action::Compose, "type"),
     (Action::Filter, "filter"),
     (Action::NextAttention, "next !"),
     (Action::ToggleLog, "log/pane"),
@@ -165,6 +186,21 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Overlay::Confirm(_)) => pairs(&[("y", "yes"), ("n/Esc", "no")]),
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
         Some(Overlay::Detail(_)) => pairs(&[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")]),
+        Some(Overlay::Diff(_)) => {
+            let shell = app.keymap.first(Action::Shell).unwrap_or_default();
+            let mut hints = pairs(&[("j/k", "move"), ("e", "edit")]);
+            hints.push((shell, "shell".into()));
+            hints.extend(pairs(&[
+                ("Esc", "close"),
+                ("[/]", "file"),
+                ("g/G", "top/end"),
+                ("PgUp/PgDn", "page"),
+                ("r", "reload"),
+            ]));
+            hints
+        }
+        // The composer draws its own line over the footer.
+        Some(Overlay::Compose(_)) => Vec::new(),
         None if app.filter_editing => {
             spans.push(Span::styled(" /", theme.bold()));
             spans.push(Span::raw(app.filter.clone()));

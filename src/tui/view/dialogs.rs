@@ -17,6 +17,8 @@ pub fn render(app: &App, overlay: &Overlay, area: Rect, buf: &mut Buffer) {
         Overlay::Confirm(confirm) => question(app, confirm, area, buf),
         Overlay::HaltReport(report) => halt_report(app, report, area, buf),
         Overlay::Detail(view) => super::detail::render(app, view, area, buf),
+        Overlay::Diff(view) => super::diff::render(app, view, area, buf),
+        Overlay::Compose(composer) => super::composer::render(app, composer, area, buf),
     }
 }
 
@@ -34,8 +36,9 @@ fn dialog(area: Rect, width: u16, height: u16, buf: &mut Buffer) -> Rect {
 const GAP: usize = 2;
 
 /// Keys the help lists besides the keymap's: fixed dialog answers and mouse.
-const FIXED: [(&str, &str); 4] = [
+const FIXED: [(&str, &str); 5] = [
     ("y / n", "answer a question"),
+    ("e", "in a diff: edit the file"),
     ("l / h", "quit: leave running / halt"),
     ("click", "select a worker"),
     ("wheel", "scroll workers or the log"),
@@ -54,13 +57,13 @@ fn help(app: &App, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(20);
 
-    // One column if it fits the height, otherwise two side by side.
-    let room = area.height.saturating_sub(4).max(1);
-    let columns: usize = if entries.len() <= usize::from(room) {
-        1
-    } else {
-        2
-    };
+    // One column if it fits the height, otherwise two side by side; on a
+    // short screen without the blank lines inside the border, then three.
+    let height = usize::from(area.height);
+    let (columns, pad) = [(1, 1), (2, 1), (2, 0), (3, 0)]
+        .into_iter()
+        .find(|&(c, pad)| entries.len().div_ceil(c) + 2 + 2 * pad <= height)
+        .unwrap_or((3, 0));
     let per_column = entries.len().div_ceil(columns);
     let chunks: Vec<&[(String, &str)]> = entries.chunks(per_column).collect();
     // Each column's keys are as wide as its own widest key.
@@ -76,11 +79,18 @@ fn help(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     let natural: usize =
         key_widths.iter().map(|k| k + 2 + desc_width).sum::<usize>() + (columns - 1) * GAP;
-    let rect = dialog(area, natural as u16 + 4, per_column as u16 + 4, buf);
+    let rect = dialog(
+        area,
+        natural as u16 + 4,
+        (per_column + 2 + 2 * pad) as u16,
+        buf,
+    );
     let block = Block::bordered()
         .title(Span::styled(" Help: keys ", theme.title()))
         .title_bottom(Line::from(" Esc closes · keys from the keymap ").right_aligned());
-    let inner = block.inner(rect).inner(ratatui::layout::Margin::new(1, 1));
+    let inner = block
+        .inner(rect)
+        .inner(ratatui::layout::Margin::new(1, pad as u16));
     block.render(rect, buf);
     let col_width = (usize::from(inner.width).saturating_sub((columns - 1) * GAP) / columns).max(1);
     let key_style = theme.fg(Color::Cyan).add_modifier(Modifier::BOLD);

@@ -1,13 +1,13 @@
 //! The Timeline panel: a Gantt chart on a wall-clock axis, tasks grouped by
 //! group, the planned bar dim behind the actual attempt bars, and a now-line.
 
-use crate::engine::snapshot::{AttemptOutcome, Snapshot, TaskView};
+use crate::engine::snapshot::{AttemptOutcome, Light, PauseKind, Snapshot, TaskView};
 use crate::tui::app::App;
 use crate::tui::theme::{Theme, outcome_symbol};
 use crate::tui::timeline::{TimeAxis, planned_spans, ticks};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
@@ -18,13 +18,22 @@ const LABEL_WIDTH: u16 = GROUP_WIDTH + 1 + ID_WIDTH + 1 + 1;
 const PLANNED: &str = "░";
 
 /// The attempt outcomes the title's legend names.
-const LEGEND: [(Option<AttemptOutcome>, &str); 5] = [
+const LEGEND: [(Option<AttemptOutcome>, &str); 6] = [
     (None, "running"),
     (Some(AttemptOutcome::Done), "done"),
     (Some(AttemptOutcome::Failed), "failed"),
     (Some(AttemptOutcome::Halted), "halted"),
     (Some(AttemptOutcome::Conflict), "conflict"),
+    (Some(AttemptOutcome::Cancelled), "cancelled"),
 ];
+
+/// How an attempt's time that was not work is drawn over its bar.
+fn pause_look(kind: PauseKind) -> (&'static str, Light, &'static str) {
+    match kind {
+        PauseKind::Waiting => ("?", Light::Waiting, "waiting"),
+        PauseKind::Stalled => ("◌", Light::Stalled, "stalled"),
+    }
+}
 
 /// Columns of chart inside a Timeline panel of `area`.
 pub fn chart_width(area: Rect) -> u16 {
@@ -51,20 +60,45 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         "manual"
     };
-    let mut title = vec![
+    let title = vec![
         Span::styled(" Timeline ", theme.title()),
         Span::raw(format!("{}/col · {mode} · ", scale(axis.ms_per_col))),
-        Span::styled(PLANNED, theme.dim()),
-        Span::raw(" planned "),
     ];
+    // The legend: outcomes on the top border, the rest (and the planned
+    // bars' scale) on the bottom one; each part only when it fits whole.
+    let mut top = Vec::new();
     for (outcome, word) in LEGEND {
-        title.push(Span::styled(
-            outcome_symbol(outcome),
-            theme.outcome(outcome),
-        ));
-        title.push(Span::raw(format!(" {word} ")));
+        let symbol = outcome_symbol(outcome);
+        top.push((symbol, theme.outcome(outcome), word.to_string()));
     }
-    let block = Block::bordered().title(Line::from(title));
+    let hour = app.timeline.ms_per_effort_hour as u64;
+    let mut bottom = vec![(
+        PLANNED,
+        theme.dim(),
+        format!(
+            "planned: 1h effort = {}",
+            scale(hour.max(1)).replace('s', " s")
+        ),
+    )];
+    for kind in [PauseKind::Waiting, PauseKind::Stalled] {
+        let (symbol, light, word) = pause_look(kind);
+        bottom.push((symbol, theme.light(light), word.to_string()));
+    }
+    let room = usize::from(area.width.saturating_sub(4));
+    let legend = |mut line: Vec<Span<'static>>, items: Vec<(&'static str, Style, String)>| {
+        for (symbol, style, word) in items {
+            let used: usize = line.iter().map(Span::width).sum();
+            if used + word.chars().count() + 3 > room {
+                break;
+            }
+            line.push(Span::styled(symbol, style));
+            line.push(Span::raw(format!(" {word} ")));
+        }
+        Line::from(line)
+    };
+    let title = legend(title, top);
+    let bottom = legend(vec![Span::raw(" ")], bottom);
+    let block = Block::bordered().title(title).title_bottom(bottom);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.height < 2 || inner.width <= LABEL_WIDTH {
@@ -75,7 +109,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     // Axis: tick labels, spaced so they never touch.
     for (col, label) in ticks(&axis, snap.started_ms, 8) {
-        if col + label.len() as u16 <= axis.width {
+        // The mark, then the label: both inside the chart, off the border.
+        if col + 1 + label.len() as u16 <= axis.width {
             buf.set_string(chart_x + col, inner.y, "╵", theme.dim());
             buf.set_string(chart_x + col + 1, inner.y, label, theme.dim());
         }
@@ -87,7 +122,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let selected_at = order
         .iter()
         .position(|&i| Some(snap.tasks[i].id.as_str()) == selected);
-    let first = selected_at.map_or(0, |s| (s + 1).saturating_sub(visible));
+    let running: Vec<usize> = (0..order.len())
+        .filter(|&r| snap.tasks[order[r]].state.is_active())
+        .collect();
+    let first = first_row(visible, selected_at, &running);
     let planned = planned_spans(snap, app.now_ms, app.timeline.ms_per_effort_hour);
 
     for (line, &i) in order.iter().enumerate().skip(first).take(visible) {
@@ -136,6 +174,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 outcome_symbol(span.outcome),
                 style,
             );
+            for pause in &span.pauses {
+                let (symbol, light, _) = pause_look(pause.kind);
+                let until = pause.to_ms.unwrap_or(end).max(pause.from_ms + 1);
+                let style = theme.light(light);
+                fill(
+                    buf,
+                    &axis,
+                    chart_x,
+                    y,
+                    (pause.from_ms, until),
+                    symbol,
+                    style,
+                );
+            }
         }
     }
     // The now marker on the axis row, unless a tick label is there.
@@ -144,6 +196,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     {
         buf.set_string(chart_x + col, inner.y, "▼", now_style(theme));
     }
+}
+
+/// The first row shown when only `visible` rows fit: the selected row in
+/// view, and as many running rows with it as fit (the first of them at the
+/// top when all fit).
+fn first_row(visible: usize, selected: Option<usize>, running: &[usize]) -> usize {
+    let visible = visible.max(1);
+    let shows = |first: usize, row: usize| row >= first && row < first + visible;
+    let mut first = running.first().copied().unwrap_or(0);
+    if let Some(last) = running.last() {
+        // All running rows fit: show as much before them as the space allows.
+        if last - first < visible {
+            first = (last + 1).saturating_sub(visible).min(first);
+        }
+    }
+    if let Some(s) = selected
+        && !shows(first, s)
+    {
+        first = if s < first { s } else { s + 1 - visible };
+    }
+    first
 }
 
 fn now_style(theme: Theme) -> ratatui::style::Style {
@@ -224,6 +297,20 @@ mod tests {
                 .symbol(),
             "#"
         );
+    }
+
+    #[test]
+    fn running_and_selected_rows_stay_in_view() {
+        // Running rows 30..33 of many, 10 rows visible: they show.
+        let running = [30, 31, 32];
+        let first = first_row(10, None, &running);
+        assert!(first <= 30 && first + 10 > 32, "{first}");
+        // The selection far above wins, and stays on screen.
+        assert_eq!(first_row(10, Some(2), &running), 2);
+        // Selected below: at the bottom edge.
+        assert_eq!(first_row(10, Some(50), &running), 41);
+        // Nothing running, nothing selected: the top.
+        assert_eq!(first_row(10, None, &[]), 0);
     }
 
     #[test]

@@ -23,12 +23,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
 
-    let legend = legend_positions(inner.width);
-    let legend_lines = legend.last().map_or(0, |(line, _)| line + 1);
-    let grid_height = inner.height.saturating_sub(legend_lines);
     let id_width = tasks.iter().map(|t| t.id.len()).max().unwrap_or(2);
     let cell = heartbeat_cell_width(id_width);
     let per_row = usize::from((inner.width / cell).max(1));
+    // The legend gives way to the lights: shown only when every light fits
+    // beside it.
+    let mut legend = legend_positions(inner.width);
+    let legend_lines = legend.last().map_or(0, |(line, _)| line + 1);
+    let light_lines = tasks.len().div_ceil(per_row);
+    if light_lines + usize::from(legend_lines) > usize::from(inner.height) {
+        legend.clear();
+    }
+    let legend_lines = legend.last().map_or(0, |(line, _)| line + 1);
+    let grid_height = inner.height.saturating_sub(legend_lines);
     let selected = app.selected.as_deref();
 
     // More tasks than cells: keep the selected task's line of the grid in view.

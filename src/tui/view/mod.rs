@@ -3,8 +3,10 @@
 //! talks to the engine, tmux or git.
 
 pub mod chrome;
+pub mod composer;
 pub mod detail;
 pub mod dialogs;
+pub mod diff;
 pub mod gantt;
 pub mod lights;
 pub mod log;

@@ -29,7 +29,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let mut title = vec![
         Span::styled(" Workers ", theme.title()),
-        Span::raw(format!("{} · sort: {} ", app.rows.len(), app.sort.label())),
+        Span::raw(format!(
+            "{} · sort: {}{} ",
+            app.rows.len(),
+            app.sort.label(),
+            if app.finished_last {
+                ", finished last"
+            } else {
+                ""
+            }
+        )),
     ];
     if !app.filter.is_empty() || app.filter_editing {
         title.push(Span::styled(
@@ -44,7 +53,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
     }
 
-    let header: Vec<&str> = if wide {
+    // Usage, once any agent reported some: then "not reported" means
+    // something (unknown, never free).
+    let usage = wide && app.snapshot.usage_total().reported > 0;
+    let mut header: Vec<&str> = if wide {
         vec![
             "!",
             "ID",
@@ -69,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             "Last output",
         ]
     };
-    let widths: Vec<Constraint> = if wide {
+    let mut widths: Vec<Constraint> = if wide {
         vec![
             Constraint::Length(1),
             Constraint::Length(id_width),
@@ -95,10 +107,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     };
 
+    if usage {
+        let at = header.len() - 1;
+        header.insert(at, "Usage");
+        widths.insert(at, Constraint::Length(19));
+    }
+
     let selected = app.selected_row();
     let rows = (offset..end).map(|r| {
         let task = &app.snapshot.tasks[app.rows[r]];
-        let row = Row::new(cells(app, task, wide));
+        let row = Row::new(cells(app, task, wide, usage));
         match (Some(r) == selected, task.state.needs_attention()) {
             (true, _) => row.style(theme.selected()),
             (false, true) => row.style(theme.bold()),
@@ -112,7 +130,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-fn cells<'a>(app: &App, task: &'a TaskView, wide: bool) -> Vec<Cell<'a>> {
+fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell<'a>> {
     let theme = app.theme;
     let attention = task.state.needs_attention();
     let mark = if attention {
@@ -136,10 +154,12 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool) -> Vec<Cell<'a>> {
     let elapsed = task_elapsed_ms(task, app.now_ms)
         .map(format_duration)
         .unwrap_or_default();
+    // What a task needing a person says, unless its agent's state (which
+    // holds a question's words) is shown already.
     let last = task
         .message
         .as_deref()
-        .filter(|_| attention)
+        .filter(|_| attention && task.agent_state.is_none())
         .unwrap_or(&task.last_line);
     let mut cells = vec![
         mark,
@@ -158,6 +178,16 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool) -> Vec<Cell<'a>> {
         )),
         Cell::from(attempt),
         Cell::from(elapsed),
+    ]);
+    if usage {
+        let usage = match (task.usage, task.attempt) {
+            (Some(u), _) => Span::raw(u.short()),
+            (None, 0) => Span::raw(""),
+            (None, _) => Span::styled("not reported", theme.dim()),
+        };
+        cells.push(Cell::from(usage));
+    }
+    cells.extend([
         // An interactive agent's own state (profile `screen` rules) first.
         Cell::from(Line::from(
             task.agent_state
