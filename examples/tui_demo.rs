@@ -107,7 +107,14 @@ fn answer(state: &mut Snapshot, command: Command) -> Reply {
             lines: (0..lines.min(40))
                 .map(|n| format!("[{id}] line {n} at {}", state.now_ms / 1000 % 1000))
                 .collect(),
+            log: None,
         },
+        Command::TaskDetail { task: id, .. } => {
+            Reply::TaskDetail(Box::new(switchboard::engine::detail::TaskDetail {
+                task: id,
+                ..Default::default()
+            }))
+        }
         Command::Status => Reply::Status(Box::new(state.clone())),
         _ => Reply::Ok,
     }

@@ -1,6 +1,7 @@
 //! `switchboard clean`: remove what no live engine owns — this repository's
-//! tmux sessions and, with `--worktrees`, the worktrees of merged tasks.
-//! Unmerged work is never deleted without `--force`.
+//! tmux sessions and, with `--worktrees`, the worktrees of merged tasks;
+//! with `--logs`, the attempts' pane logs. Unmerged work is never deleted
+//! without `--force`; logs are history, kept unless `--logs`.
 
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::RunPhase;
@@ -17,6 +18,7 @@ pub struct CleanOptions<'a> {
     pub integration_branch: &'a str,
     pub worktrees: bool,
     pub force: bool,
+    pub logs: bool,
 }
 
 pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
@@ -50,12 +52,16 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
     let tmux = Tmux::new(opts.tmux_socket.clone());
     let sessions = tmux.sessions_alive().unwrap_or_default();
     let (mut removed, mut kept) = (0, 0);
+    // The (sanitised) tasks whose workers were left at work: their logs are
+    // still being written.
+    let mut at_work: Vec<&str> = Vec::new();
     for (s, alive) in sessions.iter().filter(|(s, _)| names::is_ours(s, &key)) {
         // A worker still at work was left running on purpose (quit with
         // "leave workers running"): the next switchboard re-adopts it.
         let worker = names::task_of(s, &key).is_some();
         if worker && *alive && !opts.force {
             kept += 1;
+            at_work.extend(names::task_of(s, &key));
             println!(
                 "kept tmux session {s}: its worker is still at work (left running to be re-adopted; --force removes it)"
             );
@@ -86,10 +92,56 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
             "{kept} session(s) with a live worker kept: `switchboard` re-adopts them, `switchboard clean --force` removes them"
         );
     }
+    let logs = crate::engine::attempt_log::dir(&repo.root);
+    if opts.logs {
+        clean_logs(&logs, &at_work);
+    } else {
+        let n = attempt_logs(&logs).len();
+        if n > 0 {
+            println!("kept {n} attempt log(s) in .switchboard/logs (--logs removes them)");
+        }
+    }
     if opts.worktrees {
         return clean_worktrees(&repo, &opts);
     }
     ExitCode::SUCCESS
+}
+
+/// The attempts' logs in `dir`, by file name.
+fn attempt_logs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::engine::attempt_log::is_attempt_log)
+        })
+        .collect()
+}
+
+/// Remove every attempt log but those of the tasks still `at_work`.
+fn clean_logs(dir: &Path, at_work: &[&str]) {
+    let mut removed = 0;
+    for path in attempt_logs(dir) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let task = name.split('.').next().unwrap_or_default();
+        if at_work.contains(&task) {
+            println!("kept {name}: its worker is still at work");
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) => eprintln!("switchboard clean: cannot remove {}: {e}", path.display()),
+        }
+    }
+    println!("{removed} attempt log(s) removed");
 }
 
 fn clean_worktrees(repo: &Repo, opts: &CleanOptions) -> ExitCode {

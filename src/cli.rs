@@ -101,6 +101,23 @@ pub enum Verb {
     /// The pane's first process (started by switchboard, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Copies a worker pane's output to its attempt's log (run by tmux's
+    /// pipe-pane, not by hand).
+    #[command(hide = true)]
+    PaneLog(PaneLogArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PaneLogArgs {
+    /// Stop when the log holds this many bytes.
+    #[arg(long)]
+    pub max_bytes: u64,
+    /// The pane's process: once it has ended and its last output is
+    /// written, the copy ends.
+    #[arg(long)]
+    pub pid: Option<i32>,
+    /// The log, appended to.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -136,6 +153,10 @@ pub struct CleanArgs {
     /// With --worktrees: remove unmerged worktrees too (their branches stay).
     #[arg(long)]
     pub force: bool,
+    /// Also remove the attempts' pane logs (.switchboard/logs/<TASK>.<n>.log),
+    /// except those of workers left running.
+    #[arg(long)]
+    pub logs: bool,
 }
 
 #[derive(Debug, Args, Clone)]

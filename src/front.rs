@@ -120,21 +120,13 @@ pub fn reopen_command(plan: &std::path::Path, tmux_socket: Option<&str>) -> Stri
     let mut line = String::from("switchboard");
     if plan != std::path::Path::new("dispatcher.yaml") {
         line.push_str(" --plan ");
-        line.push_str(&shell_word(&plan.display().to_string()));
+        line.push_str(&crate::tmux::names::shell_word(&plan.display().to_string()));
     }
     if let Some(name) = tmux_socket {
         line.push_str(" --tmux-socket ");
-        line.push_str(&shell_word(name));
+        line.push_str(&crate::tmux::names::shell_word(name));
     }
     line
-}
-
-/// `word` as one shell word. A NUL (which no path or socket name holds)
-/// cannot be quoted: it is left out.
-fn shell_word(word: &str) -> String {
-    shlex::try_quote(&word.replace('\0', ""))
-        .map(|w| w.into_owned())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod headless;
 pub mod instruction;
 pub mod listing;
 pub mod logging;
+pub mod pane_log;
 pub mod plan;
 pub mod sim_agent;
 #[cfg(any(test, feature = "fixtures"))]

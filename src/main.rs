@@ -16,6 +16,7 @@ fn main() -> ExitCode {
             return switchboard::worker::hooks::run(&args.preset, args.payload.as_deref());
         }
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
+        Some(Verb::PaneLog(args)) => return switchboard::pane_log::run(args),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
         Some(Verb::Resume) => return runtime(engine_client::resume),
@@ -259,6 +260,7 @@ fn clean(cli: &Cli, args: &switchboard::cli::CleanArgs) -> ExitCode {
         integration_branch: &settings.integration_branch,
         worktrees: args.worktrees,
         force: args.force,
+        logs: args.logs,
     };
     runtime(|| switchboard::clean::run(opts))
 }

@@ -19,13 +19,18 @@ pub fn recorded_plan() -> crate::plan::ValidPlan {
     plan
 }
 
+/// The recorded journal's entries, whole (it ends with a halt).
+pub fn recorded_entries() -> Vec<Entry> {
+    RECORDED_JOURNAL
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a journal line"))
+        .collect()
+}
+
 /// The recorded journal, whole (it ends with a halt) or cut before the halt.
 fn recorded(before_halt: bool) -> Snapshot {
     let plan = recorded_plan();
-    let mut entries: Vec<Entry> = RECORDED_JOURNAL
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a journal line"))
-        .collect();
+    let mut entries = recorded_entries();
     if before_halt {
         // The halt is journaled when it completes; what it caused (exits,
         // halted states) came within its latency before that.

@@ -1,6 +1,7 @@
 //! One vocabulary for asking the engine to act: a key press, a CLI call
 //! (`switchboard halt`) and the control socket all send a [`Command`].
 
+use super::detail::TaskDetail;
 use super::snapshot::{HaltReport, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +39,12 @@ pub enum Command {
     Resume,
     /// The current snapshot.
     Status,
-    /// The last `lines` lines of a worker's pane (the log view's live tail).
+    /// The last `lines` lines of a worker's pane (the log view's live tail),
+    /// or of its last attempt's log once the pane is gone.
     PaneTail { task: String, lines: u32 },
+    /// A task's attempts as the journal tells them, each with the last
+    /// `log_lines` lines of its log (the detail view).
+    TaskDetail { task: String, log_lines: u32 },
     /// Type one line into a running worker's pane and press Enter (the
     /// control room's composer: talk to an agent without attaching).
     Type { task: String, text: String },
@@ -53,6 +58,15 @@ pub enum Reply {
     Ok,
     Status(Box<Snapshot>),
     Halt(HaltReport),
-    PaneTail { lines: Vec<String> },
-    Error { message: String },
+    PaneTail {
+        lines: Vec<String>,
+        /// Set when the pane is gone and `lines` are the end of its
+        /// attempt's log: the log's path, relative to the repository.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+    },
+    TaskDetail(Box<TaskDetail>),
+    Error {
+        message: String,
+    },
 }

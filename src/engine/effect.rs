@@ -71,10 +71,19 @@ pub enum Effect {
         pane: String,
         reason: String,
     },
-    /// A front end asked for a pane's tail.
+    /// A front end asked for a pane's tail; its attempt's log once the
+    /// pane is gone.
     PaneTail {
-        pane: String,
+        task: TaskIdx,
+        attempt: u32,
+        pane: Option<String>,
         lines: u32,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// A front end asked for a task's detail (journal and logs).
+    TaskDetail {
+        task: TaskIdx,
+        log_lines: u32,
         reply: oneshot::Sender<Reply>,
     },
     /// A halted worker that did not answer: `C-c`, then kill its session.
@@ -177,6 +186,44 @@ pub enum Input {
     },
 }
 
+/// The end of an attempt's log and its path, for a pane that cannot be
+/// read (`why`); a line that says so when there is no log either.
+fn logged_tail(
+    os: &dyn Os,
+    task: &crate::plan::Task,
+    attempt: u32,
+    lines: u32,
+    why: &str,
+) -> Reply {
+    if attempt == 0 {
+        return Reply::PaneTail {
+            lines: vec![format!("({} has not run yet)", task.task_id)],
+            log: None,
+        };
+    }
+    let file = super::detail::shown_path(&task.task_id, attempt);
+    match os.log_tail(task, attempt, lines as usize) {
+        Some(tail) => {
+            let capped = tail.capped();
+            let mut lines = tail.lines;
+            if capped {
+                lines.push(format!(
+                    "(the log stopped at its cap of {} bytes)",
+                    tail.size
+                ));
+            }
+            Reply::PaneTail {
+                lines,
+                log: Some(file),
+            }
+        }
+        None => Reply::PaneTail {
+            lines: vec![format!("(pane unavailable: {why}; no log at {file})")],
+            log: None,
+        },
+    }
+}
+
 /// Carry out one effect; its result, if any, is the input to feed back.
 /// Blocking git and file work runs on tokio's blocking pool.
 pub async fn perform(
@@ -242,7 +289,7 @@ pub async fn perform(
             None
         }
         Effect::KillSession { session } => {
-            if let Err(e) = os.kill_session(&session).await {
+            if let Err(e) = os.close_session(&session).await {
                 tracing::debug!("kill-session {session}: {e}");
             }
             None
@@ -275,14 +322,49 @@ pub async fn perform(
                 note,
             })
         }
-        Effect::PaneTail { pane, lines, reply } => {
-            let answer = match os.capture_tail(&pane, lines).await {
-                Ok(lines) => Reply::PaneTail { lines },
-                Err(e) => Reply::PaneTail {
-                    lines: vec![format!("(pane unavailable: {e})")],
-                },
+        Effect::PaneTail {
+            task,
+            attempt,
+            pane,
+            lines,
+            reply,
+        } => {
+            let captured = match &pane {
+                Some(pane) => os
+                    .capture_tail(pane, lines)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err("no pane".to_string()),
+            };
+            let answer = match captured {
+                Ok(lines) => Reply::PaneTail { lines, log: None },
+                Err(why) => {
+                    let read = tokio::task::spawn_blocking(move || {
+                        let t = &plan.plan.tasks[task.0];
+                        logged_tail(os.as_ref(), t, attempt, lines, &why)
+                    });
+                    read.await.unwrap_or_else(|e| Reply::Error {
+                        message: format!("cannot read the log: {e}"),
+                    })
+                }
             };
             let _ = reply.send(answer);
+            None
+        }
+        Effect::TaskDetail {
+            task,
+            log_lines,
+            reply,
+        } => {
+            let built = tokio::task::spawn_blocking(move || {
+                os.task_detail(&plan.plan.tasks[task.0], log_lines as usize)
+            });
+            let _ = reply.send(match built.await {
+                Ok(detail) => Reply::TaskDetail(Box::new(detail)),
+                Err(e) => Reply::Error {
+                    message: format!("cannot read the detail: {e}"),
+                },
+            });
             None
         }
         Effect::HaltFallback {

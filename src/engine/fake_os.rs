@@ -244,6 +244,18 @@ impl Os for FakeOs {
         self.call(Call::WriteExecutionLog);
     }
 
+    fn log_tail(&self, _: &Task, _: u32, _: usize) -> Option<crate::engine::attempt_log::LogTail> {
+        None
+    }
+
+    fn task_detail(&self, task: &Task, _: usize) -> crate::engine::detail::TaskDetail {
+        crate::engine::detail::TaskDetail {
+            task: task.task_id.clone(),
+            title: task.title.clone(),
+            ..Default::default()
+        }
+    }
+
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {
         let mut panes = self.panes.lock().unwrap().clone();
         for p in self.spawned.lock().unwrap().iter() {

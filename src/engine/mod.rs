@@ -4,8 +4,10 @@
 //! [`os`] the boundary with tmux, git, processes and the clock.
 
 pub mod actor;
+pub mod attempt_log;
 pub mod command;
 mod core;
+pub mod detail;
 pub mod early_warning;
 pub mod effect;
 pub mod error;

@@ -3,6 +3,8 @@
 //! Production uses [`RealOs`] and [`SystemClock`]; the engine's fixture
 //! tests use fakes that record calls and return scripted outcomes.
 
+use super::attempt_log::{self, LogTail};
+use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::workshop::{CheckResult, Spawned, Workshop};
@@ -40,6 +42,11 @@ pub trait Os: Send + Sync + 'static {
     fn scan(&self, req: ScanRequest) -> ScanResult;
     /// Render `.switchboard/EXECUTION_LOG.md` from the journal.
     fn write_execution_log(&self);
+    /// The last `lines` lines of `task`'s attempt `attempt`'s pane log.
+    fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail>;
+    /// `task`'s detail from the journal, each attempt with its log's last
+    /// `log_lines` lines.
+    fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail;
 
     // tmux (over the control connection)
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>>;
@@ -65,6 +72,11 @@ pub trait Os: Send + Sync + 'static {
         keys: &'a [&'a str],
     ) -> BoxFuture<'a, Result<(), EngineError>>;
     fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
+    /// Kill a finished worker's session once the end of its output has
+    /// reached its attempt's log (a halt's fallback kills at once instead).
+    fn close_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.kill_session(session)
+    }
 
     // processes
     /// Whether `pid` still runs (a zombie does not).
@@ -159,6 +171,32 @@ impl Os for RealOs {
         }
     }
 
+    fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail> {
+        let path = attempt_log::path(&self.shop.repo.root, &task.task_id, attempt);
+        attempt_log::read_tail(&path, lines).ok()
+    }
+
+    fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail {
+        let plan = &self.shop.plan;
+        let journal = self
+            .shop
+            .repo
+            .root
+            .join(".switchboard")
+            .join("journal.jsonl");
+        let entries = super::journal::read(&journal).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the journal for {}: {e}", task.task_id);
+            Vec::new()
+        });
+        let Some(idx) = plan.task_idx(&task.task_id) else {
+            return TaskDetail::default();
+        };
+        detail::build(plan, idx, &entries, |attempt| {
+            let tail = self.log_tail(task, attempt, log_lines)?;
+            Some(AttemptLog::new(&task.task_id, attempt, tail))
+        })
+    }
+
     fn list_panes(&self) -> BoxFuture<'_, Result<Vec<PaneInfo>, EngineError>> {
         Box::pin(async move { Ok(self.control.list_panes().await?) })
     }
@@ -199,6 +237,15 @@ impl Os for RealOs {
         Box::pin(async move { Ok(self.control.kill_session(session).await?) })
     }
 
+    fn close_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            Ok(self
+                .control
+                .kill_session_drained(session, KILL_PATIENCE)
+                .await?)
+        })
+    }
+
     fn process_alive(&self, pid: u32) -> bool {
         process_alive(pid)
     }
@@ -214,6 +261,10 @@ impl Os for RealOs {
         }
     }
 }
+
+/// How long a session's kill waits for its pane to die, so that the end of
+/// its output reaches the attempt's log ([`ControlClient::kill_session_drained`]).
+const KILL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A pid a shim's hello reported, as something kill(2) may be aimed at: a
 /// process, never 0 or 1, whose negation (a process group) fits. The pids

@@ -4,12 +4,13 @@
 //! actor only ever sees the results as messages. Git calls that change shared
 //! state (worktree registry, refs) are serialized by one lock.
 
+use super::attempt_log;
 use super::error::EngineError;
 use super::preaccept::{self, Preaccepted};
 use crate::git::{MergeOutcome, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
-use crate::tmux::command::Tmux;
+use crate::tmux::command::{PaneLog, Tmux};
 use crate::tmux::names;
 use crate::worker::launch::{self, Launch};
 use crate::worker::protocol::env;
@@ -225,11 +226,26 @@ impl Workshop {
         if self.tmux.has_session(&placement.session).unwrap_or(false) {
             let _ = self.tmux.kill_session(&placement.session);
         }
+        let log = PaneLog {
+            path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
+            copier: vec![
+                self.exe.display().to_string(),
+                "pane-log".into(),
+                "--max-bytes".into(),
+                attempt_log::MAX_BYTES.to_string(),
+            ],
+        };
+        // Without its directory the pipe's shell fails and nothing is kept;
+        // the attempt still runs (its pane shows the same).
+        if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
+            tracing::warn!("cannot create the attempt logs' directory: {e}");
+        }
         let pane_id = self
             .tmux
             .new_labelled_session(
                 &placement.session,
                 Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
+                Some(&log),
                 &placement.worktree,
                 &envs,
                 &argv,

@@ -1,5 +1,6 @@
 //! One-off tmux commands (a `tmux` process each): creating and killing worker
-//! sessions, listing them, and the argv that hands the terminal to tmux.
+//! sessions (their panes logged), listing them. Attaching is the front
+//! end's (`tui::attach`).
 //! Hot paths (polling, keys, capture) go through the control client instead.
 
 use super::error::{Result, TmuxError, is_no_server};
@@ -8,8 +9,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use tmux_interface::{
-    AttachSession, DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession,
-    RunShell, SetOption, SwitchClient, TmuxCommand,
+    DisplayMessage, HasSession, KillServer, KillSession, ListSessions, NewSession, PipePane,
+    RunShell, SetOption, TmuxCommand,
 };
 
 /// A tmux server to talk to: `tmux -L <socket>`, or the default server (the one
@@ -40,16 +41,19 @@ impl Tmux {
         argv: &[String],
         size: (u16, u16),
     ) -> Result<String> {
-        self.new_labelled_session(name, None, cwd, env, argv, size)
+        self.new_labelled_session(name, None, None, cwd, env, argv, size)
     }
 
     /// [`Self::new_session`], with `label` as the session's status-left, so a
-    /// person attached to it sees which worker this is. tmux expands formats
-    /// (`#(…)` runs a command) in status-left: the label must hold no `#`.
+    /// person attached to it sees which worker this is, and with the pane's
+    /// output copied to `log`. tmux expands formats (`#(…)` runs a command)
+    /// in status-left: the label must hold no `#`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new_labelled_session(
         &self,
         name: &str,
         label: Option<&str>,
+        log: Option<&PaneLog>,
         cwd: &Path,
         env: &[(String, String)],
         argv: &[String],
@@ -98,6 +102,18 @@ impl Tmux {
             .value("on")
             .build();
         let mut commands = vec![new, keep_pane];
+        // In the same invocation as new-session: tmux runs one client's
+        // commands back to back, before it reads any output of the new pane,
+        // so the log misses nothing, not even the first line.
+        if let Some(log) = log {
+            commands.push(
+                PipePane::new()
+                    .open()
+                    .target_pane(format!("={name}:"))
+                    .shell_command(literal(&log.shell_command()?))
+                    .build(),
+            );
+        }
         if let Some(label) = label {
             for (option, value) in [
                 ("status-left", format!("[{label}] ")),
@@ -193,49 +209,6 @@ impl Tmux {
         self.exec("run-shell", vec![run]).map(drop)
     }
 
-    /// The argv that attaches this terminal to a session (`tmux attach -t =name`),
-    /// for a front end that suspends itself and runs it.
-    pub fn attach_argv(&self, session: &str) -> Vec<String> {
-        self.argv(AttachSession::new().target_session(exact(session)).build())
-    }
-
-    /// The argv that moves the tmux client this process runs in to a session.
-    pub fn switch_client_argv(&self, session: &str) -> Vec<String> {
-        self.argv(SwitchClient::new().target_session(exact(session)).build())
-    }
-
-    /// How to show a session from a front end: `switch-client` when running
-    /// inside a client of this same server (`tmux_env` is `$TMUX`), else
-    /// `attach-session` with `TMUX` unset (tmux refuses to nest otherwise).
-    pub fn handoff_argv(&self, session: &str, tmux_env: Option<&str>) -> Vec<String> {
-        if tmux_env.is_some_and(|env| self.is_server_of(env)) {
-            return self.switch_client_argv(session);
-        }
-        let mut argv: Vec<String> = ["env", "-u", "TMUX"].map(String::from).to_vec();
-        argv.extend(self.attach_argv(session));
-        argv
-    }
-
-    /// Whether `$TMUX` (`/tmp/tmux-1000/default,1234,0`) names this server's socket.
-    fn is_server_of(&self, tmux_env: &str) -> bool {
-        let path = tmux_env.split(',').next().unwrap_or_default();
-        let file = Path::new(path).file_name().and_then(|f| f.to_str());
-        file == Some(self.socket.as_deref().unwrap_or("default"))
-    }
-
-    fn argv(&self, command: TmuxCommand<'_>) -> Vec<String> {
-        let mut tmux = tmux_interface::Tmux::new();
-        if let Some(socket) = &self.socket {
-            tmux = tmux.socket_name(socket.as_str());
-        }
-        tmux.command(command)
-            .build()
-            .to_vec()
-            .into_iter()
-            .map(Cow::into_owned)
-            .collect()
-    }
-
     /// Runs `tmux [-L socket] cmd1 ; cmd2 …` with no stdin; stdout on success.
     fn exec(&self, what: &str, commands: Vec<TmuxCommand<'_>>) -> Result<String> {
         self.exec_with_path(what, commands, None)
@@ -287,6 +260,39 @@ impl Tmux {
             status: out.status.code(),
             stderr,
         })
+    }
+}
+
+/// Where a pane's output is copied (`pipe-pane`), and by what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneLog {
+    pub path: std::path::PathBuf,
+    /// The copier: a program and its first arguments. It gets the pane's
+    /// output on stdin, then `--pid <the pane's process> <path>` as its
+    /// last arguments (`switchboard pane-log --max-bytes N`).
+    pub copier: Vec<String>,
+}
+
+impl PaneLog {
+    /// `exec COPIER… --pid #{pane_pid} 'PATH'`, as tmux must be given it:
+    /// every word of the copier and the path one quoted shell word with `#`
+    /// and `%` doubled (tmux expands formats and `strftime` in this
+    /// command), but for the pane's pid, which tmux fills in.
+    pub fn shell_command(&self) -> Result<String> {
+        let path = self
+            .path
+            .to_str()
+            .ok_or_else(|| TmuxError::Invalid(format!("log path {:?} is not UTF-8", self.path)))?;
+        if self.copier.is_empty() {
+            return Err(TmuxError::Invalid("a pane log needs a copier".into()));
+        }
+        let word = |w: &str| names::format_literal(&names::shell_word(w));
+        let copier: Vec<String> = self.copier.iter().map(|w| word(w)).collect();
+        Ok(format!(
+            "exec {} --pid #{{pane_pid}} {}",
+            copier.join(" "),
+            word(path)
+        ))
     }
 }
 

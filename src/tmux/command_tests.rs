@@ -189,29 +189,6 @@ fn refuses_bad_names_and_env() {
 }
 
 #[test]
-fn handoff_argv_picks_switch_or_attach() {
-    let private = Tmux::new(Some("sbx".into()));
-    assert_eq!(
-        private.attach_argv("sb-k-T1"),
-        ["tmux", "-L", "sbx", "attach", "-t", "=sb-k-T1"]
-    );
-    assert_eq!(
-        private.switch_client_argv("sb-k-T1"),
-        ["tmux", "-L", "sbx", "switchc", "-t", "=sb-k-T1"]
-    );
-    let inside_sbx = Some("/tmp/tmux-1000/sbx,42,0");
-    let inside_default = Some("/tmp/tmux-1000/default,42,0");
-    assert_eq!(private.handoff_argv("s", inside_sbx)[3], "switchc");
-    assert_eq!(
-        private.handoff_argv("s", inside_default)[..4],
-        ["env", "-u", "TMUX", "tmux"]
-    );
-    let default = Tmux::default();
-    assert_eq!(default.handoff_argv("s", inside_default)[1], "switchc");
-    assert_eq!(default.handoff_argv("s", None)[3], "tmux");
-}
-
-#[test]
 fn literal_escapes_only_a_trailing_semicolon() {
     assert_eq!(literal("a;b"), "a;b");
     assert_eq!(literal("a;"), "a\\;");
@@ -227,6 +204,7 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     tmux.new_labelled_session(
         "lab",
         Some("switchboard T4 attempt 2"),
+        None,
         dir.path(),
         &[],
         &sleep,
@@ -252,6 +230,7 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     let hostile = tmux.new_labelled_session(
         "bad",
         Some("#(touch pwned)"),
+        None,
         dir.path(),
         &[],
         &sleep,
@@ -259,4 +238,65 @@ fn a_labelled_session_shows_its_label_and_refuses_formats() {
     );
     assert!(hostile.is_err());
     assert!(!tmux.has_session("bad").unwrap());
+}
+
+/// The pane's output goes to its log from the first line, whatever the
+/// log's path holds (shell, tmux format and strftime syntax), up to the cap.
+#[test]
+fn a_session_logs_its_pane_from_the_start_with_a_cap() {
+    let (server, tmux) = running_server();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("it's #S %Y $(touch pwned) `x`;");
+    std::fs::create_dir_all(&logs).unwrap();
+    // A copier that notes the pid it is given, then keeps 1024 bytes.
+    let log = PaneLog {
+        path: logs.join("T1.1.log"),
+        copier: strings(&[
+            "sh",
+            "-c",
+            r#"echo "$1 $2" > "$3.pid"; exec head -c 1024 >> "$3""#,
+            "copier",
+        ]),
+    };
+    // At once: no time for a pipe opened later to catch the first line.
+    let argv = strings(&[
+        "sh",
+        "-c",
+        "echo first-line; seq 1 1000; echo after-the-cap; sleep 30",
+    ]);
+    let pane = tmux
+        .new_labelled_session(
+            "logged",
+            Some("T1"),
+            Some(&log),
+            dir.path(),
+            &[],
+            &argv,
+            (80, 24),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log.path).unwrap_or_default();
+        if text.len() >= 1024 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(text.starts_with("first-line"), "{text:?}");
+    assert_eq!(text.len(), 1024, "capped: {text:?}");
+    assert!(!dir.path().join("pwned").exists());
+    assert!(!logs.join("pwned").exists());
+    // The pane runs on after its log stopped taking output.
+    let shown = wait_for(&tmux, &pane, "#{pane_current_command}", |_| {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", server.name(), "capture-pane", "-p", "-t", &pane])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("after-the-cap")
+    });
+    let pid = tmux.display(&pane, "#{pane_pid}").unwrap();
+    let noted = std::fs::read_to_string(logs.join("T1.1.log.pid")).unwrap();
+    assert_eq!(noted.trim(), format!("--pid {pid}"));
+    assert_eq!(tmux.display(&pane, "#{pane_dead}").unwrap(), "0", "{shown}");
 }

@@ -441,3 +441,97 @@ async fn connect_errors_are_clear() {
     assert!(matches!(err, TmuxError::Command { .. }), "{err}");
     assert!(err.to_string().contains("-C new-session"), "{err}");
 }
+
+/// A session killed right as its pane prints its last line and exits keeps
+/// that line in its log; one whose pane still runs is killed after the
+/// patience, its earlier output logged.
+#[tokio::test]
+async fn a_drained_kill_keeps_the_end_of_the_pane_s_log() {
+    let (server, client) = connected().await;
+    let tmux = server.tmux();
+    let dir = tempfile::tempdir().unwrap();
+    let log_of = |name: &str| crate::tmux::command::PaneLog {
+        path: dir.path().join(format!("{name}.log")),
+        copier: ["sh", "-c", r#"exec cat >> "$3""#, "copier"]
+            .map(String::from)
+            .to_vec(),
+    };
+    // Each killed right as it is made: its pane is still printing. (The
+    // patience only guards against a hang: a pane that prints and exits
+    // dies well within it, however loaded the machine.)
+    let mut names = Vec::new();
+    for i in 0..12 {
+        let name = format!("quick{i}");
+        let script = format!("seq 1 300; echo last-line-{i}");
+        let argv: Vec<String> = ["sh", "-c", &script].map(String::from).to_vec();
+        tmux.new_labelled_session(
+            &name,
+            None,
+            Some(&log_of(&name)),
+            Path::new("/"),
+            &[],
+            &argv,
+            (80, 24),
+        )
+        .unwrap();
+        within(client.kill_session_drained(&name, Duration::from_secs(10)))
+            .await
+            .unwrap();
+        names.push(name);
+    }
+    let argv: Vec<String> = ["sh", "-c", "echo alive-line; sleep 30"]
+        .map(String::from)
+        .to_vec();
+    tmux.new_labelled_session(
+        "slow",
+        None,
+        Some(&log_of("slow")),
+        Path::new("/"),
+        &[],
+        &argv,
+        (80, 24),
+    )
+    .unwrap();
+    names.push("slow".into());
+    within(client.kill_session_drained("slow", Duration::from_millis(300)))
+        .await
+        .unwrap();
+    for name in &names {
+        assert!(!tmux.has_session(name).unwrap(), "{name} still there");
+    }
+    for (i, name) in names.iter().enumerate() {
+        let want = if name == "slow" {
+            "alive-line".to_string()
+        } else {
+            format!("last-line-{i}")
+        };
+        // The copy ends when `cat` has written what it was given.
+        let log = dir.path().join(format!("{name}.log"));
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            while !std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(&want)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: String = text
+            .chars()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert!(
+            found.is_ok(),
+            "{name}: no {want:?} in its log, which ends {tail:?}"
+        );
+    }
+    // A session that is not there is fine.
+    within(client.kill_session_drained("nobody", Duration::from_millis(50)))
+        .await
+        .unwrap();
+}

@@ -137,6 +137,23 @@ pub fn quote(arg: &str) -> String {
     out
 }
 
+/// `word` as one POSIX shell word (shlex's quoting), for text that tmux
+/// hands to `sh -c` (`pipe-pane`, `display-popup`, `new-window` commands)
+/// and for commands shown to people. A NUL (which no path or name holds)
+/// cannot be quoted: it is left out.
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(&word.replace('\0', ""))
+        .map(|w| w.into_owned())
+        .unwrap_or_default()
+}
+
+/// `text` as it must be written where tmux expands formats and then
+/// `strftime` (`pipe-pane`'s command): `#` as `##`, `%` as `%%`, so it
+/// arrives unchanged.
+pub fn format_literal(text: &str) -> String {
+    text.replace('#', "##").replace('%', "%%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +213,19 @@ mod tests {
         assert!(!is_pane_id("%1a"));
         assert!(!is_pane_id("1"));
         assert!(!is_pane_id("=sess:"));
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("plain-1.log"), "plain-1.log");
+        for word in ["", "a b", "it's", "$(x)`y`;", "a\nb", "\"q\" \\ #{x} %Y"] {
+            assert_eq!(
+                shlex::split(&shell_word(word)),
+                Some(vec![word.to_string()]),
+                "{word:?}"
+            );
+        }
+        assert_eq!(format_literal("#{x} %Y ##"), "##{x} %%Y ####");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::control::ControlClient;
 use super::error::{Result, TmuxError};
 use super::names::{is_pane_id, quote};
+use std::time::Duration;
 
 /// One pane on the server, as one poll of `list-panes -a` sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +185,39 @@ impl ControlClient {
             .await
             .map(drop)
     }
+
+    /// Kills a session without losing the end of its pane's log. tmux
+    /// copies a pane's output to its `pipe-pane` a turn of its event loop
+    /// after reading it, and drops what it has not copied when the pane
+    /// goes. So: wait until the pane is dead (all its output read; a
+    /// worker's shim ends right after its agent), at most `patience` (an
+    /// agent still at work is killed anyway), ask tmux once more (a turn
+    /// for the copy), then kill. A session already gone is fine.
+    pub async fn kill_session_drained(&self, session: &str, patience: Duration) -> Result<()> {
+        let target = quote(&format!("={session}:"));
+        let dead = format!("display-message -p -t {target} '#{{pane_dead}}'");
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.run(&dead).await {
+                Ok(out) if out.first().is_some_and(|l| l.trim() == "1") => break,
+                Ok(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(DRAIN_POLL).await;
+                }
+                // Not there (the kill will say), or past patience.
+                Ok(_) | Err(TmuxError::Command { .. }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = self.run(&dead).await;
+        match self.kill_session(session).await {
+            Err(TmuxError::Command { stderr, .. }) if stderr.contains("can't find") => Ok(()),
+            other => other,
+        }
+    }
 }
+
+/// How often [`ControlClient::kill_session_drained`] looks at the pane.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ pub enum Action {
     SelectLast,
     NextAttention,
     Attach,
+    Detail,
     Diff,
     Shell,
     Compose,
@@ -50,7 +51,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::SelectNext,
         Action::SelectPrev,
         Action::PageDown,
@@ -59,6 +60,7 @@ impl Action {
         Action::SelectLast,
         Action::NextAttention,
         Action::Attach,
+        Action::Detail,
         Action::Diff,
         Action::Shell,
         Action::Compose,
@@ -100,6 +102,7 @@ impl Action {
             Action::SelectLast => "select_last",
             Action::NextAttention => "next_attention",
             Action::Attach => "attach",
+            Action::Detail => "detail",
             Action::Diff => "diff",
             Action::Shell => "shell",
             Action::Compose => "compose",
@@ -146,6 +149,7 @@ impl Action {
             Action::SelectLast => "select the last worker",
             Action::NextAttention => "next task needing attention",
             Action::Attach => "attach to the tmux session",
+            Action::Detail => "detail: attempts and logs",
             Action::Diff => "review the task's changes",
             Action::Shell => "a shell in its worktree",
             Action::Compose => "type a line to the agent",

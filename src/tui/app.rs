@@ -23,8 +23,10 @@ use std::sync::Arc;
 pub enum Effect {
     /// Send a request to the engine; its reply comes back to [`App::on_reply`].
     Call(Command),
-    /// Hand the terminal to `tmux attach` for this session.
+    /// Show this worker's session: in a tmux popup or window beside the
+    /// control room inside tmux, else by handing it the terminal.
     Attach {
+        task: String,
         session: String,
         socket: Option<String>,
     },
@@ -64,6 +66,8 @@ pub enum LogView {
     Pane {
         task: String,
         lines: Vec<String>,
+        /// The attempt log the lines come from, once the pane is gone.
+        log: Option<String>,
     },
 }
 
@@ -263,14 +267,16 @@ impl App {
         }
     }
 
-    pub fn on_pane_tail(&mut self, task: &str, lines: Vec<String>) {
+    pub fn on_pane_tail(&mut self, task: &str, lines: Vec<String>, log: Option<String>) {
         if let LogView::Pane {
             task: shown,
             lines: current,
+            log: from,
         } = &mut self.log_view
             && shown == task
         {
             *current = lines;
+            *from = log;
         }
     }
 

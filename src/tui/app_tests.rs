@@ -266,17 +266,63 @@ fn attach_uses_the_session_and_socket() {
     let mut app = app();
     app.selected = Some("T4".into());
     let want = Effect::Attach {
+        task: "T4".into(),
         session: "sb-T4".into(),
         socket: Some("switchboard".into()),
     };
     assert_eq!(press(&mut app, KeyCode::Enter), Some(want.clone()));
     assert_eq!(press(&mut app, KeyCode::Char('a')), Some(want));
+    // A task with no session (never run) is described instead.
     app.selected = Some("T22".into());
-    assert_eq!(press(&mut app, KeyCode::Enter), None);
-    assert!(
-        app.status_text()
-            .is_some_and(|s| s.contains("no tmux session"))
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Call(Command::TaskDetail {
+            task: "T22".into(),
+            log_lines: 200,
+        }))
     );
+    assert!(matches!(&app.overlay, Some(Overlay::Detail(v)) if v.task == "T22"));
+}
+
+#[test]
+fn enter_on_a_merged_task_and_d_on_any_open_its_detail() {
+    let mut app = app();
+    // T1 is done: its session was closed when it merged.
+    app.selected = Some("T1".into());
+    let want = Some(Effect::Call(Command::TaskDetail {
+        task: "T1".into(),
+        log_lines: 200,
+    }));
+    assert_eq!(press(&mut app, KeyCode::Enter), want);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.overlay, None);
+    // D on a running task too; the answer fills the view, a stale one
+    // (another task's) does not.
+    app.selected = Some("T4".into());
+    let call = press(&mut app, KeyCode::Char('D'));
+    let Some(Effect::Call(command)) = call else {
+        panic!("{call:?}")
+    };
+    let other = Command::TaskDetail {
+        task: "T1".into(),
+        log_lines: 200,
+    };
+    let detail = |task: &str| {
+        Reply::TaskDetail(Box::new(crate::engine::detail::TaskDetail {
+            task: task.into(),
+            ..Default::default()
+        }))
+    };
+    app.on_reply(&other, detail("T1"));
+    assert!(matches!(&app.overlay, Some(Overlay::Detail(v)) if v.detail.is_none()));
+    app.on_reply(&command, detail("T4"));
+    assert!(matches!(&app.overlay, Some(Overlay::Detail(v)) if v.detail.is_some()));
+    assert_eq!(app.status_text(), None, "no 'ok' for a detail");
+    // Its keys scroll it; q or D closes it, and nothing else happens.
+    assert_eq!(press(&mut app, KeyCode::Char('x')), None);
+    assert!(app.overlay.is_some());
+    assert_eq!(press(&mut app, KeyCode::Char('D')), None);
+    assert_eq!(app.overlay, None);
 }
 
 #[test]
@@ -285,13 +331,14 @@ fn tab_shows_the_selected_pane_and_follows_the_selection() {
     assert_eq!(app.pane_task(), None);
     press(&mut app, KeyCode::Tab);
     assert_eq!(app.pane_task().as_deref(), Some("T1"));
-    app.on_pane_tail("T1", vec!["$ cargo test".into()]);
-    app.on_pane_tail("T2", vec!["stale".into()]);
+    app.on_pane_tail("T1", vec!["$ cargo test".into()], None);
+    app.on_pane_tail("T2", vec!["stale".into()], None);
     assert_eq!(
         app.log_view,
         LogView::Pane {
             task: "T1".into(),
-            lines: vec!["$ cargo test".into()]
+            lines: vec!["$ cargo test".into()],
+            log: None,
         }
     );
     press(&mut app, KeyCode::Char('j'));

@@ -6,7 +6,7 @@ use super::QuitChoice;
 use super::action::Action;
 use super::app::{App, Effect, LogView};
 use super::composer::{ComposeKey, Composer, Purpose};
-use super::overlay::{Confirm, Overlay};
+use super::overlay::{Confirm, DetailView, Overlay};
 use super::review::{DiffKey, DiffView};
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
@@ -18,6 +18,21 @@ use std::path::PathBuf;
 const WHEEL_ROWS: usize = 3;
 /// Lines the log's scroll keys move.
 const LOG_STEP: usize = 5;
+/// Lines of each attempt's log the detail view shows.
+const DETAIL_LOG_LINES: u32 = 200;
+
+/// States in which a task's tmux session has been closed (or never was):
+/// merged, skipped, cancelled, not started.
+fn state_without_session(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Done
+            | TaskState::Skipped
+            | TaskState::Cancelled
+            | TaskState::Pending
+            | TaskState::Ready
+    )
+}
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
@@ -34,6 +49,16 @@ impl App {
         // Suspend and redraw work in every mode: they are about the terminal.
         if let Some(a @ (Action::Suspend | Action::Redraw)) = action {
             return self.on_action(a);
+        }
+        if let Some(Overlay::Detail(view)) = &self.overlay {
+            let page = super::view::detail::page(self.size);
+            let total = super::view::detail::line_count(self, view);
+            if let Some(Overlay::Detail(view)) = &mut self.overlay
+                && view.on_key(&key, page, total)
+            {
+                self.overlay = None;
+            }
+            return None;
         }
         match &self.overlay {
             Some(Overlay::Diff(_)) => return self.on_diff_key(&key, action),
@@ -133,6 +158,7 @@ impl App {
             }
             Action::Quit => return Some(Effect::Quit(QuitChoice::LeaveRunning)),
             Action::Attach
+            | Action::Detail
             | Action::Diff
             | Action::Shell
             | Action::Compose
@@ -160,6 +186,9 @@ impl App {
         let worktree = task.worktree.as_ref().map(PathBuf::from);
         let can_type = state.is_active() && task.pane_id.is_some();
         match action {
+            // Enter on a task whose session is gone (merged, skipped,
+            // cancelled, never run) describes it instead.
+            Action::Detail => Some(self.open_detail(id)),
             Action::Diff => match task.branch.clone() {
                 Some(branch) => {
                     let integration = self.snapshot.integration_branch.clone();
@@ -193,14 +222,12 @@ impl App {
                 None
             }
             Action::Attach => match session {
-                Some(session) => Some(Effect::Attach {
+                Some(session) if !state_without_session(state) => Some(Effect::Attach {
+                    task: id,
                     session,
                     socket: self.snapshot.tmux_socket.clone(),
                 }),
-                None => {
-                    self.set_status(format!("{id} has no tmux session to attach to"));
-                    None
-                }
+                _ => Some(self.open_detail(id)),
             },
             Action::Kill if !(state.is_active() || state == TaskState::Pending) => {
                 self.set_status(format!("{id} has no worker to kill ({})", state.as_str()));
@@ -216,6 +243,15 @@ impl App {
             }
             _ => action.command(&id, &group).map(Effect::Call),
         }
+    }
+
+    /// Open the detail view of `task` and ask the engine for its content.
+    pub fn open_detail(&mut self, task: String) -> Effect {
+        self.overlay = Some(Overlay::Detail(DetailView::new(task.clone())));
+        Effect::Call(Command::TaskDetail {
+            task,
+            log_lines: DETAIL_LOG_LINES,
+        })
     }
 
     /// Keys of the diff view: its own first, then the keymap's shell, and
@@ -316,6 +352,7 @@ impl App {
             (LogView::Events, Some(task)) => LogView::Pane {
                 task: task.clone(),
                 lines: Vec::new(),
+                log: None,
             },
             _ => LogView::Events,
         };
@@ -324,12 +361,13 @@ impl App {
 
     /// Keep the pane view on the selected worker as the selection moves.
     pub fn follow_selection_in_log(&mut self) {
-        if let (LogView::Pane { task, lines }, Some(selected)) =
+        if let (LogView::Pane { task, lines, log }, Some(selected)) =
             (&mut self.log_view, &self.selected)
             && task != selected
         {
             *task = selected.clone();
             lines.clear();
+            *log = None;
         }
     }
 
@@ -387,6 +425,13 @@ impl App {
     pub fn on_reply(&mut self, command: &Command, reply: Reply) {
         let what = describe(command);
         match (command, reply) {
+            (Command::TaskDetail { task, .. }, Reply::TaskDetail(detail)) => {
+                if let Some(Overlay::Detail(view)) = &mut self.overlay
+                    && view.task == *task
+                {
+                    view.detail = Some(detail);
+                }
+            }
             (Command::Spawn { task, force: false }, Reply::Error { message })
                 if message.to_lowercase().contains("depend") =>
             {
@@ -424,6 +469,7 @@ fn describe(command: &Command) -> String {
         Command::Resume => "resume".into(),
         Command::Status => "status".into(),
         Command::PaneTail { task, .. } => format!("pane of {task}"),
+        Command::TaskDetail { task, .. } => format!("detail of {task}"),
         Command::Type { task, .. } => format!("typed to {task}"),
         Command::Shutdown { .. } => "shutdown".into(),
     }

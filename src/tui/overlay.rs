@@ -1,13 +1,14 @@
 //! Dialogs drawn over the panels: help, confirmations, the halt report, the
-//! diff view and the composer. While one is open it takes every key; its
-//! answers are fixed keys (y/n, l/h, Esc), not remappable, so a dialog
-//! always reads the same.
+//! diff view, the composer and a task's detail. While one is open it takes
+//! every key; its answers are fixed keys (y/n, l/h, Esc), not remappable, so
+//! a dialog always reads the same.
 
 use super::QuitChoice;
 use super::app::Effect;
 use super::composer::Composer;
 use super::review::DiffView;
 use crate::engine::command::Command;
+use crate::engine::detail::TaskDetail;
 use crate::engine::snapshot::HaltReport;
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -20,6 +21,47 @@ pub enum Overlay {
     Diff(Box<DiffView>),
     /// A line for a worker's agent (`i`).
     Compose(Composer),
+    /// A task's detail (`D`): its attempts and their logs.
+    Detail(DetailView),
+}
+
+/// A task's detail (`D`), scrollable; the engine's answer fills it in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailView {
+    pub task: String,
+    /// None until the engine answers.
+    pub detail: Option<Box<TaskDetail>>,
+    /// The first line shown.
+    pub scroll: usize,
+}
+
+impl DetailView {
+    pub fn new(task: String) -> DetailView {
+        DetailView {
+            task,
+            detail: None,
+            scroll: 0,
+        }
+    }
+
+    /// Scroll by a key; `page` is the rows on screen, `total` the lines.
+    /// Returns whether the key closes the view.
+    pub fn on_key(&mut self, key: &KeyEvent, page: usize, total: usize) -> bool {
+        let last = total.saturating_sub(page);
+        let step = |by: isize, at: usize| at.saturating_add_signed(by).min(last);
+        let page = page.max(1) as isize;
+        self.scroll = match key.code {
+            KeyCode::Esc | KeyCode::Char('q' | 'D') => return true,
+            KeyCode::Down | KeyCode::Char('j') => step(1, self.scroll),
+            KeyCode::Up | KeyCode::Char('k') => step(-1, self.scroll),
+            KeyCode::PageDown | KeyCode::Char(' ') => step(page, self.scroll),
+            KeyCode::PageUp => step(-page, self.scroll),
+            KeyCode::Home | KeyCode::Char('g') => 0,
+            KeyCode::End | KeyCode::Char('G') => last,
+            _ => self.scroll,
+        };
+        false
+    }
 }
 
 /// A question that needs a yes before anything happens.
@@ -117,9 +159,11 @@ impl Confirm {
 }
 
 impl Overlay {
-    /// Handle a key while open: (close?, effect).
+    /// Handle a key while open: (close?, effect). (The detail view scrolls:
+    /// the app hands it its keys with the sizes, [`DetailView::on_key`].)
     pub fn on_key(&self, key: &KeyEvent, is_help_key: bool) -> (bool, Option<Effect>) {
         match self {
+            Overlay::Detail(_) => (matches!(key.code, KeyCode::Esc), None),
             Overlay::Confirm(confirm) => match confirm.answer(key) {
                 Some(effect) => (true, effect),
                 None => (false, None),
@@ -189,6 +233,26 @@ mod tests {
             force: true,
         });
         assert_eq!(o.on_key(&key('Y'), false), (true, Some(want)));
+    }
+
+    #[test]
+    fn the_detail_scrolls_within_its_lines_and_closes() {
+        let mut view = DetailView::new("T1".into());
+        let press =
+            |v: &mut DetailView, code| v.on_key(&KeyEvent::new(code, KeyModifiers::NONE), 10, 25);
+        assert!(!press(&mut view, KeyCode::Char('j')));
+        assert_eq!(view.scroll, 1);
+        press(&mut view, KeyCode::PageDown);
+        assert_eq!(view.scroll, 11);
+        press(&mut view, KeyCode::End);
+        assert_eq!(view.scroll, 15, "the last page, not past it");
+        press(&mut view, KeyCode::PageDown);
+        assert_eq!(view.scroll, 15);
+        press(&mut view, KeyCode::Home);
+        press(&mut view, KeyCode::Up);
+        assert_eq!(view.scroll, 0);
+        assert!(press(&mut view, KeyCode::Char('D')));
+        assert!(press(&mut view, KeyCode::Esc));
     }
 
     #[test]

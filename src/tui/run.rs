@@ -6,7 +6,7 @@
 //! blocking pool and comes back as a message.
 
 use super::app::{App, Effect};
-use super::attach::{attach_command, run_attach};
+use super::attach::{self, AttachPlan, Surroundings, run_attach};
 use super::input::TerminalReader;
 use super::keymap::Keymap;
 use super::step_aside::{self, step_aside};
@@ -28,7 +28,7 @@ const FRAME: Duration = Duration::from_millis(16);
 /// How often the pane view is refreshed while visible.
 const PANE_REFRESH: Duration = Duration::from_millis(500);
 
-type PaneTail = (String, Vec<String>);
+type PaneTail = (String, Vec<String>, Option<String>);
 type DiffRead = (String, Result<BranchDiff, String>);
 
 /// Run the control room until the person quits; returns what they chose to do
@@ -58,6 +58,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     let mut input = TerminalReader::start();
     let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
     let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
+    let (attach_tx, mut attach_done) = mpsc::channel(4);
     let (diff_tx, mut diffs) = mpsc::channel::<DiffRead>(4);
     let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -116,8 +117,15 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 app.on_reply(&command, reply);
                 dirty = true;
             }
-            Some((task, lines)) = pane_tails.recv() => {
-                app.on_pane_tail(&task, lines);
+            Some((task, problem)) = attach_done.recv() => {
+                app.set_status(match problem {
+                    Some(problem) => format!("{task}: {problem}"),
+                    None => format!("back from {task}'s session"),
+                });
+                dirty = true;
+            }
+            Some((task, lines, log)) = pane_tails.recv() => {
+                app.on_pane_tail(&task, lines, log);
                 dirty = true;
             }
             Some((task, result)) = diffs.recv() => {
@@ -139,27 +147,20 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
         for effect in effects {
             match effect {
                 Effect::Quit(choice) => return Ok(choice),
-                Effect::Call(command) => {
-                    let (link, tx) = (link.clone(), reply_tx.clone());
-                    tokio::spawn(async move {
-                        let reply = link.call(command.clone()).await;
-                        if tx.send((command, reply)).await.is_err() {
-                            tracing::debug!("reply after the TUI left");
-                        }
-                    });
-                }
-                Effect::Attach { session, socket } => {
-                    let command = attach_command(
-                        socket.as_deref(),
-                        &session,
-                        std::env::var("TMUX").ok().as_deref(),
-                    );
-                    let run = move || run_attach(&command);
-                    match step_aside(&mut terminal, &mut input, run).await? {
-                        Ok(status) if status.success() => {}
-                        Ok(status) => app.set_status(format!("tmux attach to {session}: {status}")),
-                        Err(e) => app.set_status(format!("cannot run tmux: {e}")),
+                Effect::Call(command) => call(&link, &reply_tx, command),
+                Effect::Attach {
+                    task,
+                    session,
+                    socket,
+                } => {
+                    let beside = attach_tx.clone();
+                    let step = (&mut terminal, &mut input, beside);
+                    if let Some(Effect::Call(command)) =
+                        attach(&mut app, step, task, session, socket).await?
+                    {
+                        call(&link, &reply_tx, command);
                     }
+                    dirty = true;
                 }
                 Effect::ReadDiff {
                     task,
@@ -223,6 +224,115 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
             changed
         });
     }
+}
+
+/// Send `command` to the engine; its reply comes back on `replies`.
+fn call(link: &EngineLink, replies: &mpsc::Sender<(Command, Reply)>, command: Command) {
+    let (link, tx) = (link.clone(), replies.clone());
+    tokio::spawn(async move {
+        let reply = link.call(command.clone()).await;
+        if tx.send((command, reply)).await.is_err() {
+            tracing::debug!("reply after the TUI left");
+        }
+    });
+}
+
+/// Show a worker's session: beside the control room (a tmux popup or
+/// window, whose end is reported on the channel) or, outside tmux, by
+/// handing it the terminal until the person detaches. A session that is
+/// gone (the task ended since) opens the task's detail instead: the effect
+/// to carry out for that.
+async fn attach(
+    app: &mut App,
+    (terminal, input, beside): (&mut TerminalGuard, &mut TerminalReader, BesideDone),
+    task: String,
+    session: String,
+    socket: Option<String>,
+) -> color_eyre::Result<Option<Effect>> {
+    // A few ms of tmux questions, off the async threads.
+    let asked = tokio::task::spawn_blocking(move || {
+        let env = Surroundings::from_env();
+        if !attach::session_exists(socket.as_deref(), &session, &env) {
+            return None;
+        }
+        let client = attach::find_client(&env);
+        let version = env.tmux.as_ref().and_then(|_| attach::tmux_version());
+        Some(attach::plan(
+            socket.as_deref(),
+            &session,
+            &env,
+            client.as_ref(),
+            version,
+        ))
+    })
+    .await;
+    let command = match asked {
+        Ok(None) => {
+            app.set_status(format!("{task}'s tmux session is gone: its detail instead"));
+            return Ok(Some(app.open_detail(task)));
+        }
+        Ok(Some(AttachPlan::Foreground(command))) => command,
+        Ok(Some(AttachPlan::Beside {
+            command,
+            how,
+            until_closed,
+        })) => {
+            app.set_status(format!("{task} {how}"));
+            spawn_beside(task, command, until_closed, beside);
+            return Ok(None);
+        }
+        Err(e) => {
+            app.set_status(format!("attach failed: {e}"));
+            return Ok(None);
+        }
+    };
+    let shown = command.args.join(" ");
+    let run = move || run_attach(&command);
+    match step_aside(terminal, input, run).await? {
+        Ok(status) if status.success() => {}
+        Ok(status) => app.set_status(format!("tmux {shown}: {status}")),
+        Err(e) => app.set_status(format!("cannot run tmux: {e}")),
+    }
+    Ok(None)
+}
+
+/// Where a popup or window attach says how it ended: the task, and what
+/// went wrong, if anything.
+type BesideDone = mpsc::Sender<(String, Option<String>)>;
+
+/// Run a popup or window attach without the terminal; what went wrong, if
+/// anything, comes back on `done` for the footer.
+fn spawn_beside(
+    task: String,
+    command: attach::AttachCommand,
+    until_closed: bool,
+    done: BesideDone,
+) {
+    tokio::spawn(async move {
+        let out = tokio::process::Command::new(&command.program)
+            .args(&command.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .output()
+            .await;
+        let problem = match out {
+            // A window is open now: nothing to say until it closes.
+            Ok(out) if out.status.success() && !until_closed => return,
+            Ok(out) if out.status.success() => None,
+            // display-popup ends with its command's status: the nested
+            // attach's, whose message was in the popup.
+            Ok(out) if out.stderr.is_empty() => Some(format!("tmux attach ended: {}", out.status)),
+            Ok(out) => Some(format!(
+                "tmux {}: {}",
+                command.args.get(2).map_or("", String::as_str),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Some(format!("cannot run tmux: {e}")),
+        };
+        let _ = done.send((task, problem)).await;
+    });
 }
 
 /// A merged task's worktree is removed: say so instead of failing to start
@@ -289,14 +399,14 @@ fn spawn_pane_tailer(
                 })
                 .await
             {
-                Reply::PaneTail { lines } => lines,
-                Reply::Error { message } => vec![format!("(pane unavailable: {message})")],
+                Reply::PaneTail { lines, log } => (lines, log),
+                Reply::Error { message } => (vec![format!("(pane unavailable: {message})")], None),
                 other => {
                     tracing::debug!("unexpected pane-tail reply: {other:?}");
                     continue;
                 }
             };
-            if tx.send((task, lines)).await.is_err() {
+            if tx.send((task, lines.0, lines.1)).await.is_err() {
                 return;
             }
         }

@@ -142,6 +142,7 @@ fn filtered_pane_view_80x24() {
             "running 12 tests".into(),
             String::new(),
         ],
+        log: None,
     };
     let terminal = draw(&app);
     let screen = text(&terminal);
@@ -206,6 +207,82 @@ fn an_agent_s_state_shows_beside_its_last_output() {
         .find(|l| l.contains("T4  Retry"))
         .expect("T4's row");
     assert!(row.contains("[idle at prompt] "), "{row}");
+}
+
+/// The detail view of `task` in the recorded run (after its halt), each
+/// attempt with a made-up log tail.
+fn detail_app(task: &str, width: u16, height: u16) -> App {
+    use crate::engine::detail::{self, AttemptLog};
+    let plan = testdata::recorded_plan();
+    let idx = plan.task_idx(task).expect("a recorded task");
+    let built = detail::build(&plan, idx, &testdata::recorded_entries(), |attempt| {
+        Some(AttemptLog {
+            file: detail::shown_path(task, attempt),
+            size: 2_345,
+            capped: false,
+            lines: vec![
+                format!("[sim] {task}: attempt {attempt}"),
+                format!("[sim] {task} step 1/5: reading TASK_INSTRUCTION.md"),
+                "simulated failure (--fail); nothing committed".into(),
+            ],
+        })
+    });
+    let mut app = app_of(testdata::recorded_halted(), width, height);
+    app.overlay = Some(Overlay::Detail(super::overlay::DetailView {
+        task: task.into(),
+        detail: Some(Box::new(built)),
+        scroll: 0,
+    }));
+    app
+}
+
+#[test]
+fn detail_of_a_task_that_failed_twice() {
+    let terminal = draw(&detail_app("T5", 160, 48));
+    let screen = text(&terminal);
+    for want in [
+        "T5 — detail",
+        "Attempt 2",
+        "Attempt 1",
+        "agent reported ERROR: simulated failure",
+        ".switchboard/logs/T5.2.log (2.3 KiB)",
+        "│ [sim] T5: attempt 2",
+    ] {
+        assert!(screen.contains(want), "no {want:?} in\n{screen}");
+    }
+    // Newest first.
+    assert!(screen.find("Attempt 2") < screen.find("Attempt 1"));
+    screen!("detail_failed_160x48", terminal);
+}
+
+#[test]
+fn detail_of_a_merged_task_scrolls_at_80x24() {
+    let mut app = detail_app("T1", 80, 24);
+    let screen = text(&draw(&app));
+    assert!(screen.contains("merged into switchboard/integration (4bbef196c1)"));
+    assert!(screen.contains("✓ passed"), "{screen}");
+    screen!("detail_merged_80x24", draw(&app));
+    // To its end: the log's last line is on screen, the header is not.
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::End,
+    ));
+    let screen = text(&draw(&app));
+    assert!(screen.contains("simulated failure (--fail)"), "{screen}");
+    assert!(!screen.contains("PostgreSQL Schema Design"), "{screen}");
+}
+
+#[test]
+fn detail_while_the_engine_reads() {
+    let mut app = fixture_app(80, 24);
+    app.overlay = Some(Overlay::Detail(super::overlay::DetailView::new(
+        "T4".into(),
+    )));
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("reading the journal and the logs"),
+        "{screen}"
+    );
+    assert!(screen.contains("Retry Engine Implementation"), "{screen}");
 }
 
 /// The fixture run with T4's diff open and read, in an app `width`×`height`.

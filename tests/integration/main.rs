@@ -2,6 +2,8 @@
 //! example plan, and (the sim agent) in throwaway git repositories.
 
 mod agent_hooks;
+mod attach;
+mod attempt_logs;
 mod cli;
 mod common;
 mod control_room;

@@ -37,17 +37,26 @@ impl Terminal {
         Terminal::open_with(sb, which, &[])
     }
 
-    /// A window whose switchboard also gets `env` (`NAME=value` each).
+    /// A window whose switchboard also gets `env` (arguments of `env`:
+    /// `NAME=value`, or `-u NAME` to unset one).
     pub fn open_with(sb: &Sandbox, which: &str, env: &[&str]) -> Terminal {
-        let term = Terminal {
-            server: format!("{}-{which}", sb.tmux),
-        };
         // The sandbox's variables go to switchboard alone, not to the shell
         // around it: `live_processes` finds processes by them, and must see
         // only what switchboard started.
         let script = r#"r="$1" s="$2"; shift 2; XDG_RUNTIME_DIR="$r" SWITCHBOARD_TMUX_SOCKET="$s" env "$@" "$0"; echo EXITED $?; sleep 600"#;
-        let repo = sb.repo.to_string_lossy();
         let runtime = sb.runtime.to_string_lossy();
+        let mut argv = vec!["sh", "-c", script, bin(), &runtime, &sb.tmux];
+        argv.extend_from_slice(env);
+        Terminal::open_running(sb, which, &argv)
+    }
+
+    /// A window on a tmux server of its own named by `which`, its session
+    /// `ui` running `argv` in the sandbox's repo.
+    pub fn open_running(sb: &Sandbox, which: &str, argv: &[&str]) -> Terminal {
+        let term = Terminal {
+            server: format!("{}-{which}", sb.tmux),
+        };
+        let repo = sb.repo.to_string_lossy();
         let mut args = vec![
             "new-session",
             "-d",
@@ -59,16 +68,23 @@ impl Terminal {
             "48",
             "-c",
             &repo,
-            "sh",
-            "-c",
-            script,
-            bin(),
-            &runtime,
-            &sb.tmux,
         ];
-        args.extend_from_slice(env);
+        args.extend_from_slice(argv);
         term.tmux(&args);
         term
+    }
+
+    /// The tmux server `server` (one switchboard's workers run on), killed
+    /// on drop as a terminal's is.
+    pub fn of_server(server: &str) -> Terminal {
+        Terminal {
+            server: server.to_string(),
+        }
+    }
+
+    /// The tmux server (`-L` name) this terminal's window is on.
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     pub fn tmux(&self, args: &[&str]) -> Output {

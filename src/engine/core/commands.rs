@@ -253,26 +253,56 @@ impl Core {
         Reply::Ok
     }
 
-    /// A worker's pane, or the kept pane of a finished one.
+    /// A worker's pane, or the kept pane of a finished one; once the pane
+    /// is gone, the end of its attempt's log.
     pub(super) fn pane_tail(
         &mut self,
         task: &str,
         lines: u32,
         reply: Option<oneshot::Sender<Reply>>,
     ) {
-        let pane = self.plan.task_idx(task).map(TaskIdx).and_then(|t| {
-            let run = &self.tasks[t];
-            run.worker
-                .as_ref()
-                .and_then(|w| w.pane_id.clone())
-                .or_else(|| run.last_pane.clone())
-        });
+        let Some(t) = self.plan.task_idx(task).map(TaskIdx) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Reply::Error {
+                    message: format!("no task {task}"),
+                });
+            }
+            return;
+        };
+        let run = &self.tasks[t];
+        let pane = run
+            .worker
+            .as_ref()
+            .and_then(|w| w.pane_id.clone())
+            .or_else(|| run.last_pane.clone());
+        let attempt = run.attempt();
         let Some(reply) = reply else { return };
-        match pane {
-            Some(pane) => self.effect(Effect::PaneTail { pane, lines, reply }),
+        self.effect(Effect::PaneTail {
+            task: t,
+            attempt,
+            pane,
+            lines,
+            reply,
+        });
+    }
+
+    /// What a task's journal and logs tell of it, for the detail view.
+    pub(super) fn task_detail(
+        &mut self,
+        task: &str,
+        log_lines: u32,
+        reply: Option<oneshot::Sender<Reply>>,
+    ) {
+        let Some(reply) = reply else { return };
+        match self.plan.task_idx(task).map(TaskIdx) {
+            Some(t) => self.effect(Effect::TaskDetail {
+                task: t,
+                log_lines,
+                reply,
+            }),
             None => {
-                let _ = reply.send(Reply::PaneTail {
-                    lines: vec![format!("({task} has no pane)")],
+                let _ = reply.send(Reply::Error {
+                    message: format!("no task {task}"),
                 });
             }
         }

@@ -354,6 +354,9 @@ impl Core {
             Command::RebaseMerge { task } => self.rebase_merge(&task),
             Command::MarkDone { task, reason } => self.mark_done(&task, &reason),
             Command::PaneTail { task, lines } => return self.pane_tail(&task, lines, reply),
+            Command::TaskDetail { task, log_lines } => {
+                return self.task_detail(&task, log_lines, reply);
+            }
             Command::Type { task, text } => self.type_line(&task, text),
             Command::Shutdown { halt } => {
                 self.shutdown = Some(halt);

@@ -91,6 +91,10 @@ fn templates() -> Vec<Value> {
             task: "T1".into(),
             lines: 20,
         },
+        Command::TaskDetail {
+            task: "T1".into(),
+            log_lines: 20,
+        },
         Command::Type {
             task: "T1".into(),
             text: "yes".into(),
@@ -417,6 +421,8 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Status),
         (task_name(), number(vec![0u32, 1, 50, u32::MAX]))
             .prop_map(|(task, lines)| Command::PaneTail { task, lines }),
+        (task_name(), number(vec![0u32, 1, 50, u32::MAX]))
+            .prop_map(|(task, log_lines)| Command::TaskDetail { task, log_lines }),
         (task_name(), hostile_text()).prop_map(|(task, text)| Command::Type { task, text }),
         any::<bool>().prop_map(|halt| Command::Shutdown { halt }),
     ]

@@ -185,6 +185,7 @@ pub fn footer(app: &App, area: Rect, buf: &mut Buffer) {
         ]),
         Some(Overlay::Confirm(_)) => pairs(&[("y", "yes"), ("n/Esc", "no")]),
         Some(Overlay::Help) | Some(Overlay::HaltReport(_)) => pairs(&[("Esc", "close")]),
+        Some(Overlay::Detail(_)) => pairs(&[("↑↓ PgUp PgDn", "scroll"), ("Esc", "close")]),
         Some(Overlay::Diff(_)) => {
             let shell = app.keymap.first(Action::Shell).unwrap_or_default();
             let mut hints = pairs(&[("j/k", "move"), ("e", "edit")]);

@@ -16,6 +16,7 @@ pub fn render(app: &App, overlay: &Overlay, area: Rect, buf: &mut Buffer) {
         Overlay::Help => help(app, area, buf),
         Overlay::Confirm(confirm) => question(app, confirm, area, buf),
         Overlay::HaltReport(report) => halt_report(app, report, area, buf),
+        Overlay::Detail(view) => super::detail::render(app, view, area, buf),
         Overlay::Diff(view) => super::diff::render(app, view, area, buf),
         Overlay::Compose(composer) => super::composer::render(app, composer, area, buf),
     }

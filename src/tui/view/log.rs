@@ -17,7 +17,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.theme;
     let (title, lines): (String, Vec<Line>) = match &app.log_view {
         LogView::Events => events(app, area),
-        LogView::Pane { task, lines } => (format!(" Log — {task} pane "), pane(lines, area, theme)),
+        LogView::Pane {
+            task,
+            lines,
+            log: None,
+        } => (format!(" Log — {task} pane "), pane(lines, area, theme)),
+        LogView::Pane {
+            task,
+            lines,
+            log: Some(file),
+        } => {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            (
+                format!(" Log — {task}: pane gone, {name} "),
+                pane(lines, area, theme),
+            )
+        }
     };
     let mut block = Block::bordered().title(Span::styled(title, theme.title()));
     if app.log_scroll > 0 && app.log_view == LogView::Events {
@@ -104,7 +119,7 @@ fn event_lines(
 
 /// `text` in rows of at most `room` characters, broken between words where
 /// it can be, inside a word only when the word alone is too long.
-fn wrap_words(text: &str, room: usize) -> Vec<String> {
+pub(super) fn wrap_words(text: &str, room: usize) -> Vec<String> {
     let mut rows = Vec::new();
     let mut row = String::new();
     for word in text.split(' ') {
@@ -127,7 +142,7 @@ fn wrap_words(text: &str, room: usize) -> Vec<String> {
     rows
 }
 
-fn event_line(line: &LogLine, offset: FixedOffset, theme: Theme) -> Line<'static> {
+pub(super) fn event_line(line: &LogLine, offset: FixedOffset, theme: Theme) -> Line<'static> {
     let time = DateTime::from_timestamp_millis(line.ts_ms as i64)
         .map(|t| t.with_timezone(&offset).format("%H:%M:%S").to_string())
         .unwrap_or_else(|| "--:--:--".into());

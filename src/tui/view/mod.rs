@@ -4,6 +4,7 @@
 
 pub mod chrome;
 pub mod composer;
+pub mod detail;
 pub mod dialogs;
 pub mod diff;
 pub mod gantt;
