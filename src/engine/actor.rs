@@ -385,6 +385,12 @@ impl Driver {
         let closing = tokio::task::spawn_blocking(move || {
             os.write_execution_log();
             shop.kill_session(&names::control_session_name(&shop.repo_key));
+            // A private server with nothing left on it exits; tmux leaves
+            // its socket file.
+            if let Some(name) = &shop.tmux.socket {
+                let within = Duration::from_secs(1);
+                crate::tmux::private_server::remove_socket_when_gone(name, within);
+            }
         });
         if let Err(e) = closing.await {
             tracing::warn!("closing the engine: {e}");

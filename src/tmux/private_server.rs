@@ -72,3 +72,24 @@ pub fn socket_file(name: &str) -> PathBuf {
         .join(format!("tmux-{}", nix::unistd::getuid()))
         .join(name)
 }
+
+/// After switchboard's last session on the `-L name` server closed: once
+/// that server has exited (within `within`), remove the socket file tmux
+/// leaves behind. A server still listening (workers left running, or the
+/// user's own sessions) keeps its file.
+pub fn remove_socket_when_gone(name: &str, within: std::time::Duration) {
+    use std::io::ErrorKind;
+    let path = socket_file(name);
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match std::os::unix::net::UnixStream::connect(&path) {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                let _ = std::fs::remove_file(&path);
+                return;
+            }
+            Err(_) => return, // no file, or not ours to judge
+            Ok(_) if std::time::Instant::now() >= deadline => return,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}

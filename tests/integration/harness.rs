@@ -194,6 +194,10 @@ impl Sandbox {
             left.is_empty() && sessions.is_empty(),
             "{what}: processes left: {left:?}; sessions left: {sessions:?}"
         );
+        // With nothing on it, the private tmux server is gone: so is the
+        // socket file tmux leaves behind.
+        let socket = switchboard::tmux::private_server::socket_file(&self.tmux);
+        assert!(!socket.exists(), "{what}: {} left", socket.display());
     }
 
     /// Subjects of the integration branch's commits, newest first.
