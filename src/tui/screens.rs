@@ -466,3 +466,28 @@ fn a_waiting_agent_s_words_show_in_its_row() {
         .expect("T4's row");
     assert!(row.contains(&format!("[{words}] Press enter")), "{row}");
 }
+
+/// Issue 12: a halt is not an attempt. Work halted and resumed shows as one
+/// attempt, not two.
+#[test]
+fn a_resumed_halt_is_the_same_attempt() {
+    use crate::engine::snapshot::{AttemptOutcome, AttemptSpan, TaskState};
+    let mut snap = crate::testdata::recorded_mid_run();
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    let span = |attempt: u32, outcome: Option<AttemptOutcome>| AttemptSpan {
+        attempt,
+        profile: "generalist".into(),
+        started_ms: 1,
+        ended_ms: outcome.map(|_| 2),
+        outcome,
+        pauses: Vec::new(),
+    };
+    t4.attempts = vec![span(1, Some(AttemptOutcome::Halted)), span(2, None)];
+    (t4.attempt, t4.restarts, t4.state) = (2, 0, TaskState::Running);
+    let screen = text(&draw(&app_of(snap, 160, 48)));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("T4  Retry"))
+        .expect("T4's row");
+    assert!(row.contains(" 1/0 "), "{row}");
+}

@@ -146,10 +146,18 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell
     } else {
         Style::new()
     };
+    // A halt is not an attempt: work cut off by a halt and carried on after
+    // the resume counts once.
+    let halted = |a: &&crate::engine::snapshot::AttemptSpan| {
+        a.outcome == Some(crate::engine::snapshot::AttemptOutcome::Halted)
+    };
+    let earlier = task.attempts.len().saturating_sub(1);
+    let resumed = task.attempts[..earlier].iter().filter(halted).count();
+    let runs = task.attempts.len() - resumed;
     let attempt = if task.attempt == 0 {
         "-".to_string()
     } else {
-        format!("{}/{}", task.attempt, task.restarts)
+        format!("{}/{}", runs.max(1), task.restarts)
     };
     let elapsed = task_elapsed_ms(task, app.now_ms)
         .map(format_duration)
