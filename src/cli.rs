@@ -245,6 +245,8 @@ impl Cli {
             "clean" => &["plan", "tmux_socket"],
             "demo" => &["keymap", "tmux_socket"],
             "doctor" => &["plan"],
+            // Without a running engine they start one of their own.
+            "recheck" | "rebase-merge" | "mark-done" => &["plan", "tmux_socket"],
             "" if self.validate_only => &["plan"],
             "" if self.list => &["plan", "json"],
             // The whole plan has nothing outside it to pull in.

@@ -24,6 +24,11 @@ fn engine_socket() -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Whether this repository has a running engine to ask.
+pub fn engine_running() -> bool {
+    engine_socket().is_ok()
+}
+
 async fn call(command: Command) -> Result<Reply, ExitCode> {
     let path = engine_socket().map_err(|e| {
         eprintln!("switchboard: {e}");

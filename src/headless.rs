@@ -24,13 +24,13 @@ pub struct Selection {
 pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usize>, String> {
     let entries = journal::read(&root.join(".switchboard/journal.jsonl"))
         .map_err(|e| format!("cannot read the journal: {e}"))?;
-    let merged = journal::replay(&entries).merged;
+    let replay = journal::replay(&entries);
     let slots: Vec<Slot> = plan
         .plan
         .tasks
         .iter()
         .map(|t| Slot {
-            state: if merged.contains(&t.task_id) {
+            state: if replay.merged.contains(&t.task_id) || replay.done.contains(&t.task_id) {
                 TaskState::Done
             } else {
                 TaskState::Pending

@@ -16,6 +16,7 @@ pub mod listing;
 pub mod logging;
 pub mod pane_log;
 pub mod plan;
+pub mod recover;
 pub mod sim_agent;
 #[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]

@@ -24,20 +24,20 @@ fn main() -> ExitCode {
             let command = Command::Recheck {
                 task: args.task.clone(),
             };
-            return runtime(|| engine_client::recover(command));
+            return recover(&cli, command);
         }
         Some(Verb::RebaseMerge(args)) => {
             let command = Command::RebaseMerge {
                 task: args.task.clone(),
             };
-            return runtime(|| engine_client::recover(command));
+            return recover(&cli, command);
         }
         Some(Verb::MarkDone(args)) => {
             let command = Command::MarkDone {
                 task: args.task.clone(),
                 reason: args.reason.clone(),
             };
-            return runtime(|| engine_client::recover(command));
+            return recover(&cli, command);
         }
         Some(Verb::Clean(args)) => return clean(&cli, args),
         Some(Verb::Demo) => return demo(&cli),
@@ -294,6 +294,20 @@ fn prepare(
     let guard = switchboard::logging::init(&root);
     let options = engine_options(cli, valid, root, None).map_err(fail)?;
     Ok((options, guard))
+}
+
+/// A recovery command: the running engine's, or one started for it.
+fn recover(cli: &Cli, command: Command) -> ExitCode {
+    let mut guard = None;
+    let code = runtime(|| {
+        switchboard::recover::run(command, || {
+            let (options, g) = prepare(cli)?;
+            guard = g;
+            Ok(options)
+        })
+    });
+    drop(guard);
+    code
 }
 
 fn batch(cli: &Cli) -> ExitCode {

@@ -91,6 +91,9 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
 pub struct Replay {
     /// Tasks merged into the integration branch.
     pub merged: BTreeSet<String>,
+    /// Tasks whose last journaled state is done: merged, or marked done by
+    /// a person (`mark-done`).
+    pub done: BTreeSet<String>,
     /// The last attempt number of each task, so attempts keep counting up.
     pub last_attempt: BTreeMap<String, u32>,
     /// The highest halt number journaled, so halts keep counting up.
@@ -110,6 +113,13 @@ pub fn replay(entries: &[Entry]) -> Replay {
         }
         if matches!(e.event, Event::Merged { .. }) {
             r.merged.insert(task.clone());
+        }
+        if let Event::State { state, .. } = &e.event {
+            if *state == crate::engine::snapshot::TaskState::Done {
+                r.done.insert(task.clone());
+            } else {
+                r.done.remove(task);
+            }
         }
     }
     r

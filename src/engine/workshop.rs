@@ -348,7 +348,10 @@ impl Workshop {
         let mut results = Vec::new();
         match self.repo.commit_all(
             &p.worktree,
-            &format!("switchboard: save uncommitted work (attempt {attempt})"),
+            &format!(
+                "switchboard: save {}'s uncommitted work (attempt {attempt})",
+                task.task_id
+            ),
         ) {
             Ok(Some(oid)) => results.push(CheckResult {
                 check: "uncommitted work".into(),

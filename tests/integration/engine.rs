@@ -308,3 +308,40 @@ fn missing_agent_program_fails_clearly_without_hanging() {
     let err = stderr(&out);
     assert!(err.contains("command not found"), "{err}");
 }
+
+/// Recovery without the control room (issue 12): after a headless run
+/// failed a task, `mark-done` and `recheck` start an engine of their own
+/// when none is running; a task marked done counts as done for the next
+/// headless run.
+#[test]
+fn a_failed_task_is_recovered_from_the_command_line() {
+    let tasks = [
+        task("A", "G1", "failing", "a.txt", &[]),
+        task("B", "G1", "failing", "b.txt", &[]),
+        task("C", "G2", "quick", "c.txt", &["A", "B"]),
+    ]
+    .concat();
+    let sb = Sandbox::new(&plan("", &tasks));
+    let out = sb.run(&["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(sb.state_of("A").as_deref(), Some("failed"));
+    // A's work, finished by hand in its worktree; then only its checks run.
+    let worktree = sb.repo.join(".switchboard/workspaces/agent-A-failing");
+    std::fs::write(worktree.join("a.txt"), "by hand\n").unwrap();
+    crate::harness::git(&worktree, &["add", "a.txt"]);
+    crate::harness::git(&worktree, &["commit", "-q", "-m", "A: a.txt by hand"]);
+    let out = sb.run(&["recheck", "A"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("A: done"));
+    assert!(sb.integration_files().contains(&"a.txt".to_string()));
+    // B was done another way.
+    let out = sb.run(&["mark-done", "B", "--reason", "covered by A"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("B: done: marked done by hand: covered by A")
+    );
+    let out = sb.run(&["--batch-group", "G2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sb.state_of("C").as_deref(), Some("done"));
+    sb.assert_nothing_left_now("after recovering");
+}

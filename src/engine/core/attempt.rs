@@ -175,7 +175,7 @@ impl Core {
             format!(
                 "{} (command not found: {})",
                 status.describe(),
-                self.tasks[t].profile()
+                self.program_of(t)
             )
         } else {
             status.describe()
@@ -226,6 +226,21 @@ impl Core {
     }
 
     /// An interactive agent's turn is over: check its work while it waits.
+    /// The program an attempt's command starts (its first shell word), for
+    /// messages; the profile's name when the command does not split.
+    fn program_of(&self, t: TaskIdx) -> String {
+        let task = &self.plan.plan.tasks[t.0];
+        let profile = self.tasks[t].profile();
+        let command = match (&task.command, self.plan.plan.agents.get(profile)) {
+            (Some(own), _) if profile == task.agent.kind => own.as_str(),
+            (_, Some(agent)) => agent.command.as_str(),
+            _ => "",
+        };
+        shlex::split(command)
+            .and_then(|words| words.into_iter().next())
+            .unwrap_or_else(|| profile.to_string())
+    }
+
     pub(super) fn turn_finished(&mut self, t: TaskIdx) {
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.turn_done = true;

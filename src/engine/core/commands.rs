@@ -41,7 +41,7 @@ impl Core {
     /// `t` runs again: tasks skipped because of it (directly or through other
     /// skipped tasks) go back to pending. Any other dead end they still have
     /// skips them again, with its own reason.
-    pub(super) fn revive_dependents(&mut self, t: TaskIdx) {
+    pub(super) fn revive_dependents(&mut self, t: TaskIdx, what: &str) {
         let mut todo = vec![t];
         while let Some(x) = todo.pop() {
             let dependents: Vec<TaskIdx> = self
@@ -51,7 +51,7 @@ impl Core {
                 .filter(|d| schedule::prerequisites(&self.plan, d.0).any(|p| p == x.0))
                 .collect();
             for d in dependents {
-                let why = format!("{} runs again", self.task_id(t));
+                let why = format!("{} {what}", self.task_id(t));
                 self.set_state(d, TaskState::Pending, Some(why));
                 todo.push(d);
             }
@@ -90,7 +90,7 @@ impl Core {
         run.not_before_ms = 0;
         run.restarts = 0;
         self.set_state(t, TaskState::Pending, Some("spawned by hand".into()));
-        self.revive_dependents(t);
+        self.revive_dependents(t, "runs again");
         self.open_dispatch();
         Reply::Ok
     }
@@ -248,7 +248,7 @@ impl Core {
         run.forced = true;
         run.not_before_ms = 0;
         self.set_state(t, TaskState::Pending, Some("restarted by hand".into()));
-        self.revive_dependents(t);
+        self.revive_dependents(t, "runs again");
         self.open_dispatch();
         Reply::Ok
     }

@@ -388,11 +388,21 @@ impl Core {
                     Step::Start(t) => self.start_attempt(TaskIdx(t)),
                     Step::Skip { task, because } => {
                         let because = TaskIdx(because);
-                        let reason = format!(
-                            "dependency {} is {}",
-                            self.task_id(because),
-                            self.tasks[because].state().as_str()
-                        );
+                        let (id, state) = (self.task_id(because), self.tasks[because].state());
+                        // Not its own dependency: its group waits for that one's.
+                        let own = self.plan.plan.tasks[task]
+                            .dependencies
+                            .iter()
+                            .any(|d| d == id);
+                        let reason = if own {
+                            format!("dependency {id} is {}", state.as_str())
+                        } else {
+                            let group = &self.plan.plan.tasks[because.0].group;
+                            format!(
+                                "its group waits for {group}, where {id} is {}",
+                                state.as_str()
+                            )
+                        };
                         self.set_state(TaskIdx(task), TaskState::Skipped, Some(reason));
                     }
                 }

@@ -57,6 +57,10 @@ impl Core {
             Ok(t) => t,
             Err(r) => return r,
         };
+        // Its kept pane goes (its output is in its attempt log): no agent
+        // runs there again in this attempt, whatever the checks say.
+        let session = self.tasks[t].placement.session.clone();
+        self.effect(Effect::KillSession { session });
         self.tasks[t].rechecking = true;
         self.tasks[t].selected = true;
         self.set_state(
@@ -66,7 +70,7 @@ impl Core {
         );
         let attempt = self.tasks[t].attempt();
         self.effect(Effect::Validate { task: t, attempt });
-        self.revive_dependents(t);
+        self.revive_dependents(t, "is checked again");
         self.open_dispatch();
         Reply::Ok
     }
@@ -84,6 +88,8 @@ impl Core {
             };
         }
         let onto = self.plan.plan.settings.integration_branch.clone();
+        let session = self.tasks[t].placement.session.clone();
+        self.effect(Effect::KillSession { session });
         self.set_state(
             t,
             TaskState::Merging,
@@ -107,7 +113,7 @@ impl Core {
                 self.set_state(t, TaskState::Validating, Some(why));
                 let attempt = self.tasks[t].attempt();
                 self.effect(Effect::Validate { task: t, attempt });
-                self.revive_dependents(t);
+                self.revive_dependents(t, "is checked again");
                 self.open_dispatch();
                 return;
             }
@@ -141,7 +147,7 @@ impl Core {
         self.effect(Effect::KillSession { session });
         let why = format!("marked done by hand: {reason}");
         self.set_state(t, TaskState::Done, Some(why));
-        self.revive_dependents(t);
+        self.revive_dependents(t, "was marked done");
         self.open_dispatch();
         Reply::Ok
     }
