@@ -313,6 +313,7 @@ fn empty_snapshot() -> Snapshot {
         log_tail: Vec::new(),
         log_total: 0,
         last_halt: None,
+        limits: Default::default(),
     }
 }
 

@@ -33,6 +33,14 @@ pub struct ValidPlan {
     pub group_of: Vec<usize>,
     /// `group_after[g]`: indices of the groups group `g` waits for.
     pub group_after: Vec<Vec<usize>>,
+    /// Agent profile names, in `agents` order: what profile indices mean.
+    pub profiles: Vec<String>,
+    /// `fits[i]`: the profiles task `i` may start on: the one it names, or
+    /// those whose `capabilities` cover its `needs`.
+    pub fits: Vec<Vec<usize>>,
+    /// `chain_hours[i]`: task `i`'s effort plus the longest chain of effort
+    /// of the tasks that depend on it, directly or not (critical path).
+    pub chain_hours: Vec<f64>,
     task_index: HashMap<String, usize>,
 }
 
@@ -42,6 +50,9 @@ impl ValidPlan {
     }
     pub fn task_idx(&self, id: &str) -> Option<usize> {
         self.task_index.get(id).copied()
+    }
+    pub fn profile_idx(&self, name: &str) -> Option<usize> {
+        self.profiles.iter().position(|p| p == name)
     }
     pub fn group_idx(&self, id: &str) -> Option<usize> {
         self.plan.groups.iter().position(|g| g.id == id)
@@ -84,6 +95,26 @@ pub fn validate(
     dependencies::later_groups(&plan.tasks, &deps, &group_of, &group_after, &mut report);
 
     let diags = report.finish()?;
+    let profiles: Vec<String> = plan.agents.keys().cloned().collect();
+    let fits = plan
+        .tasks
+        .iter()
+        .map(|t| match t.agent_type() {
+            Some(kind) => profiles
+                .iter()
+                .position(|p| p == kind)
+                .into_iter()
+                .collect(),
+            None => plan
+                .agents
+                .values()
+                .enumerate()
+                .filter(|(_, a)| t.needs.iter().all(|n| a.capabilities.contains(n)))
+                .map(|(i, _)| i)
+                .collect(),
+        })
+        .collect();
+    let chain_hours = chain_hours(&plan, &deps, &task_order);
     let valid = ValidPlan {
         plan,
         task_order,
@@ -91,9 +122,37 @@ pub fn validate(
         deps,
         group_of,
         group_after,
+        profiles,
+        fits,
+        chain_hours,
         task_index,
     };
     Ok((valid, diags))
+}
+
+/// Each task's effort plus the longest chain of effort hanging on it
+/// through `dependencies` (a task without `effortHours` counts 0).
+fn chain_hours(plan: &Plan, deps: &[Vec<usize>], order: &[usize]) -> Vec<f64> {
+    let mut chain: Vec<f64> = plan
+        .tasks
+        .iter()
+        .map(|t| {
+            t.effort_hours
+                .filter(|h| h.is_finite())
+                .unwrap_or(0.0)
+                .max(0.0)
+        })
+        .collect();
+    let own = chain.clone();
+    // Dependents come later in dependency order: walk it backwards.
+    let mut longest_after = vec![0.0f64; chain.len()];
+    for &t in order.iter().rev() {
+        chain[t] = own[t] + longest_after[t];
+        for &d in &deps[t] {
+            longest_after[d] = longest_after[d].max(chain[t]);
+        }
+    }
+    chain
 }
 
 /// What concerns the plan as a whole: its version, having tasks at all, settings.
