@@ -290,12 +290,21 @@ impl App {
     }
 }
 
+/// Tasks that need a person, and budgets past their warning (by scope and
+/// level: reaching the cap after the warning rings again).
 fn attention_set(snapshot: &Snapshot) -> HashSet<String> {
+    let budgets = snapshot
+        .limits
+        .budgets
+        .iter()
+        .filter(|b| b.level != crate::engine::snapshot::BudgetLevel::Ok)
+        .map(|b| format!("\0budget {} {:?}", b.scope, b.level));
     snapshot
         .tasks
         .iter()
         .filter(|t| t.state.needs_attention())
         .map(|t| t.id.clone())
+        .chain(budgets)
         .collect()
 }
 

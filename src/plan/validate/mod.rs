@@ -230,3 +230,85 @@ impl Report<'_> {
 fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
 }
+
+#[cfg(test)]
+mod limits_tests {
+    /// Every error `--validate-only` prints for `yaml`, as printed.
+    fn errors(yaml: &str) -> Vec<String> {
+        match crate::plan::check("t.yaml", yaml.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect(),
+        }
+    }
+
+    const TASKS: &str = "groups: [ { id: G } ]\ntasks:\n  - { taskId: T1, title: t, group: G, agent: { type: a } }\n";
+
+    #[test]
+    fn bad_limits_name_their_key_and_the_accepted_form() {
+        let yaml = format!(
+            "settings:\n  spawnRate: \"10 per minute\"\n  budget: {{ maxUsd: -1, warnAt: 1.5 }}\n\
+             agents:\n  a: {{ command: \"true\", maxParallel: 0, budget: {{ maxUsd: 0 }} }}\n{TASKS}"
+        );
+        let e = errors(&yaml);
+        let has = |s: &str| e.iter().any(|m| m.contains(s));
+        assert!(
+            has(
+                "t.yaml:2:3: settings.spawnRate '10 per minute' is not a rate: write N/s, N/min or N/h"
+            ),
+            "{e:#?}"
+        );
+        assert!(
+            has("settings.budget.maxUsd must be a number of dollars above 0, not -1"),
+            "{e:#?}"
+        );
+        assert!(has("settings.budget.warnAt is a share of maxUsd"), "{e:#?}");
+        assert!(
+            has("agent profile 'a': maxParallel must be at least 1"),
+            "{e:#?}"
+        );
+        assert!(has("agent profile 'a': budget.maxUsd must be"), "{e:#?}");
+        assert_eq!(e.len(), 5, "{e:#?}");
+    }
+
+    #[test]
+    fn an_unknown_strategy_says_the_likely_one() {
+        let e = errors(&format!(
+            "settings: {{ assignment: critcal-path }}\nagents: {{ a: {{ command: \"true\" }} }}\n{TASKS}"
+        ));
+        assert!(
+            e.iter().any(|m| m.contains("did you mean `critical-path`")),
+            "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn agent_type_may_be_left_out_only_when_a_strategy_picks_profiles() {
+        let plan = |assignment: &str, needs: &str| {
+            format!(
+                "settings: {{ assignment: {assignment} }}\n\
+                 agents: {{ a: {{ command: \"true\", capabilities: [rust] }} }}\n\
+                 groups: [ {{ id: G }} ]\n\
+                 tasks:\n  - {{ taskId: T1, title: t, group: G, needs: [{needs}] }}\n"
+            )
+        };
+        let e = errors(&plan("fifo", "rust"));
+        assert!(
+            e.len() == 1
+                && e[0].contains("task T1: agent.type is missing")
+                && e[0].contains("`settings.assignment: capability` (or `round-robin`)"),
+            "{e:#?}"
+        );
+        assert_eq!(errors(&plan("capability", "rust")), Vec::<String>::new());
+        assert_eq!(errors(&plan("round-robin", "rust")), Vec::<String>::new());
+        let e = errors(&plan("capability", "rust, db"));
+        assert!(
+            e.len() == 1
+                && e[0].contains("no agent profile has every capability it needs (rust, db)"),
+            "{e:#?}"
+        );
+    }
+}
