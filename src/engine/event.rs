@@ -238,9 +238,13 @@ impl BudgetNote {
             100.0 * self.spent_usd / self.max_usd
         );
         if self.unknown_tasks > 0 {
-            let s = if self.unknown_tasks == 1 { "" } else { "s" };
+            let whose = if self.unknown_tasks == 1 {
+                "task's"
+            } else {
+                "tasks'"
+            };
             out.push_str(&format!(
-                "; {} task{s}' cost unknown (not reported, not counted)",
+                "; {} {whose} cost unknown (not reported, not counted)",
                 self.unknown_tasks
             ));
         }

@@ -246,6 +246,50 @@ impl Core {
         }
     }
 
+    /// Selected tasks waiting to start on a spent budget (the run's, or
+    /// every profile they may run on) never will in this run: skipped, with
+    /// the budget in the reason, so a headless run ends. A later run with a
+    /// larger budget starts them again.
+    pub(super) fn skip_over_budget(&mut self) {
+        let spent: Vec<BudgetView> = self
+            .budgets()
+            .into_iter()
+            .filter(|b| b.level == BudgetLevel::Exceeded)
+            .collect();
+        if spent.is_empty() {
+            return;
+        }
+        let run = spent.iter().find(|b| b.scope == "run");
+        for t in self.tasks.indices() {
+            let task = &self.tasks[t];
+            if !task.selected || task.forced || task.state() != TaskState::Pending {
+                continue;
+            }
+            let on: Vec<&str> = match self.plan.profile_idx(task.profile()) {
+                Some(p) => vec![self.plan.profiles[p].as_str()],
+                None => self.plan.fits[t.0]
+                    .iter()
+                    .map(|&p| self.plan.profiles[p].as_str())
+                    .collect(),
+            };
+            let why = run.or_else(|| {
+                let all = !on.is_empty() && on.iter().all(|p| spent.iter().any(|b| b.scope == *p));
+                all.then(|| spent.iter().find(|b| b.scope == on[0]))
+                    .flatten()
+            });
+            if let Some(b) = why {
+                let note = BudgetNote {
+                    scope: b.scope.clone(),
+                    spent_usd: b.spent_usd,
+                    max_usd: b.max_usd,
+                    unknown_tasks: b.unknown_tasks,
+                };
+                let reason = format!("not started: {}", note.words());
+                self.set_state(t, TaskState::Skipped, Some(reason));
+            }
+        }
+    }
+
     /// Budgets and back-offs, for front ends.
     pub(super) fn limits_view(&self) -> LimitsView {
         let now = self.now();

@@ -421,6 +421,7 @@ impl Core {
                 }
             }
         }
+        self.skip_over_budget();
         let settled = self
             .tasks
             .iter()

@@ -206,9 +206,17 @@ fn a_run_budget_warns_once_then_stops_new_starts() {
     fx.advance(5_000);
     assert_eq!(started(&fx), ["A1", "A2", "B1"]);
     assert_eq!(fx.state("A1"), TaskState::Done);
+    // What waited to start never will in this run: skipped, saying why.
+    let a3 = fx.snapshot_task("A3");
+    assert_eq!(a3.state, TaskState::Skipped);
+    assert!(
+        a3.message
+            .is_some_and(|m| m.starts_with("not started: the run's budget: $1.20 of $1.00")),
+    );
     assert_eq!(
-        fx.snapshot_task("A3").agent_state.as_deref(),
-        Some("budget spent: no new starts")
+        fx.snapshot_task("A2").agent_state.as_deref(),
+        Some("budget spent: no new starts"),
+        "the running worker says it too"
     );
     spend(&mut fx, "A2", 0.1);
     assert_eq!(budget_events(&fx).len(), 2, "exceeded once");
@@ -230,10 +238,13 @@ fn a_profile_budget_stops_only_that_profile() {
     fx.exit("A1", 0);
     fx.advance(1_000);
     assert_eq!(started(&fx), ["A1", "B1"]);
-    assert_eq!(
-        fx.snapshot_task("A2").agent_state.as_deref(),
-        Some("profile a's budget spent: no new starts")
+    let a2 = fx.snapshot_task("A2");
+    assert_eq!(a2.state, TaskState::Skipped);
+    assert!(
+        a2.message
+            .is_some_and(|m| m.contains("profile a's budget: $0.50 of $0.50")),
     );
+    assert_eq!(fx.state("B1"), TaskState::Running);
 }
 
 const CAPABLE: &str = r#"
