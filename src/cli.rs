@@ -143,6 +143,13 @@ pub struct SimAgentArgs {
     /// Do not call `switchboard report` (by default it does, inside a worker).
     #[arg(long)]
     pub no_report: bool,
+    /// After the work, report this cost (`switchboard report usage --cost-usd`).
+    #[arg(long, value_name = "USD")]
+    pub cost_usd: Option<f64>,
+    /// After the first step, print a provider's rate-limit error line for
+    /// 1.6 s (as a real agent retrying a 429 does), then go on.
+    #[arg(long)]
+    pub rate_limit_line: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -36,6 +36,9 @@ fn profile(command: &str, fallbacks: &[&str]) -> AgentProfile {
         type_prompt: None,
         submit: None,
         preaccept: Vec::new(),
+        max_parallel: None,
+        capabilities: Vec::new(),
+        budget: None,
     }
 }
 

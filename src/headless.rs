@@ -38,6 +38,7 @@ pub fn select(plan: &ValidPlan, root: &Path, sel: &Selection) -> Result<Vec<usiz
             selected: false,
             not_before_ms: 0,
             forced: false,
+            profile: None,
         })
         .collect();
     let (what, mut chosen): (String, Vec<usize>) = match (&sel.group, &sel.task) {

@@ -39,7 +39,7 @@ pub fn listing(plan: &ValidPlan) -> Listing<'_> {
                     TaskListing {
                         id: &task.task_id,
                         title: &task.title,
-                        agent: &task.agent.kind,
+                        agent: task.place_kind(),
                         effort_hours: task.effort_hours,
                         priority: task.priority.as_str(),
                         dependencies: &task.dependencies,

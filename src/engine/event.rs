@@ -197,9 +197,59 @@ pub enum Event {
         nudge: u32,
         check: String,
     },
+    /// The agent's screen or hooks said it is rate limited or overloaded:
+    /// its profile starts nothing new for `backoff_ms`.
+    RateLimited {
+        profile: String,
+        backoff_ms: u64,
+        line: String,
+    },
+    /// Spending reached `warnAt` of a budget (`scope`: `run` or a profile).
+    BudgetWarning(BudgetNote),
+    /// Spending reached a budget: no new start on it.
+    BudgetExceeded(BudgetNote),
     /// An event of a newer switchboard: kept in place, not understood.
     #[serde(other)]
     Unknown,
+}
+
+/// Where a budget stood when it was journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetNote {
+    /// `run`, or the profile's name.
+    pub scope: String,
+    pub spent_usd: f64,
+    pub max_usd: f64,
+    /// Tasks that ran (on this scope) and reported no cost: not counted.
+    pub unknown_tasks: usize,
+}
+
+impl BudgetNote {
+    pub fn words(&self) -> String {
+        let whose = if self.scope == "run" {
+            "the run's budget".to_string()
+        } else {
+            format!("profile {}'s budget", self.scope)
+        };
+        let mut out = format!(
+            "{whose}: ${:.2} of ${:.2} spent ({:.0} %)",
+            self.spent_usd,
+            self.max_usd,
+            100.0 * self.spent_usd / self.max_usd
+        );
+        if self.unknown_tasks > 0 {
+            let whose = if self.unknown_tasks == 1 {
+                "task's"
+            } else {
+                "tasks'"
+            };
+            out.push_str(&format!(
+                "; {} {whose} cost unknown (not reported, not counted)",
+                self.unknown_tasks
+            ));
+        }
+        out
+    }
 }
 
 /// What the supervision chain decided, and why.

@@ -140,7 +140,7 @@ pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
 pub fn placement(task: &Task) -> Placement {
     Placement {
         worktree: PathBuf::from(format!("/fake/{}", task.task_id)),
-        branch: format!("agent/{}/{}", task.task_id, task.agent.kind),
+        branch: format!("agent/{}/{}", task.task_id, task.place_kind()),
         session: format!("sb-fake-{}", task.task_id),
     }
 }

@@ -191,7 +191,13 @@ impl TaskRecord {
                 }
             }
             Event::TurnFinished => task.last_line = "turn finished".into(),
-            Event::Usage(u) => task.usage = Some(task.usage.unwrap_or_default().plus(*u)),
+            Event::Usage(u) => {
+                task.usage = Some(task.usage.unwrap_or_default().plus(*u));
+                // Per attempt too, so spending is known per profile.
+                if let Some(span) = task.attempts.last_mut() {
+                    span.usage = Some(span.usage.unwrap_or_default().plus(*u));
+                }
+            }
             Event::Validation { ok: false, .. } => {
                 self.pending = Some(AttemptOutcome::Failed);
             }
@@ -217,6 +223,7 @@ impl TaskRecord {
             ended_ms: None,
             outcome: None,
             pauses: Vec::new(),
+            usage: None,
         });
         task.attempt = attempt;
         task.restarts = restarts(&task.attempts);

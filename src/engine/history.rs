@@ -48,6 +48,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         log_tail: Vec::new(),
         log_total: 0,
         last_halt: None,
+        limits: Default::default(),
     };
     for e in entries {
         if let Some(line) = words::log_line(e) {

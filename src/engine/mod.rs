@@ -17,6 +17,7 @@ pub mod fold;
 mod halt;
 pub mod history;
 pub mod journal;
+pub mod limits;
 pub mod link;
 mod links;
 mod merge_queue;

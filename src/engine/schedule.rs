@@ -4,7 +4,7 @@
 //! are unit-tested with plain data.
 
 use super::snapshot::TaskState;
-use crate::plan::ValidPlan;
+use crate::plan::{Assignment, ValidPlan};
 
 /// What the scheduler sees of one task.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,12 +16,42 @@ pub struct Slot {
     pub not_before_ms: u64,
     /// Started by a person despite unmet dependencies.
     pub forced: bool,
+    /// The profile it is on (an index into `ValidPlan::profiles`); None for
+    /// a task whose profile is picked when it starts.
+    pub profile: Option<usize>,
+}
+
+/// What limits starts beside the plan: the engine's view of rates and money.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub max_parallel: usize,
+    pub now_ms: u64,
+    /// How many starts the spawn rate allows now.
+    pub tokens: usize,
+    /// Per profile: it starts nothing now (backing off after a rate limit,
+    /// or its budget or the run's is spent).
+    pub held: Vec<bool>,
+    /// Round-robin: the profile whose turn it is.
+    pub turn: usize,
+}
+
+impl Gate {
+    /// No limits but `max_parallel`: for tests and simple callers.
+    pub fn open(plan: &ValidPlan, max_parallel: usize, now_ms: u64) -> Gate {
+        Gate {
+            max_parallel,
+            now_ms,
+            tokens: usize::MAX,
+            held: vec![false; plan.profiles.len()],
+            turn: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Start a worker for this task.
-    Start(usize),
+    /// Start a worker for this task on this profile.
+    Start { task: usize, profile: usize },
     /// The task can never run: `because` is the first unmet dependency.
     Skip { task: usize, because: usize },
 }
@@ -79,9 +109,25 @@ pub fn missing_prerequisites(plan: &ValidPlan, tasks: &[Slot], t: usize) -> Vec<
     missing
 }
 
+/// The order ready tasks are taken in, by `settings.assignment`.
+fn sort_ready(plan: &ValidPlan, ready: &mut [usize]) {
+    let tasks = &plan.plan.tasks;
+    match plan.plan.settings.assignment {
+        Assignment::Priority => ready.sort_by_key(|&t| (tasks[t].priority, t)),
+        Assignment::CriticalPath => ready.sort_by(|&a, &b| {
+            let (ca, cb) = (plan.chain_hours[a], plan.chain_hours[b]);
+            cb.total_cmp(&ca).then(a.cmp(&b))
+        }),
+        Assignment::Fifo | Assignment::Capability | Assignment::RoundRobin => ready.sort(),
+    }
+}
+
 /// The next steps: skips for selected tasks that can never run, then starts
-/// for ready tasks, highest priority first, then file order, while slots last.
-pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms: u64) -> Vec<Step> {
+/// for ready tasks in the order of `settings.assignment`, each on a profile
+/// that may start now, while global slots, per-profile slots
+/// (`agents.<name>.maxParallel`) and spawn-rate tokens last.
+pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], gate: &Gate) -> Vec<Step> {
+    let now_ms = gate.now_ms;
     let mut steps = Vec::new();
     for (t, slot) in tasks.iter().enumerate() {
         if !slot.selected || slot.forced || slot.state != TaskState::Pending {
@@ -93,12 +139,18 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms:
         }
     }
     let active = tasks.iter().filter(|s| s.state.is_active()).count();
-    let free = max_parallel.saturating_sub(active);
+    let mut free = gate.max_parallel.saturating_sub(active).min(gate.tokens);
+    let mut busy = vec![0usize; plan.profiles.len()];
+    for s in tasks.iter().filter(|s| s.state.is_active()) {
+        if let Some(b) = s.profile.and_then(|p| busy.get_mut(p)) {
+            *b += 1;
+        }
+    }
     let skipped: Vec<usize> = steps
         .iter()
         .filter_map(|s| match s {
             Step::Skip { task, .. } => Some(*task),
-            Step::Start(_) => None,
+            Step::Start { .. } => None,
         })
         .collect();
     let mut ready: Vec<usize> = (0..tasks.len())
@@ -111,8 +163,36 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], max_parallel: usize, now_ms:
                 && (s.forced || deps_met(plan, tasks, t))
         })
         .collect();
-    ready.sort_by_key(|&t| (plan.plan.tasks[t].priority, t));
-    steps.extend(ready.into_iter().take(free).map(Step::Start));
+    sort_ready(plan, &mut ready);
+    let mut turn = gate.turn;
+    let agents: Vec<_> = plan.plan.agents.values().collect();
+    for t in ready {
+        if free == 0 {
+            break;
+        }
+        let may_start = |p: usize| {
+            !gate.held.get(p).copied().unwrap_or(false)
+                && agents[p].max_parallel.is_none_or(|cap| busy[p] < cap)
+        };
+        let profile = match tasks[t].profile {
+            Some(p) => Some(p).filter(|&p| may_start(p)),
+            None if plan.plan.settings.assignment == Assignment::RoundRobin => {
+                let fits = &plan.fits[t];
+                let n = agents.len().max(1);
+                (0..n)
+                    .map(|k| (turn + k) % n)
+                    .find(|p| fits.contains(p) && may_start(*p))
+            }
+            None => plan.fits[t].iter().copied().find(|&p| may_start(p)),
+        };
+        let Some(profile) = profile else { continue };
+        if tasks[t].profile.is_none() {
+            turn = profile + 1;
+        }
+        busy[profile] += 1;
+        free -= 1;
+        steps.push(Step::Start { task: t, profile });
+    }
     steps
 }
 
@@ -126,102 +206,4 @@ pub fn next_wakeup(tasks: impl IntoIterator<Item = Slot>, now_ms: u64) -> Option
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{load, validate};
-
-    fn plan(yaml: &str) -> ValidPlan {
-        let p = load::parse("t.yaml", yaml.as_bytes()).expect("parses");
-        validate::validate("t.yaml", yaml, p).expect("valid").0
-    }
-
-    const PLAN: &str = r#"
-agents: { a: { command: "true" } }
-groups:
-  - id: G1
-  - id: G2
-    after: [G1]
-tasks:
-  - { taskId: A, title: a, group: G1, agent: { type: a } }
-  - { taskId: B, title: b, group: G1, agent: { type: a }, priority: CRITICAL }
-  - { taskId: C, title: c, group: G1, agent: { type: a }, dependencies: [A] }
-  - { taskId: D, title: d, group: G2, agent: { type: a } }
-"#;
-
-    fn slots(states: &[TaskState]) -> Vec<Slot> {
-        states
-            .iter()
-            .map(|&state| Slot {
-                state,
-                selected: true,
-                not_before_ms: 0,
-                forced: false,
-            })
-            .collect()
-    }
-
-    use TaskState::*;
-
-    #[test]
-    fn priority_then_file_order_within_slots() {
-        let p = plan(PLAN);
-        let s = slots(&[Pending, Pending, Pending, Pending]);
-        assert_eq!(
-            next_steps(&p, &s, 8, 0),
-            vec![Step::Start(1), Step::Start(0)]
-        );
-        assert_eq!(next_steps(&p, &s, 1, 0), vec![Step::Start(1)]);
-    }
-
-    #[test]
-    fn respects_parallel_cap_counting_active_workers() {
-        let p = plan(PLAN);
-        let s = slots(&[Running, Pending, Pending, Pending]);
-        assert_eq!(next_steps(&p, &s, 1, 0), vec![]);
-        assert_eq!(next_steps(&p, &s, 2, 0), vec![Step::Start(1)]);
-    }
-
-    #[test]
-    fn dependency_and_group_gating() {
-        let p = plan(PLAN);
-        // C waits for A; D waits for all of G1.
-        let s = slots(&[Done, Done, Pending, Pending]);
-        assert_eq!(next_steps(&p, &s, 8, 0), vec![Step::Start(2)]);
-        let s = slots(&[Done, Done, Done, Pending]);
-        assert_eq!(next_steps(&p, &s, 8, 0), vec![Step::Start(3)]);
-    }
-
-    #[test]
-    fn failed_dependency_skips_dependents_and_later_groups() {
-        let p = plan(PLAN);
-        let s = slots(&[Failed, Done, Pending, Pending]);
-        let steps = next_steps(&p, &s, 8, 0);
-        assert!(steps.contains(&Step::Skip {
-            task: 2,
-            because: 0
-        }));
-        assert!(steps.contains(&Step::Skip {
-            task: 3,
-            because: 0
-        }));
-    }
-
-    #[test]
-    fn backoff_delays_and_unselected_never_start() {
-        let p = plan(PLAN);
-        let mut s = slots(&[Pending, Pending, Pending, Pending]);
-        s[1].not_before_ms = 500;
-        s[0].selected = false;
-        assert_eq!(next_steps(&p, &s, 8, 100), vec![]);
-        assert_eq!(next_wakeup(s.iter().copied(), 100), Some(500));
-        assert_eq!(next_steps(&p, &s, 8, 500), vec![Step::Start(1)]);
-    }
-
-    #[test]
-    fn missing_prerequisites_follow_groups_and_deps() {
-        let p = plan(PLAN);
-        let s = slots(&[Pending, Done, Pending, Pending]);
-        assert_eq!(missing_prerequisites(&p, &s, 3), vec![0, 2]);
-        assert_eq!(missing_prerequisites(&p, &s, 2), vec![0]);
-    }
-}
+mod tests;

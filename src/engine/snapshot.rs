@@ -4,6 +4,7 @@
 //! every change; front ends render from the latest one and never ask the
 //! engine (or tmux, or git) anything while drawing.
 
+pub use super::limits::BudgetLevel;
 use crate::worker::protocol::Usage;
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +153,9 @@ pub struct AttemptSpan {
     /// or a silent (stalled) pane. The timeline draws them apart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pauses: Vec<Pause>,
+    /// What this attempt's agent reported spending (None: nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// Part of an attempt spent not working.
@@ -300,6 +304,48 @@ pub struct Snapshot {
     /// longer history appends exactly the lines it has not seen.
     pub log_total: u64,
     pub last_halt: Option<HaltReport>,
+    /// Budgets and rate-limit back-offs.
+    #[serde(default)]
+    pub limits: LimitsView,
+}
+
+/// What holds starts back besides the plan: budgets and back-offs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitsView {
+    /// The run's budget first (scope `run`), then profiles' budgets.
+    pub budgets: Vec<BudgetView>,
+    /// Profiles backing off after a rate limit, now.
+    pub backoffs: Vec<BackoffView>,
+}
+
+impl LimitsView {
+    /// The budget in the worst state, if any is past `Ok`.
+    pub fn worst_budget(&self) -> Option<&BudgetView> {
+        self.budgets
+            .iter()
+            .filter(|b| b.level != BudgetLevel::Ok)
+            .max_by_key(|b| b.level)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetView {
+    /// `run`, or a profile's name.
+    pub scope: String,
+    pub max_usd: f64,
+    pub warn_at: f64,
+    /// Reported costs only.
+    pub spent_usd: f64,
+    /// Tasks that ran and reported no cost: unknown, never counted as free.
+    pub unknown_tasks: usize,
+    pub level: BudgetLevel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackoffView {
+    pub profile: String,
+    pub until_ms: u64,
+    pub backoff_ms: u64,
 }
 
 /// What a run's agents reported spending: the sum over the tasks that

@@ -57,6 +57,9 @@ pub struct TaskRun {
     /// Its checks run again by hand (`recheck`): failing, it stays failed
     /// rather than start another attempt.
     pub rechecking: bool,
+    /// A task that names no profile: the one it was given by its needs
+    /// (where its fallback chain starts).
+    pub base_profile: Option<String>,
 }
 
 /// A live attempt: tmux pane + shim connection.
@@ -95,6 +98,8 @@ pub struct Worker {
     /// What the agent's own hooks last said (`busy` / `wait` / `idle`
     /// reports): the best source of its state, before its screen.
     pub said: Option<AgentSaid>,
+    /// The line on its screen that said it is rate limited, as last read.
+    pub rate_line: Option<String>,
     /// The checks are running because its turn finished (the agent lives on).
     pub turn_done: bool,
     /// Times it was told its checks failed.
@@ -145,6 +150,7 @@ impl Worker {
             asked_on_screen: false,
             screen: ScreenWatch::default(),
             said: None,
+            rate_line: None,
             turn_done: false,
             nudges: 0,
             secret: None,
@@ -251,6 +257,7 @@ impl TaskTable {
                     merge_retries: 0,
                     rechecking: false,
                     pane_line: None,
+                    base_profile: None,
                 })
                 .collect(),
         }
@@ -285,16 +292,17 @@ impl TaskTable {
     }
 
     /// What the scheduler sees.
-    pub fn slots(&self) -> Vec<Slot> {
-        self.slot_iter().collect()
+    pub fn slots(&self, plan: &ValidPlan) -> Vec<Slot> {
+        self.slot_iter(plan).collect()
     }
 
-    pub fn slot_iter(&self) -> impl Iterator<Item = Slot> + '_ {
+    pub fn slot_iter<'a>(&'a self, plan: &'a ValidPlan) -> impl Iterator<Item = Slot> + 'a {
         self.runs.iter().map(|t| Slot {
             state: t.state(),
             selected: t.selected,
             not_before_ms: t.not_before_ms,
             forced: t.forced,
+            profile: plan.profile_idx(t.profile()),
         })
     }
 

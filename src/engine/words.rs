@@ -147,6 +147,19 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         }
         Event::Prompt { line, .. } => warn(format!("{task} asks: {line}")),
         Event::Typed { text } => info(format!("{task} was typed to: {text}")),
+        Event::RateLimited {
+            profile,
+            backoff_ms,
+            line,
+        } => warn(format!(
+            "{task}: rate limited ({line}): profile {profile} starts nothing new for {}",
+            super::limits::span_words(*backoff_ms)
+        )),
+        Event::BudgetWarning(note) => warn(format!("budget warning: {}", note.words())),
+        Event::BudgetExceeded(note) => warn(format!(
+            "budget exceeded: {}; no new starts (running workers finish)",
+            note.words()
+        )),
         Event::Usage(u) => info(format!("{task} reports usage: {}", u.describe())),
         Event::TurnFinished => info(format!("{task} finished its turn: checking its work")),
         Event::Preaccepted {

@@ -81,7 +81,7 @@ impl Workshop {
     /// The worktree, branch and session of a task (its original agent type
     /// names them, so restarts and fallbacks continue in the same place).
     pub fn placement(&self, task: &Task) -> Placement {
-        let kind = &task.agent.kind;
+        let kind = task.place_kind();
         Placement {
             worktree: self
                 .repo

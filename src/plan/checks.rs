@@ -150,6 +150,50 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             ),
         );
     }
+    if let Some(rate) = &s.spawn_rate
+        && let Err(why) = super::rate::SpawnRate::parse(rate)
+    {
+        push(
+            "spawnRate",
+            rate.clone(),
+            format!("settings.spawnRate {why}"),
+        );
+    }
+    if let Some(b) = &s.budget {
+        for why in budget_problems(b) {
+            push("budget", String::new(), format!("settings.budget.{why}"));
+        }
+    }
+    let rl = &s.rate_limit;
+    if rl.backoff_ms == 0 || rl.backoff_ms > rl.max_backoff_ms || rl.max_backoff_ms > MAX_MS {
+        push(
+            "rateLimit",
+            String::new(),
+            format!(
+                "settings.rateLimit: backoffMs ({} ms) must be at least 1 and at most \
+                 maxBackoffMs ({} ms), itself at most a year",
+                rl.backoff_ms, rl.max_backoff_ms
+            ),
+        );
+    }
+    out
+}
+
+/// What is wrong with a budget, each starting with the key it is about.
+pub fn budget_problems(b: &crate::plan::Budget) -> Vec<String> {
+    let mut out = Vec::new();
+    if !(b.max_usd.is_finite() && b.max_usd > 0.0) {
+        out.push(format!(
+            "maxUsd must be a number of dollars above 0, not {}",
+            b.max_usd
+        ));
+    }
+    if !(b.warn_at.is_finite() && b.warn_at > 0.0 && b.warn_at <= 1.0) {
+        out.push(format!(
+            "warnAt is a share of maxUsd, above 0 and at most 1 (0.8 warns at 80 %), not {}",
+            b.warn_at
+        ));
+    }
     out
 }
 

@@ -168,6 +168,7 @@ fn settings() -> BoxedStrategy<Settings> {
                     tmux: TmuxSettings { socket },
                     remove_merged_worktrees: rm,
                     timeout_minutes,
+                    ..Settings::default()
                 }
             },
         )
@@ -234,6 +235,9 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
                 submit: None,
                 hooks: None,
                 preaccept,
+                max_parallel: None,
+                capabilities: Vec::new(),
+                budget: None,
             },
         )
         .boxed()
@@ -313,6 +317,7 @@ fn task(pools: Pools) -> BoxedStrategy<Task> {
                 priority,
                 effort_hours,
                 agent: TaskAgent { kind },
+                needs: Vec::new(),
                 instruction,
                 inputs,
                 outputs,
@@ -388,6 +393,9 @@ fn tamed(mut plan: Plan) -> Plan {
         submit: None,
         hooks: None,
         preaccept: Vec::new(),
+        max_parallel: None,
+        capabilities: Vec::new(),
+        budget: None,
     });
     blank_to(&mut profile.command, "true");
     // A preset stays only as the agent it names, in a mode it has.

@@ -7,6 +7,7 @@ pub mod load;
 #[cfg(test)]
 mod preset_screens;
 pub mod presets;
+pub mod rate;
 pub mod recover;
 pub mod schema;
 pub mod screen;

@@ -45,6 +45,82 @@ pub struct Settings {
     /// or a task's own `timeoutMinutes` wins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<f64>,
+    /// Which ready task starts first, and on which profile.
+    pub assignment: Assignment,
+    /// A token bucket over every start, restarts included: `N/s`, `N/min`
+    /// or `N/h` (`"10/min"`); unlimited when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spawn_rate: Option<String>,
+    /// What the run may spend (reported `costUsd`, summed over the journal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+    /// How long a profile whose agent said it is rate limited or overloaded
+    /// starts nothing new.
+    pub rate_limit: RateLimitSettings,
+}
+
+/// How ready tasks are ordered, and how a profile is picked for tasks that
+/// name none (`needs` matched against profiles' `capabilities`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignment {
+    /// Plan order.
+    #[default]
+    Fifo,
+    /// CRITICAL first, LOW last, then plan order.
+    Priority,
+    /// The longest remaining chain of effort first.
+    CriticalPath,
+    /// Plan order; a task without `agent.type` goes to the first profile
+    /// whose `capabilities` cover its `needs` and that may start now.
+    Capability,
+    /// Plan order; a task without `agent.type` goes to the profiles that fit
+    /// in turn.
+    RoundRobin,
+}
+
+impl Assignment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assignment::Fifo => "fifo",
+            Assignment::Priority => "priority",
+            Assignment::CriticalPath => "critical-path",
+            Assignment::Capability => "capability",
+            Assignment::RoundRobin => "round-robin",
+        }
+    }
+    /// Tasks may leave `agent.type` out: a profile is picked by `needs`.
+    pub fn picks_profiles(self) -> bool {
+        matches!(self, Assignment::Capability | Assignment::RoundRobin)
+    }
+}
+
+/// A spending cap in US dollars, over what agents reported.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Budget {
+    pub max_usd: f64,
+    /// Warn once spending reaches this share of `maxUsd`.
+    #[serde(default = "defaults::warn_at")]
+    pub warn_at: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct RateLimitSettings {
+    /// The first back-off; doubles with each rate limit seen during or soon
+    /// after the last, up to `maxBackoffMs`.
+    pub backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            backoff_ms: 30_000,
+            max_backoff_ms: 600_000,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -61,6 +137,10 @@ impl Default for Settings {
             tmux: TmuxSettings::default(),
             remove_merged_worktrees: true,
             timeout_minutes: None,
+            assignment: Assignment::default(),
+            spawn_rate: None,
+            budget: None,
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -195,6 +275,17 @@ pub struct AgentProfile {
     /// before each attempt (`[trust]`), outside the worktree, so opt-in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preaccept: Vec<String>,
+    /// At most this many attempts of this profile at once (besides
+    /// `settings.maxParallel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<usize>,
+    /// What it can do, matched against tasks' `needs` (`assignment:
+    /// capability` or `round-robin`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// What this profile's attempts may spend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
 }
 
 /// When the pane shows `match`, either answer with `send` or flag the worker WAITING.
@@ -249,7 +340,14 @@ pub struct Task {
     pub priority: Priority,
     #[serde(default)]
     pub effort_hours: Option<f64>,
+    /// Its profile; may be left out when `settings.assignment` picks one by
+    /// `needs`.
+    #[serde(default)]
     pub agent: TaskAgent,
+    /// Capabilities a profile must have to run it (when it names no
+    /// `agent.type`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
     #[serde(default)]
     pub instruction: String,
     #[serde(default)]
@@ -270,11 +368,24 @@ pub struct Task {
     pub command: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskAgent {
-    #[serde(rename = "type")]
+    /// Empty when the task names no profile (one is picked by `needs`).
+    #[serde(rename = "type", default)]
     pub kind: String,
+}
+
+impl Task {
+    /// The profile it names, if any.
+    pub fn agent_type(&self) -> Option<&str> {
+        Some(self.agent.kind.as_str()).filter(|k| !k.is_empty())
+    }
+    /// What its worktree and branch are named after: its profile, or `any`
+    /// for a task whose profile is picked when it starts.
+    pub fn place_kind(&self) -> &str {
+        self.agent_type().unwrap_or("any")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -333,5 +444,8 @@ mod defaults {
     }
     pub fn interval_ms() -> u64 {
         1000
+    }
+    pub fn warn_at() -> f64 {
+        0.8
     }
 }

@@ -217,6 +217,11 @@ pub struct ScreenRules {
     /// It cannot reach its model: shown beside its state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error: Vec<Pattern>,
+    /// Its provider says it is rate limited or overloaded (429, 529): the
+    /// profile backs off. Read on the screen's last lines, besides the
+    /// generic [`rate_limit_line`].
+    #[serde(default, alias = "rate_limit", skip_serializing_if = "Vec::is_empty")]
+    pub rate_limit: Vec<Pattern>,
     /// Known dialogs answered once, with keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dialogs: Vec<Dialog>,
@@ -262,6 +267,7 @@ impl ScreenRules {
             && self.busy.is_empty()
             && self.idle.is_empty()
             && self.error.is_empty()
+            && self.rate_limit.is_empty()
             && self.dialogs.is_empty()
             && self.title_busy.is_none()
             && self.title_idle.is_none()
@@ -293,6 +299,35 @@ pub struct Reading {
     pub error: Option<String>,
     /// The known dialog on screen: its index in `dialogs`, and its line.
     pub dialog: Option<(usize, String)>,
+}
+
+/// What any agent's pane says when its provider refuses for load, read on
+/// every worker's last lines whatever its profile: an HTTP 429 or 529 near
+/// the words that go with them, "rate limit(ed)", "too many requests",
+/// "overloaded". A code listing that merely mentions one is not meant to
+/// match: the words must read as a status (`Error: 429`, `rate limited`,
+/// `API Error: Overloaded`, `rate_limit_error`).
+static GENERIC_RATE_LIMIT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    RegexBuilder::new(
+        r"\b(?:429|529)\b.{0,40}(?:too many|rate|overload|limit)|(?:status|error|code|http)\W{0,3}(?:429|529)\b|\brate[ _-]?limit(?:ed|_error| exceeded| reached)\b|\b(?:hit|reached|exceeded)\s+(?:your|the|a)\s+(?:rate|usage)\s*limit|\btoo many requests\b|\boverloaded(?:_error)?\b",
+    )
+    .case_insensitive(true)
+    .build()
+    .expect("the generic rate-limit pattern compiles")
+});
+
+/// The bottom-most line of `lines` that says the agent is rate limited or
+/// overloaded: by the profile's own `rateLimit` patterns first, else by the
+/// generic one.
+pub fn rate_limit_line(rules: Option<&ScreenRules>, lines: &[String]) -> Option<String> {
+    if let Some(hit) = rules.and_then(|r| first(&r.rate_limit, lines)) {
+        return Some(hit.1.line);
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| GENERIC_RATE_LIMIT.is_match(l))
+        .map(|l| l.trim().to_string())
 }
 
 /// Busy patterns read the screen's last lines only: agents keep their busy
@@ -461,5 +496,51 @@ mod tests {
         let again = rules(&back);
         assert_eq!(serde_norway::to_string(&again).unwrap(), back);
         assert!(back.contains("last_line: e"), "{back}");
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::rate_limit_line;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_generic_pattern_reads_provider_refusals() {
+        for said in [
+            "API Error: 429 {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}",
+            "API Error: 529 Overloaded",
+            "  ⎿  API Error: Repeated 529 Overloaded errors",
+            "Error: HTTP 429 Too Many Requests",
+            "[sim] rate limited: retry after 30s",
+            "The API provider's servers are down or overloaded.",
+            "stream error: status 429",
+            "You've hit your rate limit. Try again later.",
+        ] {
+            assert!(
+                rate_limit_line(None, &lines(said)).is_some(),
+                "should read as a rate limit: {said}"
+            );
+        }
+        for work in [
+            "[sim] T4 step 3/10: writing src/retry.ts",
+            "fn limit_rate(x: u32) -> u32 { x.min(429) }",
+            "Processed 529 files",
+            "add a rate limiter to the API client",
+        ] {
+            assert_eq!(rate_limit_line(None, &lines(work)), None, "{work}");
+        }
+    }
+
+    #[test]
+    fn a_profiles_own_patterns_come_first() {
+        let rules: super::ScreenRules =
+            serde_norway::from_str("rateLimit: [\"slow down, partner\"]").unwrap();
+        assert_eq!(
+            rate_limit_line(Some(&rules), &lines("x\nslow down, partner\n")).as_deref(),
+            Some("slow down, partner")
+        );
     }
 }

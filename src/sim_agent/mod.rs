@@ -82,6 +82,9 @@ pub fn run(args: &SimAgentArgs) -> ExitCode {
     job.report("start", None);
     match work(&job, args, duration) {
         Ok(()) => {
+            if let Some(usd) = args.cost_usd {
+                job.report_with("usage", &["--cost-usd", &usd.to_string()]);
+            }
             job.report("done", Some("simulated work committed"));
             say!("[sim] {} done", job.id);
             ExitCode::SUCCESS
@@ -186,6 +189,17 @@ fn work(job: &Job, args: &SimAgentArgs, duration: Duration) -> Result<(), SimErr
             written += 1;
         }
         if step == 0 {
+            if args.rate_limit_line {
+                // As a real CLI does while it retries: the line stays at the
+                // bottom of the screen for a while (1.6 s).
+                for _ in 0..4 {
+                    say!(
+                        "[sim] {id} API Error: 429 rate_limit_error (Too Many Requests); retrying"
+                    );
+                    std::thread::sleep(Duration::from_secs_f64(MAX_QUIET));
+                }
+                next = Instant::now();
+            }
             if args.hang {
                 hang();
             }
@@ -215,6 +229,14 @@ impl Job {
     /// `switchboard report STATE [--message M]`; its failure only gets a line:
     /// an agent's work does not depend on being heard.
     fn report(&self, state: &str, message: Option<&str>) {
+        match message {
+            Some(m) => self.report_with(state, &["--message", m]),
+            None => self.report_with(state, &[]),
+        }
+    }
+
+    /// `switchboard report STATE ARGS…`.
+    fn report_with(&self, state: &str, args: &[&str]) {
         if !self.report {
             return;
         }
@@ -223,9 +245,7 @@ impl Job {
             Err(e) => return eprintln!("[sim] report {state} failed: {e}"),
         };
         cmd.args(["report", state]);
-        if let Some(m) = message {
-            cmd.args(["--message", m]);
-        }
+        cmd.args(args);
         let mut child = match cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -296,12 +296,21 @@ impl App {
     }
 }
 
+/// Tasks that need a person, and budgets past their warning (by scope and
+/// level: reaching the cap after the warning rings again).
 fn attention_set(snapshot: &Snapshot) -> HashSet<String> {
+    let budgets = snapshot
+        .limits
+        .budgets
+        .iter()
+        .filter(|b| b.level != crate::engine::snapshot::BudgetLevel::Ok)
+        .map(|b| format!("\0budget {} {:?}", b.scope, b.level));
     snapshot
         .tasks
         .iter()
         .filter(|t| t.state.needs_attention())
         .map(|t| t.id.clone())
+        .chain(budgets)
         .collect()
 }
 
@@ -319,6 +328,7 @@ fn empty_snapshot() -> Snapshot {
         log_tail: Vec::new(),
         log_total: 0,
         last_halt: None,
+        limits: Default::default(),
     }
 }
 

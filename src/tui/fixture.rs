@@ -109,6 +109,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
                 ended_ms: end.map(|e| T0 + e * 1000),
                 outcome,
                 pauses: Vec::new(),
+                usage: None,
             })
             .collect();
         task.attempt = task.attempts.len() as u32;
@@ -210,6 +211,7 @@ pub fn mid_run() -> Snapshot {
         log_tail: EVENTS.lines().map(log_line).collect(),
         log_total: EVENTS.lines().count() as u64,
         last_halt: None,
+        limits: Default::default(),
     }
 }
 

@@ -159,6 +159,7 @@ mod tests {
                     ended_ms: None,
                     outcome: None,
                     pauses: Vec::new(),
+                    usage: None,
                 })
                 .into_iter()
                 .collect(),

@@ -481,6 +481,7 @@ fn a_resumed_halt_is_the_same_attempt() {
         ended_ms: outcome.map(|_| 2),
         outcome,
         pauses: Vec::new(),
+        usage: None,
     };
     t4.attempts = vec![span(1, Some(AttemptOutcome::Halted)), span(2, None)];
     (t4.attempt, t4.restarts, t4.state) = (2, 0, TaskState::Running);
@@ -490,4 +491,50 @@ fn a_resumed_halt_is_the_same_attempt() {
         .find(|l| l.contains("T4  Retry"))
         .expect("T4's row");
     assert!(row.contains(" 1/0 "), "{row}");
+}
+
+/// A budget past its warning, then spent: the header says so (with the
+/// tasks whose cost is unknown) and the bell rings at each step.
+#[test]
+fn the_header_shows_a_budget_and_the_bell_rings() {
+    use crate::engine::snapshot::{BudgetLevel, BudgetView};
+    let mut snap = testdata::recorded_mid_run();
+    let mut app = app_of(snap.clone(), 160, 48);
+    assert!(!std::mem::take(&mut app.bell));
+    let mut budget = BudgetView {
+        scope: "run".into(),
+        max_usd: 10.0,
+        warn_at: 0.8,
+        spent_usd: 8.5,
+        unknown_tasks: 2,
+        level: BudgetLevel::Warning,
+    };
+    snap.limits.budgets = vec![budget.clone()];
+    app.on_snapshot(Arc::new(snap.clone()));
+    assert!(std::mem::take(&mut app.bell));
+    let header = text(&draw(&app))
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        header.contains("budget $8.50/$10.00 (+2 unknown)"),
+        "{header}"
+    );
+    app.on_snapshot(Arc::new(snap.clone()));
+    assert!(!app.bell, "rings once per level");
+    budget.spent_usd = 10.5;
+    budget.level = BudgetLevel::Exceeded;
+    snap.limits.budgets = vec![budget];
+    app.on_snapshot(Arc::new(snap));
+    assert!(std::mem::take(&mut app.bell));
+    let header = text(&draw(&app))
+        .lines()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        header.contains("BUDGET SPENT $10.50/$10.00: no new starts (+2 unknown)"),
+        "{header}"
+    );
 }

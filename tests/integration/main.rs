@@ -11,6 +11,7 @@ mod engine;
 mod example_plan;
 mod harness;
 mod large_values;
+mod limits;
 mod plan_fixtures;
 mod process_tree;
 mod readme;

@@ -462,7 +462,8 @@ impl Core {
         self.capture_note(t, &reason);
         self.release_worker(t);
         let settings = &self.plan.plan.settings;
-        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0]);
+        let given = self.tasks[t].base_profile.clone();
+        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0], given.as_deref());
         let run = &mut self.tasks[t];
         let restarts_used = if hopeless { u32::MAX } else { run.restarts };
         let next = supervise::after_failure(

@@ -74,7 +74,8 @@ impl Core {
                 message: format!("{task} is already done (merged)"),
             };
         }
-        let missing = schedule::missing_prerequisites(&self.plan, &self.tasks.slots(), t.0);
+        let missing =
+            schedule::missing_prerequisites(&self.plan, &self.tasks.slots(&self.plan), t.0);
         if !missing.is_empty() && !force {
             let names: Vec<&str> = missing.iter().map(|&d| self.task_id(TaskIdx(d))).collect();
             return Reply::Error {
@@ -117,7 +118,7 @@ impl Core {
         }
         // Like `--with-deps`: a group whose prerequisites nobody runs would
         // wait forever, so they run first.
-        let slots = self.tasks.slots();
+        let slots = self.tasks.slots(&self.plan);
         let mut pulled: Vec<TaskIdx> = Vec::new();
         for &t in &members {
             for d in schedule::missing_prerequisites(&self.plan, &slots, t.0) {

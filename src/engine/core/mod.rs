@@ -10,6 +10,7 @@
 
 mod attempt;
 mod commands;
+mod limits;
 mod recovery;
 mod screen;
 mod shims;
@@ -112,12 +113,20 @@ pub struct Core {
     /// Something the scheduler reads changed (a journaled event, a command,
     /// a wakeup); heartbeats alone do not run it.
     schedule_due: bool,
+    limits: limits::LimitState,
 }
 
-/// A task's own profile followed by its fallbacks.
-pub(super) fn fallback_chain(plan: &ValidPlan, task: &crate::plan::Task) -> Vec<String> {
-    let kind = &task.agent.kind;
-    let mut chain = vec![kind.clone()];
+/// A task's own profile followed by its fallbacks. A task that names no
+/// profile starts its chain on the one it was given (`given`).
+pub(super) fn fallback_chain(
+    plan: &ValidPlan,
+    task: &crate::plan::Task,
+    given: Option<&str>,
+) -> Vec<String> {
+    let Some(kind) = task.agent_type().or(given) else {
+        return Vec::new();
+    };
+    let mut chain = vec![kind.to_string()];
     if let Some(agent) = plan.plan.agents.get(kind) {
         chain.extend(agent.fallbacks.iter().cloned());
     }
@@ -154,7 +163,14 @@ impl Core {
         //   re-adopted if it still lives (with its open question).
         for t in tasks.indices() {
             let task = &opts.plan.plan.tasks[t.0];
-            let chain = fallback_chain(&opts.plan, task);
+            // A task given a profile by its needs: its first attempt's.
+            let given = tasks[t]
+                .record
+                .view
+                .attempts
+                .first()
+                .map(|a| a.profile.clone());
+            let chain = fallback_chain(&opts.plan, task, given.as_deref());
             let selected = opts.select.contains(&t);
             let run = &mut tasks[t];
             let view = &mut run.record.view;
@@ -184,6 +200,9 @@ impl Core {
             }
             // Escalation goes on from the profile the task is on.
             run.fallbacks_used = chain.iter().position(|p| *p == view.profile).unwrap_or(0) as u32;
+            if task.agent_type().is_none() && !view.profile.is_empty() {
+                run.base_profile = given;
+            }
         }
         for t in opts.live_panes {
             if tasks[t].state() != TaskState::Done {
@@ -198,7 +217,9 @@ impl Core {
         } else {
             RunPhase::Running
         };
+        let limits = limits::LimitState::new(&opts.plan, now);
         let mut core = Core {
+            limits,
             plan: opts.plan,
             clock,
             tasks,
@@ -239,6 +260,7 @@ impl Core {
         for t in core.tasks.in_state(TaskState::Merging) {
             core.resume_merge(t);
         }
+        core.check_budgets();
         core
     }
 
@@ -377,15 +399,19 @@ impl Core {
         if self.phase != RunPhase::Running || !std::mem::take(&mut self.schedule_due) {
             return;
         }
-        let max = self.plan.plan.settings.max_parallel;
         for _ in 0..self.tasks.len() + 1 {
-            let steps = schedule::next_steps(&self.plan, &self.tasks.slots(), max, self.now());
+            let gate = self.gate();
+            let slots = self.tasks.slots(&self.plan);
+            let steps = schedule::next_steps(&self.plan, &slots, &gate);
             if steps.is_empty() {
                 break;
             }
             for step in steps {
                 match step {
-                    Step::Start(t) => self.start_attempt(TaskIdx(t)),
+                    Step::Start { task, .. } => {
+                        self.take_start(&step);
+                        self.start_attempt(TaskIdx(task));
+                    }
                     Step::Skip { task, because } => {
                         let because = TaskIdx(because);
                         let (id, state) = (self.task_id(because), self.tasks[because].state());
@@ -408,6 +434,7 @@ impl Core {
                 }
             }
         }
+        self.skip_over_budget();
         let settled = self
             .tasks
             .iter()
@@ -493,7 +520,26 @@ impl Core {
         );
     }
 
+    /// Views, with why a profile starts nothing beside its tasks' state.
+    fn task_views(&self, limits: &super::snapshot::LimitsView) -> Vec<super::snapshot::TaskView> {
+        let mut views = self.tasks.views(&self.plan);
+        for v in &mut views {
+            let waits = v.selected && v.state == TaskState::Pending;
+            if !(waits || v.state.is_active()) || v.profile.is_empty() {
+                continue;
+            }
+            if let Some(why) = self.held_words(limits, &v.profile) {
+                v.agent_state = Some(match v.agent_state.take() {
+                    Some(s) => format!("{s} · {why}"),
+                    None => why,
+                });
+            }
+        }
+        views
+    }
+
     pub fn snapshot(&self) -> Snapshot {
+        let limits = self.limits_view();
         Snapshot {
             plan_name: self.plan_name.clone(),
             integration_branch: self.plan.plan.settings.integration_branch.clone(),
@@ -502,10 +548,11 @@ impl Core {
             started_ms: self.started_ms,
             now_ms: self.now(),
             groups: group_views(&self.plan),
-            tasks: self.tasks.views(&self.plan),
+            tasks: self.task_views(&limits),
             log_tail: self.log.iter().cloned().collect(),
             log_total: self.log_total,
             last_halt: self.last_halt.clone(),
+            limits,
         }
     }
 }

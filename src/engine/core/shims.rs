@@ -138,7 +138,13 @@ impl Core {
     /// attempt's start, profile and open question from the journal.
     fn adopt(&mut self, t: TaskIdx, attempt: u32) {
         let now = self.now();
-        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0]);
+        let given = self.tasks[t]
+            .record
+            .view
+            .attempts
+            .first()
+            .map(|a| a.profile.clone());
+        let chain = super::fallback_chain(&self.plan, &self.plan.plan.tasks[t.0], given.as_deref());
         let journaled_profile = self.tasks[t]
             .record
             .view
@@ -259,6 +265,17 @@ impl Core {
             } => {
                 if let Some(usage) = usage.filter(|u| !u.is_empty()) {
                     self.record_task(t, Event::Usage(usage));
+                    self.check_budgets();
+                }
+                // An agent's hook (or the agent) saying it is rate limited.
+                if matches!(
+                    state,
+                    ReportState::Error | ReportState::Wait | ReportState::Help
+                ) && let Some(line) = message
+                    .as_deref()
+                    .and_then(|m| crate::plan::screen::rate_limit_line(None, &[m.to_string()]))
+                {
+                    self.rate_limited(t, line);
                 }
                 if state != ReportState::Usage {
                     self.on_report(t, state, message);

@@ -21,8 +21,11 @@ impl Core {
             .filter_map(|w| {
                 crate::engine::supervise::next_threshold_ms(hb, w.last_beat_ms, w.heartbeat)
             });
-        let backoff = schedule::next_wakeup(self.tasks.slot_iter(), now)
-            .filter(|_| self.phase == RunPhase::Running);
+        let backoff = schedule::next_wakeup(self.tasks.slot_iter(&self.plan), now)
+            .into_iter()
+            .chain(self.limits_wakeup())
+            .filter(|_| self.phase == RunPhase::Running)
+            .min();
         let halt = self
             .halt
             .as_ref()

@@ -206,6 +206,7 @@ impl Core {
                 self.tasks[t].pane_line = Some(line.to_string());
                 self.dirty = true;
             }
+            self.read_rate_limit(t, &tail);
             let ruled = self.apply_prompt_rules(t, &tail);
             let known = self.read_agent_screen(t, Some(screen), None, Some(ruled));
             self.read_screen_question(t, &tail, ruled || known);

@@ -10,6 +10,7 @@ mod fuzz_wire;
 mod halt;
 mod hellos;
 mod lights;
+mod limits;
 mod recovery;
 mod restarts;
 mod screens;

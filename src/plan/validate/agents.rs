@@ -67,6 +67,19 @@ pub(super) fn check(agents: &BTreeMap<String, AgentProfile>, report: &mut Report
             let at = report.key_at(pos, "timeoutMinutes");
             report.error(format!("agent profile '{name}': timeoutMinutes {why}"), at);
         }
+        if profile.max_parallel == Some(0) {
+            let at = report.key_at(pos, "maxParallel");
+            report.error(
+                format!("agent profile '{name}': maxParallel must be at least 1"),
+                at,
+            );
+        }
+        if let Some(b) = &profile.budget {
+            let at = report.key_at(pos, "budget");
+            for why in crate::plan::checks::budget_problems(b) {
+                report.error(format!("agent profile '{name}': budget.{why}"), at);
+            }
+        }
         for fb in &profile.fallbacks {
             if fb == name {
                 report.error(format!("agent profile '{name}' falls back to itself"), pos);

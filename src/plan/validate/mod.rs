@@ -33,6 +33,14 @@ pub struct ValidPlan {
     pub group_of: Vec<usize>,
     /// `group_after[g]`: indices of the groups group `g` waits for.
     pub group_after: Vec<Vec<usize>>,
+    /// Agent profile names, in `agents` order: what profile indices mean.
+    pub profiles: Vec<String>,
+    /// `fits[i]`: the profiles task `i` may start on: the one it names, or
+    /// those whose `capabilities` cover its `needs`.
+    pub fits: Vec<Vec<usize>>,
+    /// `chain_hours[i]`: task `i`'s effort plus the longest chain of effort
+    /// of the tasks that depend on it, directly or not (critical path).
+    pub chain_hours: Vec<f64>,
     task_index: HashMap<String, usize>,
 }
 
@@ -42,6 +50,9 @@ impl ValidPlan {
     }
     pub fn task_idx(&self, id: &str) -> Option<usize> {
         self.task_index.get(id).copied()
+    }
+    pub fn profile_idx(&self, name: &str) -> Option<usize> {
+        self.profiles.iter().position(|p| p == name)
     }
     pub fn group_idx(&self, id: &str) -> Option<usize> {
         self.plan.groups.iter().position(|g| g.id == id)
@@ -84,6 +95,26 @@ pub fn validate(
     dependencies::later_groups(&plan.tasks, &deps, &group_of, &group_after, &mut report);
 
     let diags = report.finish()?;
+    let profiles: Vec<String> = plan.agents.keys().cloned().collect();
+    let fits = plan
+        .tasks
+        .iter()
+        .map(|t| match t.agent_type() {
+            Some(kind) => profiles
+                .iter()
+                .position(|p| p == kind)
+                .into_iter()
+                .collect(),
+            None => plan
+                .agents
+                .values()
+                .enumerate()
+                .filter(|(_, a)| t.needs.iter().all(|n| a.capabilities.contains(n)))
+                .map(|(i, _)| i)
+                .collect(),
+        })
+        .collect();
+    let chain_hours = chain_hours(&plan, &deps, &task_order);
     let valid = ValidPlan {
         plan,
         task_order,
@@ -91,9 +122,37 @@ pub fn validate(
         deps,
         group_of,
         group_after,
+        profiles,
+        fits,
+        chain_hours,
         task_index,
     };
     Ok((valid, diags))
+}
+
+/// Each task's effort plus the longest chain of effort hanging on it
+/// through `dependencies` (a task without `effortHours` counts 0).
+fn chain_hours(plan: &Plan, deps: &[Vec<usize>], order: &[usize]) -> Vec<f64> {
+    let mut chain: Vec<f64> = plan
+        .tasks
+        .iter()
+        .map(|t| {
+            t.effort_hours
+                .filter(|h| h.is_finite())
+                .unwrap_or(0.0)
+                .max(0.0)
+        })
+        .collect();
+    let own = chain.clone();
+    // Dependents come later in dependency order: walk it backwards.
+    let mut longest_after = vec![0.0f64; chain.len()];
+    for &t in order.iter().rev() {
+        chain[t] = own[t] + longest_after[t];
+        for &d in &deps[t] {
+            longest_after[d] = longest_after[d].max(chain[t]);
+        }
+    }
+    chain
 }
 
 /// What concerns the plan as a whole: its version, having tasks at all, settings.
@@ -170,4 +229,86 @@ impl Report<'_> {
 /// Control characters (escape sequences, bells, newlines) in a one-line text.
 fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod limits_tests {
+    /// Every error `--validate-only` prints for `yaml`, as printed.
+    fn errors(yaml: &str) -> Vec<String> {
+        match crate::plan::check("t.yaml", yaml.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(diags) => diags
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect(),
+        }
+    }
+
+    const TASKS: &str = "groups: [ { id: G } ]\ntasks:\n  - { taskId: T1, title: t, group: G, agent: { type: a } }\n";
+
+    #[test]
+    fn bad_limits_name_their_key_and_the_accepted_form() {
+        let yaml = format!(
+            "settings:\n  spawnRate: \"10 per minute\"\n  budget: {{ maxUsd: -1, warnAt: 1.5 }}\n\
+             agents:\n  a: {{ command: \"true\", maxParallel: 0, budget: {{ maxUsd: 0 }} }}\n{TASKS}"
+        );
+        let e = errors(&yaml);
+        let has = |s: &str| e.iter().any(|m| m.contains(s));
+        assert!(
+            has(
+                "t.yaml:2:3: settings.spawnRate '10 per minute' is not a rate: write N/s, N/min or N/h"
+            ),
+            "{e:#?}"
+        );
+        assert!(
+            has("settings.budget.maxUsd must be a number of dollars above 0, not -1"),
+            "{e:#?}"
+        );
+        assert!(has("settings.budget.warnAt is a share of maxUsd"), "{e:#?}");
+        assert!(
+            has("agent profile 'a': maxParallel must be at least 1"),
+            "{e:#?}"
+        );
+        assert!(has("agent profile 'a': budget.maxUsd must be"), "{e:#?}");
+        assert_eq!(e.len(), 5, "{e:#?}");
+    }
+
+    #[test]
+    fn an_unknown_strategy_says_the_likely_one() {
+        let e = errors(&format!(
+            "settings: {{ assignment: critcal-path }}\nagents: {{ a: {{ command: \"true\" }} }}\n{TASKS}"
+        ));
+        assert!(
+            e.iter().any(|m| m.contains("did you mean `critical-path`")),
+            "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn agent_type_may_be_left_out_only_when_a_strategy_picks_profiles() {
+        let plan = |assignment: &str, needs: &str| {
+            format!(
+                "settings: {{ assignment: {assignment} }}\n\
+                 agents: {{ a: {{ command: \"true\", capabilities: [rust] }} }}\n\
+                 groups: [ {{ id: G }} ]\n\
+                 tasks:\n  - {{ taskId: T1, title: t, group: G, needs: [{needs}] }}\n"
+            )
+        };
+        let e = errors(&plan("fifo", "rust"));
+        assert!(
+            e.len() == 1
+                && e[0].contains("task T1: agent.type is missing")
+                && e[0].contains("`settings.assignment: capability` (or `round-robin`)"),
+            "{e:#?}"
+        );
+        assert_eq!(errors(&plan("capability", "rust")), Vec::<String>::new());
+        assert_eq!(errors(&plan("round-robin", "rust")), Vec::<String>::new());
+        let e = errors(&plan("capability", "rust, db"));
+        assert!(
+            e.len() == 1
+                && e[0].contains("no agent profile has every capability it needs (rust, db)"),
+            "{e:#?}"
+        );
+    }
 }

@@ -100,13 +100,54 @@ fn references(
             report.key_at(pos, "group"),
         );
     }
-    if !plan.agents.contains_key(&t.agent.kind) {
+    let picks = plan.settings.assignment.picks_profiles();
+    let Some(kind) = t.agent_type() else {
+        if !picks {
+            report.error(
+                format!(
+                    "task {}: agent.type is missing; name its profile, or set \
+                     `settings.assignment: capability` (or `round-robin`) and give it \
+                     `needs:` so a profile is picked by its capabilities",
+                    t.task_id
+                ),
+                report.key_at(pos, "agent").or(pos),
+            );
+            return;
+        }
+        let fit = plan
+            .agents
+            .values()
+            .any(|a| t.needs.iter().all(|n| a.capabilities.contains(n)));
+        if !fit {
+            report.error(
+                format!(
+                    "task {}: no agent profile has every capability it needs ({}); \
+                     add them to a profile's `capabilities`",
+                    t.task_id,
+                    t.needs.join(", ")
+                ),
+                report.key_at(pos, "needs"),
+            );
+        }
+        return;
+    };
+    if !t.needs.is_empty() && !picks {
+        report.warning(
+            format!(
+                "task {}: `needs` is read only by `settings.assignment: capability` or \
+                 `round-robin`, for tasks without agent.type",
+                t.task_id
+            ),
+            report.key_at(pos, "needs"),
+        );
+    }
+    if !plan.agents.contains_key(kind) {
         report.error(
             format!(
                 "task {}: unknown agent profile '{}'{}",
                 t.task_id,
-                t.agent.kind,
-                match did_you_mean(&t.agent.kind, plan.agents.keys()) {
+                kind,
+                match did_you_mean(kind, plan.agents.keys()) {
                     hint if hint.is_empty() => " (not under `agents:`)".to_string(),
                     hint => hint,
                 }

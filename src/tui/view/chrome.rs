@@ -83,6 +83,32 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
             first.extend([sep(), Span::styled("usage ", theme.dim()), Span::raw(spent)]);
         }
     }
+    // A budget past its warning: always shown, before what may give way.
+    if let Some(b) = snap.limits.worst_budget() {
+        use crate::engine::snapshot::BudgetLevel;
+        let whose = if b.scope == "run" {
+            "budget".to_string()
+        } else {
+            format!("{} budget", b.scope)
+        };
+        let mut words = match b.level {
+            BudgetLevel::Exceeded => format!(
+                "{} SPENT ${:.2}/${:.2}: no new starts",
+                whose.to_uppercase(),
+                b.spent_usd,
+                b.max_usd
+            ),
+            _ => format!("{whose} ${:.2}/${:.2}", b.spent_usd, b.max_usd),
+        };
+        if b.unknown_tasks > 0 {
+            words.push_str(&format!(" (+{} unknown)", b.unknown_tasks));
+        }
+        let style = match b.level {
+            BudgetLevel::Exceeded => theme.state(crate::engine::snapshot::TaskState::Failed),
+            _ => theme.state(crate::engine::snapshot::TaskState::Waiting),
+        };
+        first.extend([sep(), Span::styled(words, style)]);
+    }
     // A private tmux server: what `tmux -L` needs to reach the workers by hand.
     if let Some(socket) = &snap.tmux_socket {
         let wide = first.iter().map(Span::width).sum::<usize>() + socket.len() + 12;
