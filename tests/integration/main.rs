@@ -1,6 +1,7 @@
 //! Integration tests: the real `switchboard` binary on fixture plans, on the
 //! example plan, and (the sim agent) in throwaway git repositories.
 
+mod agent_cli;
 mod agent_hooks;
 mod attach;
 mod attempt_logs;

@@ -11,6 +11,7 @@
 //! installs it (`${XDG_CACHE_HOME:-$HOME/.cache}/switchboard-ci/npm`).
 //! Without it these tests say they are skipped and pass.
 
+use crate::agent_cli::{self, say};
 use crate::harness::{Sandbox, git, stderr, wait_with_guard};
 use crate::scripted_model::{Job, Kind, ScriptedModel};
 use crate::terminal::Terminal;
@@ -29,58 +30,14 @@ const MODEL_DELAY: Duration = Duration::from_millis(1500);
 /// A hang guard for one run, not a timing assertion.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
-/// Said on the test's stderr itself, not through the test harness's
-/// capture: a skip must show in a plain `cargo test`.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 /// The claude CLI to run, or None (the reason printed) when there is none.
 fn claude() -> Option<PathBuf> {
-    // The version the claude preset's rules were captured on (.ci/run
-    // installs the same).
-    let tested = switchboard::plan::presets::all()["claude"]
-        .version_tested
-        .clone();
-    let path = match std::env::var_os("SWITCHBOARD_TEST_CLAUDE") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
-            match cache {
-                Some(c) => c.join("switchboard-ci/npm/node_modules/.bin/claude"),
-                None => {
-                    say("skipped: no SWITCHBOARD_TEST_CLAUDE and no HOME to look in");
-                    return None;
-                }
-            }
-        }
-    };
-    let version = std::process::Command::new(&path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
-    match version {
-        Ok(out) if out.status.success() => {
-            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if !v.starts_with(&tested) {
-                say(&format!(
-                    "note: {} is claude {v}; the claude preset was captured on {tested}",
-                    path.display()
-                ));
-            }
-            Some(path)
-        }
-        _ => {
-            say(&format!(
-                "skipped: no claude CLI at {} (set SWITCHBOARD_TEST_CLAUDE, or run .ci/run, which installs @anthropic-ai/claude-code@{tested})",
-                path.display()
-            ));
-            None
-        }
-    }
+    agent_cli::find(
+        "claude",
+        "claude",
+        "@anthropic-ai/claude-code",
+        "SWITCHBOARD_TEST_CLAUDE",
+    )
 }
 
 /// The agent's HOME, made as a person who set claude up once would have it:

@@ -15,6 +15,7 @@
 //! installs it (`${XDG_CACHE_HOME:-$HOME/.cache}/switchboard-ci/npm`).
 //! Without it these tests say they are skipped and pass.
 
+use crate::agent_cli::{self, say};
 use crate::harness::{Sandbox, stderr, wait_with_guard};
 use crate::scripted_responses::{Script, ScriptedResponses};
 use std::path::{Path, PathBuf};
@@ -24,55 +25,9 @@ use std::time::{Duration, Instant};
 /// A hang guard for one run, not a timing assertion.
 const RUN_LIMIT: Duration = Duration::from_secs(240);
 
-/// Said on the test's stderr itself: a skip must show in a plain `cargo test`.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 /// The codex CLI to run, or None (the reason printed) when there is none.
 fn codex() -> Option<PathBuf> {
-    let tested = switchboard::plan::presets::all()["codex"]
-        .version_tested
-        .clone();
-    let path = match std::env::var_os("SWITCHBOARD_TEST_CODEX") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
-            match cache {
-                Some(c) => c.join("switchboard-ci/npm/node_modules/.bin/codex"),
-                None => {
-                    say("skipped: no SWITCHBOARD_TEST_CODEX and no HOME to look in");
-                    return None;
-                }
-            }
-        }
-    };
-    let version = std::process::Command::new(&path)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
-    match version {
-        Ok(out) if out.status.success() => {
-            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if !v.ends_with(&tested) {
-                say(&format!(
-                    "note: {} is {v}; the codex preset was captured on {tested}",
-                    path.display()
-                ));
-            }
-            Some(path)
-        }
-        _ => {
-            say(&format!(
-                "skipped: no codex CLI at {} (set SWITCHBOARD_TEST_CODEX, or run .ci/run, which installs @openai/codex@{tested})",
-                path.display()
-            ));
-            None
-        }
-    }
+    agent_cli::find("codex", "codex", "@openai/codex", "SWITCHBOARD_TEST_CODEX")
 }
 
 const PLAN: &str = r#"version: 1
