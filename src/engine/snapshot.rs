@@ -358,6 +358,18 @@ pub struct UsageTotal {
 }
 
 impl Snapshot {
+    /// A finished or halted run's clock stops at its last attempt's end.
+    pub fn stopped_at(&self) -> Option<u64> {
+        matches!(self.phase, RunPhase::Finished | RunPhase::Halted)
+            .then(|| {
+                self.tasks
+                    .iter()
+                    .flat_map(|t| t.attempts.iter().filter_map(|a| a.ended_ms))
+                    .max()
+            })
+            .flatten()
+    }
+
     pub fn usage_total(&self) -> UsageTotal {
         let mut sum = UsageTotal::default();
         for t in self.tasks.iter().filter(|t| t.attempt > 0) {

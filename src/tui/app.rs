@@ -252,11 +252,17 @@ impl App {
             .find(|&r| self.snapshot.tasks[self.rows[r]].state.needs_attention())
     }
 
+    /// The run's clock: now, or where a finished or halted run stopped (so
+    /// the timeline's follow mode does not scroll past its end).
+    pub fn clock_ms(&self) -> u64 {
+        self.snapshot.stopped_at().unwrap_or(self.now_ms)
+    }
+
     /// The Timeline's axis for the current size, as drawn.
     pub fn timeline_axis(&self) -> Option<TimeAxis> {
         let area = self.areas().timeline?;
         let width = super::view::gantt::chart_width(area);
-        Some(self.timeline.axis(&self.snapshot, self.now_ms, width))
+        Some(self.timeline.axis(&self.snapshot, self.clock_ms(), width))
     }
 
     /// Whose pane the log panel wants refreshed, if it shows one.

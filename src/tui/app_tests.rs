@@ -662,3 +662,18 @@ fn recovery_keys_ask_the_engine() {
     assert_eq!(app.overlay, None);
     assert_eq!(app.status_text(), Some("T1 is done: nothing to mark done"));
 }
+
+/// A finished run's timeline follows where the run stopped, not the wall
+/// clock: an hour later its bars are still on screen.
+#[test]
+fn a_finished_runs_timeline_stays_on_the_run() {
+    use crate::engine::snapshot::RunPhase;
+    let mut snap = fixture::mid_run();
+    snap.phase = RunPhase::Finished;
+    let end = snap.stopped_at().expect("attempts ended");
+    let mut app = app();
+    app.on_snapshot(Arc::new(snap));
+    app.set_now(end + 3_600_000);
+    let axis = app.timeline_axis().expect("a timeline");
+    assert!(axis.column(end - 1).is_some(), "{axis:?} misses {end}");
+}

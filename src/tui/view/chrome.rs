@@ -40,19 +40,10 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
         RunPhase::Halted => "HALTED",
         RunPhase::Finished => "FINISHED",
     };
-    // A finished or halted run's clock stops at its last attempt's end.
-    let stopped_at = matches!(snap.phase, RunPhase::Finished | RunPhase::Halted)
-        .then(|| {
-            snap.tasks
-                .iter()
-                .flat_map(|t| t.attempts.iter().filter_map(|a| a.ended_ms))
-                .max()
-        })
-        .flatten();
     let elapsed = if snap.started_ms == 0 {
         "--:--:--".to_string()
     } else {
-        let end = stopped_at.unwrap_or(app.now_ms).max(snap.started_ms);
+        let end = app.clock_ms().max(snap.started_ms);
         format_clock(end - snap.started_ms)
     };
     let sep = || Span::styled(" │ ", theme.dim());

@@ -54,7 +54,7 @@ pub fn grouped(snapshot: &Snapshot) -> Vec<usize> {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.theme;
     let snap = &app.snapshot;
-    let axis = app.timeline.axis(snap, app.now_ms, chart_width(area));
+    let axis = app.timeline.axis(snap, app.clock_ms(), chart_width(area));
     let mode = if app.timeline.follow {
         "follow"
     } else {
