@@ -124,7 +124,18 @@ impl TimelineView {
     /// The axis for a chart `width` columns wide.
     pub fn axis(&self, snapshot: &Snapshot, now_ms: u64, width: u16) -> TimeAxis {
         let cols = u64::from(width.max(1));
-        let start = snapshot.started_ms.min(now_ms);
+        // A reopened control room's run started now, but its tasks' earlier
+        // attempts are history to show: the chart begins at the first one.
+        let first_attempt = snapshot
+            .tasks
+            .iter()
+            .flat_map(|t| t.attempts.first())
+            .map(|a| a.started_ms)
+            .min();
+        let start = first_attempt
+            .unwrap_or(u64::MAX)
+            .min(snapshot.started_ms)
+            .min(now_ms);
         let ms_per_col = match self.zoom {
             Some(i) => ZOOM_LEVELS_MS[i.min(ZOOM_LEVELS_MS.len() - 1)],
             None => {

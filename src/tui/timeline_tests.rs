@@ -171,3 +171,14 @@ fn ticks_are_round_and_spaced() {
     assert_eq!(ticks(&later, T0, 8)[0].1, "+1h10");
     assert_eq!(format_offset(90_000), "+1:30");
 }
+
+/// A reopened control room: the run started now, its tasks ran before.
+/// The earlier attempts are on the chart.
+#[test]
+fn earlier_attempts_of_a_reopened_run_are_in_view() {
+    let mut snap = fixture::mid_run();
+    snap.started_ms = NOW;
+    let view = TimelineView::new(DEFAULT_SECONDS_PER_EFFORT_HOUR);
+    let a = view.axis(&snap, NOW, 100);
+    assert!(a.column(T0).is_some(), "{a:?}");
+}
