@@ -369,8 +369,15 @@ impl Driver {
             }
             if tokio::time::Instant::now() >= deadline {
                 tracing::warn!("shims {left:?} did not end by themselves: killed");
-                for pid in left {
+                for &pid in &left {
                     self.os.kill_worker(None, Some(pid));
+                }
+                // SIGKILL is not instant: the run is over when they are gone.
+                let killed_by = tokio::time::Instant::now() + Duration::from_secs(2);
+                while left.iter().any(|&pid| self.os.process_alive(pid))
+                    && tokio::time::Instant::now() < killed_by
+                {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 break;
             }
