@@ -183,6 +183,7 @@ impl Os for FakeOs {
             .remove(&task.task_id)
             .unwrap_or_default();
         Ok(Spawned {
+            pane_pid: None,
             placement,
             pane_id,
             preaccepted,

@@ -30,6 +30,8 @@ pub struct Placement {
 pub struct Spawned {
     pub placement: Placement,
     pub pane_id: String,
+    /// The pane's first process: the shim, known before its hello.
+    pub pane_pid: Option<u32>,
     /// The profile's `preaccept` writes, each done or why not (journaled).
     pub preaccepted: Vec<Result<Preaccepted, String>>,
 }
@@ -240,7 +242,7 @@ impl Workshop {
         if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
             tracing::warn!("cannot create the attempt logs' directory: {e}");
         }
-        let pane_id = self
+        let pane = self
             .tmux
             .new_labelled_session(
                 &placement.session,
@@ -257,7 +259,8 @@ impl Workshop {
             })?;
         Ok(Spawned {
             placement,
-            pane_id,
+            pane_id: pane.id,
+            pane_pid: pane.pid,
             preaccepted,
         })
     }

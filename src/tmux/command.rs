@@ -20,6 +20,14 @@ pub struct Tmux {
     pub socket: Option<String>,
 }
 
+/// A new session's pane: its id, and the pid of its first process (the
+/// program of the argv, which tmux runs without a shell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPane {
+    pub id: String,
+    pub pid: Option<u32>,
+}
+
 impl Tmux {
     pub fn new(socket: Option<String>) -> Self {
         Tmux { socket }
@@ -42,6 +50,7 @@ impl Tmux {
         size: (u16, u16),
     ) -> Result<String> {
         self.new_labelled_session(name, None, None, cwd, env, argv, size)
+            .map(|pane| pane.id)
     }
 
     /// [`Self::new_session`], with `label` as the session's status-left, so a
@@ -58,7 +67,7 @@ impl Tmux {
         env: &[(String, String)],
         argv: &[String],
         size: (u16, u16),
-    ) -> Result<String> {
+    ) -> Result<NewPane> {
         check_session_name(name)?;
         if label.is_some_and(|l| l.contains('#')) {
             return Err(TmuxError::Invalid(format!(
@@ -71,7 +80,7 @@ impl Tmux {
         let mut new = NewSession::new()
             .detached()
             .print()
-            .format("#{pane_id}")
+            .format("#{pane_id} #{pane_pid}")
             .session_name(literal(name))
             .start_directory(literal(cwd))
             .width(usize::from(size.0))
@@ -132,9 +141,13 @@ impl Tmux {
             }
         }
         let out = self.exec_with_path("new-session", commands, client_path)?;
-        let pane = out.lines().next().unwrap_or_default().trim();
+        let line = out.lines().next().unwrap_or_default().trim();
+        let (pane, pid) = line.split_once(' ').unwrap_or((line, ""));
         if names::is_pane_id(pane) {
-            Ok(pane.to_string())
+            Ok(NewPane {
+                id: pane.to_string(),
+                pid: pid.parse().ok(),
+            })
         } else {
             Err(TmuxError::Parse(format!(
                 "new-session printed {out:?}, not a pane id"

@@ -275,6 +275,7 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
             (80, 24),
         )
         .unwrap();
+    let (pane, first_pid) = (pane.id, pane.pid);
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
         let text = std::fs::read_to_string(&log.path).unwrap_or_default();
@@ -296,6 +297,11 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
         String::from_utf8_lossy(&out.stdout).contains("after-the-cap")
     });
     let pid = tmux.display(&pane, "#{pane_pid}").unwrap();
+    assert_eq!(
+        first_pid.map(|p| p.to_string()),
+        Some(pid.clone()),
+        "new-session's pid"
+    );
     let noted = std::fs::read_to_string(logs.join("T1.1.log.pid")).unwrap();
     assert_eq!(noted.trim(), format!("--pid {pid}"));
     assert_eq!(tmux.display(&pane, "#{pane_dead}").unwrap(), "0", "{shown}");

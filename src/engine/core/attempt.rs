@@ -91,6 +91,9 @@ impl Core {
                 let mut secret_sha256 = None;
                 if let Some(w) = run.worker.as_mut() {
                     w.pane_id = Some(spawned.pane_id.clone());
+                    // Until its hello: a shim that never speaks (halted
+                    // first) is still waited for when the run closes.
+                    w.shim_pid = w.shim_pid.or(spawned.pane_pid);
                     w.pane_since_ms = now;
                     if w.conn.is_none() {
                         w.last_beat_ms = now;
