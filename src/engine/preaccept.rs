@@ -110,7 +110,7 @@ pub fn apply(
 
 /// `$HOME/.claude.json` with the variables' values; None when one is unset
 /// or empty.
-fn expand(template: &str, lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
+pub(crate) fn expand(template: &str, lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(at) = rest.find('$') {

@@ -120,10 +120,39 @@ pub struct HookSpec {
     /// turns), dropped whatever their event.
     #[serde(default)]
     pub ignore: Vec<PayloadMatch>,
-    /// The payload field naming the agent's transcript, whose records carry
-    /// the tokens of each model call.
+    /// Where a finished turn's tokens are read, if anywhere.
     #[serde(default)]
-    pub usage: Option<String>,
+    pub usage: Option<UsageSource>,
+}
+
+/// Where the hook reads the tokens of the turn that just ended: one of
+/// these (a mapping, not a YAML-tagged enum).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageSource {
+    /// The payload field naming a Claude Code transcript (JSONL), whose
+    /// assistant records carry each model call's `message.usage`.
+    #[serde(default)]
+    pub transcript: Option<String>,
+    /// A codex session file ("rollout"), whose `token_count` events carry
+    /// the thread's running total.
+    #[serde(default)]
+    pub rollout: Option<RolloutSpec>,
+}
+
+/// How a codex rollout is found and which of its lines are the turn's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSpec {
+    /// Candidate session folders with `$VARIABLES`: the first whose
+    /// variables are all set is searched, `YYYY/MM/DD/` below it.
+    pub dir: Vec<String>,
+    /// The payload field with the thread's id, which ends the file's name
+    /// (`rollout-<time>-<thread>.jsonl`).
+    pub thread: String,
+    /// The payload field with the turn's id, as its `task_started` and
+    /// `task_complete` events name it.
+    pub turn: String,
 }
 
 /// A payload whose `field` (a string, or any string of a list) starts with

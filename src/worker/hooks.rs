@@ -103,13 +103,17 @@ impl HookSpec {
         })
     }
 
-    /// The tokens of the turn that just ended, from the transcript.
-    /// Claude Code 2.1.197 runs its Stop hook before the turn's last reply
+    /// The tokens of the turn that just ended, from the transcript (or
+    /// codex's rollout: `super::rollout`). Claude Code 2.1.197 runs its Stop hook before the turn's last reply
     /// reaches the transcript (the real-claude test saw every final reply
     /// missing): wait for a record holding the payload's
     /// `last_assistant_message`, a little while, before counting.
     fn turn_usage(&self, payload: &Value) -> Option<Usage> {
-        let field = self.usage.as_deref()?;
+        let source = self.usage.as_ref()?;
+        if let Some(spec) = &source.rollout {
+            return super::rollout::turn_usage(spec, payload, &|v| std::env::var(v).ok());
+        }
+        let field = source.transcript.as_deref()?;
         let path = payload.get(field)?.as_str()?;
         let prompt = payload.get("prompt_id").and_then(Value::as_str);
         let last = payload
@@ -513,7 +517,10 @@ mod tests {
         let turn = spec.report_for(&tui[1]).expect("the task's turn");
         assert_eq!(turn.state, ReportState::Idle);
         assert_eq!(turn.message.as_deref(), Some("Done."));
-        assert_eq!(turn.usage, None, "notify carries no usage");
+        assert_eq!(
+            turn.usage, None,
+            "notify carries no usage; this turn's rollout is not here"
+        );
         let exec = codex_payloads("notify-exec.jsonl");
         assert_eq!(
             spec.report_for(&exec[0]).map(|r| r.state),

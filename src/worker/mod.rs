@@ -6,6 +6,7 @@ mod job;
 pub mod launch;
 pub mod protocol;
 pub mod report;
+pub mod rollout;
 pub mod secret;
 pub mod shim;
 mod tree;

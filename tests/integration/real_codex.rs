@@ -5,7 +5,9 @@
 //! the task's file and commits it with `exec_command`; its `notify` program
 //! (`switchboard hook codex`, set by the preset) says the turn is over;
 //! switchboard validates, merges and closes the session with nobody at the
-//! keyboard, and nothing of codex is left running.
+//! keyboard, and nothing of codex is left running. The same hook reads the
+//! turn's tokens from codex's rollout: the journal's usage is what the
+//! server sent.
 //!
 //! codex's HOME is the test's own: `~/.codex/auth.json` with a dummy API key
 //! (without it the sign-in menu comes first), and `config.toml` with the
@@ -17,7 +19,7 @@
 
 use crate::agent_cli::{self, say};
 use crate::harness::{Sandbox, stderr, wait_with_guard};
-use crate::scripted_responses::{Script, ScriptedResponses};
+use crate::scripted_responses::{INPUT_TOKENS, OUTPUT_TOKENS, Script, ScriptedResponses};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -247,6 +249,23 @@ fn run_one_task(agent: &str) {
         .collect();
     assert_eq!(idle.len(), 1, "{idle:?}");
     assert_eq!(idle[0]["message"], "Done: hello.txt is committed.");
+    // The same hook read the turn's tokens from codex's rollout: what the
+    // server sent for the task's three answers, no cost.
+    let usage = sb.events("usage");
+    let journaled: (u64, u64) = usage.iter().fold((0, 0), |(i, o), e| {
+        let n = |k: &str| e[k].as_u64().unwrap_or(0);
+        (i + n("input_tokens"), o + n("output_tokens"))
+    });
+    let calls = task_turns.len() as u64;
+    assert_eq!(
+        journaled,
+        (calls * INPUT_TOKENS, calls * OUTPUT_TOKENS),
+        "usage events: {usage:?}"
+    );
+    assert!(
+        usage.iter().all(|e| e.get("cost_usd").is_none()),
+        "{usage:?}"
+    );
     if agent == "codex" {
         // Interactive: the turn ends at the prompt, the session stays open
         // until switchboard closes it.
