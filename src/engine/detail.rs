@@ -135,6 +135,15 @@ pub fn build(
                 ok: *ok,
                 detail: detail.clone(),
             }),
+            Event::IntegrationCheck {
+                ok,
+                command,
+                detail,
+            } => a.checks.push(CheckView {
+                check: format!("integration check (merged tree): {command}"),
+                ok: *ok,
+                detail: detail.clone(),
+            }),
             Event::Report {
                 state: ReportState::Error,
                 message,

@@ -88,3 +88,46 @@ fn a_task_that_never_ran_has_no_attempt() {
     assert!(d.attempts.is_empty() && d.notes.is_empty());
     assert_eq!(d.worktree, None);
 }
+
+#[test]
+fn a_blocked_merge_shows_the_integration_check_s_output_and_why() {
+    use crate::engine::snapshot::TaskState;
+    let plan = testdata::recorded_plan();
+    let mut entries = testdata::recorded_entries();
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| e.task.as_deref() == Some("T6"))
+        .cloned()
+        .expect("T6 ran");
+    let attempt = last.attempt.unwrap_or(1);
+    let at = |ms: u64, event: Event| Entry::new(event, last.ts_ms + ms).task("T6", attempt);
+    entries.push(at(
+        1,
+        Event::IntegrationCheck {
+            ok: false,
+            command: "cargo test".into(),
+            detail: "`cargo test` failed (exit status: 101); the end of its output:\ntest api::v2 ... FAILED".into(),
+        },
+    ));
+    let why = "merge blocked: the integration check `cargo test` failed on the merged tree";
+    entries.push(at(
+        2,
+        Event::State {
+            state: TaskState::MergeBlocked,
+            profile: "dev".into(),
+            reason: Some(why.into()),
+        },
+    ));
+    let d = build(&plan, plan.task_idx("T6").unwrap(), &entries, |_| None);
+    let a = d.attempts.last().expect("an attempt");
+    let check = a.checks.last().expect("the integration check");
+    assert_eq!(check.check, "integration check (merged tree): cargo test");
+    assert!(!check.ok);
+    assert!(check.detail.contains("test api::v2 ... FAILED"));
+    assert_eq!(a.error.as_deref(), Some(why));
+    assert!(a.events.iter().any(|l| {
+        l.text
+            .contains("integration check FAILED on the merged tree")
+    }));
+}

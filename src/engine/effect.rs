@@ -10,8 +10,8 @@ use super::link::Request;
 use super::os::Os;
 use super::socket::SocketEvent;
 use super::tasks::TaskIdx;
-use super::workshop::{CheckResult, Spawned};
-use crate::git::{MergeOutcome, RebaseOutcome};
+use super::workshop::{CheckResult, MergeReport, Spawned};
+use crate::git::RebaseOutcome;
 use crate::plan::ValidPlan;
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
@@ -143,7 +143,7 @@ pub enum Input {
     },
     Merged {
         task: TaskIdx,
-        result: Result<MergeOutcome, EngineError>,
+        result: Result<MergeReport, EngineError>,
     },
     Removed {
         task: TaskIdx,

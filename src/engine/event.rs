@@ -111,6 +111,14 @@ pub enum Event {
         ok: bool,
         detail: String,
     },
+    /// `settings.integrationCheck` (or the group's) ran on the merge
+    /// result, before the integration branch moved; failing, it did not.
+    IntegrationCheck {
+        ok: bool,
+        command: String,
+        /// How it ended and the last lines of its output.
+        detail: String,
+    },
     Merged {
         commit: String,
         branch: String,

@@ -49,6 +49,7 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
                     TaskState::Failed
                     | TaskState::Skipped
                     | TaskState::Conflict
+                    | TaskState::MergeBlocked
                     | TaskState::Cancelled => log.blocker = reason.clone(),
                     TaskState::Done => log.blocker = None,
                     _ => {}
@@ -63,6 +64,18 @@ pub fn render(plan: &ValidPlan, entries: &[Entry]) -> String {
             Event::Validation { check, ok, detail } => {
                 log.checks
                     .push((e.attempt.unwrap_or(0), check.as_str(), *ok, detail.as_str()));
+            }
+            Event::IntegrationCheck {
+                ok,
+                command,
+                detail,
+            } => {
+                log.checks.push((
+                    e.attempt.unwrap_or(0),
+                    command.as_str(),
+                    *ok,
+                    detail.as_str(),
+                ));
             }
             Event::Merged { commit, .. } => log.merged_commit = Some(commit.as_str()),
             _ => {}

@@ -5,7 +5,7 @@ use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::os::{BoxFuture, Clock, Os};
 use super::preaccept::Preaccepted;
-use super::workshop::{CheckResult, Placement, Spawned};
+use super::workshop::{CheckResult, IntegrationCheck, MergeReport, Placement, Spawned};
 use crate::git::{MergeOutcome, RebaseOutcome};
 use crate::plan::Task;
 use crate::tmux::PaneInfo;
@@ -76,6 +76,8 @@ pub enum Call {
 pub struct FakeOs {
     pub calls: Mutex<Vec<Call>>,
     pub merges: Mutex<HashMap<String, Vec<Result<MergeOutcome, EngineError>>>>,
+    /// The integration check of a task's next merge (none: no check runs).
+    pub integration_checks: Mutex<HashMap<String, Vec<IntegrationCheck>>>,
     pub checks: Mutex<HashMap<String, Vec<Vec<CheckResult>>>>,
     /// The next rebase of a task ends so (default: rebased).
     pub rebases: Mutex<HashMap<String, RebaseOutcome>>,
@@ -97,6 +99,28 @@ impl FakeOs {
 
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The integration check of `task`'s next merge ends so: failing, the
+    /// merge is blocked; passing, it merges as scripted.
+    pub fn script_integration_check(&self, task: &str, ok: bool, output: &str) {
+        let check = IntegrationCheck {
+            command: "make integration".into(),
+            ok,
+            detail: output.into(),
+        };
+        let mut m = self.integration_checks.lock().unwrap();
+        m.entry(task.to_string()).or_default().push(check);
+    }
+
+    fn git_merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+        let mut scripted = self.merges.lock().unwrap();
+        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
+            Some(q) => q.remove(0),
+            None => Ok(MergeOutcome::Merged {
+                commit: format!("c0ffee{}", task.task_id),
+            }),
+        }
     }
 
     pub fn script_merge(&self, task: &str, result: Result<MergeOutcome, String>) {
@@ -206,17 +230,20 @@ impl Os for FakeOs {
         }
     }
 
-    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+    fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
         self.call(Call::Merge {
             task: task.task_id.clone(),
         });
-        let mut scripted = self.merges.lock().unwrap();
-        match scripted.get_mut(&task.task_id).filter(|q| !q.is_empty()) {
-            Some(q) => q.remove(0),
-            None => Ok(MergeOutcome::Merged {
-                commit: format!("c0ffee{}", task.task_id),
-            }),
+        let check = {
+            let mut checks = self.integration_checks.lock().unwrap();
+            let queue = checks.get_mut(&task.task_id).filter(|q| !q.is_empty());
+            queue.map(|q| q.remove(0))
+        };
+        if let Some(check) = check.clone().filter(|c| !c.ok) {
+            return Ok(MergeReport::Blocked { check });
         }
+        let outcome = self.git_merge(task)?;
+        Ok(MergeReport::Done { outcome, check })
     }
 
     fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {

@@ -83,7 +83,9 @@ impl TaskRecord {
                 let task = &mut self.view;
                 let ended = match state {
                     TaskState::Done => Some(AttemptOutcome::Done),
-                    TaskState::Conflict => Some(AttemptOutcome::Conflict),
+                    // The work could not land: a conflict, or a merge its
+                    // integration check refused.
+                    TaskState::Conflict | TaskState::MergeBlocked => Some(AttemptOutcome::Conflict),
                     TaskState::Halted => Some(AttemptOutcome::Halted),
                     TaskState::Cancelled => Some(AttemptOutcome::Cancelled),
                     TaskState::Skipped => Some(AttemptOutcome::Skipped),

@@ -7,8 +7,8 @@ use super::attempt_log::{self, LogTail};
 use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
-use super::workshop::{CheckResult, Spawned, Workshop};
-use crate::git::{MergeOutcome, RebaseOutcome};
+use super::workshop::{CheckResult, MergeReport, Spawned, Workshop};
+use crate::git::RebaseOutcome;
 use crate::plan::Task;
 use crate::tmux::{ControlClient, PaneInfo};
 use crate::worker::secret::AttemptSecret;
@@ -34,7 +34,9 @@ pub trait Os: Send + Sync + 'static {
         secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError>;
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
-    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError>;
+    /// Merge into the integration branch; with an integration check, only
+    /// once it passed on the merged tree.
+    fn merge(&self, task: &Task) -> Result<MergeReport, EngineError>;
     fn remove_worktree(&self, task: &Task) -> Result<(), EngineError>;
     /// Rebase the task's branch onto the integration branch, in its worktree.
     fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError>;
@@ -147,7 +149,7 @@ impl Os for RealOs {
         self.shop.validate(task, attempt)
     }
 
-    fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+    fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
         self.shop.merge(task)
     }
 

@@ -66,7 +66,11 @@ fn group_done(plan: &ValidPlan, tasks: &[Slot], g: usize) -> bool {
 fn is_dead_end(state: TaskState) -> bool {
     matches!(
         state,
-        TaskState::Failed | TaskState::Skipped | TaskState::Conflict | TaskState::Cancelled
+        TaskState::Failed
+            | TaskState::Skipped
+            | TaskState::Conflict
+            | TaskState::MergeBlocked
+            | TaskState::Cancelled
     )
 }
 

@@ -30,6 +30,10 @@ pub enum TaskState {
     Skipped,
     Halted,
     Conflict,
+    /// Validated, but the integration check failed on the merged tree: the
+    /// integration branch did not move. A fixed branch is rechecked by hand.
+    #[serde(rename = "merge-blocked")]
+    MergeBlocked,
     /// Killed by a person: no restart.
     Cancelled,
 }
@@ -50,6 +54,7 @@ impl TaskState {
             TaskState::Skipped => "skipped",
             TaskState::Halted => "halted",
             TaskState::Conflict => "conflict",
+            TaskState::MergeBlocked => "merge-blocked",
             TaskState::Cancelled => "cancelled",
         }
     }
@@ -73,6 +78,7 @@ impl TaskState {
                 | TaskState::Failed
                 | TaskState::Skipped
                 | TaskState::Conflict
+                | TaskState::MergeBlocked
                 | TaskState::Cancelled
         )
     }
@@ -80,7 +86,11 @@ impl TaskState {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            TaskState::Waiting | TaskState::Failed | TaskState::Conflict | TaskState::MergeHeld
+            TaskState::Waiting
+                | TaskState::Failed
+                | TaskState::Conflict
+                | TaskState::MergeHeld
+                | TaskState::MergeBlocked
         )
     }
 }

@@ -45,7 +45,7 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
                 state.as_str()
             );
             match state {
-                TaskState::Failed | TaskState::Conflict => error(text),
+                TaskState::Failed | TaskState::Conflict | TaskState::MergeBlocked => error(text),
                 TaskState::Skipped
                 | TaskState::Halted
                 | TaskState::Cancelled
@@ -68,6 +68,13 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         Event::Validation { check, ok, .. } => {
             let text = format!(
                 "{task} validation {}: {check}",
+                if *ok { "passed" } else { "FAILED" }
+            );
+            if *ok { info(text) } else { error(text) }
+        }
+        Event::IntegrationCheck { ok, command, .. } => {
+            let text = format!(
+                "{task} integration check {} on the merged tree: {command}",
                 if *ok { "passed" } else { "FAILED" }
             );
             if *ok { info(text) } else { error(text) }

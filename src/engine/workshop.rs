@@ -7,7 +7,7 @@
 use super::attempt_log;
 use super::error::EngineError;
 use super::preaccept::{self, Preaccepted};
-use crate::git::{MergeOutcome, RebaseOutcome, Repo};
+use crate::git::{GitError, MergeOutcome, Preparation, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
 use crate::tmux::command::{PaneLog, Tmux};
@@ -43,6 +43,45 @@ pub struct CheckResult {
     pub ok: bool,
     pub detail: String,
 }
+
+/// The integration check's run on a merge result (journaled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationCheck {
+    pub command: String,
+    pub ok: bool,
+    /// How it ended, the last lines of its output, where the whole is.
+    pub detail: String,
+}
+
+/// What a task's merge came to.
+#[derive(Debug)]
+pub enum MergeReport {
+    /// What git did; `check` is the integration check that passed first.
+    Done {
+        outcome: MergeOutcome,
+        check: Option<IntegrationCheck>,
+    },
+    /// The integration check failed on the merged tree: nothing moved.
+    Blocked { check: IntegrationCheck },
+}
+
+impl From<MergeOutcome> for MergeReport {
+    fn from(outcome: MergeOutcome) -> Self {
+        MergeReport::Done {
+            outcome,
+            check: None,
+        }
+    }
+}
+
+/// How many times a checked merge is prepared and checked again when the
+/// integration branch moved under it (another engine, a person).
+const CHECKED_MERGE_ATTEMPTS: usize = 3;
+
+/// Lines of the integration check's output kept in the journal.
+const CHECK_TAIL_LINES: usize = 20;
+/// And at most this many bytes of them.
+const CHECK_TAIL_BYTES: usize = 4096;
 
 pub struct Workshop {
     pub repo: Repo,
@@ -412,14 +451,76 @@ impl Workshop {
         results
     }
 
-    pub fn merge(&self, task: &Task) -> Result<MergeOutcome, EngineError> {
+    pub fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
         let p = self.placement(task);
         let message = format!("Merge {}: {}", task.task_id, task.title);
-        self.locked(|| {
-            self.repo
-                .merge_into(&self.settings().integration_branch, &p.branch, &message)
+        let target = &self.settings().integration_branch;
+        let Some(command) = self.integration_check(task) else {
+            let outcome = self.locked(|| self.repo.merge_into(target, &p.branch, &message))?;
+            return Ok(outcome.into());
+        };
+        let mut attempt = 1;
+        loop {
+            let prepared =
+                match self.locked(|| self.repo.prepare_merge(target, &p.branch, &message))? {
+                    Preparation::Ready(prepared) => prepared,
+                    Preparation::UpToDate => return Ok(MergeOutcome::UpToDate.into()),
+                    Preparation::Conflict { files } => {
+                        return Ok(MergeOutcome::Conflict { files }.into());
+                    }
+                };
+            // The git lock is not held while the check runs: it may take
+            // minutes, and spawns need the lock. The compare-and-swap below
+            // catches a branch moved meanwhile.
+            let check = self.check_merged_tree(task, command, &prepared.commit)?;
+            if !check.ok {
+                return Ok(MergeReport::Blocked { check });
+            }
+            match self.locked(|| self.repo.publish_merge(&prepared)) {
+                Ok(()) => {
+                    let outcome = MergeOutcome::Merged {
+                        commit: prepared.commit,
+                    };
+                    let check = Some(check);
+                    return Ok(MergeReport::Done { outcome, check });
+                }
+                Err(GitError::RefMoved { .. }) if attempt < CHECKED_MERGE_ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The command that must pass on `task`'s merge result: its group's,
+    /// else the plan's. Blank means none (a group may turn it off).
+    fn integration_check<'a>(&'a self, task: &Task) -> Option<&'a str> {
+        let group = self.plan.plan.groups.iter().find(|g| g.id == task.group);
+        group
+            .and_then(|g| g.integration_check.as_deref())
+            .or(self.settings().integration_check.as_deref())
+            .filter(|c| !c.trim().is_empty())
+    }
+
+    /// Run `command` in a temporary detached worktree at `commit` (under
+    /// `.switchboard/checks/`), removed afterwards whatever happened; its
+    /// whole output goes to `.switchboard/logs/<TASK>.integration.log`.
+    fn check_merged_tree(
+        &self,
+        task: &Task,
+        command: &str,
+        commit: &str,
+    ) -> Result<IntegrationCheck, EngineError> {
+        let name = names::sanitize(&task.task_id);
+        let path = self.repo.root.join(".switchboard/checks").join(&name);
+        let log = format!(".switchboard/{}/{name}.integration.log", attempt_log::DIR);
+        let tree = self.locked(|| self.repo.add_detached_worktree(&path, commit))?;
+        let (ok, detail) =
+            run_integration_check(command, tree.path(), &self.repo.root.join(&log), &log);
+        self.locked(|| tree.remove());
+        Ok(IntegrationCheck {
+            command: command.to_string(),
+            ok,
+            detail,
         })
-        .map_err(EngineError::from)
     }
 
     pub fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
@@ -438,6 +539,52 @@ impl Workshop {
             tracing::debug!("kill-session {session}: {e}");
         }
     }
+}
+
+/// The integration check: `sh -c COMMAND` in `dir`, stdout and stderr
+/// together into `log`; what it says is how it ended and the end of that log
+/// (bounded: the output may be a whole test suite's). The plan's text
+/// reaches a shell on purpose, as for `command` validations.
+fn run_integration_check(command: &str, dir: &Path, log: &Path, shown: &str) -> (bool, String) {
+    let file = log
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::File::create(log));
+    let (out, err) = match file.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok(pair) => pair,
+        Err(e) => return (false, format!("cannot write {}: {e}", log.display())),
+    };
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status();
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => return (false, format!("cannot run `{command}`: {e}")),
+    };
+    let tail = attempt_log::read_tail(log, CHECK_TAIL_LINES)
+        .map(|t| t.lines.join("\n"))
+        .unwrap_or_default();
+    let cut = tail.len().saturating_sub(CHECK_TAIL_BYTES);
+    let cut = (cut..tail.len())
+        .find(|&i| tail.is_char_boundary(i))
+        .unwrap_or(tail.len());
+    let tail = &tail[cut..];
+    let ended = if status.success() {
+        format!("`{command}` exited 0")
+    } else {
+        format!("`{command}` failed ({status})")
+    };
+    let detail = if tail.trim().is_empty() {
+        format!("{ended}; no output")
+    } else {
+        format!("{ended}; the end of its output ({shown}):\n{tail}")
+    };
+    (status.success(), detail)
 }
 
 /// A `command` validation: `sh -c RUN` in the worktree; the plan's text

@@ -19,6 +19,26 @@ pub enum MergeOutcome {
     Conflict { files: Vec<String> },
 }
 
+/// A merge commit computed but not published: it exists in the object
+/// database, the target branch has not moved. [`Repo::publish_merge`] moves
+/// it, if the branch still points where it did; in between, the merged tree
+/// may be checked (the integration check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedMerge {
+    pub target: String,
+    /// Where the target pointed when the merge was computed.
+    pub old: String,
+    pub commit: String,
+}
+
+/// What [`Repo::prepare_merge`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preparation {
+    Ready(PreparedMerge),
+    UpToDate,
+    Conflict { files: Vec<String> },
+}
+
 /// The result of a merge computed without a working tree.
 enum TreeMerge {
     Clean { tree: String },
@@ -36,16 +56,7 @@ impl Repo {
         source_branch: &str,
         message: &str,
     ) -> Result<MergeOutcome> {
-        if let Some(wt) = self
-            .list_worktrees()?
-            .into_iter()
-            .find(|wt| !wt.prunable && wt.branch.as_deref() == Some(target_branch))
-        {
-            return Err(GitError::BranchCheckedOut {
-                branch: target_branch.to_owned(),
-                path: wt.path,
-            });
-        }
+        self.refuse_checked_out(target_branch)?;
         let mut attempt = 1;
         loop {
             match self.merge_once(target_branch, source_branch, message) {
@@ -55,20 +66,71 @@ impl Repo {
         }
     }
 
+    /// [`GitError::BranchCheckedOut`] when `branch` is checked out in some
+    /// worktree (the user's own included).
+    fn refuse_checked_out(&self, branch: &str) -> Result<()> {
+        if let Some(wt) = self
+            .list_worktrees()?
+            .into_iter()
+            .find(|wt| !wt.prunable && wt.branch.as_deref() == Some(branch))
+        {
+            return Err(GitError::BranchCheckedOut {
+                branch: branch.to_owned(),
+                path: wt.path,
+            });
+        }
+        Ok(())
+    }
+
     fn merge_once(&self, target: &str, source: &str, message: &str) -> Result<MergeOutcome> {
+        Ok(match self.compute_merge(target, source, message)? {
+            Preparation::Ready(p) => {
+                self.update_branch(target, &p.commit, &p.old)?;
+                MergeOutcome::Merged { commit: p.commit }
+            }
+            Preparation::UpToDate => MergeOutcome::UpToDate,
+            Preparation::Conflict { files } => MergeOutcome::Conflict { files },
+        })
+    }
+
+    /// The first half of [`Repo::merge_into`]: the merge commit of
+    /// `source_branch` into `target_branch`, made but not published. The
+    /// same refusals as a whole merge.
+    pub fn prepare_merge(
+        &self,
+        target_branch: &str,
+        source_branch: &str,
+        message: &str,
+    ) -> Result<Preparation> {
+        self.refuse_checked_out(target_branch)?;
+        self.compute_merge(target_branch, source_branch, message)
+    }
+
+    /// The second half: move the target to the prepared commit, only if it
+    /// still points where it did ([`GitError::RefMoved`] when not: prepare
+    /// again). Refuses a target checked out meanwhile.
+    pub fn publish_merge(&self, prepared: &PreparedMerge) -> Result<()> {
+        self.refuse_checked_out(&prepared.target)?;
+        self.update_branch(&prepared.target, &prepared.commit, &prepared.old)
+    }
+
+    fn compute_merge(&self, target: &str, source: &str, message: &str) -> Result<Preparation> {
         let old = self
             .branch_oid(target)?
             .ok_or_else(|| GitError::UnknownRevision(target.to_owned()))?;
         let theirs = self.branch_or_commit(source)?;
         if self.is_ancestor(&theirs, &old)? {
-            return Ok(MergeOutcome::UpToDate);
+            return Ok(Preparation::UpToDate);
         }
         match self.merge_tree(&old, &theirs)? {
-            TreeMerge::Conflicted { files } => Ok(MergeOutcome::Conflict { files }),
+            TreeMerge::Conflicted { files } => Ok(Preparation::Conflict { files }),
             TreeMerge::Clean { tree } => {
                 let commit = self.commit_tree(&tree, &[&old, &theirs], message)?;
-                self.update_branch(target, &commit, &old)?;
-                Ok(MergeOutcome::Merged { commit })
+                Ok(Preparation::Ready(PreparedMerge {
+                    target: target.to_owned(),
+                    old,
+                    commit,
+                }))
             }
         }
     }

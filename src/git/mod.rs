@@ -13,11 +13,11 @@ mod worktree;
 #[cfg(test)]
 mod tests;
 
-pub use merge::MergeOutcome;
+pub use merge::{MergeOutcome, Preparation, PreparedMerge};
 pub use rebase::RebaseOutcome;
 pub use review::{BranchDiff, DiffBase, DiffLimits, FileStat};
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
-pub use worktree::{Worktree, WorktreeOutcome};
+pub use worktree::{DetachedWorktree, Worktree, WorktreeOutcome};
 
 use run::{failure, output, stdout_of};
 use std::path::{Path, PathBuf};

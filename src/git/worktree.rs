@@ -87,6 +87,36 @@ impl Repo {
         Ok(outcome)
     }
 
+    /// A throwaway worktree at `path` with `commit` checked out on a detached
+    /// HEAD (no branch is made or moved): where the integration check runs on
+    /// a merge result. It is removed when dropped, whatever happened in it.
+    pub fn add_detached_worktree(&self, path: &Path, commit: &str) -> Result<DetachedWorktree> {
+        let path = self.absolute(path);
+        if path.exists() {
+            // Left by a run that was killed mid-check.
+            DetachedWorktree::discard(self, &path);
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|source| GitError::Io {
+                action: format!("cannot create {}", parent.display()),
+                source,
+            })?;
+        }
+        let mut cmd = self.git();
+        cmd.args(["worktree", "add", "--quiet", "--detach", "--"])
+            .arg(&path)
+            .arg(commit);
+        let tree = DetachedWorktree {
+            repo: self.clone(),
+            path,
+            removed: false,
+        };
+        // A failed add may leave a directory or a registration behind: the
+        // guard exists already, so its drop cleans up either.
+        checked(&mut cmd)?;
+        Ok(tree)
+    }
+
     /// Removes the worktree at `path` (its branch stays). Without `force`, git
     /// refuses when the worktree has uncommitted changes: nothing unmerged is
     /// deleted without an explicit request. A directory already gone is pruned.
@@ -208,4 +238,52 @@ fn parse_worktree_list(bytes: &[u8]) -> Vec<Worktree> {
         });
     }
     list
+}
+
+/// A temporary detached worktree ([`Repo::add_detached_worktree`]), removed
+/// with its files on [`DetachedWorktree::remove`] or on drop.
+#[derive(Debug)]
+pub struct DetachedWorktree {
+    repo: Repo,
+    path: PathBuf,
+    removed: bool,
+}
+
+impl DetachedWorktree {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes it now (a caller holding a lock on the worktree registry
+    /// removes it under that lock rather than whenever it drops).
+    pub fn remove(mut self) {
+        Self::discard(&self.repo, &self.path);
+        self.removed = true;
+    }
+
+    /// `worktree remove --force`, then whatever is left by hand, then
+    /// `worktree prune`: it goes even when git refuses.
+    fn discard(repo: &Repo, path: &Path) {
+        let mut cmd = repo.git();
+        cmd.args(["worktree", "remove", "--force", "--"]).arg(path);
+        if let Err(e) = checked(&mut cmd) {
+            tracing::debug!("removing the worktree {}: {e}", path.display());
+        }
+        if path.exists()
+            && let Err(e) = fs::remove_dir_all(path)
+        {
+            tracing::warn!("cannot remove {}: {e}", path.display());
+        }
+        if let Err(e) = repo.prune() {
+            tracing::debug!("git worktree prune: {e}");
+        }
+    }
+}
+
+impl Drop for DetachedWorktree {
+    fn drop(&mut self) {
+        if !self.removed {
+            Self::discard(&self.repo, &self.path);
+        }
+    }
 }

@@ -245,7 +245,12 @@ fn agent(profiles: Vec<String>) -> BoxedStrategy<AgentProfile> {
 
 fn group(groups: Vec<String>) -> BoxedStrategy<Group> {
     (name_in(groups.clone()), hostile_text(), names_in(groups, 3))
-        .prop_map(|(id, title, after)| Group { id, title, after })
+        .prop_map(|(id, title, after)| Group {
+            id,
+            title,
+            after,
+            integration_check: None,
+        })
         .boxed()
 }
 
@@ -424,6 +429,7 @@ fn tamed(mut plan: Plan) -> Plan {
             } else {
                 vec!["G0".into()]
             },
+            integration_check: None,
         })
         .collect();
     let group_of = |i: usize| i % 2;

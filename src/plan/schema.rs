@@ -57,6 +57,11 @@ pub struct Settings {
     /// How long a profile whose agent said it is rate limited or overloaded
     /// starts nothing new.
     pub rate_limit: RateLimitSettings,
+    /// A command (`sh -c`, in a temporary worktree at the merge result) that
+    /// must pass before the integration branch moves to a task's merge; a
+    /// group's own wins. None: merges are not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration_check: Option<String>,
 }
 
 /// How ready tasks are ordered, and how a profile is picked for tasks that
@@ -141,6 +146,7 @@ impl Default for Settings {
             spawn_rate: None,
             budget: None,
             rate_limit: RateLimitSettings::default(),
+            integration_check: None,
         }
     }
 }
@@ -307,6 +313,10 @@ pub struct Group {
     /// Groups that must be done before this one opens.
     #[serde(default)]
     pub after: Vec<String>,
+    /// This group's merges are checked with this command instead of
+    /// `settings.integrationCheck`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_check: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]

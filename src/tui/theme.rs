@@ -122,7 +122,7 @@ fn state_color(state: TaskState) -> Color {
         TaskState::Waiting => Color::Yellow,
         TaskState::Done => Color::Green,
         TaskState::Failed => Color::Red,
-        TaskState::Conflict => Color::Magenta,
+        TaskState::Conflict | TaskState::MergeBlocked => Color::Magenta,
         TaskState::Halted => Color::Yellow,
         TaskState::Skipped | TaskState::Cancelled => Color::DarkGray,
     }

@@ -13,6 +13,7 @@ mod example_plan;
 mod harness;
 mod large_values;
 mod limits;
+mod merge_check;
 mod plan_fixtures;
 mod process_tree;
 mod readme;

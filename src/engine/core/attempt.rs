@@ -10,7 +10,7 @@ use crate::engine::snapshot::{AttemptOutcome, Light, RunPhase, TaskState};
 use crate::engine::supervise::{self, Next};
 use crate::engine::tasks::{TaskIdx, Worker};
 use crate::engine::words;
-use crate::engine::workshop::{CheckResult, Spawned};
+use crate::engine::workshop::{CheckResult, IntegrationCheck, MergeReport, Spawned};
 use crate::git::MergeOutcome;
 use crate::worker::protocol::{EngineMessage, ExitStatus};
 use crate::worker::secret::AttemptSecret;
@@ -350,8 +350,24 @@ impl Core {
         }
     }
 
-    pub(super) fn on_merged(&mut self, t: TaskIdx, result: Result<MergeOutcome, EngineError>) {
+    pub(super) fn on_merged(&mut self, t: TaskIdx, report: Result<MergeReport, EngineError>) {
         let branch = self.plan.plan.settings.integration_branch.clone();
+        let result = match report {
+            Ok(MergeReport::Blocked { check }) => {
+                self.merge_blocked(t, check, &branch);
+                if let Some(next) = self.merges.finished(t) {
+                    self.effect(Effect::Merge { task: next });
+                }
+                return;
+            }
+            Ok(MergeReport::Done { outcome, check }) => {
+                if let Some(c) = check {
+                    self.record_integration_check(t, c);
+                }
+                Ok(outcome)
+            }
+            Err(e) => Err(e),
+        };
         match result {
             Ok(outcome @ (MergeOutcome::Merged { .. } | MergeOutcome::UpToDate)) => {
                 let commit = match outcome {
@@ -416,6 +432,36 @@ impl Core {
         if let Some(next) = self.merges.finished(t) {
             self.effect(Effect::Merge { task: next });
         }
+    }
+
+    /// The integration check failed on `t`'s merge result: the branch did
+    /// not move, the task waits for a person to fix its branch and recheck.
+    /// Its dependents are skipped, as after a conflict (a recheck revives them).
+    fn merge_blocked(&mut self, t: TaskIdx, check: IntegrationCheck, branch: &str) {
+        let reason = format!(
+            "merge blocked: the integration check `{}` failed on the merged tree, so {branch} did not move; fix the branch in its worktree, then recheck (D shows the output)",
+            check.command
+        );
+        self.record_integration_check(t, check);
+        self.tasks[t].pane_line = None;
+        self.release_worker(t);
+        self.set_state(t, TaskState::MergeBlocked, Some(reason));
+    }
+
+    fn record_integration_check(&mut self, t: TaskIdx, check: IntegrationCheck) {
+        let IntegrationCheck {
+            command,
+            ok,
+            detail,
+        } = check;
+        self.record_task(
+            t,
+            Event::IntegrationCheck {
+                ok,
+                command,
+                detail,
+            },
+        );
     }
 
     /// Stop a failed attempt's agent the way a halt would (its shim runs the

@@ -190,6 +190,7 @@ impl Core {
                 }
                 TaskState::Failed
                 | TaskState::Conflict
+                | TaskState::MergeBlocked
                 | TaskState::Cancelled
                 | TaskState::Skipped
                 | TaskState::Halted => {}

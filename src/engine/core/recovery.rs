@@ -1,5 +1,6 @@
-//! Recovery by hand, for a task that failed or conflicted: run only its
-//! checks again (the person fixed its work in the worktree), rebase its
+//! Recovery by hand, for a task that failed, conflicted or whose merge its
+//! integration check blocked: run only its checks again (the person fixed
+//! its work in the worktree; passing, it goes back in the merge queue), rebase its
 //! branch and merge again, or mark it done with a reason (it was finished
 //! some other way).
 
@@ -16,7 +17,11 @@ use crate::git::RebaseOutcome;
 fn recoverable(state: TaskState) -> bool {
     matches!(
         state,
-        TaskState::Failed | TaskState::Conflict | TaskState::Cancelled | TaskState::Halted
+        TaskState::Failed
+            | TaskState::Conflict
+            | TaskState::MergeBlocked
+            | TaskState::Cancelled
+            | TaskState::Halted
     )
 }
 
@@ -33,7 +38,7 @@ impl Core {
         if !recoverable(state) {
             return Err(Reply::Error {
                 message: format!(
-                    "{task} is {}: only a failed, conflicted, cancelled or halted task can {what}",
+                    "{task} is {}: only a failed, conflicted, merge-blocked, cancelled or halted task can {what}",
                     state.as_str()
                 ),
             });

@@ -11,6 +11,7 @@ mod halt;
 mod hellos;
 mod lights;
 mod limits;
+mod merge_check;
 mod recovery;
 mod restarts;
 mod screens;

@@ -3,6 +3,7 @@
 mod changes;
 mod kit;
 mod merge;
+mod merge_check;
 mod rebase;
 mod repo;
 mod review;

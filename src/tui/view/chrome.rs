@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 /// States in the order the header counts them.
-const COUNTED: [TaskState; 14] = [
+const COUNTED: [TaskState; 15] = [
     TaskState::Done,
     TaskState::Running,
     TaskState::Assigned,
@@ -23,6 +23,7 @@ const COUNTED: [TaskState; 14] = [
     TaskState::Waiting,
     TaskState::Failed,
     TaskState::Conflict,
+    TaskState::MergeBlocked,
     TaskState::Halted,
     TaskState::Skipped,
     TaskState::Cancelled,
