@@ -344,9 +344,10 @@ mod tests {
             .expect("claude has hooks")
     }
 
-    fn payloads(name: &str) -> Vec<Value> {
+    /// One JSON payload per line of a captured fixture.
+    fn captured(agent: &str, name: &str) -> Vec<Value> {
         let path = format!(
-            "{}/tests/fixtures/agents/claude-2.1.197/{name}",
+            "{}/tests/fixtures/agents/{agent}/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path)
@@ -492,16 +493,12 @@ mod tests {
         assert_eq!(transcript_usage("".as_bytes(), None), None, "none reported");
     }
 
+    fn payloads(name: &str) -> Vec<Value> {
+        captured("claude-2.1.197", name)
+    }
+
     fn codex_payloads(name: &str) -> Vec<Value> {
-        let path = format!(
-            "{}/tests/fixtures/agents/codex-0.171.0/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a payload"))
-            .collect()
+        captured("codex-0.171.0", name)
     }
 
     #[test]

@@ -324,15 +324,13 @@ impl Core {
         let why = "git shows it already merged".to_string();
         self.set_state(t, TaskState::Done, Some(why));
         // A worker an earlier engine left behind has nothing more to do.
-        let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        self.kill_session_of(t);
     }
 
     /// An earlier engine validated `t` and stopped before merging it: merge
     /// it, rather than run its agent again. Its session, if any, goes.
     pub(super) fn resume_merge(&mut self, t: TaskIdx) {
-        let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        self.kill_session_of(t);
         let why = "validated by an earlier run: merging".to_string();
         self.set_state(t, TaskState::Merging, Some(why));
         if let Some(next) = self.merges.push(t) {
@@ -479,6 +477,13 @@ impl Core {
         }
     }
 
+    /// Close `t`'s tmux session (its kept pane, or a worker an earlier
+    /// engine left behind).
+    pub(super) fn kill_session_of(&mut self, t: TaskIdx) {
+        let session = self.tasks[t].placement.session.clone();
+        self.effect(Effect::KillSession { session });
+    }
+
     /// Let go of a task's worker, keeping its (dead) pane readable.
     pub(super) fn release_worker(&mut self, t: TaskIdx) -> Option<Worker> {
         let run = &mut self.tasks[t];
@@ -494,8 +499,7 @@ impl Core {
     /// End the worker and its tmux session (done, cancelled, restarted).
     pub(super) fn stop_worker(&mut self, t: TaskIdx) {
         if self.release_worker(t).is_some() {
-            let session = self.tasks[t].placement.session.clone();
-            self.effect(Effect::KillSession { session });
+            self.kill_session_of(t);
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 const MAX_TYPED_BYTES: usize = 16 * 1024;
 
 impl Core {
-    fn find(&self, task: &str) -> Result<TaskIdx, Reply> {
+    pub(super) fn find(&self, task: &str) -> Result<TaskIdx, Reply> {
         self.plan
             .task_idx(task)
             .map(TaskIdx)

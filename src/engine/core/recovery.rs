@@ -27,13 +27,7 @@ fn recoverable(state: TaskState) -> bool {
 
 impl Core {
     fn recovering(&self, task: &str, what: &str) -> Result<TaskIdx, Reply> {
-        let t = self
-            .plan
-            .task_idx(task)
-            .map(TaskIdx)
-            .ok_or_else(|| Reply::Error {
-                message: format!("no task '{task}' in the plan"),
-            })?;
+        let t = self.find(task)?;
         let state = self.tasks[t].state();
         if !recoverable(state) {
             return Err(Reply::Error {
@@ -64,8 +58,7 @@ impl Core {
         };
         // Its kept pane goes (its output is in its attempt log): no agent
         // runs there again in this attempt, whatever the checks say.
-        let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        self.kill_session_of(t);
         self.tasks[t].rechecking = true;
         self.tasks[t].selected = true;
         self.set_state(
@@ -93,8 +86,7 @@ impl Core {
             };
         }
         let onto = self.plan.plan.settings.integration_branch.clone();
-        let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        self.kill_session_of(t);
         self.set_state(
             t,
             TaskState::Merging,
@@ -148,8 +140,7 @@ impl Core {
                 message: "say why it is done (a reason is journaled with it)".into(),
             };
         }
-        let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        self.kill_session_of(t);
         let why = format!("marked done by hand: {reason}");
         self.set_state(t, TaskState::Done, Some(why));
         self.revive_dependents(t, "was marked done");
