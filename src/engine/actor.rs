@@ -131,6 +131,15 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             plan_name: opts.plan_name,
             tmux_socket: opts.tmux_socket,
             placements: plan.plan.tasks.iter().map(|t| shop.placement(t)).collect(),
+            pool_places: plan
+                .pools
+                .iter()
+                .map(|spec| {
+                    (1..=spec.size as u32)
+                        .map(|n| shop.pool_place(spec, n))
+                        .collect()
+                })
+                .collect(),
             records: history::records(&plan, &entries),
             merged,
             found_merged,

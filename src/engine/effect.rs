@@ -8,6 +8,7 @@ use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::link::Request;
 use super::os::Os;
+use super::pool::PoolOrder;
 use super::socket::SocketEvent;
 use super::tasks::TaskIdx;
 use super::workshop::{CheckResult, MergeReport, Spawned};
@@ -34,6 +35,18 @@ pub enum Effect {
         profile: String,
         note: Option<String>,
         secret: AttemptSecret,
+    },
+    /// A pool worker takes the task: its worktree moves to the task's
+    /// branch, the instruction is written, and its agent is started in its
+    /// session (with `secret`), or the task is typed into its live agent
+    /// (no secret here: the core tells the shim).
+    PoolSpawn {
+        task: TaskIdx,
+        attempt: u32,
+        profile: String,
+        note: Option<String>,
+        secret: Option<AttemptSecret>,
+        order: PoolOrder,
     },
     Validate {
         task: TaskIdx,
@@ -120,7 +133,11 @@ impl Effect {
     /// Session kills are awaited when the engine closes, so no session of a
     /// finished run outlives it.
     pub fn is_kill(&self) -> bool {
-        matches!(self, Effect::KillSession { .. })
+        // And worktree removals: a pool's are asked for at the run's end.
+        matches!(
+            self,
+            Effect::KillSession { .. } | Effect::RemoveWorktree { .. }
+        )
     }
 }
 
@@ -246,6 +263,32 @@ pub async fn perform(
             blocking(Box::new(move || {
                 let t = &plan.plan.tasks[task.0];
                 let result = os.spawn(t, attempt, &profile, note.as_deref(), &secret);
+                Input::Spawned {
+                    task,
+                    attempt,
+                    result,
+                }
+            }))
+            .await
+        }
+        Effect::PoolSpawn {
+            task,
+            attempt,
+            profile,
+            note,
+            secret,
+            order,
+        } => {
+            blocking(Box::new(move || {
+                let t = &plan.plan.tasks[task.0];
+                let result = os.pool_spawn(
+                    t,
+                    attempt,
+                    &profile,
+                    note.as_deref(),
+                    secret.as_ref(),
+                    &order,
+                );
                 Input::Spawned {
                     task,
                     attempt,

@@ -216,6 +216,24 @@ pub enum Event {
     BudgetWarning(BudgetNote),
     /// Spending reached a budget: no new start on it.
     BudgetExceeded(BudgetNote),
+    /// A pool worker took the task: its worktree moved to the task's branch,
+    /// and the task was typed into its live agent (`how: typed`) or its
+    /// agent was started in its session (`started`). `saved`: where the
+    /// previous task's uncommitted work was committed before the move.
+    PoolDispatched {
+        pool: String,
+        worker: u32,
+        how: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        saved: Option<String>,
+    },
+    /// A pool worker died: its session is replaced by a fresh one (its task
+    /// goes through restart and escalation as any other).
+    PoolWorkerReplaced {
+        pool: String,
+        worker: u32,
+        reason: String,
+    },
     /// An event of a newer switchboard: kept in place, not understood.
     #[serde(other)]
     Unknown,

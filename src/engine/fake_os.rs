@@ -4,6 +4,7 @@
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
 use super::os::{BoxFuture, Clock, Os};
+use super::pool::{How, PoolOrder};
 use super::preaccept::Preaccepted;
 use super::workshop::{CheckResult, IntegrationCheck, MergeReport, Placement, Spawned};
 use crate::git::{MergeOutcome, RebaseOutcome};
@@ -39,6 +40,16 @@ pub enum Call {
         task: String,
         attempt: u32,
         profile: String,
+    },
+    /// A pool worker took a task (`how`: `typed` or `started`; `fresh`:
+    /// in a new session).
+    PoolSpawn {
+        task: String,
+        attempt: u32,
+        profile: String,
+        worker: String,
+        how: &'static str,
+        fresh: bool,
     },
     Validate {
         task: String,
@@ -89,6 +100,9 @@ pub struct FakeOs {
     pub tails: Mutex<HashMap<String, Vec<String>>>,
     /// Panes spawned so far: listed alive unless `panes` says otherwise.
     spawned: Mutex<Vec<PaneInfo>>,
+    /// Each pool worker's pane by its session: a start that is not fresh
+    /// reuses it, as `respawn-pane` does.
+    pool_panes: Mutex<HashMap<String, String>>,
     next_pane: AtomicU64,
 }
 
@@ -161,6 +175,15 @@ pub fn pane(pane_id: &str, session: &str, activity: Option<i64>) -> PaneInfo {
     }
 }
 
+/// Where worker `n` of the pool named `slug` lives, in the fakes.
+pub fn pool_place(slug: &str, n: u32) -> Placement {
+    Placement {
+        worktree: PathBuf::from(format!("/fake/{slug}-{n}")),
+        branch: String::new(),
+        session: format!("sb-fake--{slug}-{n}"),
+    }
+}
+
 pub fn placement(task: &Task) -> Placement {
     Placement {
         worktree: PathBuf::from(format!("/fake/{}", task.task_id)),
@@ -211,6 +234,54 @@ impl Os for FakeOs {
             placement,
             pane_id,
             preaccepted,
+            saved: None,
+        })
+    }
+
+    fn pool_spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        _: Option<&str>,
+        _: Option<&AttemptSecret>,
+        order: &PoolOrder,
+    ) -> Result<Spawned, EngineError> {
+        let worker = format!("{}#{}", order.pool, order.worker);
+        self.call(Call::PoolSpawn {
+            task: task.task_id.clone(),
+            attempt,
+            profile: profile.to_string(),
+            worker,
+            how: order.how.word(),
+            fresh: order.fresh,
+        });
+        if let Some(e) = self.spawn_errors.lock().unwrap().get(&task.task_id) {
+            return Err(failure(e));
+        }
+        let session = order.place.session.clone();
+        let mut panes = self.pool_panes.lock().unwrap();
+        let pane_id = match (&order.how, panes.get(&session)) {
+            (How::Typed { pane }, _) => pane.clone(),
+            (How::Started, Some(pane)) if !order.fresh => pane.clone(),
+            (How::Started, _) => {
+                let pane = format!("%{}", self.next_pane.fetch_add(1, Ordering::SeqCst) + 1);
+                let mut spawned = self.spawned.lock().unwrap();
+                spawned.push(super::fake_os::pane(&pane, &session, None));
+                panes.insert(session.clone(), pane.clone());
+                pane
+            }
+        };
+        Ok(Spawned {
+            pane_pid: None,
+            placement: Placement {
+                worktree: order.place.worktree.clone(),
+                branch: placement(task).branch,
+                session,
+            },
+            pane_id,
+            preaccepted: Vec::new(),
+            saved: None,
         })
     }
 

@@ -116,6 +116,15 @@ impl Fixture {
                 plan_name: "test".into(),
                 tmux_socket: None,
                 placements: plan.plan.tasks.iter().map(placement).collect(),
+                pool_places: plan
+                    .pools
+                    .iter()
+                    .map(|spec| {
+                        (1..=spec.size as u32)
+                            .map(|n| super::fake_os::pool_place(&spec.slug(), n))
+                            .collect()
+                    })
+                    .collect(),
                 records,
                 // As the engine does: merged tasks the plan no longer has are ignored.
                 merged: plan
@@ -180,6 +189,16 @@ impl Fixture {
                     task,
                     attempt,
                     secret,
+                    ..
+                } = &e
+                {
+                    let id = self.plan.plan.tasks[task.0].task_id.clone();
+                    self.secrets.insert((id, *attempt), secret.clone());
+                }
+                if let Effect::PoolSpawn {
+                    task,
+                    attempt,
+                    secret: Some(secret),
                     ..
                 } = &e
                 {

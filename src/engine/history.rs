@@ -17,6 +17,12 @@ pub const LOG_TAIL: usize = 300;
 /// Each task of `plan` (by plan index) folded from `entries`.
 pub fn records(plan: &ValidPlan, entries: &[Entry]) -> Vec<TaskRecord> {
     let mut records: Vec<TaskRecord> = plan.plan.tasks.iter().map(TaskRecord::planned).collect();
+    // A pool's task starts on the pool's profile.
+    for (t, r) in records.iter_mut().enumerate() {
+        if plan.pool_of[t].is_some() {
+            r.view.profile = plan.first_profile(t).to_string();
+        }
+    }
     let index: HashMap<&str, usize> = plan
         .plan
         .tasks
@@ -49,6 +55,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         log_total: 0,
         last_halt: None,
         limits: Default::default(),
+        pools: Vec::new(),
     };
     for e in entries {
         if let Some(line) = words::log_line(e) {

@@ -22,6 +22,7 @@ pub mod link;
 mod links;
 mod merge_queue;
 pub mod os;
+pub mod pool;
 pub mod preaccept;
 pub mod prompts;
 pub mod remote;

@@ -7,6 +7,7 @@ use super::attempt_log::{self, LogTail};
 use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
+use super::pool::PoolOrder;
 use super::workshop::{CheckResult, MergeReport, Spawned, Workshop};
 use crate::git::RebaseOutcome;
 use crate::plan::Task;
@@ -32,6 +33,19 @@ pub trait Os: Send + Sync + 'static {
         profile: &str,
         note: Option<&str>,
         secret: &AttemptSecret,
+    ) -> Result<Spawned, EngineError>;
+    /// A pool worker takes `task`: its worktree moves to the task's branch
+    /// (the previous task's uncommitted work committed on its own branch
+    /// first), the instruction is written, and the agent is started in the
+    /// worker's session with `secret`, or, typed in, left to the engine.
+    fn pool_spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        note: Option<&str>,
+        secret: Option<&AttemptSecret>,
+        order: &PoolOrder,
     ) -> Result<Spawned, EngineError>;
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult>;
     /// Merge into the integration branch; with an integration check, only
@@ -143,6 +157,19 @@ impl Os for RealOs {
         secret: &AttemptSecret,
     ) -> Result<Spawned, EngineError> {
         self.shop.spawn(task, attempt, profile, note, secret)
+    }
+
+    fn pool_spawn(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        note: Option<&str>,
+        secret: Option<&AttemptSecret>,
+        order: &PoolOrder,
+    ) -> Result<Spawned, EngineError> {
+        self.shop
+            .pool_spawn(task, attempt, profile, note, secret, order)
     }
 
     fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {

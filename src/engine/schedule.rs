@@ -33,6 +33,9 @@ pub struct Gate {
     pub held: Vec<bool>,
     /// Round-robin: the profile whose turn it is.
     pub turn: usize,
+    /// Per pool (`ValidPlan::pools`): its workers free to take a task now.
+    /// A pool's tasks start only on those.
+    pub pool_idle: Vec<usize>,
 }
 
 impl Gate {
@@ -44,6 +47,7 @@ impl Gate {
             tokens: usize::MAX,
             held: vec![false; plan.profiles.len()],
             turn: 0,
+            pool_idle: plan.pools.iter().map(|p| p.size).collect(),
         }
     }
 }
@@ -126,6 +130,23 @@ fn sort_ready(plan: &ValidPlan, ready: &mut [usize]) {
     }
 }
 
+/// Selected tasks ready to start now (dependencies met, backoff over), in
+/// the order of `settings.assignment`: the queue a pool's workers take
+/// tasks from, and the order starts are tried in.
+pub fn ready_queue(plan: &ValidPlan, tasks: &[Slot], now_ms: u64) -> Vec<usize> {
+    let mut ready: Vec<usize> = (0..tasks.len())
+        .filter(|&t| {
+            let s = tasks[t];
+            s.selected
+                && s.state == TaskState::Pending
+                && s.not_before_ms <= now_ms
+                && (s.forced || deps_met(plan, tasks, t))
+        })
+        .collect();
+    sort_ready(plan, &mut ready);
+    ready
+}
+
 /// The next steps: skips for selected tasks that can never run, then starts
 /// for ready tasks in the order of `settings.assignment`, each on a profile
 /// that may start now, while global slots, per-profile slots
@@ -157,22 +178,23 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], gate: &Gate) -> Vec<Step> {
             Step::Start { .. } => None,
         })
         .collect();
-    let mut ready: Vec<usize> = (0..tasks.len())
-        .filter(|&t| {
-            let s = tasks[t];
-            s.selected
-                && s.state == TaskState::Pending
-                && s.not_before_ms <= now_ms
-                && !skipped.contains(&t)
-                && (s.forced || deps_met(plan, tasks, t))
-        })
+    let ready: Vec<usize> = ready_queue(plan, tasks, now_ms)
+        .into_iter()
+        .filter(|t| !skipped.contains(t))
         .collect();
-    sort_ready(plan, &mut ready);
     let mut turn = gate.turn;
+    let mut pool_idle = gate.pool_idle.clone();
     let agents: Vec<_> = plan.plan.agents.values().collect();
     for t in ready {
         if free == 0 {
             break;
+        }
+        // A pool's task waits for one of its idle workers.
+        let pool = plan.pool_of.get(t).copied().flatten();
+        if let Some(p) = pool
+            && pool_idle.get(p).is_none_or(|&n| n == 0)
+        {
+            continue;
         }
         let may_start = |p: usize| {
             !gate.held.get(p).copied().unwrap_or(false)
@@ -195,6 +217,9 @@ pub fn next_steps(plan: &ValidPlan, tasks: &[Slot], gate: &Gate) -> Vec<Step> {
         }
         busy[profile] += 1;
         free -= 1;
+        if let Some(n) = pool.and_then(|p| pool_idle.get_mut(p)) {
+            *n -= 1;
+        }
         steps.push(Step::Start { task: t, profile });
     }
     steps

@@ -317,6 +317,9 @@ pub struct Snapshot {
     /// Budgets and rate-limit back-offs.
     #[serde(default)]
     pub limits: LimitsView,
+    /// The worker pools: each worker, what it does, and the queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<super::pool::PoolView>,
 }
 
 /// What holds starts back besides the plan: budgets and back-offs.

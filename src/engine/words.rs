@@ -179,6 +179,29 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         Event::Nudged { nudge, check } => warn(format!(
             "{task} checks failed ({check}): told the agent to fix it (nudge {nudge})"
         )),
+        Event::PoolDispatched {
+            pool,
+            worker,
+            how,
+            saved,
+        } => {
+            let saved = saved
+                .as_deref()
+                .map(|s| format!("; {s}"))
+                .unwrap_or_default();
+            let how = match how.as_str() {
+                "typed" => "typed into its agent",
+                _ => "its agent started",
+            };
+            info(format!("{task} → {pool} worker {worker} ({how}){saved}"))
+        }
+        Event::PoolWorkerReplaced {
+            pool,
+            worker,
+            reason,
+        } => warn(format!(
+            "{pool} worker {worker} died ({reason}): a fresh session replaces it"
+        )),
         Event::Spawned { .. } | Event::Unknown => None,
     }
 }

@@ -4,13 +4,15 @@
 //! actor only ever sees the results as messages. Git calls that change shared
 //! state (worktree registry, refs) are serialized by one lock.
 
+mod pool;
+
 use super::attempt_log;
 use super::error::EngineError;
 use super::preaccept::{self, Preaccepted};
 use crate::git::{GitError, MergeOutcome, Preparation, RebaseOutcome, Repo};
 use crate::instruction::{self, ResolvedInput};
 use crate::plan::{Task, ValidPlan, Validation};
-use crate::tmux::command::{PaneLog, Tmux};
+use crate::tmux::command::{NewPane, PaneLog, Tmux};
 use crate::tmux::names;
 use crate::worker::launch::{self, Launch};
 use crate::worker::protocol::env;
@@ -34,6 +36,9 @@ pub struct Spawned {
     pub pane_pid: Option<u32>,
     /// The profile's `preaccept` writes, each done or why not (journaled).
     pub preaccepted: Vec<Result<Preaccepted, String>>,
+    /// A pool worker moving on: where the previous task's uncommitted work
+    /// was committed, in words.
+    pub saved: Option<String>,
 }
 
 /// One validation check's result.
@@ -176,19 +181,51 @@ impl Workshop {
                 .add_worktree(&placement.worktree, &placement.branch, integration)
         })
         .map_err(EngineError::Worktree)?;
+        self.write_instruction(task, &placement.worktree, previous)?;
+        let (pane, preaccepted) =
+            self.start_agent(task, attempt, profile, secret, &placement, None)?;
+        Ok(Spawned {
+            placement,
+            pane_id: pane.id,
+            pane_pid: pane.pid,
+            preaccepted,
+            saved: None,
+        })
+    }
 
-        let mut md =
-            instruction::render(task, &self.resolve_inputs(task, &placement.worktree), true);
+    /// `TASK_INSTRUCTION.md` in `worktree`, with how the previous attempt
+    /// ended (`previous`).
+    fn write_instruction(
+        &self,
+        task: &Task,
+        worktree: &Path,
+        previous: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let mut md = instruction::render(task, &self.resolve_inputs(task, worktree), true);
         if let Some(note) = previous {
             md.push_str(note);
         }
-        std::fs::write(placement.worktree.join("TASK_INSTRUCTION.md"), md).map_err(|source| {
+        std::fs::write(worktree.join(instruction::FILE_NAME), md).map_err(|source| {
             EngineError::Io {
                 what: "cannot write TASK_INSTRUCTION.md".into(),
                 source,
             }
-        })?;
+        })
+    }
 
+    /// The agent's hooks, `preaccept` writes and launch file for the
+    /// worktree of `place`, then its shim in a pane: a new session `place.session`,
+    /// or, with `respawn`, that pane of it started again.
+    pub(super) fn start_agent(
+        &self,
+        task: &Task,
+        attempt: u32,
+        profile: &str,
+        secret: &AttemptSecret,
+        place: &Placement,
+        respawn: Option<&str>,
+    ) -> Result<(NewPane, Vec<Result<Preaccepted, String>>), EngineError> {
+        let worktree = &place.worktree;
         let agent = self
             .plan
             .plan
@@ -197,7 +234,7 @@ impl Workshop {
             .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
         if let (Some(hooks), Some(preset)) = (&agent.hooks, &agent.preset) {
             hooks
-                .install(&placement.worktree, &self.exe, preset)
+                .install(worktree, &self.exe, preset)
                 .map_err(|source| EngineError::Io {
                     what: format!(
                         "cannot write the agent's hook settings {}",
@@ -206,7 +243,7 @@ impl Workshop {
                     source,
                 })?;
         }
-        let preaccepted = self.preaccept(agent, &placement.worktree);
+        let preaccepted = self.preaccept(agent, worktree);
         // What comes from the plan, of any size, goes through the launch
         // file; the tmux command line carries only short values and paths.
         let mut agent_env = vec![
@@ -263,10 +300,6 @@ impl Workshop {
             "--heartbeat-ms".into(),
             self.settings().heartbeat.interval_ms.to_string(),
         ];
-        // A previous attempt's kept (dead) pane makes way for this one.
-        if self.tmux.has_session(&placement.session).unwrap_or(false) {
-            let _ = self.tmux.kill_session(&placement.session);
-        }
         let log = PaneLog {
             path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
             copier: vec![
@@ -281,27 +314,32 @@ impl Workshop {
         if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
             tracing::warn!("cannot create the attempt logs' directory: {e}");
         }
-        let pane = self
-            .tmux
-            .new_labelled_session(
-                &placement.session,
-                Some(&format!("switchboard {} attempt {attempt}", task.task_id)),
-                Some(&log),
-                &placement.worktree,
-                &envs,
-                &argv,
-                (200, 50),
-            )
-            .inspect_err(|_| {
-                // No shim will read it.
-                let _ = std::fs::remove_file(&launch_path);
-            })?;
-        Ok(Spawned {
-            placement,
-            pane_id: pane.id,
-            pane_pid: pane.pid,
-            preaccepted,
-        })
+        let label = format!("switchboard {} attempt {attempt}", task.task_id);
+        let started = match respawn {
+            Some(pane) => self
+                .tmux
+                .respawn_pane(pane, &label, &log, worktree, &envs, &argv),
+            None => {
+                // A previous attempt's kept (dead) pane makes way for this one.
+                if self.tmux.has_session(&place.session).unwrap_or(false) {
+                    let _ = self.tmux.kill_session(&place.session);
+                }
+                self.tmux.new_labelled_session(
+                    &place.session,
+                    Some(&label),
+                    Some(&log),
+                    worktree,
+                    &envs,
+                    &argv,
+                    (200, 50),
+                )
+            }
+        };
+        let pane = started.inspect_err(|_| {
+            // No shim will read it.
+            let _ = std::fs::remove_file(&launch_path);
+        })?;
+        Ok((pane, preaccepted))
     }
 
     /// The profile's opted-in `preaccept` settings, written to the agent's
@@ -386,7 +424,16 @@ impl Workshop {
 
     /// Save uncommitted work, then run every validation check in the worktree.
     pub fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
-        let p = self.placement(task);
+        let p = match self.ensure_home(task) {
+            Ok(p) => p,
+            Err(e) => {
+                return vec![CheckResult {
+                    check: "worktree".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                }];
+            }
+        };
         let mut results = Vec::new();
         match self.repo.commit_all(
             &p.worktree,
@@ -524,13 +571,13 @@ impl Workshop {
     }
 
     pub fn rebase(&self, task: &Task) -> Result<RebaseOutcome, EngineError> {
-        let p = self.placement(task);
+        let p = self.ensure_home(task)?;
         let onto = &self.settings().integration_branch;
         Ok(self.locked(|| self.repo.rebase_onto(&p.worktree, onto))?)
     }
 
     pub fn remove_worktree(&self, task: &Task) -> Result<(), EngineError> {
-        let p = self.placement(task);
+        let p = self.home(task);
         Ok(self.locked(|| self.repo.remove_worktree(&p.worktree, true))?)
     }
 

@@ -8,6 +8,7 @@ mod merged;
 mod rebase;
 mod review;
 mod run;
+mod switch;
 mod worktree;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub use merge::{MergeOutcome, Preparation, PreparedMerge};
 pub use rebase::RebaseOutcome;
 pub use review::{BranchDiff, DiffBase, DiffLimits, FileStat};
 pub use run::{FALLBACK_EMAIL, FALLBACK_NAME, MIN_GIT_VERSION, check_git_version};
+pub use switch::Saved;
 pub use worktree::{DetachedWorktree, Worktree, WorktreeOutcome};
 
 use run::{failure, output, stdout_of};

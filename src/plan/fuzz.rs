@@ -250,6 +250,7 @@ fn group(groups: Vec<String>) -> BoxedStrategy<Group> {
             title,
             after,
             integration_check: None,
+            pool: None,
         })
         .boxed()
 }
@@ -430,6 +431,7 @@ fn tamed(mut plan: Plan) -> Plan {
                 vec!["G0".into()]
             },
             integration_check: None,
+            pool: None,
         })
         .collect();
     let group_of = |i: usize| i % 2;

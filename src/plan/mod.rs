@@ -18,7 +18,7 @@ pub(crate) mod fuzz;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use schema::*;
-pub use validate::ValidPlan;
+pub use validate::{PoolSpec, ValidPlan, pool_settings};
 
 use std::path::Path;
 

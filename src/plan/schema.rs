@@ -62,6 +62,21 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// Long-lived workers that take the plan's tasks one after another
+    /// (a group's own `pool` wins for its tasks). None: a worker per attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSettings>,
+}
+
+/// A persistent worker pool: `size` workers, each a tmux session with its
+/// own worktree, running `profile`'s agent; ready tasks go to idle workers.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PoolSettings {
+    pub size: usize,
+    /// The agent profile the workers run: every task the pool takes starts
+    /// on it (escalating through its `fallbacks`).
+    pub profile: String,
 }
 
 /// How ready tasks are ordered, and how a profile is picked for tasks that
@@ -147,6 +162,7 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            pool: None,
         }
     }
 }
@@ -317,6 +333,10 @@ pub struct Group {
     /// `settings.integrationCheck`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// This group's tasks go to a pool of their own instead of
+    /// `settings.pool`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSettings>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -59,6 +59,13 @@ pub fn session_name(repo_key: &str, task_id: &str) -> String {
     format!("{PREFIX}{repo_key}-{}", sanitize(task_id))
 }
 
+/// The session of worker `n` of a pool (`slug`: `pool`, `pool-<GROUP>`):
+/// `sb-<key>--<slug>-<n>`. The double dash keeps it apart from every task's
+/// session (sanitized task ids never start with `-`).
+pub fn pool_session_name(repo_key: &str, slug: &str, n: u32) -> String {
+    format!("{PREFIX}{repo_key}--{}-{n}", sanitize(slug))
+}
+
 /// The session the control-mode client attaches to: `sb-<key>--control`.
 pub fn control_session_name(repo_key: &str) -> String {
     format!("{PREFIX}{repo_key}-{CONTROL_SUFFIX}")

@@ -335,6 +335,7 @@ fn empty_snapshot() -> Snapshot {
         log_total: 0,
         last_halt: None,
         limits: Default::default(),
+        pools: Vec::new(),
     }
 }
 

@@ -212,6 +212,7 @@ pub fn mid_run() -> Snapshot {
         log_total: EVENTS.lines().count() as u64,
         last_halt: None,
         limits: Default::default(),
+        pools: Vec::new(),
     }
 }
 

@@ -132,6 +132,14 @@ pub enum EngineMessage {
     /// The engine has recorded the agent's `exit`: the shim may end. Until it
     /// arrives the shim repeats its `exit` after every reconnect.
     Bye,
+    /// A pool worker's live agent takes its next task: from now on the shim
+    /// speaks for `task`'s attempt `attempt`, proving it with `secret` in a
+    /// new hello on a new connection.
+    Reassign {
+        task: String,
+        attempt: u32,
+        secret: AttemptSecret,
+    },
 }
 
 /// `switchboard report` → shim, over the shim's own socket.

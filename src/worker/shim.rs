@@ -220,6 +220,12 @@ async fn shim(setup: Setup, args: &WorkerArgs) -> Result<u8, ShimError> {
                         tracing::warn!("the agent keeper is gone; halt {halt_id} not run");
                     }
                 }
+                EngineMessage::Reassign { task, attempt, secret } => {
+                    // A pool worker's live agent takes its next task: its
+                    // reports and exit are that task's from now on.
+                    say(&format!("next task: {task} (attempt {attempt})"));
+                    uplink.rebind(task, attempt, secret);
+                }
                 EngineMessage::Bye if exited.is_some() => break,
                 EngineMessage::Bye => tracing::warn!("bye before the agent exited; ignored"),
             },

@@ -44,6 +44,13 @@ pub struct Identity {
 enum Outgoing {
     Send(ShimMessage),
     AgentGone,
+    /// Speak for another task's attempt from now on (a pool worker's live
+    /// agent took its next task): a new connection with a new hello.
+    Rebind {
+        task: String,
+        attempt: u32,
+        secret: AttemptSecret,
+    },
 }
 
 /// The sending side, cheap to clone (the report socket holds one).
@@ -71,6 +78,17 @@ impl Uplink {
     /// The agent has ended: hellos from now on carry no agent pid.
     pub fn agent_gone(&self) {
         let _ = self.tx.send(Outgoing::AgentGone);
+    }
+
+    /// From now on, speak for `task`'s attempt `attempt`: what was queued
+    /// before goes out first, then the connection is made again at once
+    /// with a hello proving `secret`.
+    pub fn rebind(&self, task: String, attempt: u32, secret: AttemptSecret) {
+        let _ = self.tx.send(Outgoing::Rebind {
+            task,
+            attempt,
+            secret,
+        });
     }
 }
 
@@ -110,6 +128,8 @@ enum Ended {
     Dropped,
     /// The shim dropped every `Uplink`: stop.
     Closed,
+    /// The shim speaks for another attempt now: connect again at once.
+    Rebound,
 }
 
 struct Link {
@@ -134,6 +154,7 @@ impl Link {
                     backoff = BACKOFF_MIN;
                     match self.serve(stream).await {
                         Ended::Closed => return,
+                        Ended::Rebound => continue,
                         Ended::Dropped => tracing::info!("engine connection lost"),
                     }
                 }
@@ -176,9 +197,13 @@ impl Link {
             tokio::select! {
                 out = self.rx.recv() => match out {
                     Some(out) => {
+                        let rebound = matches!(out, Outgoing::Rebind { .. });
                         self.absorb(out);
                         if self.flush(&mut write).await.is_err() {
                             return Ended::Dropped;
+                        }
+                        if rebound {
+                            return Ended::Rebound;
                         }
                     }
                     None => return Ended::Closed,
@@ -219,6 +244,16 @@ impl Link {
     fn absorb(&mut self, out: Outgoing) {
         match out {
             Outgoing::AgentGone => self.identity.agent_pid = None,
+            Outgoing::Rebind {
+                task,
+                attempt,
+                secret,
+            } => {
+                self.identity.task = task;
+                self.identity.attempt = attempt;
+                self.identity.secret = secret;
+                self.delivered_exit = None;
+            }
             Outgoing::Send(message) => {
                 if self.queue.len() >= MAX_QUEUED
                     && let Some(i) = self

@@ -50,6 +50,9 @@ impl Core {
         .task(&id, attempt);
         self.record(entry);
         match secret {
+            Ok(secret) if self.plan.pool_of[t.0].is_some() => {
+                self.pool_dispatch(t, attempt, profile, note, secret)
+            }
             Ok(secret) => self.effect(Effect::Spawn {
                 task: t,
                 attempt,
@@ -65,7 +68,7 @@ impl Core {
         &mut self,
         t: TaskIdx,
         attempt: u32,
-        result: Result<Spawned, EngineError>,
+        mut result: Result<Spawned, EngineError>,
     ) {
         // What was written outside the worktree is said, whatever follows.
         if let Ok(spawned) = &result {
@@ -76,8 +79,9 @@ impl Core {
         // reported START before this result arrived.
         let current =
             self.tasks[t].attempt() == attempt && self.tasks[t].worker_of(attempt).is_some();
+        let pooled = self.pool_spawned(t, attempt, current, &mut result);
         if !current {
-            if let Ok(s) = result {
+            if let (Ok(s), false) = (result, pooled) {
                 self.effect(Effect::KillSession {
                     session: s.placement.session,
                 });
@@ -192,6 +196,7 @@ impl Core {
     }
 
     pub(super) fn worker_dead(&mut self, t: TaskIdx, reason: String) {
+        self.pool_worker_died(t, &reason);
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.heartbeat = Light::Dead;
             // A frozen or unreachable shim cannot run its own halt cascade:
@@ -377,7 +382,9 @@ impl Core {
                 self.record_task(t, Event::Merged { commit, branch });
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Done, None);
-                if self.plan.plan.settings.remove_merged_worktrees {
+                // A pool worker's worktree stays for its next task.
+                let pooled = self.plan.pool_of[t.0].is_some();
+                if self.plan.plan.settings.remove_merged_worktrees && !pooled {
                     self.effect(Effect::RemoveWorktree { task: t });
                 }
             }
@@ -481,7 +488,9 @@ impl Core {
     /// engine left behind).
     pub(super) fn kill_session_of(&mut self, t: TaskIdx) {
         let session = self.tasks[t].placement.session.clone();
-        self.effect(Effect::KillSession { session });
+        if self.pool_may_close(t, &session) {
+            self.effect(Effect::KillSession { session });
+        }
     }
 
     /// Let go of a task's worker, keeping its (dead) pane readable.
@@ -491,6 +500,10 @@ impl Core {
         if w.pane_id.is_some() {
             run.last_pane = w.pane_id.clone();
         }
+        if self.pool_release(t, &mut w) {
+            // Its live agent waits in the pool for the next task.
+            return Some(w);
+        }
         self.ended_shims.extend(w.shim_pid);
         self.links.release(&mut w);
         Some(w)
@@ -498,7 +511,8 @@ impl Core {
 
     /// End the worker and its tmux session (done, cancelled, restarted).
     pub(super) fn stop_worker(&mut self, t: TaskIdx) {
-        if self.release_worker(t).is_some() {
+        let keep = self.pool_keeps_session(t);
+        if self.release_worker(t).is_some() && !keep {
             self.kill_session_of(t);
         }
     }

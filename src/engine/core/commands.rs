@@ -376,6 +376,7 @@ impl Core {
             });
             targets.push((t, sent));
         }
+        self.pool_halt();
         let mut halt = HaltRun::new(id, started_us, grace_ms, targets);
         halt.wait(reply);
         self.halt = Some(halt);

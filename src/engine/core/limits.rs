@@ -71,6 +71,7 @@ impl Core {
             tokens,
             held,
             turn: self.limits.turn,
+            pool_idle: self.pool_idle(),
         }
     }
 

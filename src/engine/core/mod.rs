@@ -11,6 +11,7 @@
 mod attempt;
 mod commands;
 mod limits;
+mod pool;
 mod recovery;
 mod screen;
 mod shims;
@@ -55,6 +56,9 @@ pub struct CoreOptions {
     pub tmux_socket: Option<String>,
     /// Each task's worktree, branch and session (by plan index).
     pub placements: Vec<Placement>,
+    /// Where each pool's workers live (`pool_places[p][w]`, by
+    /// `ValidPlan::pools`).
+    pub pool_places: Vec<Vec<Placement>>,
     /// The journal so far, folded by task (by plan index).
     pub records: Vec<TaskRecord>,
     /// Tasks merged per the journal.
@@ -114,6 +118,7 @@ pub struct Core {
     /// a wakeup); heartbeats alone do not run it.
     schedule_due: bool,
     limits: limits::LimitState,
+    pools: super::pool::Pools,
 }
 
 /// A task's own profile followed by its fallbacks. A task that names no
@@ -123,7 +128,9 @@ pub(super) fn fallback_chain(
     task: &crate::plan::Task,
     given: Option<&str>,
 ) -> Vec<String> {
-    let Some(kind) = task.agent_type().or(given) else {
+    // A pool's task starts on the pool's profile.
+    let pooled = crate::plan::pool_settings(&plan.plan, task).map(|p| p.profile.as_str());
+    let Some(kind) = pooled.or(task.agent_type()).or(given) else {
         return Vec::new();
     };
     let mut chain = vec![kind.to_string()];
@@ -186,7 +193,7 @@ impl Core {
                 }
                 _ if selected => {
                     view.state = TaskState::Pending;
-                    view.profile = task.agent.kind.clone();
+                    view.profile = opts.plan.first_profile(t.0).to_string();
                 }
                 TaskState::Failed
                 | TaskState::Conflict
@@ -219,8 +226,10 @@ impl Core {
             RunPhase::Running
         };
         let limits = limits::LimitState::new(&opts.plan, now);
+        let pools = super::pool::Pools::new(&opts.plan.pools, opts.pool_places);
         let mut core = Core {
             limits,
+            pools,
             plan: opts.plan,
             clock,
             tasks,
@@ -443,6 +452,7 @@ impl Core {
         let busy = self.merges.busy() || self.tasks.iter().any(|(_, t)| t.state().is_active());
         if settled && !busy {
             self.phase = RunPhase::Finished;
+            self.pool_close();
             let summary = self.summary_words();
             self.record(Entry::new(Event::RunFinished { summary }, self.now()));
             self.effect(Effect::WriteExecutionLog);
@@ -554,6 +564,7 @@ impl Core {
             log_total: self.log_total,
             last_halt: self.last_halt.clone(),
             limits,
+            pools: self.pool_views(),
         }
     }
 }

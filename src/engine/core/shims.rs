@@ -22,6 +22,7 @@ impl Core {
             SocketEvent::ShimHello { conn, hello, tx } => self.on_hello(conn, hello, tx),
             SocketEvent::Shim { conn, msg, at_us } => match self.links.task_of(conn) {
                 Some(t) => self.on_shim(t, msg, at_us),
+                None if self.pool_heard(conn, &msg) => {}
                 None if matches!(msg, ShimMessage::Exit { .. }) => {
                     self.links.exit_of_dismissed(conn)
                 }
@@ -29,6 +30,7 @@ impl Core {
             },
             SocketEvent::ShimClosed { conn } => {
                 let Some(t) = self.links.closed(conn) else {
+                    self.pool_hung_up(conn);
                     return;
                 };
                 let Some(w) = self.tasks[t].worker.as_mut() else {
@@ -81,8 +83,10 @@ impl Core {
         let run = &self.tasks[t];
         // Only a worker of an earlier engine is adopted: one this engine
         // started and let go (restarted, killed) is told goodbye.
+        // A pool's workers do not outlive their engine: none to adopt.
         let adoptable = run.worker.is_none()
             && !run.launched
+            && self.plan.pool_of[t.0].is_none()
             && attempt >= run.attempt()
             && matches!(
                 run.state(),
@@ -113,6 +117,7 @@ impl Core {
                 if let Some((halt_id, grace_ms)) = halt {
                     let _ = tx.send(EngineMessage::Halt { halt_id, grace_ms });
                 }
+                self.pool_bound(t, attempt);
             }
             // A stale attempt: done with it. If its agent still runs, the
             // bye is ignored; a second one follows its exit.

@@ -127,6 +127,8 @@ impl Core {
     }
 
     fn finish_shutdown(&mut self, halted: bool) {
+        // A pool's workers do not outlive their engine, halted or not.
+        self.pool_close();
         if !halted {
             return;
         }

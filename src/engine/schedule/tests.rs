@@ -316,3 +316,27 @@ fn missing_prerequisites_follow_groups_and_deps() {
     assert_eq!(missing_prerequisites(&p, &s, 3), vec![0, 2]);
     assert_eq!(missing_prerequisites(&p, &s, 2), vec![0]);
 }
+
+#[test]
+fn a_pools_tasks_start_only_on_its_idle_workers_in_strategy_order() {
+    let p = with(
+        "priority",
+        &PLAN.replace(
+            "groups:\n  - id: G1\n",
+            "groups:\n  - id: G1\n    pool: { size: 2, profile: a }\n",
+        ),
+    );
+    assert_eq!(p.pool_of, vec![Some(0), Some(0), Some(0), None]);
+    let s = slots(&p, &[Pending, Pending, Pending, Pending]);
+    let mut gate = Gate::open(&p, 8, 0);
+    // Both workers idle: B (CRITICAL) then A, as the strategy orders them.
+    assert_eq!(started(&next_steps(&p, &s, &gate)), vec![1, 0]);
+    // One idle worker: only the first in that order.
+    gate.pool_idle = vec![1];
+    assert_eq!(started(&next_steps(&p, &s, &gate)), vec![1]);
+    // None idle: the pool's tasks wait; D (no pool, its group waits for G1) too.
+    gate.pool_idle = vec![0];
+    assert_eq!(started(&next_steps(&p, &s, &gate)), Vec::<usize>::new());
+    // The queue is the strategy's order of what is ready, whatever is idle.
+    assert_eq!(ready_queue(&p, &s, 0), vec![1, 0]);
+}

@@ -12,6 +12,7 @@ mod hellos;
 mod lights;
 mod limits;
 mod merge_check;
+mod pool;
 mod recovery;
 mod restarts;
 mod screens;

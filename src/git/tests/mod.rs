@@ -7,4 +7,5 @@ mod merge_check;
 mod rebase;
 mod repo;
 mod review;
+mod switch;
 mod worktree;

@@ -7,6 +7,7 @@
 mod agents;
 mod dependencies;
 mod groups;
+mod pools;
 mod sizes;
 mod tasks;
 
@@ -18,6 +19,7 @@ use std::collections::HashMap;
 
 // Kept here too: callers named them `validate::…` before they moved.
 pub use super::checks::{id_problem, program_of};
+pub use pools::{MAX_POOL_SIZE, PoolSpec, pool_settings};
 
 /// A plan that passed every check, with its graphs resolved to indices.
 #[derive(Debug, Clone)]
@@ -41,6 +43,10 @@ pub struct ValidPlan {
     /// `chain_hours[i]`: task `i`'s effort plus the longest chain of effort
     /// of the tasks that depend on it, directly or not (critical path).
     pub chain_hours: Vec<f64>,
+    /// The worker pools (`settings.pool`, then groups' own).
+    pub pools: Vec<PoolSpec>,
+    /// `pool_of[i]`: the pool that takes task `i`, if any.
+    pub pool_of: Vec<Option<usize>>,
     task_index: HashMap<String, usize>,
 }
 
@@ -56,6 +62,14 @@ impl ValidPlan {
     }
     pub fn group_idx(&self, id: &str) -> Option<usize> {
         self.plan.groups.iter().position(|g| g.id == id)
+    }
+    /// The profile task `t`'s attempts start on: its pool's, else the one
+    /// it names (empty when it names none: one is picked when it starts).
+    pub fn first_profile(&self, t: usize) -> &str {
+        match self.pool_of[t] {
+            Some(p) => &self.pools[p].profile,
+            None => &self.plan.tasks[t].agent.kind,
+        }
     }
     /// Tasks of group `g`, in dependency order.
     pub fn tasks_in_group(&self, g: usize) -> impl Iterator<Item = usize> + '_ {
@@ -86,6 +100,7 @@ pub fn validate(
         order: group_order,
     } = groups::check(&plan.groups, &mut report);
     agents::check(&plan.agents, &mut report);
+    pools::check(&plan, &mut report);
     let task_index = tasks::check(&plan, &group_index, &mut report);
     tasks::shared_outputs(&plan.tasks, &mut report);
     sizes::check(&plan, &mut report);
@@ -96,22 +111,28 @@ pub fn validate(
 
     let diags = report.finish()?;
     let profiles: Vec<String> = plan.agents.keys().cloned().collect();
+    let (pools, pool_of) = pools::resolve(&plan);
     let fits = plan
         .tasks
         .iter()
-        .map(|t| match t.agent_type() {
-            Some(kind) => profiles
-                .iter()
-                .position(|p| p == kind)
-                .into_iter()
-                .collect(),
-            None => plan
-                .agents
-                .values()
-                .enumerate()
-                .filter(|(_, a)| t.needs.iter().all(|n| a.capabilities.contains(n)))
-                .map(|(i, _)| i)
-                .collect(),
+        .map(|t| {
+            match pool_settings(&plan, t)
+                .map(|p| p.profile.as_str())
+                .or(t.agent_type())
+            {
+                Some(kind) => profiles
+                    .iter()
+                    .position(|p| p == kind)
+                    .into_iter()
+                    .collect(),
+                None => plan
+                    .agents
+                    .values()
+                    .enumerate()
+                    .filter(|(_, a)| t.needs.iter().all(|n| a.capabilities.contains(n)))
+                    .map(|(i, _)| i)
+                    .collect(),
+            }
         })
         .collect();
     let chain_hours = chain_hours(&plan, &deps, &task_order);
@@ -125,6 +146,8 @@ pub fn validate(
         profiles,
         fits,
         chain_hours,
+        pools,
+        pool_of,
         task_index,
     };
     Ok((valid, diags))

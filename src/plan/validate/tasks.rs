@@ -101,7 +101,12 @@ fn references(
         );
     }
     let picks = plan.settings.assignment.picks_profiles();
+    // A pool's task starts on the pool's profile (checked with the pool).
+    let pooled = super::pools::pool_settings(plan, t).is_some();
     let Some(kind) = t.agent_type() else {
+        if pooled {
+            return;
+        }
         if !picks {
             report.error(
                 format!(

@@ -1,0 +1,449 @@
+//! The core's side of the worker pools: a pool's task goes to one of its
+//! idle workers, typed into the worker's live agent or started in its
+//! session; an interactive agent that did its task waits at its prompt for
+//! the next one; a worker that died gets a fresh session; the run's end
+//! closes every pool session. Who holds what is `engine::pool`'s.
+
+use super::Core;
+use crate::engine::effect::Effect;
+use crate::engine::error::EngineError;
+use crate::engine::event::{Entry, Event};
+use crate::engine::pool::{How, Parked, PoolOrder, PoolView, PoolWorkerView, Typing};
+use crate::engine::schedule;
+use crate::engine::snapshot::TaskState;
+use crate::engine::socket::ConnId;
+use crate::engine::tasks::{TaskIdx, Worker};
+use crate::engine::workshop::Spawned;
+use crate::worker::protocol::{EngineMessage, ShimMessage};
+use crate::worker::secret::AttemptSecret;
+
+impl Core {
+    /// Per pool, its workers free to take a task (the scheduler's gate).
+    pub(super) fn pool_idle(&self) -> Vec<usize> {
+        self.pools.idle_counts()
+    }
+
+    /// Whether `profile`'s agent stays at its prompt between turns: a
+    /// preset run interactively, or a profile whose screen rules know its
+    /// idle prompt. Such an agent is typed its next task.
+    fn interactive(&self, profile: &str) -> bool {
+        self.plan.plan.agents.get(profile).is_some_and(|a| {
+            a.mode.as_deref() != Some("headless")
+                && (a.preset.is_some() || !a.screen.idle.is_empty())
+        })
+    }
+
+    /// Attempt `attempt` of pool task `t` goes to an idle worker of its pool.
+    pub(super) fn pool_dispatch(
+        &mut self,
+        t: TaskIdx,
+        attempt: u32,
+        profile: String,
+        note: Option<String>,
+        secret: AttemptSecret,
+    ) {
+        let Some(p) = self.plan.pool_of[t.0] else {
+            return;
+        };
+        let branch = self.tasks[t].placement.branch.clone();
+        let Some(w) = self.pools.pick(p, &branch, &profile) else {
+            // The gate counted one; a person's spawn may have taken it since.
+            let e = EngineError::Io {
+                what: format!("no idle worker in {}", self.plan.pools[p].label()),
+                source: std::io::Error::other("all busy"),
+            };
+            return self.on_spawned(t, attempt, Err(e));
+        };
+        let at = (p, w);
+        let how = self.pools.how(at, &profile, self.interactive(&profile));
+        let label = self.plan.pools[p].label();
+        let worker = self.pools.worker_mut(at);
+        worker.task = Some(t);
+        worker.spawning = Some((t, attempt));
+        worker.last = Some(t);
+        worker.how = Some(how.clone());
+        // A live agent that does not take this task goes with its pane.
+        let dropped = match how {
+            How::Started => worker.agent.take(),
+            How::Typed { .. } => None,
+        };
+        let order = PoolOrder {
+            pool: label,
+            worker: worker.n,
+            place: worker.place.clone(),
+            how: how.clone(),
+            fresh: !worker.session,
+        };
+        let secret = match how {
+            How::Typed { .. } => {
+                worker.typing = Some(Typing {
+                    task: t,
+                    attempt,
+                    secret: Some(secret),
+                    line: None,
+                });
+                None
+            }
+            How::Started => Some(secret),
+        };
+        if let Some(parked) = dropped {
+            self.let_go(parked);
+        }
+        self.effect(Effect::PoolSpawn {
+            task: t,
+            attempt,
+            profile,
+            note,
+            secret,
+            order,
+        });
+    }
+
+    /// A parked agent's shim this engine lets go of: it gets its `bye`s and
+    /// is waited for when the run closes.
+    fn let_go(&mut self, parked: Parked) {
+        self.ended_shims.extend(parked.shim_pid);
+        self.links.dismiss(parked.conn, parked.tx);
+    }
+
+    /// A pool spawn came back; false when `t`'s spawn was not a pool's.
+    /// Current: the worker learns its pane and branch, the dispatch is
+    /// journaled, and a typed one tells the live agent's shim whose it is
+    /// now (`result` turns into an error when that shim is gone). Stale
+    /// (the task let go meanwhile): a started agent's session goes; a
+    /// live agent stays as it was, nothing was typed.
+    pub(super) fn pool_spawned(
+        &mut self,
+        t: TaskIdx,
+        attempt: u32,
+        current: bool,
+        result: &mut Result<Spawned, EngineError>,
+    ) -> bool {
+        let Some(at) = self
+            .pools
+            .workers()
+            .find(|(_, w)| w.spawning == Some((t, attempt)))
+            .map(|(at, _)| at)
+        else {
+            return false;
+        };
+        let label = self.plan.pools[at.0].label();
+        let worker = self.pools.worker_mut(at);
+        worker.spawning = None;
+        let typed = matches!(worker.how, Some(How::Typed { .. }));
+        let spawned = match result.as_ref() {
+            Ok(s) => s,
+            Err(_) => {
+                // What git did is unknown: no branch to come back to.
+                worker.branch = None;
+                if typed {
+                    worker.typing = None;
+                }
+                return true;
+            }
+        };
+        worker.branch = Some(spawned.placement.branch.clone());
+        if !current {
+            if typed {
+                worker.typing = None;
+            } else {
+                worker.session = false;
+                worker.pane = None;
+                let session = worker.place.session.clone();
+                self.effect(Effect::KillSession { session });
+            }
+            return true;
+        }
+        worker.session = true;
+        worker.pane = Some(spawned.pane_id.clone());
+        let n = worker.n;
+        if typed {
+            let line = self.typed_line(t, &spawned.placement.worktree);
+            let id = self.task_id(t).to_string();
+            let worker = self.pools.worker_mut(at);
+            let parked = worker.agent.take();
+            let typing = worker.typing.as_mut().filter(|ty| ty.task == t);
+            let told = match (parked, typing) {
+                (Some(parked), Some(typing)) => {
+                    let secret = typing.secret.take().unwrap_or_default();
+                    typing.line = Some(line);
+                    let sent = parked.tx.send(EngineMessage::Reassign {
+                        task: id,
+                        attempt,
+                        secret,
+                    });
+                    worker.rebinding = Some(parked.conn);
+                    sent.is_ok().then_some(parked.shim_pid)
+                }
+                _ => None,
+            };
+            let Some(shim_pid) = told else {
+                worker.typing = None;
+                *result = Err(EngineError::Io {
+                    what: format!("{label} worker {n}'s agent is gone"),
+                    source: std::io::Error::other("no shim to tell"),
+                });
+                return true;
+            };
+            if let Some(w) = self.tasks[t].worker.as_mut() {
+                // Past its first prompt: the task is typed, never `typePrompt`.
+                w.screen.prompt_typed = true;
+                w.shim_pid = shim_pid;
+            }
+        }
+        let how = if typed { "typed" } else { "started" }.to_string();
+        let saved = spawned.saved.clone();
+        self.record_task(
+            t,
+            Event::PoolDispatched {
+                pool: label,
+                worker: n,
+                how,
+                saved,
+            },
+        );
+        true
+    }
+
+    /// The one line a live agent is typed for its next task: its id,
+    /// title and instruction (no control characters: they would be keys).
+    fn typed_line(&self, t: TaskIdx, worktree: &std::path::Path) -> String {
+        let task = &self.plan.plan.tasks[t.0];
+        let title: String = task.title.split_whitespace().collect::<Vec<_>>().join(" ");
+        let path = worktree.join(crate::instruction::FILE_NAME);
+        let line = format!(
+            "Next task {}: {title}. Read {} and do what it says in this worktree, commit your work, and say when you are done.",
+            task.task_id,
+            path.display()
+        );
+        line.chars().filter(|c| !c.is_control()).collect()
+    }
+
+    /// `t`'s shim said hello for its attempt: a task that came by typing
+    /// is typed in now that its shim speaks for it.
+    pub(super) fn pool_bound(&mut self, t: TaskIdx, attempt: u32) {
+        let Some(at) = self.pools.typing_for(t) else {
+            return;
+        };
+        let worker = self.pools.worker_mut(at);
+        let ready = worker
+            .typing
+            .as_ref()
+            .is_some_and(|ty| ty.attempt == attempt && ty.line.is_some());
+        if !ready {
+            return;
+        }
+        if let Some(line) = worker.typing.take().and_then(|ty| ty.line) {
+            self.type_into(t, line);
+        }
+    }
+
+    /// `t` lets go of its worker `w`. True when its live interactive agent
+    /// stays with the pool worker for the next task (its work was
+    /// validated: it is at its prompt); its shim's line goes with it.
+    pub(super) fn pool_release(&mut self, t: TaskIdx, w: &mut Worker) -> bool {
+        let Some(at) = self.pools.holder(t) else {
+            return false;
+        };
+        let profile = self.tasks[t].profile().to_string();
+        let done_work = matches!(
+            self.tasks[t].state(),
+            TaskState::Merging | TaskState::MergeHeld
+        );
+        let keep = done_work && w.exit.is_none() && self.interactive(&profile);
+        let worker = self.pools.worker_mut(at);
+        worker.task = None;
+        if worker.typing.as_ref().is_some_and(|ty| ty.task == t) {
+            worker.typing = None;
+        }
+        let (Some(conn), Some(tx), true) = (w.conn, w.tx.clone(), keep) else {
+            return false;
+        };
+        worker.agent = Some(Parked {
+            conn,
+            tx,
+            shim_pid: w.shim_pid,
+            profile,
+        });
+        w.conn = None;
+        w.tx = None;
+        self.links.closed(conn);
+        true
+    }
+
+    /// A finished pool task's worker keeps its session for the next task.
+    pub(super) fn pool_keeps_session(&self, t: TaskIdx) -> bool {
+        self.plan.pool_of[t.0].is_some()
+            && matches!(
+                self.tasks[t].state(),
+                TaskState::Merging | TaskState::MergeHeld
+            )
+    }
+
+    /// Whether `t`'s session (`session`) may be closed: not a pool worker's
+    /// that has moved on to another task. A pool worker's that may is
+    /// forgotten as closed.
+    pub(super) fn pool_may_close(&mut self, t: TaskIdx, session: &str) -> bool {
+        let Some(at) = self.pools.by_session(session) else {
+            return true;
+        };
+        let worker = self.pools.worker(at);
+        let elsewhere = worker.task.is_some_and(|h| h != t) || worker.spawning.is_some();
+        if elsewhere || worker.last != Some(t) {
+            return false;
+        }
+        let worker = self.pools.worker_mut(at);
+        worker.session = false;
+        worker.pane = None;
+        if let Some(parked) = worker.agent.take() {
+            self.let_go(parked);
+        }
+        true
+    }
+
+    /// `t`'s worker was judged DEAD: its pool worker gets a fresh session
+    /// for its next task (the task itself is restarted or escalated as any).
+    pub(super) fn pool_worker_died(&mut self, t: TaskIdx, reason: &str) {
+        let Some(at) = self.pools.holder(t) else {
+            return;
+        };
+        let pool = self.plan.pools[at.0].label();
+        let worker = self.pools.worker_mut(at);
+        worker.session = false;
+        worker.pane = None;
+        worker.replaced += 1;
+        let event = Event::PoolWorkerReplaced {
+            pool,
+            worker: worker.n,
+            reason: reason.to_string(),
+        };
+        self.record(Entry::new(event, self.now()));
+    }
+
+    /// A parked agent's shim spoke (on no task's line): its beats are
+    /// heard; its agent's exit frees the worker. False: not a parked one.
+    pub(super) fn pool_heard(&mut self, conn: ConnId, msg: &ShimMessage) -> bool {
+        let Some(at) = self.pools.parked_on(conn) else {
+            return false;
+        };
+        if matches!(msg, ShimMessage::Exit { .. })
+            && let Some(parked) = self.pools.worker_mut(at).agent.take()
+        {
+            let _ = parked.tx.send(EngineMessage::Bye);
+            self.ended_shims.extend(parked.shim_pid);
+            self.dirty = true;
+        }
+        true
+    }
+
+    /// A connection no task holds closed: a parked agent's shim gone, or
+    /// one told to speak for its next task reconnecting.
+    pub(super) fn pool_hung_up(&mut self, conn: ConnId) {
+        if let Some(at) = self.pools.rebinding_on(conn) {
+            self.pools.worker_mut(at).rebinding = None;
+        }
+        if let Some(at) = self.pools.parked_on(conn)
+            && let Some(parked) = self.pools.worker_mut(at).agent.take()
+        {
+            self.ended_shims.extend(parked.shim_pid);
+            self.dirty = true;
+        }
+    }
+
+    /// The halt stops idle pools' live agents too (no task: not in its report).
+    pub(super) fn pool_halt(&mut self) {
+        let grace_ms = self.plan.plan.settings.halt.grace_ms;
+        for (_, w) in self.pools.workers() {
+            if let Some(parked) = &w.agent {
+                let _ = parked.tx.send(EngineMessage::Halt {
+                    halt_id: 0,
+                    grace_ms,
+                });
+            }
+        }
+    }
+
+    /// The run's end: every pool session closes (its live agent with it);
+    /// a worker whose last task merged has its worktree removed when
+    /// `removeMergedWorktrees` says so (else it is kept, as a task's is).
+    pub(super) fn pool_close(&mut self) {
+        let remove = self.plan.plan.settings.remove_merged_worktrees;
+        let ats: Vec<_> = self.pools.workers().map(|(at, _)| at).collect();
+        for at in ats {
+            let worker = self.pools.worker(at);
+            if worker.task.is_some() || worker.spawning.is_some() {
+                continue;
+            }
+            let merged = worker.last.filter(|&l| {
+                self.tasks[l].state() == TaskState::Done
+                    && worker.branch.as_deref() == Some(self.tasks[l].placement.branch.as_str())
+            });
+            let worker = self.pools.worker_mut(at);
+            let parked = worker.agent.take();
+            let open = std::mem::take(&mut worker.session) || worker.pane.take().is_some();
+            let session = worker.place.session.clone();
+            if let Some(parked) = parked {
+                self.let_go(parked);
+            }
+            if open {
+                self.effect(Effect::KillSession { session });
+            }
+            if let (true, Some(l)) = (remove, merged) {
+                self.pools.worker_mut(at).branch = None;
+                self.effect(Effect::RemoveWorktree { task: l });
+            }
+        }
+    }
+
+    /// What front ends see of the pools.
+    pub(super) fn pool_views(&self) -> Vec<PoolView> {
+        if self.pools.is_empty() {
+            return Vec::new();
+        }
+        let slots = self.tasks.slots(&self.plan);
+        let ready = schedule::ready_queue(&self.plan, &slots, self.now());
+        self.pools
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(p, pool)| PoolView {
+                name: pool.spec.label(),
+                profile: pool.spec.profile.clone(),
+                workers: pool
+                    .workers
+                    .iter()
+                    .map(|w| PoolWorkerView {
+                        worker: w.n,
+                        session: w.place.session.clone(),
+                        worktree: w.place.worktree.display().to_string(),
+                        task: w.task.map(|t| self.task_id(t).to_string()),
+                        doing: self.doing(w),
+                        replaced: w.replaced,
+                    })
+                    .collect(),
+                queue: ready
+                    .iter()
+                    .filter(|&&t| self.plan.pool_of[t] == Some(p))
+                    .map(|&t| self.task_id(TaskIdx(t)).to_string())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn doing(&self, w: &crate::engine::pool::PoolWorker) -> String {
+        match (w.task, &w.agent) {
+            (Some(t), _) => {
+                let state = self.tasks[t].state();
+                let how = match (&w.how, state) {
+                    (Some(How::Typed { .. }), TaskState::Assigned) => " (typed in)",
+                    _ => "",
+                };
+                format!("{} {}{how}", self.task_id(t), state.as_str())
+            }
+            (None, _) if w.spawning.is_some() => "letting go of a cancelled start".into(),
+            (None, Some(a)) => format!("idle: {} at its prompt", a.profile),
+            (None, None) if w.session => "idle".into(),
+            (None, None) => "idle (no session yet)".into(),
+        }
+    }
+}
