@@ -98,6 +98,7 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
             "tasks_not_reported": sum.not_reported,
         },
         "halt": s.last_halt,
+        "pools": s.pools,
     })
 }
 
@@ -141,11 +142,32 @@ pub fn status_text(s: &Snapshot) -> String {
             ));
         }
     }
+    for pool in &s.pools {
+        out.push_str(&pool_text(pool));
+    }
     if s.tasks.iter().any(|t| t.attempt > 0) {
         out.push_str(&crate::headless::usage_line(s));
     }
     if let Some(h) = &s.last_halt {
         out.push_str(&format!("last halt: {}", halt_text(h)));
+    }
+    out
+}
+
+/// A pool: what each worker does, and the tasks waiting for one.
+fn pool_text(p: &crate::engine::pool::PoolView) -> String {
+    let mut out = format!("{}\n", p.summary());
+    for w in &p.workers {
+        let replaced = match w.replaced {
+            0 => String::new(),
+            n => format!("  (replaced {n}x)"),
+        };
+        out.push_str(&format!(
+            "  worker {:<3} {:<34} {}{replaced}\n",
+            w.worker,
+            crate::plan::diagnostic::printable(&w.doing),
+            w.session
+        ));
     }
     out
 }

@@ -256,6 +256,24 @@ pub struct PoolView {
     pub queue: Vec<String>,
 }
 
+impl PoolView {
+    /// `pool (claude): 3 of 4 workers busy; queue: T5 T6 T7`.
+    pub fn summary(&self) -> String {
+        let busy = self.workers.iter().filter(|w| w.task.is_some()).count();
+        let queue = match self.queue.len() {
+            0 => "empty".to_string(),
+            n if n <= 8 => self.queue.join(" "),
+            n => format!("{} and {} more", self.queue[..8].join(" "), n - 8),
+        };
+        format!(
+            "{} ({}): {busy} of {} workers busy; queue: {queue}",
+            self.name,
+            self.profile,
+            self.workers.len()
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolWorkerView {
     pub worker: u32,

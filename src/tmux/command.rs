@@ -183,8 +183,12 @@ impl Tmux {
         let mut respawn = RespawnPane::new()
             .kill()
             .target_pane(pane.to_string())
-            .start_directory(literal(cwd));
-        // As for new-session: PATH travels as this tmux process's own.
+            .start_directory(literal(cwd))
+            .build();
+        // As for new-session: PATH travels as this tmux process's own. Each
+        // variable is its own `-e` (the builder keeps only one), and each
+        // overrides the session's environment, which holds the values of
+        // the session's first process.
         let mut client_path = None;
         for (var, value) in env {
             if var == "PATH" {
@@ -196,9 +200,8 @@ impl Tmux {
                     "bad environment variable name {var:?}"
                 )));
             }
-            respawn = respawn.environment(literal(&format!("{var}={value}")));
+            respawn.push_option("-e", literal(&format!("{var}={value}")));
         }
-        let mut respawn = respawn.build();
         for arg in program_argv(argv) {
             respawn.push_param(literal(&arg));
         }

@@ -80,6 +80,20 @@ pub fn areas(area: Rect, tasks: usize, id_width: usize) -> Areas {
     }
 }
 
+/// The Pool panel (`rows` tall with its borders; none when 0) above the
+/// log, taking at most half of the log's column.
+pub fn pool_and_log(log: Rect, rows: u16) -> (Option<Rect>, Rect) {
+    if rows == 0 || log.height < 8 {
+        return (None, log);
+    }
+    let [pools, log] = Layout::vertical([
+        Constraint::Length(rows.min(log.height / 2)),
+        Constraint::Fill(1),
+    ])
+    .areas(log);
+    (Some(pools), log)
+}
+
 /// A heartbeat cell: light, space, id, gap.
 pub fn heartbeat_cell_width(id_width: usize) -> u16 {
     u16::try_from(id_width + 3).unwrap_or(u16::MAX)

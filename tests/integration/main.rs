@@ -15,6 +15,7 @@ mod large_values;
 mod limits;
 mod merge_check;
 mod plan_fixtures;
+mod pool;
 mod process_tree;
 mod readme;
 mod real_claude;

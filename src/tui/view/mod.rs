@@ -10,6 +10,7 @@ pub mod diff;
 pub mod gantt;
 pub mod lights;
 pub mod log;
+pub mod pool;
 pub mod workers;
 
 use super::app::App;
@@ -48,7 +49,11 @@ impl Widget for &App {
         if let Some(timeline) = areas.timeline {
             gantt::render(self, timeline, buf);
         }
-        log::render(self, areas.log, buf);
+        let (pools, log) = layout::pool_and_log(areas.log, pool::rows_wanted(&self.snapshot));
+        if let Some(pools) = pools {
+            pool::render(self, pools, buf);
+        }
+        log::render(self, log, buf);
         chrome::footer(self, areas.footer, buf);
         if let Some(overlay) = &self.overlay {
             dialogs::render(self, overlay, area, buf);
