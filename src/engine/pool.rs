@@ -43,6 +43,9 @@ pub struct PoolOrder {
     pub how: How,
     /// Its session is to be made anew (its worker died, or it has none).
     pub fresh: bool,
+    /// Its session's pane, as its last dispatch learned it (started again
+    /// in place; a new session if it is gone).
+    pub pane: Option<String>,
 }
 
 /// An interactive agent alive between tasks, and its shim's line.

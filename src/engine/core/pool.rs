@@ -73,6 +73,7 @@ impl Core {
             place: worker.place.clone(),
             how: how.clone(),
             fresh: !worker.session,
+            pane: worker.pane.clone(),
         };
         let secret = match how {
             How::Typed { .. } => {

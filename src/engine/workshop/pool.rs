@@ -6,6 +6,7 @@
 use super::{Placement, Spawned, Workshop};
 use crate::engine::error::EngineError;
 use crate::engine::pool::{How, PoolOrder};
+use crate::git::Repo;
 use crate::plan::Task;
 use crate::tmux::names;
 use crate::worker::secret::AttemptSecret;
@@ -30,19 +31,26 @@ impl Workshop {
             "switchboard: save the uncommitted work left in {} worker {} before it takes {}",
             order.pool, order.worker, task.task_id
         );
-        let saved = self
-            .locked(|| {
+        // Only a new worktree touches the registry (under the lock); moving
+        // one touches its own files and makes a new branch, as an agent's
+        // commits do, so merges need not wait for it.
+        let moved = match Repo::is_linked_worktree(&place.worktree) {
+            true => {
                 self.repo
                     .switch_worktree(&place.worktree, &place.branch, integration, &message)
-            })
-            .map_err(EngineError::Worktree)?
-            .map(|s| {
-                let short = &s.commit[..s.commit.len().min(10)];
-                format!(
-                    "what was uncommitted on {} is committed there as {short}",
-                    s.branch
-                )
-            });
+            }
+            false => self.locked(|| {
+                self.repo
+                    .switch_worktree(&place.worktree, &place.branch, integration, &message)
+            }),
+        };
+        let saved = moved.map_err(EngineError::Worktree)?.map(|s| {
+            let short = &s.commit[..s.commit.len().min(10)];
+            format!(
+                "what was uncommitted on {} is committed there as {short}",
+                s.branch
+            )
+        });
         self.write_instruction(task, &place.worktree, previous)?;
         let secret = match (&order.how, secret) {
             (How::Typed { pane }, _) => {
@@ -62,18 +70,21 @@ impl Workshop {
                 });
             }
         };
-        // Its session's pane is started again; a session gone (killed by
-        // hand) or to be replaced (its worker died) is made anew.
-        let pane = match order.fresh {
-            true => None,
-            false => self
-                .tmux
-                .display(&format!("={}:", place.session), "#{pane_id}")
-                .ok()
-                .filter(|p| names::is_pane_id(p)),
+        // Its session's pane is started again in place; a session gone
+        // (killed by hand) or to be replaced (its worker died) is made anew.
+        let pane = order.pane.as_deref().filter(|_| !order.fresh);
+        let started = self.start_agent(task, attempt, profile, secret, &place, pane);
+        let (pane, preaccepted) = match started {
+            Err(EngineError::Tmux(e)) if pane.is_some() => {
+                tracing::info!(
+                    "{} worker {}: its pane is gone ({e}); a new session",
+                    order.pool,
+                    order.worker
+                );
+                self.start_agent(task, attempt, profile, secret, &place, None)?
+            }
+            other => other?,
         };
-        let (pane, preaccepted) =
-            self.start_agent(task, attempt, profile, secret, &place, pane.as_deref())?;
         Ok(Spawned {
             placement: place,
             pane_id: pane.id,
