@@ -829,3 +829,59 @@ async fn a_hangup_of_the_shim_leaves_no_process_behind() {
     let status = assert_tree_gone(&mut fx, &mut conn).await;
     assert!(is_sigint_death(&status), "{status:?}");
 }
+
+/// A pool worker's live agent takes its next task: the shim, told so, says
+/// hello again on a new connection for the new attempt with its secret, and
+/// the agent's next reports go there. The agent is the same process.
+#[tokio::test]
+async fn a_reassigned_shim_speaks_for_its_new_attempt() {
+    let mut fx = Fixture::new();
+    let engine = fx.listen();
+    let bin = quoted(BIN);
+    fx.start(
+        &format!(
+            "while [ ! -e \"$DIR/go\" ]; do sleep 0.02; done; {bin} report done; exec sleep 100"
+        ),
+        1000,
+    );
+    let mut first = Conn::accept(&engine).await;
+    let (shim, agent) = fx.hello(&mut first).await;
+    let secret = AttemptSecret::new("0123456789abcdef0123456789abcdef");
+    first
+        .send(&EngineMessage::Reassign {
+            task: "T7".into(),
+            attempt: 1,
+            secret: secret.clone(),
+        })
+        .await;
+    let mut second = Conn::accept(&engine).await;
+    match second.recv_any().await {
+        ShimMessage::Hello {
+            task,
+            attempt,
+            shim_pid,
+            agent_pid,
+            secret: said,
+            ..
+        } => {
+            assert_eq!((task.as_str(), attempt), ("T7", 1));
+            assert_eq!(said, secret);
+            assert_eq!(
+                (shim_pid, agent_pid),
+                (shim, agent),
+                "the same shim and agent"
+            );
+        }
+        other => panic!("expected a new hello, got {other:?}"),
+    }
+    std::fs::write(fx.path("go"), "").expect("go");
+    assert_eq!(
+        second.recv().await,
+        ShimMessage::Report {
+            state: ReportState::Done,
+            message: None,
+            usage: None,
+        }
+    );
+    assert!(fx.shim_running());
+}

@@ -306,3 +306,61 @@ fn a_session_logs_its_pane_from_the_start_with_a_cap() {
     assert_eq!(noted.trim(), format!("--pid {pid}"));
     assert_eq!(tmux.display(&pane, "#{pane_dead}").unwrap(), "0", "{shown}");
 }
+
+/// A pool worker's pane takes its next task: the new process gets every
+/// variable given (over the session's own), in the directory given, and
+/// the new log has its first line while the old one stops.
+#[test]
+fn a_respawned_pane_runs_its_next_command_with_its_own_env_and_log() {
+    let (_server, tmux) = running_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("one"), dir.path().join("two"));
+    std::fs::create_dir_all(&second).unwrap();
+    let log = |name: &str| PaneLog {
+        path: dir.path().join(name),
+        copier: strings(&["sh", "-c", r#"exec cat >> "$3""#, "copier"]),
+    };
+    let env = |task: &str| {
+        vec![
+            ("SB_TASK".to_string(), task.to_string()),
+            ("SB_ATTEMPT".to_string(), "1".to_string()),
+        ]
+    };
+    let show = "echo \"task=$SB_TASK attempt=$SB_ATTEMPT in=$(pwd)\"; sleep 30";
+    let argv = strings(&["sh", "-c", show]);
+    std::fs::create_dir_all(&first).unwrap();
+    let pane = tmux
+        .new_labelled_session(
+            "pooled",
+            Some("T1"),
+            Some(&log("T1.log")),
+            &first,
+            &env("T1"),
+            &argv,
+            (80, 24),
+        )
+        .unwrap();
+    let again = tmux
+        .respawn_pane(&pane.id, "T2", &log("T2.log"), &second, &env("T2"), &argv)
+        .unwrap();
+    assert_eq!(again.id, pane.id, "the same pane");
+    assert_ne!(again.pid, pane.pid, "a new process");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(dir.path().join("T2.log")).unwrap_or_default();
+        if text.contains("task=") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        text.starts_with(&format!("task=T2 attempt=1 in={}", second.display())),
+        "{text:?}"
+    );
+    let old = std::fs::read_to_string(dir.path().join("T1.log")).unwrap_or_default();
+    assert!(!old.contains("T2"), "{old:?}");
+    let err = tmux
+        .respawn_pane("pooled", "T3", &log("T3.log"), &second, &[], &argv)
+        .unwrap_err();
+    assert!(matches!(err, TmuxError::Invalid(_)), "{err}");
+}

@@ -12,6 +12,7 @@ mod attempt;
 mod commands;
 mod limits;
 mod pool;
+mod pool_views;
 mod recovery;
 mod screen;
 mod shims;
