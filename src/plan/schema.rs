@@ -62,6 +62,10 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// A `command` validation or an integration check still running after
+    /// this long is stopped (its whole process group) and fails as timed out,
+    /// so a hung test suite cannot hold the merge queue forever.
+    pub check_timeout_minutes: f64,
     /// Long-lived workers that take the plan's tasks one after another
     /// (a group's own `pool` wins for its tasks). None: a worker per attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +166,7 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            check_timeout_minutes: 30.0,
             pool: None,
         }
     }
