@@ -114,11 +114,20 @@ pub type WorkerAt = (usize, usize);
 #[derive(Debug, Default)]
 pub struct Pools {
     pub pools: Vec<Pool>,
+    /// Each pool task's own worktree, branch and session: where it is once
+    /// its worker has moved on (its branch checked out again there when a
+    /// person rechecks it; no session).
+    own: std::collections::HashMap<TaskIdx, Placement>,
 }
 
 impl Pools {
-    /// `places[p][w]`: where worker `w` of pool `p` lives.
-    pub fn new(specs: &[PoolSpec], places: Vec<Vec<Placement>>) -> Pools {
+    /// `places[p][w]`: where worker `w` of pool `p` lives; `own`: each
+    /// pool task's own placement.
+    pub fn new(
+        specs: &[PoolSpec],
+        places: Vec<Vec<Placement>>,
+        own: std::collections::HashMap<TaskIdx, Placement>,
+    ) -> Pools {
         let pools = specs
             .iter()
             .zip(places)
@@ -145,7 +154,12 @@ impl Pools {
                     .collect(),
             })
             .collect();
-        Pools { pools }
+        Pools { pools, own }
+    }
+
+    /// Task `t`'s own placement, if it is a pool task.
+    pub fn own_place(&self, t: TaskIdx) -> Option<Placement> {
+        self.own.get(&t).cloned()
     }
 
     pub fn worker(&self, at: WorkerAt) -> &PoolWorker {

@@ -16,7 +16,7 @@ fn pools(size: usize) -> Pools {
             session: format!("s-{n}"),
         })
         .collect();
-    Pools::new(&[spec], vec![places])
+    Pools::new(&[spec], vec![places], Default::default())
 }
 
 fn park(p: &mut Pools, w: usize, profile: &str) {

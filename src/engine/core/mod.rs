@@ -144,6 +144,14 @@ pub(super) fn fallback_chain(
 impl Core {
     pub fn new(opts: CoreOptions, clock: Arc<dyn Clock>, events: broadcast::Sender<Entry>) -> Core {
         let now = clock.now_ms();
+        let own = opts
+            .placements
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| opts.plan.pool_of[*t].is_some())
+            .map(|(t, p)| (TaskIdx(t), p.clone()))
+            .collect();
+        let pools = super::pool::Pools::new(&opts.plan.pools, opts.pool_places, own);
         let mut tasks = TaskTable::new(opts.records, opts.placements.into_iter());
         for t in opts.merged {
             // Merged is merged, whatever came after in a torn journal.
@@ -227,7 +235,6 @@ impl Core {
             RunPhase::Running
         };
         let limits = limits::LimitState::new(&opts.plan, now);
-        let pools = super::pool::Pools::new(&opts.plan.pools, opts.pool_places);
         let mut core = Core {
             limits,
             pools,

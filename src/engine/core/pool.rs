@@ -56,6 +56,12 @@ impl Core {
         let at = (p, w);
         let how = self.pools.how(at, &profile, self.interactive(&profile));
         let label = self.plan.pools[p].label();
+        // The task it held last is no longer there: it shows its own place.
+        if let Some(l) = self.pools.worker(at).last.filter(|&l| l != t)
+            && let Some(own) = self.pools.own_place(l)
+        {
+            self.tasks[l].placement = own;
+        }
         let worker = self.pools.worker_mut(at);
         worker.task = Some(t);
         worker.spawning = Some((t, attempt));

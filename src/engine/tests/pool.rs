@@ -96,6 +96,15 @@ fn ready_tasks_go_to_idle_workers_in_the_strategys_order() {
     fx.run_through("T1");
     assert_eq!(fx.state("T1"), TaskState::Done);
     assert_eq!(dispatches(&fx)[2], d("T2", 1, "pool#2", "started", false));
+    // T1 no longer shows its worker's session: that is T2's now.
+    assert_eq!(
+        fx.snapshot_task("T1").session.as_deref(),
+        Some("sb-fake-T1")
+    );
+    assert_eq!(
+        fx.snapshot_task("T2").session.as_deref(),
+        Some("sb-fake--pool-2")
+    );
     assert!(kills(&fx).is_empty(), "{:?}", kills(&fx));
     assert!(
         !fx.os
