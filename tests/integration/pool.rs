@@ -207,6 +207,20 @@ fn moving_on_keeps_an_unmerged_tasks_work_on_its_branch() {
         saved.as_str().is_some_and(|s| s.contains("agent/T1/quick")),
         "{saved}"
     );
+    // Its worker gone, T1 is rechecked on its branch as it stands, in a
+    // worktree of its own: its checks pass, it merges with all of its work.
+    let out = sb.run(&["recheck", "T1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(sb.state_of("T1").as_deref(), Some("done"));
+    let merged = sb.integration_files();
+    assert!(
+        ["t1.txt", "loose.txt", "t2.txt"]
+            .iter()
+            .all(|f| merged.contains(&f.to_string())),
+        "{merged:?}"
+    );
+    assert_eq!(worktrees(&sb), Vec::<String>::new());
+    sb.assert_nothing_left_now("after the recheck");
 }
 
 #[test]

@@ -383,7 +383,7 @@ impl Core {
                 self.stop_worker(t);
                 self.set_state(t, TaskState::Done, None);
                 // A pool worker's worktree stays for its next task.
-                let pooled = self.plan.pool_of[t.0].is_some();
+                let pooled = self.pool_worker_on_branch_of(t);
                 if self.plan.plan.settings.remove_merged_worktrees && !pooled {
                     self.effect(Effect::RemoveWorktree { task: t });
                 }

@@ -277,6 +277,15 @@ impl Core {
         true
     }
 
+    /// Whether a pool worker's worktree is on `t`'s branch (its own
+    /// worktree, made for a recheck, is not a worker's).
+    pub(super) fn pool_worker_on_branch_of(&self, t: TaskIdx) -> bool {
+        let branch = &self.tasks[t].placement.branch;
+        self.pools
+            .workers()
+            .any(|(_, w)| w.branch.as_ref() == Some(branch))
+    }
+
     /// A finished pool task's worker keeps its session for the next task.
     pub(super) fn pool_keeps_session(&self, t: TaskIdx) -> bool {
         self.plan.pool_of[t.0].is_some()
