@@ -87,8 +87,9 @@ pub struct PoolWorker {
     pub pane: Option<String>,
     pub agent: Option<Parked>,
     pub typing: Option<Typing>,
-    /// The connection of a shim told to speak for a new task: it closes.
-    pub rebinding: Option<ConnId>,
+    /// The connection of a shim told to speak for a new task (kept open
+    /// until the shim closes it).
+    pub rebinding: Option<(ConnId, UnboundedSender<EngineMessage>)>,
     /// The last task it held.
     pub last: Option<TaskIdx>,
     /// Times its session was replaced after its worker died.
@@ -241,7 +242,7 @@ impl Pools {
     /// The worker whose shim was told to speak for a new task on `conn`.
     pub fn rebinding_on(&self, conn: ConnId) -> Option<WorkerAt> {
         self.all()
-            .find(|(_, w)| w.rebinding == Some(conn))
+            .find(|(_, w)| w.rebinding.as_ref().is_some_and(|r| r.0 == conn))
             .map(|(at, _)| at)
     }
 

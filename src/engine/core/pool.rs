@@ -178,8 +178,12 @@ impl Core {
                         attempt,
                         secret,
                     });
-                    worker.rebinding = Some(parked.conn);
-                    sent.is_ok().then_some(parked.shim_pid)
+                    let shim_pid = parked.shim_pid;
+                    // Its line stays open until the shim closes it: closed
+                    // from here, the shim could read the end of it before
+                    // the message, and reconnect only after its backoff.
+                    worker.rebinding = Some((parked.conn, parked.tx));
+                    sent.is_ok().then_some(shim_pid)
                 }
                 _ => None,
             };
