@@ -62,6 +62,32 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// Other machines reached over OpenSSH; `local` (this machine) is
+    /// always a host too. Checked by `switchboard doctor`; workers do not
+    /// run on them yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
+}
+
+/// A machine reached with `ssh`, where workers may run.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Host {
+    /// What switchboard calls it: in messages, columns, socket names.
+    pub name: String,
+    /// The destination with any `ssh` options, split as a shell would:
+    /// `dev@big1`, `-p 2222 dev@big1`, `-F ~/.ssh/work_config big1`.
+    pub ssh: String,
+    /// Its workers at once; `settings.maxParallel` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<usize>,
+    /// Words tasks' `needs` and profiles' `capabilities` may ask for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Where its clone of the repository lives (`~/` is its home); its
+    /// home when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
 }
 
 /// How ready tasks are ordered, and how a profile is picked for tasks that
@@ -147,6 +173,7 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            hosts: Vec::new(),
         }
     }
 }
