@@ -199,8 +199,8 @@ impl Connection {
     }
 
     /// Copy `local` to the absolute path `remote` on the host with `scp`,
-    /// over the same connection (never a second one: without the master
-    /// the copy fails rather than connect on its own).
+    /// over the same connection. scp gets the host's options too, in its
+    /// own words: were the master gone, it would reach the same host.
     pub fn copy_to(&self, local: &Path, remote: &str, timeout: Duration) -> Result<(), SshError> {
         let mut cmd = Command::new("scp");
         cmd.args(["-q", "-o", "ControlMaster=no", "-o"])
