@@ -5,6 +5,7 @@
 //! Workers do not run on hosts yet: the engine starts every task on this
 //! machine. What is here stands apart from the engine's start path.
 
+pub mod control;
 pub mod doctor;
 pub mod install;
 pub mod probe;

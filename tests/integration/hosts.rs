@@ -322,3 +322,99 @@ fn one_master_per_host_carries_commands_and_copies_and_leaves_nothing() {
     }
     assert_no_master_left(&lab, "after a refused connection");
 }
+
+/// A host's tmux driven over its ssh connection with the control-mode
+/// client the engine uses locally: a session made there, listed, typed
+/// into, read back and killed; then nothing of it left on the host.
+#[test]
+fn a_host_s_tmux_answers_the_control_client_over_ssh() {
+    use std::time::Duration;
+    use switchboard::hosts::ssh::SshHost;
+    let Some(lab) = lab(&["ctl"]) else {
+        return;
+    };
+    let ssh = SshHost::new(
+        "ctl",
+        &lab.ssh("ctl"),
+        &lab.runtime,
+        Duration::from_secs(30),
+    )
+    .expect("ssh");
+    let conn = ssh.connect(Duration::from_secs(30)).expect("reachable");
+    let socket = format!("sbhost-{}", std::process::id());
+    // The host shares this machine's /tmp: its tmux socket file is here too.
+    let _socket_file = RemoveOnDrop(switchboard::tmux::private_server::socket_file(&socket));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = switchboard::hosts::control::connect(&conn, Some(&socket), "sb-control")
+            .await
+            .expect("control mode over ssh");
+        client
+            .run("new-session -d -s work -x 80 -y 24 cat")
+            .await
+            .expect("a session on the host");
+        let panes = client.list_panes().await.expect("list-panes");
+        let work = panes
+            .iter()
+            .find(|p| p.session_name == "work")
+            .unwrap_or_else(|| panic!("no work pane: {panes:?}"));
+        client
+            .send_text(&work.pane_id, "over ssh; $(not run)", true)
+            .await
+            .unwrap();
+        let mut screen = Vec::new();
+        for _ in 0..100 {
+            screen = client.capture_screen(&work.pane_id).await.unwrap();
+            if screen
+                .iter()
+                .filter(|l| l.contains("over ssh; $(not run)"))
+                .count()
+                == 2
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            screen
+                .iter()
+                .filter(|l| l.contains("over ssh; $(not run)"))
+                .count(),
+            2,
+            "typed and echoed by cat: {screen:?}"
+        );
+        client.kill_session("work").await.unwrap();
+    });
+    // The last handle is gone: the control session was killed, and with no
+    // session left the host's tmux server exits.
+    let mut left = String::from("?");
+    for _ in 0..100 {
+        let out = conn
+            .run(
+                &["tmux", "-L", &socket, "list-sessions"],
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        if !out.success() {
+            left.clear();
+            break;
+        }
+        left = out.stdout;
+        // Driving the runtime lets the client's last task say goodbye.
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    }
+    assert!(left.is_empty(), "sessions left on the host: {left}");
+    conn.close();
+    assert_no_master_left(&lab, "after the control connection");
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
