@@ -3,9 +3,9 @@
 //! the host's `uname` names this build's target; then run there to prove
 //! it, and looked for as `doctor` looks for it.
 
-use super::doctor::ThisBuild;
 use super::probe;
 use super::ssh::{Connection, SshError, SshHost, last_line};
+use super::verdict::ThisBuild;
 use crate::plan::{Host, Settings};
 use std::path::Path;
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ pub mod install;
 pub mod probe;
 pub mod ssh;
 pub mod ssh_args;
+pub mod verdict;
 
 use crate::plan::{Host, Settings};
 
@@ -93,21 +94,6 @@ pub fn places(settings: &Settings) -> Vec<Place> {
         .collect()
 }
 
-/// `path` as a word for a POSIX shell on the host: `~` and a leading `~/`
-/// stay the host's home (`"$HOME"/…`), everything else is quoted.
-pub fn remote_path_word(path: &str) -> String {
-    let quote = |s: &str| {
-        shlex::try_quote(s)
-            .map(|q| q.into_owned())
-            .unwrap_or_else(|_| "''".into())
-    };
-    match path.strip_prefix('~') {
-        Some("") => "\"$HOME\"".into(),
-        Some(rest) if rest.starts_with('/') => format!("\"$HOME\"{}", quote(rest)),
-        _ => quote(path),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,14 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn workdirs_keep_the_host_s_home_and_nothing_else_unquoted() {
-        assert_eq!(remote_path_word("~"), "\"$HOME\"");
-        assert_eq!(
-            remote_path_word("~/work/my repo"),
-            "\"$HOME\"'/work/my repo'"
-        );
-        assert_eq!(remote_path_word("/srv/x"), "/srv/x");
-        assert_eq!(remote_path_word("$(reboot)"), "'$(reboot)'");
+    fn workdirs_may_use_the_host_s_home_not_another_user_s() {
         assert!(workdir_problem("~bob/x").is_some());
         assert!(workdir_problem("a\nb").is_some());
         assert!(workdir_problem(" ").is_some());
