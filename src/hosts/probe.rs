@@ -1,8 +1,10 @@
 //! What a host has, asked in one round trip: a small POSIX `sh` script run
-//! there (in a login shell, so the PATH is the one its user has), its
-//! arguments passed as quoted words, never pasted into the script.
+//! there (in a login shell, so the PATH is the one its user has), sent on
+//! its standard input (`sh -s`: the user's own shell, csh or fish, has no
+//! quoting of it to do), its arguments passed as quoted words, never
+//! pasted into the script.
 
-use super::ssh::{Connection, Output, SshError, run_timed};
+use super::ssh::{Connection, Output, SshError, run_timed_with_input};
 use std::process::Command;
 use std::time::Duration;
 
@@ -85,24 +87,18 @@ pub fn remote(
     programs: &[&str],
     timeout: Duration,
 ) -> Result<Probe, SshError> {
-    let mut argv = vec![
-        "sh",
-        "-lc",
-        SCRIPT,
-        "switchboard-probe",
-        workdir.unwrap_or(""),
-    ];
+    let mut argv = vec!["sh", "-l", "-s", "--", workdir.unwrap_or("")];
     argv.extend(programs.iter().copied().filter(|p| askable(p)));
-    let out = conn.run(&argv, timeout)?;
+    let out = conn.run_with_input(&argv, SCRIPT.as_bytes(), timeout)?;
     read_output(&out)
 }
 
 /// Ask this machine, in this process's environment (the one workers get).
 pub fn local(workdir: &str, programs: &[&str], timeout: Duration) -> Result<Probe, SshError> {
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", SCRIPT, "switchboard-probe", workdir])
+    cmd.args(["-s", "--", workdir])
         .args(programs.iter().copied().filter(|p| askable(p)));
-    read_output(&run_timed(&mut cmd, timeout)?)
+    read_output(&run_timed_with_input(&mut cmd, SCRIPT.as_bytes(), timeout)?)
 }
 
 fn read_output(out: &Output) -> Result<Probe, SshError> {

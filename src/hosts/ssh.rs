@@ -23,7 +23,7 @@ pub const CONNECT_TIMEOUT_S: u64 = 10;
 pub enum SshError {
     #[error("cannot run {program}: {source}")]
     Spawn {
-        program: &'static str,
+        program: String,
         source: std::io::Error,
     },
     #[error("unreachable: {0}")]
@@ -192,10 +192,21 @@ impl Connection {
     /// 255 is ssh's own failure (or the command's: ssh cannot tell them
     /// apart).
     pub fn run(&self, argv: &[&str], timeout: Duration) -> Result<Output, SshError> {
+        self.run_with_input(argv, b"", timeout)
+    }
+
+    /// [`Self::run`] with `input` as the command's standard input (a
+    /// script for `sh -s`: no shell's quoting rules to meet).
+    pub fn run_with_input(
+        &self,
+        argv: &[&str],
+        input: &[u8],
+        timeout: Duration,
+    ) -> Result<Output, SshError> {
         let remote = shlex::try_join(argv.iter().copied()).map_err(|_| SshError::Nul)?;
         let mut cmd = Command::new("ssh");
         cmd.args(self.host.ssh_argv(&["-T"], Some(&remote)));
-        run_timed(&mut cmd, timeout)
+        run_timed_with_input(&mut cmd, input, timeout)
     }
 
     /// Copy `local` to the absolute path `remote` on the host with `scp`,
@@ -258,15 +269,29 @@ pub fn last_line(text: &str) -> String {
 /// pipes (a master ssh leaves in the background must not hold a pipe we
 /// wait on), killed after `timeout`.
 pub fn run_timed(cmd: &mut Command, timeout: Duration) -> Result<Output, SshError> {
-    let program = if cmd.get_program() == "scp" {
-        "scp"
+    run_timed_with_input(cmd, b"", timeout)
+}
+
+/// [`run_timed`] with `input` on the command's standard input (from a
+/// file as well: nothing to write while waiting).
+pub fn run_timed_with_input(
+    cmd: &mut Command,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Output, SshError> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let stdin = if input.is_empty() {
+        Stdio::null()
     } else {
-        "ssh"
+        let mut file = tempfile::tempfile()?;
+        std::io::Write::write_all(&mut file, input)?;
+        file.rewind()?;
+        Stdio::from(file)
     };
     let mut out = tempfile::tempfile()?;
     let mut err = tempfile::tempfile()?;
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(out.try_clone()?)
         .stderr(err.try_clone()?)
         .spawn()
