@@ -6,6 +6,7 @@
 use super::probe;
 use super::ssh::{Connection, SshError, SshHost, last_line};
 use super::verdict::ThisBuild;
+use crate::plan::diagnostic::printable;
 use crate::plan::{Host, Settings};
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,7 +30,7 @@ pub fn run(settings: &Settings, only: Option<&str>) -> ExitCode {
                 let known: Vec<&str> = settings.hosts.iter().map(|h| h.name.as_str()).collect();
                 eprintln!(
                     "switchboard hosts install: no host '{}' in the plan's settings.hosts ({})",
-                    crate::plan::diagnostic::printable(name),
+                    printable(name),
                     if known.is_empty() {
                         "it lists none".to_string()
                     } else {
@@ -55,11 +56,12 @@ pub fn run(settings: &Settings, only: Option<&str>) -> ExitCode {
     };
     let mut failed = 0;
     for host in hosts {
+        // What the host printed is shown escaped: it must not drive this terminal.
         match install(host, &runtime, &this) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(lines) => lines.iter().for_each(|l| println!("{}", printable(l))),
             Err(why) => {
                 failed += 1;
-                println!("✗ {}: {why}", host.name);
+                println!("✗ {}: {}", host.name, printable(&why));
             }
         }
     }

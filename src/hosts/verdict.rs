@@ -56,17 +56,20 @@ impl Verdict {
     }
 
     /// The block doctor prints, labels aligned.
+    /// What a host printed (versions, paths) is shown with its control
+    /// characters escaped: a host must not drive this terminal.
     pub fn render(&self) -> String {
+        use crate::plan::diagnostic::printable;
         let width = self.rows.iter().map(|r| r.label.chars().count()).max();
-        let mut out = format!("host {} ({}):\n", self.name, self.how);
+        let mut out = format!("host {} ({}):\n", self.name, printable(&self.how));
         for r in &self.rows {
             let pad = width.unwrap_or(0) - r.label.chars().count();
             out.push_str(&format!(
                 "  {} {}{}  {}\n",
                 r.mark.sign(),
-                r.label,
+                printable(&r.label),
                 " ".repeat(pad),
-                r.text
+                printable(&r.text)
             ));
         }
         out
@@ -403,6 +406,15 @@ mod tests {
             "host big3 (ssh big3):\n  ✗ ssh  unreachable: ssh: connect to host big3 port 22: Connection refused\n"
         );
         assert_eq!(down.blockers(), ["ssh"]);
+    }
+
+    #[test]
+    fn a_host_s_words_cannot_drive_the_terminal() {
+        let mut p = probe();
+        p.tmux = Some("tmux 3.3a\u{1b}]0;pwned\u{7}".into());
+        let text = assess(&big1(), &p, Some(Duration::ZERO), &this(), &programs()).render();
+        assert!(text.contains("tmux 3.3a\\u{1b}]0;pwned\\u{7}"), "{text}");
+        assert!(!text.contains('\u{1b}'));
     }
 
     #[test]
