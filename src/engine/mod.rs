@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod attempt_log;
+pub mod check_run;
 pub mod command;
 mod core;
 pub mod detail;

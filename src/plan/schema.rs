@@ -62,6 +62,10 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// A `command` validation or an integration check still running after
+    /// this long is stopped (its whole process group) and fails as timed out,
+    /// so a hung test suite cannot hold the merge queue forever.
+    pub check_timeout_minutes: f64,
     /// Other machines reached over OpenSSH; `local` (this machine) is
     /// always a host too. Checked by `switchboard doctor`; workers do not
     /// run on them yet.
@@ -173,6 +177,7 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            check_timeout_minutes: 30.0,
             hosts: Vec::new(),
         }
     }
