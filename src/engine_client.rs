@@ -15,13 +15,21 @@ fn engine_socket() -> Result<PathBuf, String> {
     let key = crate::tmux::names::repo_key(&repo.root);
     let path =
         socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
-    if !path.exists() {
-        return Err(format!(
+    if path.exists() {
+        return Ok(path);
+    }
+    // The first engine stopped; another one (a second headless run) answers.
+    let dot = repo.root.join(".switchboard");
+    match crate::engine::claim_files::live_engines(&dot)
+        .into_iter()
+        .next()
+    {
+        Some(seat) if seat.socket.exists() => Ok(seat.socket),
+        _ => Err(format!(
             "no switchboard engine is running for {}",
             repo.root.display()
-        ));
+        )),
     }
-    Ok(path)
 }
 
 /// Whether this repository has a running engine to ask.

@@ -5,6 +5,8 @@
 //!
 //! It sleeps between inputs: there is no tick.
 
+use super::claim_files::{ClaimDir, Seats};
+use super::claims::{ClaimStart, ClaimStore, EngineTag};
 use super::core::{Core, CoreOptions};
 use super::effect::{self, Effect, Input};
 use super::event::Entry;
@@ -24,6 +26,7 @@ use color_eyre::eyre::{Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -63,18 +66,86 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Start an engine on `opts.repo_root`: prepare git, bind the socket, replay
-/// the journal, connect to tmux, and spawn the actor.
+/// An engine's sockets: its own (for its shims), and the repository's
+/// well-known one when it is the first engine (front ends attach there).
+struct Sockets {
+    own: (PathBuf, UnixListener),
+    first: Option<(PathBuf, UnixListener)>,
+}
+
+impl Sockets {
+    fn paths(&self) -> Vec<PathBuf> {
+        let first = self.first.as_ref().map(|(p, _)| p.clone());
+        [self.own.0.clone()].into_iter().chain(first).collect()
+    }
+}
+
+/// Take an engine number (`.switchboard/engines/<n>`) and bind the engine's
+/// sockets, under the seats' lock: engines starting at once each get their
+/// own number, and exactly one of them the well-known socket.
+async fn take_seat(root: &std::path::Path, key: &str) -> Result<(EngineTag, Sockets)> {
+    let dot = root.join(".switchboard");
+    let seats =
+        Seats::lock(&dot).wrap_err("cannot take an engine number (.switchboard/engines)")?;
+    let me = seats
+        .take(|n| socket::engine_socket_path(key, n))
+        .wrap_err("cannot take an engine number (.switchboard/engines)")?;
+    let own = socket::engine_socket_path(key, me.id)
+        .wrap_err("cannot create the engine's socket directory")?;
+    let listener = socket::bind(&own)
+        .await
+        .wrap_err("cannot open the engine socket")?;
+    let well_known =
+        socket::socket_path(key).wrap_err("cannot create the engine's socket directory")?;
+    let first = match socket::bind(&well_known).await {
+        Ok(l) => Some((well_known, l)),
+        // Another engine is the first: this one works beside it.
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
+        Err(e) => return Err(e).wrap_err("cannot open the engine socket"),
+    };
+    drop(seats);
+    Ok((
+        me,
+        Sockets {
+            own: (own, listener),
+            first,
+        },
+    ))
+}
+
+/// Start an engine on `opts.repo_root`: take an engine number and bind its
+/// sockets, prepare git, replay the journal, connect to tmux, claim what it
+/// takes up at once, and spawn the actor.
 pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let repo =
         Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
     let root = repo.root.clone();
     let key = names::repo_key(&root);
-    let socket_path =
-        socket::socket_path(&key).wrap_err("cannot create the engine's socket directory")?;
-    let listener = socket::bind(&socket_path)
-        .await
-        .wrap_err("cannot open the engine socket")?;
+    let (me, sockets) = take_seat(&root, &key).await?;
+    let lease_ms = opts.plan.plan.settings.claim_lease_ms;
+    let claims = Arc::new(ClaimDir::new(&root.join(".switchboard"), me, lease_ms));
+    let paths = sockets.paths();
+    let started = start_seated(opts, repo, sockets, claims.clone()).await;
+    if started.is_err() {
+        // Nothing of an engine that did not start stays behind.
+        claims.leave();
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    started
+}
+
+async fn start_seated(
+    opts: EngineOptions,
+    repo: Repo,
+    sockets: Sockets,
+    claims: Arc<ClaimDir>,
+) -> Result<Engine> {
+    let root = repo.root.clone();
+    let key = names::repo_key(&root);
+    let socket_paths = sockets.paths();
+    let socket_path = sockets.own.0.clone();
     let tmux = Tmux::new(opts.tmux_socket.clone());
     let plan = Arc::new(opts.plan);
     let shop = Arc::new(Workshop::new(
@@ -91,15 +162,15 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             .wrap_err("preparing the repository")?
             .wrap_err("preparing the repository")?;
     }
-    let control = ControlClient::connect(
-        opts.tmux_socket.as_deref(),
-        &names::control_session_name(&key),
-    )
-    .await
-    .wrap_err("cannot start the tmux control connection")?;
+    let control_session = names::engine_control_session_name(&key, claims.me().id);
+    let control = ControlClient::connect(opts.tmux_socket.as_deref(), &control_session)
+        .await
+        .wrap_err("cannot start the tmux control connection")?;
 
     let journal_path = root.join(".switchboard").join("journal.jsonl");
-    let entries = journal::read(&journal_path).wrap_err("reading the journal")?;
+    let tail = journal::read_since(&journal_path, 0).wrap_err("reading the journal")?;
+    let journal_offset = tail.offset;
+    let entries = tail.entries();
     let replay = journal::replay(&entries);
     let (journal, repaired) =
         journal::Journal::open(&journal_path).wrap_err("opening the journal")?;
@@ -111,19 +182,39 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         .filter(|(_, t)| replay.merged.contains(&t.task_id))
         .map(|(i, _)| TaskIdx(i))
         .collect();
-    let live_panes = live_workers(&control, &key, &plan).await;
-    let found_merged = found_merged(&shop, &plan, &merged).await;
+    let mut live_panes = live_workers(&control, &key, &plan).await;
+    let mut found_merged = found_merged(&shop, &plan, &merged).await;
+    let records = history::records(&plan, &entries);
+    let clock = Arc::new(SystemClock::default());
+    let claim_start = {
+        let (claims, plan, records) = (claims.clone(), plan.clone(), records.clone());
+        let (mut live, mut found) = (live_panes.clone(), found_merged.clone());
+        let now = clock.now_ms();
+        let start = tokio::task::spawn_blocking(move || {
+            let start = claims_at_start(&claims, &plan, &records, &mut live, &mut found, now);
+            (start, live, found)
+        })
+        .await
+        .wrap_err("reading the claims")?;
+        let mut start = start;
+        start.0.journal_offset = journal_offset;
+        live_panes = start.1;
+        found_merged = start.2;
+        start.0
+    };
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (sock_tx, sock_rx) = mpsc::channel::<SocketEvent>(INBOX);
     let (events, events_rx) = broadcast::channel(4096);
-    let clock = Arc::new(SystemClock::default());
-    tokio::spawn(socket::serve(
-        listener,
-        sock_tx,
-        req_tx.clone(),
-        clock.clone(),
-    ));
+    let Sockets { own, first } = sockets;
+    for (_, listener) in [Some(own), first].into_iter().flatten() {
+        tokio::spawn(socket::serve(
+            listener,
+            sock_tx.clone(),
+            req_tx.clone(),
+            clock.clone(),
+        ));
+    }
 
     let mut core = Core::new(
         CoreOptions {
@@ -131,7 +222,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             plan_name: opts.plan_name,
             tmux_socket: opts.tmux_socket,
             placements: plan.plan.tasks.iter().map(|t| shop.placement(t)).collect(),
-            records: history::records(&plan, &entries),
+            records,
             merged,
             found_merged,
             last_halt_id: replay.last_halt_id,
@@ -140,6 +231,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             exit_when_done: opts.exit_when_done,
             wait_on_halt: opts.wait_on_halt,
             journal: Some(journal),
+            claims: Some(claim_start),
         },
         clock.clone(),
         events,
@@ -155,6 +247,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let os: Arc<dyn Os> = Arc::new(RealOs {
         shop: shop.clone(),
         control,
+        claims,
     });
     let driver = Driver {
         os,
@@ -163,10 +256,13 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         shop,
         snapshots: snap_tx,
         kills: Vec::new(),
+        control_session,
     };
     let done = tokio::spawn(async move {
         let outcome = driver.run(core, req_rx, sock_rx).await;
-        let _ = std::fs::remove_file(&socket_path);
+        for path in socket_paths {
+            let _ = std::fs::remove_file(path);
+        }
         outcome
     });
     Ok(Engine {
@@ -178,6 +274,76 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         done,
         journal_path,
     })
+}
+
+/// The claims an engine takes at once: the tasks it would take up before
+/// its first wakeup (workers to re-adopt in `live`, merges to finish, tasks
+/// git shows merged in `found`). Those another live engine holds are its
+/// own, not this one's: they leave `live` and `found`. Every other engine's
+/// claim is listed too, for the control room.
+fn claims_at_start(
+    claims: &ClaimDir,
+    plan: &ValidPlan,
+    records: &[crate::engine::fold::TaskRecord],
+    live: &mut Vec<TaskIdx>,
+    found: &mut Vec<(TaskIdx, String)>,
+    now_ms: u64,
+) -> ClaimStart {
+    use crate::engine::claims::Acquired;
+    use crate::engine::snapshot::TaskState;
+    let merging = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.state(), TaskState::Merging | TaskState::MergeHeld))
+        .map(|(i, _)| TaskIdx(i));
+    let mut wanted: Vec<TaskIdx> = live
+        .iter()
+        .copied()
+        .chain(found.iter().map(|(t, _)| *t))
+        .chain(merging)
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut start = ClaimStart {
+        me: claims.me().clone(),
+        lease_ms: claims.lease_ms(),
+        journal_offset: 0,
+        held: Vec::new(),
+        taken_over: Vec::new(),
+        foreign: Vec::new(),
+        others: 0,
+    };
+    for t in wanted {
+        let id = &plan.plan.tasks[t.0].task_id;
+        match claims.acquire(id, now_ms) {
+            Acquired::Won => start.held.push(t),
+            Acquired::TakenOver { from, reason } => start.taken_over.push((t, from, reason)),
+            Acquired::Held(holder) => start.foreign.push((t, holder)),
+            Acquired::Failed(why) => {
+                // Claims cannot be written: the engine goes on as if alone.
+                tracing::warn!("cannot claim {id}: {why}");
+                start.held.push(t);
+            }
+        }
+    }
+    let theirs = |t: &TaskIdx| start.foreign.iter().any(|(f, _)| f == t);
+    live.retain(|t| !theirs(t));
+    found.retain(|(t, _)| !theirs(t));
+    let survey = claims.survey(0, false);
+    start.others = survey.engines.len();
+    let mut seen_elsewhere = Vec::new();
+    for seen in survey.claims {
+        let Some(t) = plan.task_idx(&seen.claim.task).map(TaskIdx) else {
+            continue;
+        };
+        let known =
+            start.held.contains(&t) || start.taken_over.iter().any(|(x, ..)| *x == t) || theirs(&t);
+        if !known && seen.claim.owner != *claims.me() {
+            seen_elsewhere.push((t, Some(seen.claim)));
+        }
+    }
+    start.foreign.extend(seen_elsewhere);
+    start
 }
 
 /// Tasks whose panes an earlier engine left running in tmux: they are not
@@ -254,6 +420,8 @@ struct Driver {
     /// Session kills in flight; awaited on close so no session of a finished
     /// run outlives the engine.
     kills: Vec<JoinHandle<()>>,
+    /// This engine's tmux control session.
+    control_session: String,
 }
 
 impl Driver {
@@ -389,9 +557,16 @@ impl Driver {
             }
         }
         let (os, shop) = (self.os.clone(), self.shop.clone());
+        // Claims of workers left running stay: their next engine takes them up.
+        let release = core.claims_to_release();
+        let control = self.control_session.clone();
         let closing = tokio::task::spawn_blocking(move || {
             os.write_execution_log();
-            shop.kill_session(&names::control_session_name(&shop.repo_key));
+            for task in &release {
+                os.claims().release(task);
+            }
+            os.claims().leave();
+            shop.kill_session(&control);
             // A private server with nothing left on it exits; tmux leaves
             // its socket file.
             if let Some(name) = &shop.tmux.socket {

@@ -5,6 +5,8 @@
 
 pub mod actor;
 pub mod attempt_log;
+pub mod claim_files;
+pub mod claims;
 pub mod command;
 mod core;
 pub mod detail;
@@ -34,6 +36,8 @@ pub mod tasks;
 pub mod words;
 pub mod workshop;
 
+#[cfg(test)]
+mod fake_claims;
 #[cfg(test)]
 mod fake_os;
 #[cfg(test)]

@@ -451,7 +451,26 @@ impl Workshop {
         results
     }
 
+    /// Merges of every engine on the repository go one at a time (an
+    /// exclusive `flock` of `.switchboard/merge.lock`, held from the merge's
+    /// computation to the branch's move): engines merging at once then never
+    /// find the branch moved under them, and none gives up on its retries.
     pub fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
+        let lock = self.repo.root.join(".switchboard").join("merge.lock");
+        let _turn = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|source| EngineError::Io {
+                what: format!("cannot lock {}", lock.display()),
+                source,
+            })?;
+        self.merge_now(task)
+    }
+
+    fn merge_now(&self, task: &Task) -> Result<MergeReport, EngineError> {
         let p = self.placement(task);
         let message = format!("Merge {}: {}", task.task_id, task.title);
         let target = &self.settings().integration_branch;
