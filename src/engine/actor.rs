@@ -67,10 +67,13 @@ pub struct Outcome {
 }
 
 /// An engine's sockets: its own (for its shims), and the repository's
-/// well-known one when it is the first engine (front ends attach there).
+/// well-known one when it is the first engine (front ends attach there);
+/// and its tmux control connection.
 struct Sockets {
     own: (PathBuf, UnixListener),
     first: Option<(PathBuf, UnixListener)>,
+    control: ControlClient,
+    control_session: String,
 }
 
 impl Sockets {
@@ -80,10 +83,18 @@ impl Sockets {
     }
 }
 
-/// Take an engine number (`.switchboard/engines/<n>`) and bind the engine's
-/// sockets, under the seats' lock: engines starting at once each get their
-/// own number, and exactly one of them the well-known socket.
-async fn take_seat(root: &std::path::Path, key: &str) -> Result<(EngineTag, Sockets)> {
+/// Take an engine number (`.switchboard/engines/<n>`), bind the engine's
+/// sockets and connect to tmux, under the seats' lock: engines starting at
+/// once each get their own number, exactly one of them the well-known
+/// socket, and one tmux server (two clients starting the server at once
+/// start two, and one of them, cut off from the socket, lives on with its
+/// client: an engine whose control connection is there sees none of the
+/// panes it starts).
+async fn take_seat(
+    root: &std::path::Path,
+    key: &str,
+    tmux_socket: Option<&str>,
+) -> Result<(EngineTag, Sockets)> {
     let dot = root.join(".switchboard");
     let seats =
         Seats::lock(&dot).wrap_err("cannot take an engine number (.switchboard/engines)")?;
@@ -103,12 +114,17 @@ async fn take_seat(root: &std::path::Path, key: &str) -> Result<(EngineTag, Sock
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
         Err(e) => return Err(e).wrap_err("cannot open the engine socket"),
     };
+    let control_session = names::engine_control_session_name(key, me.id);
+    let control = connect_control(tmux_socket, &control_session).await;
     drop(seats);
+    let control = control.wrap_err("cannot start the tmux control connection")?;
     Ok((
         me,
         Sockets {
             own: (own, listener),
             first,
+            control,
+            control_session,
         },
     ))
 }
@@ -121,7 +137,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
     let root = repo.root.clone();
     let key = names::repo_key(&root);
-    let (me, sockets) = take_seat(&root, &key).await?;
+    let (me, sockets) = take_seat(&root, &key, opts.tmux_socket.as_deref()).await?;
     let lease_ms = opts.plan.plan.settings.claim_lease_ms;
     let claims = Arc::new(ClaimDir::new(&root.join(".switchboard"), me, lease_ms));
     let paths = sockets.paths();
@@ -146,6 +162,8 @@ async fn start_seated(
     let key = names::repo_key(&root);
     let socket_paths = sockets.paths();
     let socket_path = sockets.own.0.clone();
+    let control = sockets.control.clone();
+    let control_session = sockets.control_session.clone();
     let tmux = Tmux::new(opts.tmux_socket.clone());
     let plan = Arc::new(opts.plan);
     let shop = Arc::new(Workshop::new(
@@ -162,10 +180,6 @@ async fn start_seated(
             .wrap_err("preparing the repository")?
             .wrap_err("preparing the repository")?;
     }
-    let control_session = names::engine_control_session_name(&key, claims.me().id);
-    let control = ControlClient::connect(opts.tmux_socket.as_deref(), &control_session)
-        .await
-        .wrap_err("cannot start the tmux control connection")?;
 
     let journal_path = root.join(".switchboard").join("journal.jsonl");
     let tail = journal::read_since(&journal_path, 0).wrap_err("reading the journal")?;
@@ -206,7 +220,7 @@ async fn start_seated(
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (sock_tx, sock_rx) = mpsc::channel::<SocketEvent>(INBOX);
     let (events, events_rx) = broadcast::channel(4096);
-    let Sockets { own, first } = sockets;
+    let Sockets { own, first, .. } = sockets;
     for (_, listener) in [Some(own), first].into_iter().flatten() {
         tokio::spawn(socket::serve(
             listener,
@@ -344,6 +358,26 @@ fn claims_at_start(
     }
     start.foreign.extend(seen_elsewhere);
     start
+}
+
+/// The control connection. Engines started at the same instant may each
+/// start the tmux server; all but one of those servers exit at once, and
+/// their clients with them: those try again, on the server that stayed.
+async fn connect_control(
+    socket: Option<&str>,
+    session: &str,
+) -> crate::tmux::Result<ControlClient> {
+    let mut tries = 0;
+    loop {
+        match ControlClient::connect(socket, session).await {
+            Err(e) if tries < 4 => {
+                tries += 1;
+                tracing::info!("tmux control connection, try {tries}: {e}");
+                tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Tasks whose panes an earlier engine left running in tmux: they are not
