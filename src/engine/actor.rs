@@ -98,18 +98,24 @@ async fn take_seat(
     let dot = root.join(".switchboard");
     let seats =
         Seats::lock(&dot).wrap_err("cannot take an engine number (.switchboard/engines)")?;
-    let me = seats
+    let mut seat = seats
         .take(|n| socket::engine_socket_path(key, n))
         .wrap_err("cannot take an engine number (.switchboard/engines)")?;
-    let own = socket::engine_socket_path(key, me.id)
-        .wrap_err("cannot create the engine's socket directory")?;
+    let me = seat.tag.clone();
+    let own = seat.socket.clone();
     let listener = socket::bind(&own)
         .await
         .wrap_err("cannot open the engine socket")?;
     let well_known =
         socket::socket_path(key).wrap_err("cannot create the engine's socket directory")?;
     let first = match socket::bind(&well_known).await {
-        Ok(l) => Some((well_known, l)),
+        Ok(l) => {
+            seat.first = Some(well_known.clone());
+            seats
+                .write(&seat)
+                .wrap_err("cannot write the engine's seat (.switchboard/engines)")?;
+            Some((well_known, l))
+        }
         // Another engine is the first: this one works beside it.
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => None,
         Err(e) => return Err(e).wrap_err("cannot open the engine socket"),
@@ -601,6 +607,13 @@ impl Driver {
             }
             os.claims().leave();
             shop.kill_session(&control);
+            // Engines of the repository that died (killed, crashed) leave
+            // their seats, sockets and tmux control sessions: gone too.
+            let dot = shop.repo.root.join(".switchboard");
+            for seat in Seats::lock(&dot).map(|s| s.sweep()).unwrap_or_default() {
+                let session = names::engine_control_session_name(&shop.repo_key, seat.tag.id);
+                shop.kill_session(&session);
+            }
             // A private server with nothing left on it exits; tmux leaves
             // its socket file.
             if let Some(name) = &shop.tmux.socket {

@@ -72,6 +72,10 @@ pub struct Seat {
     pub tag: EngineTag,
     /// The socket its shims and front ends reach it on.
     pub socket: PathBuf,
+    /// The repository's well-known socket, when this engine answers on it
+    /// too (it was the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<PathBuf>,
 }
 
 fn engines_dir(dot: &Path) -> PathBuf {
@@ -115,7 +119,7 @@ impl Seats {
 
     /// The smallest number whose seat is free or whose engine is gone;
     /// `socket` names the socket engine n listens on.
-    pub fn take(&self, socket: impl Fn(u32) -> io::Result<PathBuf>) -> io::Result<EngineTag> {
+    pub fn take(&self, socket: impl Fn(u32) -> io::Result<PathBuf>) -> io::Result<Seat> {
         let here = here();
         for n in 1..=u32::MAX {
             let path = self.dir.join(n.to_string());
@@ -131,11 +135,50 @@ impl Seats {
             let seat = Seat {
                 tag: tag(n),
                 socket: socket(n)?,
+                first: None,
             };
-            replace(&path, &serde_json::to_vec(&seat).map_err(io::Error::other)?)?;
-            return Ok(seat.tag);
+            self.write(&seat)?;
+            return Ok(seat);
         }
         Err(io::Error::other("no free engine number"))
+    }
+
+    /// Write `seat` again (it became the first engine).
+    pub fn write(&self, seat: &Seat) -> io::Result<()> {
+        let path = self.dir.join(seat.tag.id.to_string());
+        replace(&path, &serde_json::to_vec(seat).map_err(io::Error::other)?)
+    }
+
+    /// Seats of engines that are gone from this host (killed, crashed):
+    /// removed, with their socket files. Their tmux control sessions are
+    /// the caller's to close.
+    pub fn sweep(&self) -> Vec<Seat> {
+        let here = here();
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut gone = Vec::new();
+        for e in dir.flatten() {
+            if !e.file_name().to_str().is_some_and(is_seat_name) {
+                continue;
+            }
+            let Ok(Some(seat)) = read_json::<Seat>(&e.path()) else {
+                continue;
+            };
+            if seat.tag.host != here || alive(&seat.tag, &here) {
+                continue;
+            }
+            let _ = std::fs::remove_file(&seat.socket);
+            // The well-known socket, unless a live engine answers there now.
+            if let Some(first) = &seat.first
+                && std::os::unix::net::UnixStream::connect(first).is_err()
+            {
+                let _ = std::fs::remove_file(first);
+            }
+            let _ = std::fs::remove_file(e.path());
+            gone.push(seat);
+        }
+        gone
     }
 }
 

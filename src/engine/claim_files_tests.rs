@@ -140,9 +140,9 @@ fn renewal_pushes_the_lease_on_and_release_lets_only_its_own_go() {
 fn engines_take_the_smallest_free_seat_and_a_dead_ones_seat_again() {
     let tmp = tempfile::tempdir().unwrap();
     let sock = |n: u32| Ok(PathBuf::from(format!("/run/x-{n}.sock")));
-    let first = Seats::lock(tmp.path()).unwrap().take(sock).unwrap();
+    let first = Seats::lock(tmp.path()).unwrap().take(sock).unwrap().tag;
     assert_eq!(first.id, 1);
-    let second = Seats::lock(tmp.path()).unwrap().take(sock).unwrap();
+    let second = Seats::lock(tmp.path()).unwrap().take(sock).unwrap().tag;
     assert_eq!(
         second.id, 2,
         "seat 1 is taken by a live engine (this process)"
@@ -151,6 +151,7 @@ fn engines_take_the_smallest_free_seat_and_a_dead_ones_seat_again() {
     let stale = Seat {
         tag: dead(3),
         socket: "/run/x-3.sock".into(),
+        first: None,
     };
     std::fs::write(
         tmp.path().join("engines/3"),
@@ -160,11 +161,38 @@ fn engines_take_the_smallest_free_seat_and_a_dead_ones_seat_again() {
     ClaimDir::new(tmp.path(), first.clone(), 60_000).leave();
     let live_ids: Vec<u32> = live_engines(tmp.path()).iter().map(|s| s.tag.id).collect();
     assert_eq!(live_ids, [2]);
-    assert_eq!(Seats::lock(tmp.path()).unwrap().take(sock).unwrap().id, 1);
-    assert_eq!(Seats::lock(tmp.path()).unwrap().take(sock).unwrap().id, 3);
+    let take = || Seats::lock(tmp.path()).unwrap().take(sock).unwrap().tag.id;
+    assert_eq!(take(), 1);
+    assert_eq!(take(), 3);
     let seat: Seat =
         serde_json::from_slice(&std::fs::read(tmp.path().join("engines/3")).unwrap()).unwrap();
     assert_eq!(seat.socket, PathBuf::from("/run/x-3.sock"));
+}
+
+#[test]
+fn a_gone_engines_seat_and_sockets_are_swept_and_a_live_ones_stay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seats = Seats::lock(tmp.path()).unwrap();
+    let own = tmp.path().join("own.sock");
+    let mine = seats.take(|_| Ok(own.clone())).unwrap();
+    let (theirs, well_known) = (tmp.path().join("3.sock"), tmp.path().join("k.sock"));
+    for f in [&own, &theirs, &well_known] {
+        std::fs::write(f, b"").unwrap();
+    }
+    let stale = Seat {
+        tag: dead(3),
+        socket: theirs.clone(),
+        first: Some(well_known.clone()),
+    };
+    seats.write(&stale).unwrap();
+    let gone: Vec<u32> = seats.sweep().iter().map(|s| s.tag.id).collect();
+    assert_eq!(gone, [3]);
+    assert!(
+        !theirs.exists() && !well_known.exists(),
+        "its sockets went with it"
+    );
+    assert!(own.exists() && tmp.path().join("engines/1").exists());
+    assert_eq!(mine.tag.id, 1);
 }
 
 #[test]

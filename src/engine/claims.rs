@@ -27,7 +27,7 @@ pub const DEFAULT_LEASE_MS: u64 = 60_000;
 pub const SURVEY_MS: u64 = 500;
 /// How often an engine alone on the repository looks whether another one
 /// started (one directory listing).
-pub const LOOKOUT_MS: u64 = 5_000;
+pub const LOOKOUT_MS: u64 = 2_000;
 
 /// Who an engine is: its number on the repository, its process, its host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +275,9 @@ pub enum Status {
     /// engines journaled about it meanwhile.
     Claiming {
         was: Option<Box<Foreign>>,
+        /// The scheduler chose to start it (its slot and spawn token are
+        /// taken): a claim won starts it at once.
+        start: bool,
     },
     /// This engine's.
     Held,
@@ -312,7 +315,7 @@ impl ClaimBook {
         };
         let held = start.taken_over.iter().map(|(t, ..)| *t);
         for t in start.held.iter().copied().chain(held) {
-            book.won(t, now_ms);
+            let _ = book.won(t, now_ms);
         }
         book
     }
@@ -354,13 +357,13 @@ impl ClaimBook {
         }
     }
 
-    pub fn claim(&mut self, t: TaskIdx, id: &str, now_ms: u64) -> ClaimWork {
+    pub fn claim(&mut self, t: TaskIdx, id: &str, now_ms: u64, start: bool) -> ClaimWork {
         let was = match std::mem::take(&mut self.status[t.0]) {
             Status::Foreign(f) => Some(f),
-            Status::Claiming { was } => was,
+            Status::Claiming { was, .. } => was,
             Status::Free | Status::Held => None,
         };
-        self.status[t.0] = Status::Claiming { was };
+        self.status[t.0] = Status::Claiming { was, start };
         ClaimWork::Acquire {
             task: t,
             id: id.to_string(),
@@ -369,22 +372,23 @@ impl ClaimBook {
         }
     }
 
-    /// `t`'s claim is this engine's; what other engines journaled of the
-    /// task before (their record of it) comes back.
-    pub fn won(&mut self, t: TaskIdx, now_ms: u64) -> Option<TaskRecord> {
-        let was = match std::mem::replace(&mut self.status[t.0], Status::Held) {
-            Status::Foreign(f) | Status::Claiming { was: Some(f) } => Some(f.shadow),
-            _ => None,
+    /// `t`'s claim is this engine's: what other engines journaled of the
+    /// task before (their record of it), and whether it starts at once.
+    pub fn won(&mut self, t: TaskIdx, now_ms: u64) -> (Option<TaskRecord>, bool) {
+        let won = match std::mem::replace(&mut self.status[t.0], Status::Held) {
+            Status::Claiming { was, start } => (was.map(|f| f.shadow), start),
+            Status::Foreign(f) => (Some(f.shadow), false),
+            Status::Free | Status::Held => (None, false),
         };
         self.renew_at.get_or_insert(now_ms + self.renew_every());
-        was
+        won
     }
 
     /// Another engine holds `t`; `record` is the task as this engine knows
     /// it, where watching begins. A shadow already kept goes on.
     pub fn held_elsewhere(&mut self, t: TaskIdx, holder: Option<Claim>, record: &TaskRecord) {
         let status = &mut self.status[t.0];
-        if let Status::Claiming { was } = status {
+        if let Status::Claiming { was, .. } = status {
             *status = match was.take() {
                 Some(f) => Status::Foreign(f),
                 None => Status::Free,
@@ -427,7 +431,7 @@ impl ClaimBook {
         };
         let foreign = match &mut self.status[t.0] {
             Status::Held => return,
-            Status::Claiming { was } => was.get_or_insert_with(new),
+            Status::Claiming { was, .. } => was.get_or_insert_with(new),
             Status::Foreign(f) => f,
             free @ Status::Free => {
                 *free = Status::Foreign(new());

@@ -105,7 +105,7 @@ fn record() -> TaskRecord {
 #[test]
 fn the_scheduler_sees_a_claim_being_taken_as_a_slot_and_anothers_task_as_not_its_own() {
     let mut book = ClaimBook::new(&start(60_000), 3, 0);
-    let work = book.claim(TaskIdx(1), "T2", 5);
+    let work = book.claim(TaskIdx(1), "T2", 5, true);
     assert!(
         matches!(work, ClaimWork::Acquire { from: 7, .. }),
         "{work:?}"
@@ -129,7 +129,7 @@ fn held_claims_are_renewed_every_third_of_the_lease_and_surveys_slow_down_alone(
         [ClaimWork::Survey { journal: false, .. }]
     ));
     book.surveyed(&Survey::default(), 1_000);
-    assert_eq!(book.wakeup(), Some(6_000), "alone: a lookout every 5 s");
+    assert_eq!(book.wakeup(), Some(3_000), "alone: a lookout every 2 s");
     let work = book.due(21_000, |t| format!("T{}", t.0 + 1));
     let renew = work.iter().find_map(|w| match w {
         ClaimWork::Renew { tasks, .. } => Some(tasks.clone()),
@@ -163,7 +163,7 @@ fn held_claims_are_renewed_every_third_of_the_lease_and_surveys_slow_down_alone(
 #[test]
 fn another_engines_lines_while_claiming_wait_for_the_answer() {
     let mut book = ClaimBook::new(&start(60_000), 3, 0);
-    let _ = book.claim(TaskIdx(1), "T2", 5);
+    let _ = book.claim(TaskIdx(1), "T2", 5, true);
     let done = crate::engine::event::Entry::new(
         Event::State {
             state: TaskState::Done,
@@ -176,10 +176,12 @@ fn another_engines_lines_while_claiming_wait_for_the_answer() {
     book.fold(TaskIdx(1), &done, &record());
     assert!(matches!(book.status(TaskIdx(1)), Status::Claiming { .. }));
     // Won after all (the other engine let go): what it journaled comes back.
-    let was = book.won(TaskIdx(1), 10).expect("the other engine's record");
+    let (was, start) = book.won(TaskIdx(1), 10);
+    let was = was.expect("the other engine's record");
+    assert!(start, "the scheduler chose it");
     assert_eq!(was.state(), TaskState::Done);
     // Held elsewhere instead: the lines are the shadow's.
-    let _ = book.claim(TaskIdx(2), "T3", 5);
+    let _ = book.claim(TaskIdx(2), "T3", 5, true);
     book.fold(TaskIdx(2), &done, &record());
     book.held_elsewhere(TaskIdx(2), None, &record());
     let f = book.foreign(TaskIdx(2)).expect("another engine's");

@@ -103,7 +103,7 @@ impl Core {
         if book.holds(t) {
             return false;
         }
-        let work = book.claim(t, &id, now);
+        let work = book.claim(t, &id, now, true);
         self.effect(Effect::Claims(work));
         true
     }
@@ -138,13 +138,13 @@ impl Core {
         };
         match result {
             Acquired::Won => {
-                let was = book.won(t, now);
-                self.take_up(t, was);
+                let (was, start) = book.won(t, now);
+                self.take_up(t, was, start);
             }
             Acquired::TakenOver { from, reason } => {
-                let was = book.won(t, now);
+                let (was, start) = book.won(t, now);
                 self.journal_takeover(t, &from, reason);
-                self.take_up(t, was);
+                self.take_up(t, was, start);
             }
             Acquired::Held(holder) => {
                 let record = self.tasks[t].record.clone();
@@ -166,7 +166,8 @@ impl Core {
     /// engine's record now. Ended, it is let go of again; half done by an
     /// engine that is gone, it goes on here: merged if it was validated,
     /// else started afresh (the old worker's session makes way for it).
-    fn take_up(&mut self, t: TaskIdx, was: Option<TaskRecord>) {
+    /// `start`: the scheduler chose it, its slot and token are taken.
+    fn take_up(&mut self, t: TaskIdx, was: Option<TaskRecord>, start: bool) {
         if let Some(record) = was {
             self.tasks[t].record = record;
         }
@@ -180,7 +181,12 @@ impl Core {
         }
         match state {
             TaskState::Merging | TaskState::MergeHeld => self.resume_merge(t),
-            TaskState::Pending => {}
+            TaskState::Pending => {
+                let run = &self.tasks[t];
+                if start && run.selected && self.phase == RunPhase::Running {
+                    self.start_attempt(t);
+                }
+            }
             _ if self.tasks[t].worker.is_none() => {
                 let why = format!("its engine is gone: starting it again ({})", state.as_str());
                 self.set_state(t, TaskState::Pending, Some(why));
@@ -349,7 +355,7 @@ impl Core {
             {
                 let id = self.task_id(t).to_string();
                 if let Some(book) = self.claims.as_mut() {
-                    let work = book.claim(t, &id, now);
+                    let work = book.claim(t, &id, now, false);
                     self.effect(Effect::Claims(work));
                 }
             }

@@ -426,10 +426,10 @@ impl Core {
             for step in steps {
                 match step {
                     Step::Start { task, .. } => {
+                        self.take_start(&step);
                         if self.claim_first(&step) {
                             continue;
                         }
-                        self.take_start(&step);
                         self.start_attempt(TaskIdx(task));
                     }
                     Step::Skip { task, because } => {
