@@ -3,6 +3,9 @@
 use super::*;
 use crate::engine::event::Event;
 use crate::engine::fake_claims::engine;
+use crate::engine::fold::TaskRecord;
+use crate::engine::schedule::Slot;
+use crate::engine::snapshot::TaskState;
 
 fn claim(owner: EngineTag, expires_ms: u64) -> Claim {
     Claim {

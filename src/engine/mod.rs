@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod attempt_log;
+pub mod claim_book;
 pub mod claim_files;
 pub mod claims;
 pub mod command;
@@ -29,6 +30,7 @@ pub mod prompts;
 pub mod remote;
 pub mod schedule;
 pub mod screen_watch;
+mod seat;
 pub mod snapshot;
 pub mod socket;
 pub mod supervise;
