@@ -111,6 +111,8 @@ pub(super) fn claims_at_start(
         .collect();
     wanted.sort();
     wanted.dedup();
+    // Ended already (a session still closing): nothing to take up.
+    wanted.retain(|t| records.get(t.0).is_none_or(|r| !r.state().is_final()));
     let mut start = ClaimStart {
         me: claims.me().clone(),
         lease_ms: claims.lease_ms(),
