@@ -149,6 +149,8 @@ impl Core {
             Acquired::Held(holder) => {
                 let record = self.tasks[t].record.clone();
                 book.held_elsewhere(t, holder, &record);
+                // Its holder may have journaled its end already.
+                self.settle_shadows();
             }
             Acquired::Failed(why) => {
                 let _ = book.let_go(t);
@@ -337,11 +339,13 @@ impl Core {
                     book.held_elsewhere(t, Some(c.claim.clone()), &run.record);
                 }
                 (Status::Foreign(_), None) => {
-                    // Let go of by its engine, not ended: this engine's again.
+                    // Let go of by its engine, not ended (halted, and that
+                    // engine closed): free to run again, here or there.
                     if let Some(record) = book.let_go(t) {
                         self.tasks[t].record = record;
                     }
-                    if self.tasks[t].selected && self.tasks[t].state() != TaskState::Pending {
+                    let (state, selected) = (self.tasks[t].state(), self.tasks[t].selected);
+                    if state.is_active() || (selected && state == TaskState::Halted) {
                         self.wait_here(t);
                     }
                     continue;

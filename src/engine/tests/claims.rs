@@ -201,3 +201,27 @@ fn held_claims_are_renewed_and_one_taken_over_meanwhile_stops_its_worker_here() 
     );
     assert_eq!(spawns(&fx, "T1").len(), 1, "not started again here");
 }
+
+#[test]
+fn a_task_its_engine_halted_and_let_go_of_runs_here() {
+    let start = select(claims(DEFAULT_LEASE_MS, vec![(0, engine2("T1"))]));
+    let mut fx = Fixture::start(PLAN, start);
+    for s in [TaskState::Assigned, TaskState::Running, TaskState::Halted] {
+        fx.os.claims.write(2, state("T1", 1, s, T0));
+    }
+    fx.advance(600);
+    assert!(
+        spawns(&fx, "T1").is_empty(),
+        "still engine 2's: its claim stays"
+    );
+    // Engine 2 closes (its halted tasks' claims go with it).
+    fx.os.claims.claims.lock().unwrap().remove("T1");
+    fx.advance(600);
+    assert_eq!(spawns(&fx, "T1"), [(2, "dev".to_string())]);
+    assert_eq!(fx.os.claims.holder("T1"), Some(engine(1, 100)));
+    assert!(
+        fx.events("T1")
+            .iter()
+            .all(|e| !matches!(e, Event::ClaimTakenOver { .. }))
+    );
+}
