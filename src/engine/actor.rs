@@ -141,17 +141,23 @@ async fn start_seated(
         let (claims, plan, records) = (claims.clone(), plan.clone(), records.clone());
         let (mut live, mut found) = (live_panes.clone(), found_merged.clone());
         let now = clock.now_ms();
-        let start = tokio::task::spawn_blocking(move || {
-            let start = claims_at_start(&claims, &plan, &records, &mut live, &mut found, now);
+        let (start, live, found) = tokio::task::spawn_blocking(move || {
+            let start = claims_at_start(
+                &claims,
+                &plan,
+                &records,
+                &mut live,
+                &mut found,
+                now,
+                journal_offset,
+            );
             (start, live, found)
         })
         .await
         .wrap_err("reading the claims")?;
-        let mut start = start;
-        start.0.journal_offset = journal_offset;
-        live_panes = start.1;
-        found_merged = start.2;
-        start.0
+        live_panes = live;
+        found_merged = found;
+        start
     };
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);

@@ -261,7 +261,7 @@ impl ClaimBook {
             self.surveying = true;
             work.push(ClaimWork::Survey {
                 from: self.offset,
-                journal: self.watching(),
+                deep: self.watching(),
             });
         }
         work

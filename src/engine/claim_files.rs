@@ -401,14 +401,19 @@ impl ClaimStore for ClaimDir {
         }
     }
 
-    fn survey(&self, from: u64, read_journal: bool) -> Survey {
+    fn survey(&self, from: u64, deep: bool) -> Survey {
         let engines = live_engines(&self.dot)
             .into_iter()
             .map(|s| s.tag)
             .filter(|t| *t != self.me)
             .collect();
         let mut claims = Vec::new();
-        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+        let dir = if deep {
+            std::fs::read_dir(&self.dir).ok()
+        } else {
+            None
+        };
+        if let Some(dir) = dir {
             for e in dir.flatten() {
                 if e.file_name().to_str().is_none_or(|n| n.starts_with('.')) {
                     continue;
@@ -421,7 +426,7 @@ impl ClaimStore for ClaimDir {
         }
         // Claims first, then the journal: a claim let go of was let go of
         // after its task's last line, which this read then holds.
-        let tail = if read_journal {
+        let tail = if deep {
             self.journal_since(from)
         } else {
             journal::Tail {
@@ -431,6 +436,7 @@ impl ClaimStore for ClaimDir {
         };
         Survey {
             engines,
+            deep,
             claims,
             tail,
         }

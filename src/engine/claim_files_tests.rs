@@ -121,14 +121,14 @@ fn renewal_pushes_the_lease_on_and_release_lets_only_its_own_go() {
     assert_eq!(me.acquire("T1", 0), Acquired::Won);
     assert_eq!(other.acquire("T2", 0), Acquired::Won);
     assert!(me.renew(&["T1".into()], 30_000).is_empty());
-    let seen = me.survey(0, false);
+    let seen = me.survey(0, true);
     let t1 = seen.claims.iter().find(|c| c.claim.task == "T1").unwrap();
     assert_eq!(t1.claim.expires_ms, 90_000);
     assert!(t1.owner_alive);
     me.release("T2");
     me.release("T1");
     let left: Vec<String> = me
-        .survey(0, false)
+        .survey(0, true)
         .claims
         .into_iter()
         .map(|c| c.claim.task)
@@ -211,5 +211,7 @@ fn a_survey_reads_the_others_and_the_journal_after_an_offset() {
     assert_eq!(survey.tail.lines[0].1.engine, Some(2));
     let again = me.survey(survey.tail.offset, true);
     assert!(again.tail.lines.is_empty());
-    assert_eq!(me.survey(0, false).tail.offset, 0, "no journal asked for");
+    let shallow = me.survey(0, false);
+    assert_eq!(shallow.engines.len(), 1);
+    assert_eq!(shallow.tail.offset, 0, "only the engines were looked at");
 }

@@ -129,6 +129,8 @@ pub struct SeenClaim {
 pub struct Survey {
     /// Live engines other than this one.
     pub engines: Vec<EngineTag>,
+    /// The claims and journal lines were read (else only `engines`).
+    pub deep: bool,
     pub claims: Vec<SeenClaim>,
     /// Journal lines appended since the offset asked for (every writer's).
     pub tail: Tail,
@@ -143,9 +145,9 @@ pub trait ClaimStore: Send + Sync {
     fn renew(&self, tasks: &[String], now_ms: u64) -> Vec<String>;
     /// Let go of `task`'s claim, if it is still this engine's.
     fn release(&self, task: &str);
-    /// The other engines, every claim, and (with `journal`) the journal
-    /// lines after byte `from` (read after the claims).
-    fn survey(&self, from: u64, journal: bool) -> Survey;
+    /// The other engines and, `deep`, every claim and the journal lines
+    /// after byte `from` (read after the claims).
+    fn survey(&self, from: u64, deep: bool) -> Survey;
     /// The journal lines after byte `from`.
     fn journal_since(&self, from: u64) -> Tail;
     /// The engine closes: its seat is free again.
@@ -170,9 +172,10 @@ pub enum ClaimWork {
     Release {
         id: String,
     },
+    /// `deep`: the claims and the journal too, not only the engines.
     Survey {
         from: u64,
-        journal: bool,
+        deep: bool,
     },
 }
 
@@ -217,9 +220,7 @@ pub fn perform(store: &dyn ClaimStore, work: ClaimWork) -> Option<ClaimNews> {
             store.release(&id);
             None
         }
-        ClaimWork::Survey { from, journal } => {
-            Some(ClaimNews::Surveyed(store.survey(from, journal)))
-        }
+        ClaimWork::Survey { from, deep } => Some(ClaimNews::Surveyed(store.survey(from, deep))),
     }
 }
 

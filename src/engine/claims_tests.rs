@@ -127,10 +127,7 @@ fn held_claims_are_renewed_every_third_of_the_lease_and_surveys_slow_down_alone(
     // The first survey at once; the renewal a third of the lease on.
     assert_eq!(book.wakeup(), Some(1_000));
     let work = book.due(1_000, |t| format!("T{}", t.0 + 1));
-    assert!(matches!(
-        work[..],
-        [ClaimWork::Survey { journal: false, .. }]
-    ));
+    assert!(matches!(work[..], [ClaimWork::Survey { deep: false, .. }]));
     book.surveyed(&Survey::default(), 1_000);
     assert_eq!(book.wakeup(), Some(3_000), "alone: a lookout every 2 s");
     let work = book.due(21_000, |t| format!("T{}", t.0 + 1));
@@ -153,7 +150,7 @@ fn held_claims_are_renewed_every_third_of_the_lease_and_surveys_slow_down_alone(
     let work = book.due(21_500, |t| format!("T{}", t.0 + 1));
     assert!(
         work.iter()
-            .any(|w| matches!(w, ClaimWork::Survey { journal: true, .. })),
+            .any(|w| matches!(w, ClaimWork::Survey { deep: true, .. })),
         "{work:?}"
     );
     // Nothing held: no renewal due any more.

@@ -128,16 +128,17 @@ impl ClaimStore for FakeClaims {
         }
     }
 
-    fn survey(&self, from: u64, journal: bool) -> Survey {
+    fn survey(&self, from: u64, deep: bool) -> Survey {
         let claims = self
             .lock()
             .values()
+            .filter(|_| deep)
             .map(|(claim, alive)| SeenClaim {
                 claim: claim.clone(),
                 owner_alive: *alive,
             })
             .collect();
-        let tail = if journal {
+        let tail = if deep {
             self.journal_since(from)
         } else {
             Tail {
@@ -147,6 +148,7 @@ impl ClaimStore for FakeClaims {
         };
         Survey {
             engines: self.engines.lock().unwrap().clone(),
+            deep,
             claims,
             tail,
         }

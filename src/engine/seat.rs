@@ -97,6 +97,7 @@ pub(super) fn claims_at_start(
     live: &mut Vec<TaskIdx>,
     found: &mut Vec<(TaskIdx, String)>,
     now_ms: u64,
+    journal_offset: u64,
 ) -> ClaimStart {
     let merging = records
         .iter()
@@ -116,7 +117,7 @@ pub(super) fn claims_at_start(
     let mut start = ClaimStart {
         me: claims.me().clone(),
         lease_ms: claims.lease_ms(),
-        journal_offset: 0,
+        journal_offset,
         held: Vec::new(),
         taken_over: Vec::new(),
         foreign: Vec::new(),
@@ -138,7 +139,8 @@ pub(super) fn claims_at_start(
     let theirs = |t: &TaskIdx| start.foreign.iter().any(|(f, _)| f == t);
     live.retain(|t| !theirs(t));
     found.retain(|(t, _)| !theirs(t));
-    let survey = claims.survey(0, false);
+    // Claims only: the journal up to `journal_offset` is read already.
+    let survey = claims.survey(journal_offset, true);
     start.others = survey.engines.len();
     let mut seen_elsewhere = Vec::new();
     for seen in survey.claims {

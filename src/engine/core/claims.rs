@@ -303,6 +303,7 @@ impl Core {
         let now = self.now();
         let Survey {
             engines,
+            deep,
             claims,
             tail,
         } = survey;
@@ -324,7 +325,8 @@ impl Core {
             .filter_map(|c| Some((self.plan.task_idx(&c.claim.task)?, c)))
             .collect();
         let running = self.phase == RunPhase::Running;
-        for t in self.tasks.indices() {
+        // A look at the engines alone says nothing of claims.
+        for t in self.tasks.indices().filter(|_| deep) {
             let Some(book) = self.claims.as_mut() else {
                 return;
             };
