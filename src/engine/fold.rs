@@ -85,7 +85,8 @@ impl TaskRecord {
                     TaskState::Done => Some(AttemptOutcome::Done),
                     // The work could not land: a conflict, or a merge its
                     // integration check refused.
-                    TaskState::Conflict | TaskState::MergeBlocked => Some(AttemptOutcome::Conflict),
+                    TaskState::Conflict => Some(AttemptOutcome::Conflict),
+                    TaskState::MergeBlocked => Some(AttemptOutcome::MergeBlocked),
                     TaskState::Halted => Some(AttemptOutcome::Halted),
                     TaskState::Cancelled => Some(AttemptOutcome::Cancelled),
                     TaskState::Skipped => Some(AttemptOutcome::Skipped),

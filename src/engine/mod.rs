@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod attempt_log;
+pub mod check_run;
 pub mod claim_book;
 pub mod claim_files;
 pub mod claims;

@@ -148,6 +148,8 @@ pub enum AttemptOutcome {
     Halted,
     Cancelled,
     Conflict,
+    /// Its merge result failed the integration check.
+    MergeBlocked,
     Skipped,
 }
 

@@ -297,13 +297,26 @@ impl TaskTable {
     }
 
     pub fn slot_iter<'a>(&'a self, plan: &'a ValidPlan) -> impl Iterator<Item = Slot> + 'a {
-        self.runs.iter().map(|t| Slot {
+        self.runs.iter().map(|t| Self::slot(plan, t))
+    }
+
+    /// Slots of the tasks still waiting to start. Asked at every wakeup, so
+    /// the profile lookup (string compares) is paid only for those.
+    pub fn waiting_slots<'a>(&'a self, plan: &'a ValidPlan) -> impl Iterator<Item = Slot> + 'a {
+        self.runs
+            .iter()
+            .filter(|t| t.selected && t.state() == TaskState::Pending)
+            .map(|t| Self::slot(plan, t))
+    }
+
+    fn slot(plan: &ValidPlan, t: &TaskRun) -> Slot {
+        Slot {
             state: t.state(),
             selected: t.selected,
             not_before_ms: t.not_before_ms,
             forced: t.forced,
             profile: plan.profile_idx(t.profile()),
-        })
+        }
     }
 
     /// The task whose worker holds pane `pane`.

@@ -5,6 +5,7 @@
 //! state (worktree registry, refs) are serialized by one lock.
 
 use super::attempt_log;
+use super::check_run;
 use super::error::EngineError;
 use super::preaccept::{self, Preaccepted};
 use crate::git::{GitError, MergeOutcome, Preparation, RebaseOutcome, Repo};
@@ -17,6 +18,7 @@ use crate::worker::protocol::env;
 use crate::worker::secret::AttemptSecret;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Where a worker lives.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,11 +80,6 @@ impl From<MergeOutcome> for MergeReport {
 /// integration branch moved under it (another engine, a person).
 const CHECKED_MERGE_ATTEMPTS: usize = 3;
 
-/// Lines of the integration check's output kept in the journal.
-const CHECK_TAIL_LINES: usize = 20;
-/// And at most this many bytes of them.
-const CHECK_TAIL_BYTES: usize = 4096;
-
 pub struct Workshop {
     pub repo: Repo,
     pub plan: ValidPlan,
@@ -117,6 +114,11 @@ impl Workshop {
 
     fn settings(&self) -> &crate::plan::Settings {
         &self.plan.plan.settings
+    }
+
+    /// How long a check command may run (`settings.checkTimeoutMinutes`).
+    fn check_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.settings().check_timeout_minutes * 60.0)
     }
 
     /// The worktree, branch and session of a task (its original agent type
@@ -429,7 +431,9 @@ impl Workshop {
                         (false, format!("missing: {}", missing.join(", ")))
                     }
                 }
-                Validation::Command { run, .. } => run_check(run, &p.worktree),
+                Validation::Command { run, .. } => {
+                    check_run::run_check(run, &p.worktree, self.check_limit())
+                }
                 Validation::Commit { .. } => {
                     let integration = &self.settings().integration_branch;
                     match self.repo.branch_has_commit_mentioning(
@@ -533,8 +537,13 @@ impl Workshop {
         let path = self.repo.root.join(".switchboard/checks").join(&name);
         let log = format!(".switchboard/{}/{name}.integration.log", attempt_log::DIR);
         let tree = self.locked(|| self.repo.add_detached_worktree(&path, commit))?;
-        let (ok, detail) =
-            run_integration_check(command, tree.path(), &self.repo.root.join(&log), &log);
+        let (ok, detail) = check_run::run_integration_check(
+            command,
+            tree.path(),
+            &self.repo.root.join(&log),
+            &log,
+            self.check_limit(),
+        );
         self.locked(|| tree.remove());
         Ok(IntegrationCheck {
             command: command.to_string(),
@@ -573,73 +582,4 @@ fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)?;
     file.lock()?;
     Ok(file)
-}
-
-/// The integration check: `sh -c COMMAND` in `dir`, stdout and stderr
-/// together into `log`; what it says is how it ended and the end of that log
-/// (bounded: the output may be a whole test suite's). The plan's text
-/// reaches a shell on purpose, as for `command` validations.
-fn run_integration_check(command: &str, dir: &Path, log: &Path, shown: &str) -> (bool, String) {
-    let file = log
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::File::create(log));
-    let (out, err) = match file.and_then(|f| Ok((f.try_clone()?, f))) {
-        Ok(pair) => pair,
-        Err(e) => return (false, format!("cannot write {}: {e}", log.display())),
-    };
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status();
-    let status = match status {
-        Ok(status) => status,
-        Err(e) => return (false, format!("cannot run `{command}`: {e}")),
-    };
-    let tail = attempt_log::read_tail(log, CHECK_TAIL_LINES)
-        .map(|t| t.lines.join("\n"))
-        .unwrap_or_default();
-    let cut = tail.len().saturating_sub(CHECK_TAIL_BYTES);
-    let cut = (cut..tail.len())
-        .find(|&i| tail.is_char_boundary(i))
-        .unwrap_or(tail.len());
-    let tail = &tail[cut..];
-    let ended = if status.success() {
-        format!("`{command}` exited 0")
-    } else {
-        format!("`{command}` failed ({status})")
-    };
-    let detail = if tail.trim().is_empty() {
-        format!("{ended}; no output")
-    } else {
-        format!("{ended}; the end of its output ({shown}):\n{tail}")
-    };
-    (status.success(), detail)
-}
-
-/// A `command` validation: `sh -c RUN` in the worktree; the plan's text
-/// reaches a shell here on purpose, as the plan author wrote it.
-fn run_check(run: &str, dir: &Path) -> (bool, String) {
-    match std::process::Command::new("sh")
-        .arg("-c")
-        .arg(run)
-        .current_dir(dir)
-        .output()
-    {
-        Ok(out) if out.status.success() => (true, format!("`{run}` exited 0")),
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            (
-                false,
-                format!("`{run}` failed ({}): {}", out.status, tail.join(" / ")),
-            )
-        }
-        Err(e) => (false, format!("cannot run `{run}`: {e}")),
-    }
 }

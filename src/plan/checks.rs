@@ -62,6 +62,13 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             format!("settings.timeoutMinutes {why}"),
         );
     }
+    if let Some(why) = timeout_problem(s.check_timeout_minutes) {
+        push(
+            "checkTimeoutMinutes",
+            format!("{}", s.check_timeout_minutes),
+            format!("settings.checkTimeoutMinutes {why}"),
+        );
+    }
     if s.workspace_dir.trim().is_empty() {
         push(
             "workspaceDir",

@@ -66,6 +66,10 @@ pub struct Settings {
     /// its engine renews it: past it, with that engine gone, another engine
     /// may take the task over.
     pub claim_lease_ms: u64,
+    /// A `command` validation or an integration check still running after
+    /// this long is stopped (its whole process group) and fails as timed out,
+    /// so a hung test suite cannot hold the merge queue forever.
+    pub check_timeout_minutes: f64,
 }
 
 /// How ready tasks are ordered, and how a profile is picked for tasks that
@@ -152,6 +156,7 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
             claim_lease_ms: crate::engine::claims::DEFAULT_LEASE_MS,
+            check_timeout_minutes: 30.0,
         }
     }
 }

@@ -139,8 +139,9 @@ impl App {
         app
     }
 
-    /// Take in a new snapshot: log lines, rows, selection, the bell.
-    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+    /// Take in a new snapshot: log lines, rows, selection, the bell. Returns
+    /// a request when an open detail view's task moved on.
+    pub fn on_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Option<Effect> {
         self.log.ingest(&snapshot.log_tail, snapshot.log_total);
         let attention = attention_set(&snapshot);
         if attention.iter().any(|id| !self.attention.contains(id)) {
@@ -151,6 +152,24 @@ impl App {
         self.snapshot = snapshot;
         self.refresh_rows();
         self.follow_selection_in_log();
+        self.refresh_detail()
+    }
+
+    /// Ask for the open detail again when its task's state, attempt or
+    /// attempts changed since it was asked for.
+    fn refresh_detail(&mut self) -> Option<Effect> {
+        let Some(super::overlay::Overlay::Detail(view)) = &mut self.overlay else {
+            return None;
+        };
+        let task = self.snapshot.tasks.iter().find(|t| t.id == view.task)?;
+        let mark = (task.state, task.attempt, task.attempts.len());
+        if view.asked_at == Some(mark) {
+            return None;
+        }
+        let first = view.asked_at.is_none();
+        view.asked_at = Some(mark);
+        // The first mark is the one the open request was made at.
+        (!first).then(|| super::dispatch::detail_request(view.task.clone()))
     }
 
     /// Advance the local clock (the 1 s tick between snapshots).

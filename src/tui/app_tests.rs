@@ -372,6 +372,30 @@ fn bell_rings_once_when_a_task_newly_needs_attention() {
 }
 
 #[test]
+fn an_open_detail_is_asked_again_when_its_task_moves_on() {
+    let mut app = app();
+    app.selected = Some("T4".into());
+    assert!(press(&mut app, KeyCode::Char('D')).is_some());
+    let mut snap = fixture::mid_run();
+    // Only time passed: nothing to ask.
+    snap.now_ms += 1_000;
+    assert_eq!(app.on_snapshot(Arc::new(snap.clone())), None);
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    t4.state = TaskState::Validating;
+    let want = Some(Effect::Call(Command::TaskDetail {
+        task: "T4".into(),
+        log_lines: 200,
+    }));
+    assert_eq!(app.on_snapshot(Arc::new(snap.clone())), want);
+    // Asked once per change, and not at all once the view is closed.
+    assert_eq!(app.on_snapshot(Arc::new(snap.clone())), None);
+    press(&mut app, KeyCode::Esc);
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").expect("T4");
+    t4.state = TaskState::Merging;
+    assert_eq!(app.on_snapshot(Arc::new(snap)), None);
+}
+
+#[test]
 fn log_takes_in_new_lines_from_each_snapshot() {
     let mut app = app();
     assert_eq!(app.log.len(), 30);

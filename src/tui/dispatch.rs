@@ -247,11 +247,15 @@ impl App {
 
     /// Open the detail view of `task` and ask the engine for its content.
     pub fn open_detail(&mut self, task: String) -> Effect {
-        self.overlay = Some(Overlay::Detail(DetailView::new(task.clone())));
-        Effect::Call(Command::TaskDetail {
-            task,
-            log_lines: DETAIL_LOG_LINES,
-        })
+        let mut view = DetailView::new(task.clone());
+        view.asked_at = self
+            .snapshot
+            .tasks
+            .iter()
+            .find(|t| t.id == task)
+            .map(|t| (t.state, t.attempt, t.attempts.len()));
+        self.overlay = Some(Overlay::Detail(view));
+        detail_request(task)
     }
 
     /// Keys of the diff view: its own first, then the keymap's shell, and
@@ -494,4 +498,12 @@ fn unfinished_dependents(tasks: &[TaskView], id: &str) -> usize {
         i += 1;
     }
     hit.len() - 1
+}
+
+/// The engine request for `task`'s detail.
+pub(super) fn detail_request(task: String) -> Effect {
+    Effect::Call(Command::TaskDetail {
+        task,
+        log_lines: DETAIL_LOG_LINES,
+    })
 }

@@ -33,7 +33,14 @@ pub struct DetailView {
     pub detail: Option<Box<TaskDetail>>,
     /// The first line shown.
     pub scroll: usize,
+    /// What the task looked like (state, attempt, attempts) when the detail
+    /// was asked for: a snapshot that differs asks again, so an open view
+    /// follows the task instead of going stale.
+    pub asked_at: Option<DetailMark>,
 }
+
+/// The parts of a task's row whose change makes its detail worth asking again.
+pub type DetailMark = (crate::engine::snapshot::TaskState, u32, usize);
 
 impl DetailView {
     pub fn new(task: String) -> DetailView {
@@ -41,6 +48,7 @@ impl DetailView {
             task,
             detail: None,
             scroll: 0,
+            asked_at: None,
         }
     }
 

@@ -98,7 +98,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
             }
             changed = snapshots.changed(), if engine_alive => {
                 if changed.is_ok() {
-                    app.on_snapshot(snapshots.borrow_and_update().clone());
+                    effects.extend(app.on_snapshot(snapshots.borrow_and_update().clone()));
                     received_at = Instant::now();
                 } else if options.take_over {
                     return Ok(QuitChoice::EngineGone);

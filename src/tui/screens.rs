@@ -232,6 +232,7 @@ fn detail_app(task: &str, width: u16, height: u16) -> App {
         task: task.into(),
         detail: Some(Box::new(built)),
         scroll: 0,
+        asked_at: None,
     }));
     app
 }

@@ -135,7 +135,7 @@ pub fn outcome_color(outcome: Option<AttemptOutcome>) -> Color {
         Some(AttemptOutcome::Failed | AttemptOutcome::Crashed) => Color::Red,
         Some(AttemptOutcome::Halted) => Color::Yellow,
         Some(AttemptOutcome::Cancelled | AttemptOutcome::Skipped) => Color::Gray,
-        Some(AttemptOutcome::Conflict) => Color::Magenta,
+        Some(AttemptOutcome::Conflict | AttemptOutcome::MergeBlocked) => Color::Magenta,
     }
 }
 
@@ -147,7 +147,8 @@ pub fn outcome_symbol(outcome: Option<AttemptOutcome>) -> &'static str {
         Some(AttemptOutcome::Failed | AttemptOutcome::Crashed) => "✗",
         Some(AttemptOutcome::Halted) => "‖",
         Some(AttemptOutcome::Cancelled | AttemptOutcome::Skipped) => "─",
-        Some(AttemptOutcome::Conflict) => "#",
+        // Both: the work is there, the integration branch did not take it.
+        Some(AttemptOutcome::Conflict | AttemptOutcome::MergeBlocked) => "#",
     }
 }
 

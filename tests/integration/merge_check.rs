@@ -67,3 +67,27 @@ fn a_failing_integration_check_blocks_the_merge_until_a_fix_is_rechecked() {
     assert!(!sb.repo.join(".switchboard/checks/B").exists());
     sb.assert_nothing_left_now("after the recheck");
 }
+
+/// A check that hangs is stopped at `checkTimeoutMinutes` with everything it
+/// started, and the merge is blocked saying so, instead of the merge queue
+/// waiting for it forever.
+#[test]
+fn a_hanging_integration_check_is_stopped_at_its_time_limit() {
+    let settings =
+        "  integrationCheck: \"sleep 600 & sleep 600; wait\"\n  checkTimeoutMinutes: 0.02";
+    let sb = Sandbox::new(&plan(settings, TASKS));
+    let out = sb.run(&["--batch-group", "G1"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(sb.state_of("A").as_deref(), Some("merge-blocked"));
+    assert_eq!(sb.state_of("B").as_deref(), Some("skipped"));
+    let checks = sb.events("integration_check");
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let detail = checks[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("timed out after"), "{detail}");
+    assert!(!sb.repo.join(".switchboard/checks/A").exists());
+    // Nothing of the check outlived it (A's kept pane stays, as after a
+    // conflict, until it is rechecked).
+    let left = sb.live_processes();
+    assert!(left.is_empty(), "processes left: {left:?}");
+}

@@ -21,7 +21,7 @@ impl Core {
             .filter_map(|w| {
                 crate::engine::supervise::next_threshold_ms(hb, w.last_beat_ms, w.heartbeat)
             });
-        let backoff = schedule::next_wakeup(self.tasks.slot_iter(&self.plan), now)
+        let backoff = schedule::next_wakeup(self.tasks.waiting_slots(&self.plan), now)
             .into_iter()
             .chain(self.limits_wakeup())
             .filter(|_| self.phase == RunPhase::Running)

@@ -26,6 +26,12 @@ fn a_failing_integration_check_blocks_the_merge_and_says_why() {
     let fx = blocked_t1();
     let t1 = fx.snapshot_task("T1");
     assert_eq!(t1.state, TaskState::MergeBlocked);
+    // Its attempt ended blocked, not in a conflict (history, detail view).
+    let last = t1.attempts.last().and_then(|a| a.outcome);
+    assert_eq!(
+        last,
+        Some(crate::engine::snapshot::AttemptOutcome::MergeBlocked)
+    );
     let why = t1.message.unwrap_or_default();
     assert!(
         why.contains("integration check `make integration` failed on the merged tree"),

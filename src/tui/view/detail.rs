@@ -269,6 +269,7 @@ fn outcome_word(outcome: Option<AttemptOutcome>) -> &'static str {
         Some(AttemptOutcome::Halted) => "halted",
         Some(AttemptOutcome::Cancelled) => "cancelled",
         Some(AttemptOutcome::Conflict) => "conflict",
+        Some(AttemptOutcome::MergeBlocked) => "merge blocked",
         Some(AttemptOutcome::Skipped) => "skipped",
     }
 }
