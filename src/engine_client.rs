@@ -15,17 +15,19 @@ fn engine_socket() -> Result<PathBuf, String> {
     let key = crate::tmux::names::repo_key(&repo.root);
     let path =
         socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
-    if path.exists() {
+    if path.exists() && std::os::unix::net::UnixStream::connect(&path).is_ok() {
         return Ok(path);
     }
     // The first engine stopped; another one (a second headless run) answers.
     let dot = repo.root.join(".switchboard");
-    match crate::engine::claim_files::live_engines(&dot)
+    let beside = crate::engine::claim_files::live_engines(&dot)
         .into_iter()
-        .next()
-    {
-        Some(seat) if seat.socket.exists() => Ok(seat.socket),
-        _ => Err(format!(
+        .find(|seat| seat.socket.exists());
+    match beside {
+        Some(seat) => Ok(seat.socket),
+        // A socket nobody answers on: the call says so.
+        None if path.exists() => Ok(path),
+        None => Err(format!(
             "no switchboard engine is running for {}",
             repo.root.display()
         )),
