@@ -1,8 +1,6 @@
-//! Claims and engine seats on disk, under `.switchboard/`:
+//! Claims on disk, under `.switchboard/` (engine seats, `engines/<n>`, are
+//! in [`super::seats`]):
 //!
-//! - `engines/<n>`: engine n's seat (its pid, host, start time, socket).
-//!   A new engine takes the smallest free number, or the seat of an engine
-//!   whose process is gone, under `engines/.lock`.
 //! - `claims/<TASK>` (the task id made safe as for its tmux session):
 //!   created with `O_CREAT|O_EXCL`, so of engines claiming a task at once
 //!   exactly one wins. Changing a claim that exists (renewal, takeover,
@@ -12,10 +10,11 @@
 use super::claims::{Acquired, Claim, ClaimStore, EngineTag, SeenClaim, Survey, takeover};
 use super::journal;
 use crate::tmux::names;
-use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+pub use super::seats::{Seat, Seats, live_engines};
 
 /// This machine's name, as claims record it.
 pub fn here() -> String {
@@ -65,125 +64,8 @@ pub fn tag(id: u32) -> EngineTag {
     }
 }
 
-/// The content of `engines/<n>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Seat {
-    #[serde(flatten)]
-    pub tag: EngineTag,
-    /// The socket its shims and front ends reach it on.
-    pub socket: PathBuf,
-    /// The repository's well-known socket, when this engine answers on it
-    /// too (it was the first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first: Option<PathBuf>,
-}
-
-fn engines_dir(dot: &Path) -> PathBuf {
-    dot.join("engines")
-}
-
-/// Every seat whose engine still runs.
-pub fn live_engines(dot: &Path) -> Vec<Seat> {
-    let here = here();
-    let Ok(dir) = std::fs::read_dir(engines_dir(dot)) else {
-        return Vec::new();
-    };
-    let mut seats: Vec<Seat> = dir
-        .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(is_seat_name))
-        .filter_map(|e| read_json::<Seat>(&e.path()).ok().flatten())
-        .filter(|s| alive(&s.tag, &here))
-        .collect();
-    seats.sort_by_key(|s| s.tag.id);
-    seats
-}
-
-fn is_seat_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The seats' lock, held while an engine takes its seat and binds its
-/// sockets, so that engines starting at once do not race for either.
-pub struct Seats {
-    dir: PathBuf,
-    _lock: File,
-}
-
-impl Seats {
-    pub fn lock(dot: &Path) -> io::Result<Seats> {
-        let dir = engines_dir(dot);
-        std::fs::create_dir_all(&dir)?;
-        let lock = locked(&dir.join(".lock"))?;
-        Ok(Seats { dir, _lock: lock })
-    }
-
-    /// The smallest number whose seat is free or whose engine is gone;
-    /// `socket` names the socket engine n listens on.
-    pub fn take(&self, socket: impl Fn(u32) -> io::Result<PathBuf>) -> io::Result<Seat> {
-        let here = here();
-        for n in 1..=u32::MAX {
-            let path = self.dir.join(n.to_string());
-            let taken = match read_json::<Seat>(&path) {
-                Ok(Some(seat)) => alive(&seat.tag, &here),
-                Ok(None) => false,
-                // Unreadable: a seat written by something else; skip it.
-                Err(_) => path.exists(),
-            };
-            if taken {
-                continue;
-            }
-            let seat = Seat {
-                tag: tag(n),
-                socket: socket(n)?,
-                first: None,
-            };
-            self.write(&seat)?;
-            return Ok(seat);
-        }
-        Err(io::Error::other("no free engine number"))
-    }
-
-    /// Write `seat` again (it became the first engine).
-    pub fn write(&self, seat: &Seat) -> io::Result<()> {
-        let path = self.dir.join(seat.tag.id.to_string());
-        replace(&path, &serde_json::to_vec(seat).map_err(io::Error::other)?)
-    }
-
-    /// Seats of engines that are gone from this host (killed, crashed):
-    /// removed, with their socket files. Their tmux control sessions are
-    /// the caller's to close.
-    pub fn sweep(&self) -> Vec<Seat> {
-        let here = here();
-        let Ok(dir) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut gone = Vec::new();
-        for e in dir.flatten() {
-            if !e.file_name().to_str().is_some_and(is_seat_name) {
-                continue;
-            }
-            let Ok(Some(seat)) = read_json::<Seat>(&e.path()) else {
-                continue;
-            };
-            if seat.tag.host != here || alive(&seat.tag, &here) {
-                continue;
-            }
-            let _ = std::fs::remove_file(&seat.socket);
-            // The well-known socket, unless a live engine answers there now.
-            if let Some(first) = &seat.first
-                && std::os::unix::net::UnixStream::connect(first).is_err()
-            {
-                let _ = std::fs::remove_file(first);
-            }
-            let _ = std::fs::remove_file(e.path());
-            gone.push(seat);
-        }
-        gone
-    }
-}
-
 /// An exclusive `flock` of `path` (created), held until the file is dropped.
-fn locked(path: &Path) -> io::Result<File> {
+pub(super) fn locked(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -194,7 +76,7 @@ fn locked(path: &Path) -> io::Result<File> {
 }
 
 /// `Ok(None)` for a file that is not there.
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -206,7 +88,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Option<T
 
 /// Write `bytes` to `path` whole, at once for readers: a temporary file in
 /// the same directory, renamed over it.
-fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(super) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes)?;
@@ -453,7 +335,7 @@ impl ClaimStore for ClaimDir {
     }
 
     fn leave(&self) {
-        let path = engines_dir(&self.dot).join(self.me.id.to_string());
+        let path = super::seats::engines_dir(&self.dot).join(self.me.id.to_string());
         if let Ok(Some(seat)) = read_json::<Seat>(&path)
             && seat.tag == self.me
         {

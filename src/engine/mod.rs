@@ -32,6 +32,7 @@ pub mod remote;
 pub mod schedule;
 pub mod screen_watch;
 mod seat;
+pub mod seats;
 pub mod snapshot;
 pub mod socket;
 pub mod supervise;
