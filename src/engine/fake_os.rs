@@ -90,6 +90,7 @@ pub struct FakeOs {
     /// Panes spawned so far: listed alive unless `panes` says otherwise.
     spawned: Mutex<Vec<PaneInfo>>,
     next_pane: AtomicU64,
+    pub claims: super::fake_claims::FakeClaims,
 }
 
 impl FakeOs {
@@ -355,5 +356,9 @@ impl Os for FakeOs {
 
     fn kill_worker(&self, _: Option<u32>, _: Option<u32>) {
         self.call(Call::KillWorker);
+    }
+
+    fn claims(&self) -> &dyn super::claims::ClaimStore {
+        &self.claims
     }
 }

@@ -179,6 +179,7 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         Event::Nudged { nudge, check } => warn(format!(
             "{task} checks failed ({check}): told the agent to fix it (nudge {nudge})"
         )),
+        Event::ClaimTakenOver { reason, .. } => warn(format!("{task}: claim taken over: {reason}")),
         Event::Spawned { .. } | Event::Unknown => None,
     }
 }

@@ -62,6 +62,10 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// How long a task's claim (`.switchboard/claims/<TASK>`) lasts unless
+    /// its engine renews it: past it, with that engine gone, another engine
+    /// may take the task over.
+    pub claim_lease_ms: u64,
     /// A `command` validation or an integration check still running after
     /// this long is stopped (its whole process group) and fails as timed out,
     /// so a hung test suite cannot hold the merge queue forever.
@@ -177,6 +181,7 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            claim_lease_ms: crate::engine::claims::DEFAULT_LEASE_MS,
             check_timeout_minutes: 30.0,
             hosts: Vec::new(),
         }

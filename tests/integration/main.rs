@@ -5,6 +5,7 @@ mod agent_cli;
 mod agent_hooks;
 mod attach;
 mod attempt_logs;
+mod claims;
 mod cli;
 mod common;
 mod control_room;
