@@ -49,6 +49,15 @@ pub async fn run(opts: CleanOptions<'_>) -> ExitCode {
         eprintln!("switchboard clean: an engine is running for this repository; {how}");
         return ExitCode::from(2);
     }
+    // An engine beside the first (a second headless run) owns its workers too.
+    let engines = crate::engine::claim_files::live_engines(&repo.root.join(".switchboard"));
+    if let Some(seat) = engines.first() {
+        eprintln!(
+            "switchboard clean: engine {} (pid {}) is running for this repository; stop it first",
+            seat.tag.id, seat.tag.pid
+        );
+        return ExitCode::from(2);
+    }
     let tmux = Tmux::new(opts.tmux_socket.clone());
     let sessions = tmux.sessions_alive().unwrap_or_default();
     let (mut removed, mut kept) = (0, 0);

@@ -96,8 +96,12 @@ pub enum Verb {
     MarkDone(MarkDoneArgs),
     /// Remove this repo's tmux sessions that no live engine owns.
     Clean(CleanArgs),
-    /// Check each agent profile with a `preset`: program, version, flags, what to do once by hand.
+    /// Check each agent profile with a `preset` (program, version, flags, what
+    /// to do once by hand), then each host: ssh, tmux, git, switchboard,
+    /// agent programs, disk and memory.
     Doctor,
+    /// The plan's other machines (`settings.hosts`).
+    Hosts(HostsArgs),
     /// The pane's first process (started by switchboard, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -105,6 +109,22 @@ pub enum Verb {
     /// pipe-pane, not by hand).
     #[command(hide = true)]
     PaneLog(PaneLogArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HostsArgs {
+    #[command(subcommand)]
+    pub action: HostsAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum HostsAction {
+    /// Copy this build to a host's ~/.local/bin/switchboard with scp (same
+    /// OS and CPU only), then check it runs there.
+    Install {
+        /// A host of settings.hosts; every host when left out.
+        host: Option<String>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -251,7 +271,7 @@ impl Cli {
             "status" | "halt" => &["json"],
             "clean" => &["plan", "tmux_socket"],
             "demo" => &["keymap", "tmux_socket"],
-            "doctor" => &["plan"],
+            "doctor" | "hosts" => &["plan"],
             // Without a running engine they start one of their own.
             "recheck" | "rebase-merge" | "mark-done" => &["plan", "tmux_socket"],
             "" if self.validate_only => &["plan"],

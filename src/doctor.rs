@@ -1,7 +1,8 @@
 //! `switchboard doctor`: for each agent profile of a plan with a `preset`,
 //! is its program there, which version, does it accept every flag the
 //! preset uses (read from its `--help`, never by starting a session), and
-//! what a person must do once by hand.
+//! what a person must do once by hand; then each host of the plan, this
+//! machine first (`hosts::doctor`).
 
 use crate::plan::ValidPlan;
 use crate::plan::presets::{self, Preset};
@@ -26,8 +27,12 @@ pub fn run(plan: &ValidPlan) -> ExitCode {
     if checked == 0 {
         println!("no agent profile of this plan has a `preset`: nothing to check");
     }
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let unusable = crate::hosts::doctor::run(plan, &here);
     if problems > 0 {
         println!("{problems} problem(s) found");
+    }
+    if problems > 0 || unusable > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -15,13 +15,23 @@ fn engine_socket() -> Result<PathBuf, String> {
     let key = crate::tmux::names::repo_key(&repo.root);
     let path =
         socket::socket_path(&key).map_err(|e| format!("cannot find the runtime directory: {e}"))?;
-    if !path.exists() {
-        return Err(format!(
+    if path.exists() && std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        return Ok(path);
+    }
+    // The first engine stopped; another one (a second headless run) answers.
+    let dot = repo.root.join(".switchboard");
+    let beside = crate::engine::claim_files::live_engines(&dot)
+        .into_iter()
+        .find(|seat| seat.socket.exists());
+    match beside {
+        Some(seat) => Ok(seat.socket),
+        // A socket nobody answers on: the call says so.
+        None if path.exists() => Ok(path),
+        None => Err(format!(
             "no switchboard engine is running for {}",
             repo.root.display()
-        ));
+        )),
     }
-    Ok(path)
 }
 
 /// Whether this repository has a running engine to ask.

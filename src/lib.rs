@@ -11,6 +11,7 @@ pub mod front;
 mod fuzz;
 pub mod git;
 pub mod headless;
+pub mod hosts;
 pub mod instruction;
 pub mod listing;
 pub mod logging;

@@ -41,6 +41,15 @@ fn main() -> ExitCode {
         }
         Some(Verb::Clean(args)) => return clean(&cli, args),
         Some(Verb::Demo) => return demo(&cli),
+        Some(Verb::Hosts(args)) => {
+            let switchboard::cli::HostsAction::Install { host } = &args.action;
+            return match load_plan(&cli) {
+                Some(plan) => {
+                    switchboard::hosts::install::run(&plan.plan.settings, host.as_deref())
+                }
+                None => ExitCode::from(2),
+            };
+        }
         Some(Verb::Doctor) => {
             return match load_plan(&cli) {
                 Some(plan) => switchboard::doctor::run(&plan),

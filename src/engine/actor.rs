@@ -5,11 +5,14 @@
 //!
 //! It sleeps between inputs: there is no tick.
 
+use super::claim_files::{ClaimDir, Seats};
+use super::claims::ClaimStore;
 use super::core::{Core, CoreOptions};
 use super::effect::{self, Effect, Input};
 use super::event::Entry;
 use super::link::{EngineLink, Request};
 use super::os::{Clock, Os, RealOs, SystemClock};
+use super::seat::{Sockets, claims_at_start, take_seat};
 use super::snapshot::Snapshot;
 use super::socket::{self, SocketEvent};
 use super::tasks::TaskIdx;
@@ -63,18 +66,41 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// Start an engine on `opts.repo_root`: prepare git, bind the socket, replay
-/// the journal, connect to tmux, and spawn the actor.
+/// Start an engine on `opts.repo_root`: take an engine number and bind its
+/// sockets, prepare git, replay the journal, connect to tmux, claim what it
+/// takes up at once, and spawn the actor.
 pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let repo =
         Repo::discover(&opts.repo_root).wrap_err("switchboard runs inside a git repository")?;
     let root = repo.root.clone();
     let key = names::repo_key(&root);
-    let socket_path =
-        socket::socket_path(&key).wrap_err("cannot create the engine's socket directory")?;
-    let listener = socket::bind(&socket_path)
-        .await
-        .wrap_err("cannot open the engine socket")?;
+    let (me, sockets) = take_seat(&root, &key, opts.tmux_socket.as_deref()).await?;
+    let lease_ms = opts.plan.plan.settings.claim_lease_ms;
+    let claims = Arc::new(ClaimDir::new(&root.join(".switchboard"), me, lease_ms));
+    let paths = sockets.paths();
+    let started = start_seated(opts, repo, sockets, claims.clone()).await;
+    if started.is_err() {
+        // Nothing of an engine that did not start stays behind.
+        claims.leave();
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    started
+}
+
+async fn start_seated(
+    opts: EngineOptions,
+    repo: Repo,
+    sockets: Sockets,
+    claims: Arc<ClaimDir>,
+) -> Result<Engine> {
+    let root = repo.root.clone();
+    let key = names::repo_key(&root);
+    let socket_paths = sockets.paths();
+    let socket_path = sockets.own.0.clone();
+    let control = sockets.control.clone();
+    let control_session = sockets.control_session.clone();
     let tmux = Tmux::new(opts.tmux_socket.clone());
     let plan = Arc::new(opts.plan);
     let shop = Arc::new(Workshop::new(
@@ -91,15 +117,11 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             .wrap_err("preparing the repository")?
             .wrap_err("preparing the repository")?;
     }
-    let control = ControlClient::connect(
-        opts.tmux_socket.as_deref(),
-        &names::control_session_name(&key),
-    )
-    .await
-    .wrap_err("cannot start the tmux control connection")?;
 
     let journal_path = root.join(".switchboard").join("journal.jsonl");
-    let entries = journal::read(&journal_path).wrap_err("reading the journal")?;
+    let tail = journal::read_since(&journal_path, 0).wrap_err("reading the journal")?;
+    let journal_offset = tail.offset;
+    let entries = tail.entries();
     let replay = journal::replay(&entries);
     let (journal, repaired) =
         journal::Journal::open(&journal_path).wrap_err("opening the journal")?;
@@ -111,19 +133,45 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         .filter(|(_, t)| replay.merged.contains(&t.task_id))
         .map(|(i, _)| TaskIdx(i))
         .collect();
-    let live_panes = live_workers(&control, &key, &plan).await;
-    let found_merged = found_merged(&shop, &plan, &merged).await;
+    let mut live_panes = live_workers(&control, &key, &plan).await;
+    let mut found_merged = found_merged(&shop, &plan, &merged).await;
+    let records = history::records(&plan, &entries);
+    let clock = Arc::new(SystemClock::default());
+    let claim_start = {
+        let (claims, plan, records) = (claims.clone(), plan.clone(), records.clone());
+        let (mut live, mut found) = (live_panes.clone(), found_merged.clone());
+        let now = clock.now_ms();
+        let (start, live, found) = tokio::task::spawn_blocking(move || {
+            let start = claims_at_start(
+                &claims,
+                &plan,
+                &records,
+                &mut live,
+                &mut found,
+                now,
+                journal_offset,
+            );
+            (start, live, found)
+        })
+        .await
+        .wrap_err("reading the claims")?;
+        live_panes = live;
+        found_merged = found;
+        start
+    };
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (sock_tx, sock_rx) = mpsc::channel::<SocketEvent>(INBOX);
     let (events, events_rx) = broadcast::channel(4096);
-    let clock = Arc::new(SystemClock::default());
-    tokio::spawn(socket::serve(
-        listener,
-        sock_tx,
-        req_tx.clone(),
-        clock.clone(),
-    ));
+    let Sockets { own, first, .. } = sockets;
+    for (_, listener) in [Some(own), first].into_iter().flatten() {
+        tokio::spawn(socket::serve(
+            listener,
+            sock_tx.clone(),
+            req_tx.clone(),
+            clock.clone(),
+        ));
+    }
 
     let mut core = Core::new(
         CoreOptions {
@@ -136,11 +184,11 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
                 .iter()
                 .map(|spec| {
                     (1..=spec.size as u32)
-                        .map(|n| shop.pool_place(spec, n))
+                        .map(|n| shop.pool_place(spec, claims.me().id, n))
                         .collect()
                 })
                 .collect(),
-            records: history::records(&plan, &entries),
+            records,
             merged,
             found_merged,
             last_halt_id: replay.last_halt_id,
@@ -149,6 +197,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
             exit_when_done: opts.exit_when_done,
             wait_on_halt: opts.wait_on_halt,
             journal: Some(journal),
+            claims: Some(claim_start),
         },
         clock.clone(),
         events,
@@ -164,6 +213,7 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
     let os: Arc<dyn Os> = Arc::new(RealOs {
         shop: shop.clone(),
         control,
+        claims,
     });
     let driver = Driver {
         os,
@@ -172,10 +222,13 @@ pub async fn start(opts: EngineOptions) -> Result<Engine> {
         shop,
         snapshots: snap_tx,
         kills: Vec::new(),
+        control_session,
     };
     let done = tokio::spawn(async move {
         let outcome = driver.run(core, req_rx, sock_rx).await;
-        let _ = std::fs::remove_file(&socket_path);
+        for path in socket_paths {
+            let _ = std::fs::remove_file(path);
+        }
         outcome
     });
     Ok(Engine {
@@ -263,6 +316,8 @@ struct Driver {
     /// Session kills in flight; awaited on close so no session of a finished
     /// run outlives the engine.
     kills: Vec<JoinHandle<()>>,
+    /// This engine's tmux control session.
+    control_session: String,
 }
 
 impl Driver {
@@ -398,9 +453,23 @@ impl Driver {
             }
         }
         let (os, shop) = (self.os.clone(), self.shop.clone());
+        // Claims of workers left running stay: their next engine takes them up.
+        let release = core.claims_to_release();
+        let control = self.control_session.clone();
         let closing = tokio::task::spawn_blocking(move || {
             os.write_execution_log();
-            shop.kill_session(&names::control_session_name(&shop.repo_key));
+            for task in &release {
+                os.claims().release(task);
+            }
+            os.claims().leave();
+            shop.kill_session(&control);
+            // Engines of the repository that died (killed, crashed) leave
+            // their seats, sockets and tmux control sessions: gone too.
+            let dot = shop.repo.root.join(".switchboard");
+            for seat in Seats::lock(&dot).map(|s| s.sweep()).unwrap_or_default() {
+                let session = names::engine_control_session_name(&shop.repo_key, seat.tag.id);
+                shop.kill_session(&session);
+            }
             // A private server with nothing left on it exits; tmux leaves
             // its socket file.
             if let Some(name) = &shop.tmux.socket {

@@ -214,7 +214,9 @@ mod tests {
             dir.path(),
             Stdio::null(),
             Stdio::null(),
-            Duration::from_millis(200),
+            // Long enough for `sh` to start its child and write the pid
+            // file on a loaded machine; the test is about what happens next.
+            Duration::from_secs(3),
         )
         .unwrap();
         assert!(matches!(ended, Ended::TimedOut(_)), "{ended:?}");

@@ -3,6 +3,7 @@
 //! the [`Os`]. The core never waits: it returns effects, and their results
 //! arrive later as inputs.
 
+use super::claims::{self, ClaimNews, ClaimWork};
 use super::command::Reply;
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
@@ -127,6 +128,8 @@ pub enum Effect {
     Scan(ScanRequest),
     /// The run finished: EXECUTION_LOG.md now, not only when the engine closes.
     WriteExecutionLog,
+    /// Claim, renew, let go of or survey task claims (`engine::claims`).
+    Claims(ClaimWork),
 }
 
 impl Effect {
@@ -201,6 +204,8 @@ pub enum Input {
     Tick {
         due_ms: u64,
     },
+    /// Claim work came back.
+    Claims(ClaimNews),
 }
 
 /// The end of an attempt's log and its path, for a pane that cannot be
@@ -460,6 +465,10 @@ pub async fn perform(
         } => {
             os.kill_worker(agent_pgid, shim_pid);
             None
+        }
+        Effect::Claims(work) => {
+            let done = tokio::task::spawn_blocking(move || claims::perform(os.claims(), work));
+            done.await.ok().flatten().map(Input::Claims)
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct Entry {
     pub task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// The engine that wrote it (`.switchboard/engines/<n>`), where several
+    /// engines share the journal; absent in journals of earlier engines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<u32>,
 }
 
 impl Entry {
@@ -32,6 +36,7 @@ impl Entry {
             event,
             task: None,
             attempt: None,
+            engine: None,
         }
     }
 
@@ -232,6 +237,17 @@ pub enum Event {
     PoolWorkerReplaced {
         pool: String,
         worker: u32,
+        reason: String,
+    },
+    /// This engine took over the task's claim (`.switchboard/claims/<TASK>`)
+    /// from engine `from_engine`, which is gone: its lease ended, or this
+    /// engine took its seat (the same engine number, after it died).
+    ClaimTakenOver {
+        from_engine: u32,
+        from_pid: u32,
+        from_host: String,
+        /// When the old claim's lease ended (ms since the epoch).
+        lease_ended_ms: u64,
         reason: String,
     },
     /// An event of a newer switchboard: kept in place, not understood.

@@ -269,10 +269,11 @@ pub fn write(root: &Path, plan: &ValidPlan, journal_path: &Path) -> std::io::Res
             }
         }
     }
-    std::fs::write(
-        root.join(".switchboard").join("EXECUTION_LOG.md"),
-        render(plan, &entries),
-    )
+    // Whole, at once: engines sharing the repository may write it together.
+    let path = root.join(".switchboard").join("EXECUTION_LOG.md");
+    let tmp = path.with_file_name(format!(".EXECUTION_LOG.md.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, render(plan, &entries))?;
+    std::fs::rename(&tmp, &path)
 }
 
 #[cfg(test)]

@@ -104,6 +104,7 @@ pub struct FakeOs {
     /// reuses it, as `respawn-pane` does.
     pool_panes: Mutex<HashMap<String, String>>,
     next_pane: AtomicU64,
+    pub claims: super::fake_claims::FakeClaims,
 }
 
 impl FakeOs {
@@ -426,5 +427,9 @@ impl Os for FakeOs {
 
     fn kill_worker(&self, _: Option<u32>, _: Option<u32>) {
         self.call(Call::KillWorker);
+    }
+
+    fn claims(&self) -> &dyn super::claims::ClaimStore {
+        &self.claims
     }
 }

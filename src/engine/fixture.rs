@@ -89,6 +89,12 @@ pub struct Start {
     pub wait_on_halt: bool,
     /// Tasks git shows merged, with their merge commit.
     pub found_merged: Vec<(&'static str, &'static str)>,
+    /// Task claims, as the engine found them when it started (none: the
+    /// engine runs without claims). Its `foreign` claims are on "disk", their
+    /// owners alive.
+    pub claims: Option<super::claims::ClaimStart>,
+    /// Lines other engines journaled, not read yet: `(engine, entry)`.
+    pub other_lines: Vec<(u32, Entry)>,
 }
 
 impl Fixture {
@@ -106,6 +112,14 @@ impl Fixture {
         let plan = Arc::new(plan(yaml));
         let clock = Arc::new(FakeClock(AtomicU64::new(T0)));
         let os = Arc::new(FakeOs::default());
+        let foreign = start.claims.iter().flat_map(|c| &c.foreign);
+        for claim in foreign.filter_map(|(_, c)| c.as_ref()) {
+            let owner = claim.owner.clone();
+            os.claims.hold(&claim.task, owner, claim.expires_ms, true);
+        }
+        for (engine, entry) in start.other_lines {
+            os.claims.write(engine, entry);
+        }
         let (tx, events) = broadcast::channel(65_536);
         let idx = |id: &str| TaskIdx(plan.task_idx(id).expect("task in plan"));
         let replay = super::journal::replay(&start.journal);
@@ -146,6 +160,7 @@ impl Fixture {
                 exit_when_done: start.exit_when_done,
                 wait_on_halt: start.wait_on_halt,
                 journal: None,
+                claims: start.claims,
             },
             clock.clone(),
             tx,

@@ -1,6 +1,11 @@
 //! `.switchboard/journal.jsonl`: one JSON object per event, appended and
 //! flushed per line, so a control room that dies loses nothing. Replaying it
 //! tells a new engine which tasks are already merged.
+//!
+//! Several engines on one repository share the file: each line is written
+//! in one `write` under an exclusive `flock` of the journal, so lines of
+//! two writers never mix, and [`read_since`] lets an engine read what the
+//! others appended after what it read last.
 
 use super::event::{Entry, Event};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,11 +31,18 @@ impl Journal {
             .read(true)
             .append(true)
             .open(path)?;
-        let repaired = ends_torn(&mut file)?;
-        if repaired {
-            file.write_all(b"\n")?;
-            file.flush()?;
-        }
+        // Under the lock: another engine's line is never half written here,
+        // so only a writer that died leaves the file torn.
+        file.lock()?;
+        let repaired = ends_torn(&mut file).and_then(|torn| {
+            if torn {
+                file.write_all(b"\n")?;
+                file.flush()?;
+            }
+            Ok(torn)
+        });
+        file.unlock()?;
+        let repaired = repaired?;
         Ok((
             Journal {
                 path: path.to_path_buf(),
@@ -44,12 +56,18 @@ impl Journal {
         &self.path
     }
 
-    /// One line, one `write` call: readers never see half an entry from us.
+    /// One line, one `write` call, under the journal's lock: readers never
+    /// see half an entry from us, and other engines' lines never mix with it.
     pub fn append(&mut self, entry: &Entry) -> io::Result<()> {
         let mut line = serde_json::to_string(entry).map_err(io::Error::other)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.flush()
+        self.file.lock()?;
+        let written = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.flush());
+        self.file.unlock()?;
+        written
     }
 }
 
@@ -73,6 +91,10 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    Ok(parse(path, &bytes))
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Vec<Entry> {
     let mut entries = Vec::new();
     for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -83,7 +105,50 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
             Err(e) => tracing::warn!("{}:{}: skipped a journal line: {e}", path.display(), n + 1),
         }
     }
-    Ok(entries)
+    entries
+}
+
+/// Journal lines read from some offset on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tail {
+    /// Each entry, with the offset just past its line.
+    pub lines: Vec<(u64, Entry)>,
+    /// Where to read from next time.
+    pub offset: u64,
+}
+
+impl Tail {
+    pub fn entries(self) -> Vec<Entry> {
+        self.lines.into_iter().map(|(_, e)| e).collect()
+    }
+}
+
+/// The entries of the whole lines after byte `offset`, and the offset to
+/// read from next time: a line still being written (no newline yet) is left
+/// for then. A journal shorter than `offset` (replaced) is read from the start.
+pub fn read_since(path: &Path, offset: u64) -> io::Result<Tail> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Tail::default()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let from = if len < offset { 0 } else { offset };
+    file.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    file.take(len - from).read_to_end(&mut bytes)?;
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let newlines = bytes.iter().enumerate().filter(|(_, b)| **b == b'\n');
+    for (i, _) in newlines {
+        let end = from + i as u64 + 1;
+        lines.extend(parse(path, &bytes[start..i]).into_iter().map(|e| (end, e)));
+        start = i + 1;
+    }
+    Ok(Tail {
+        lines,
+        offset: from + start as u64,
+    })
 }
 
 /// What a new engine learns from earlier runs.
@@ -187,6 +252,76 @@ mod tests {
         bytes.push(b'\n');
         std::fs::write(&path, bytes).unwrap();
         assert_eq!(read(&path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn read_since_takes_whole_lines_only_and_says_where_to_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        assert_eq!(read_since(&path, 0).unwrap(), Tail::default());
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&merged(1)).unwrap();
+        let first = read_since(&path, 0).unwrap();
+        let at = first.offset;
+        assert_eq!(first.lines.len(), 1);
+        assert_eq!(at, std::fs::metadata(&path).unwrap().len());
+        assert_eq!(first.lines[0].0, at, "a line's offset is just past it");
+        // Another writer's line, half written: left for the next read.
+        let line = serde_json::to_string(&running(2)).unwrap();
+        let (head, tail) = line.split_at(10);
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(head.as_bytes())
+            .unwrap();
+        let none = read_since(&path, at).unwrap();
+        assert_eq!((none.lines.len(), none.offset), (0, at));
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(format!("{tail}\n").as_bytes())
+            .unwrap();
+        let more = read_since(&path, at).unwrap();
+        let next = more.offset;
+        assert_eq!(more.entries(), vec![running(2)]);
+        assert!(next > at);
+        // A journal replaced by a shorter one is read from its start.
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(read_since(&path, next).unwrap(), Tail::default());
+    }
+
+    #[test]
+    fn two_writers_never_mix_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let (mut j, _) = Journal::open(&path).unwrap();
+                    for i in 0..200 {
+                        let mut e = running(i).task(&format!("T{w}"), 1);
+                        e.engine = Some(w);
+                        j.append(&e).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 800, "every line reads back whole");
+        for w in 0..4 {
+            let mine: Vec<u64> = entries
+                .iter()
+                .filter(|e| e.engine == Some(w))
+                .map(|e| e.ts_ms)
+                .collect();
+            assert_eq!(mine, (0..200).collect::<Vec<_>>(), "engine {w} in order");
+        }
     }
 
     #[test]

@@ -6,6 +6,9 @@
 pub mod actor;
 pub mod attempt_log;
 pub mod check_run;
+pub mod claim_book;
+pub mod claim_files;
+pub mod claims;
 pub mod command;
 mod core;
 pub mod detail;
@@ -29,6 +32,8 @@ pub mod prompts;
 pub mod remote;
 pub mod schedule;
 pub mod screen_watch;
+mod seat;
+pub mod seats;
 pub mod snapshot;
 pub mod socket;
 pub mod supervise;
@@ -36,6 +41,8 @@ pub mod tasks;
 pub mod words;
 pub mod workshop;
 
+#[cfg(test)]
+mod fake_claims;
 #[cfg(test)]
 mod fake_os;
 #[cfg(test)]

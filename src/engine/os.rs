@@ -4,6 +4,8 @@
 //! tests use fakes that record calls and return scripted outcomes.
 
 use super::attempt_log::{self, LogTail};
+use super::claim_files::ClaimDir;
+use super::claims::ClaimStore;
 use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
@@ -99,6 +101,10 @@ pub trait Os: Send + Sync + 'static {
     fn process_alive(&self, pid: u32) -> bool;
     /// SIGKILL a process group (the agent's) and a process (its shim).
     fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>);
+
+    // claims (blocking)
+    /// Where this engine's task claims are kept (`.switchboard/claims/`).
+    fn claims(&self) -> &dyn ClaimStore;
 }
 
 /// Time, as the engine reads it.
@@ -145,6 +151,7 @@ impl Clock for SystemClock {
 pub struct RealOs {
     pub shop: Arc<Workshop>,
     pub control: ControlClient,
+    pub claims: Arc<ClaimDir>,
 }
 
 impl Os for RealOs {
@@ -288,6 +295,10 @@ impl Os for RealOs {
         if let Some(shim) = shim_pid.and_then(pid_target) {
             let _ = kill(shim, Signal::SIGKILL);
         }
+    }
+
+    fn claims(&self) -> &dyn ClaimStore {
+        self.claims.as_ref()
     }
 }
 

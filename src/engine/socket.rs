@@ -62,6 +62,12 @@ pub fn socket_path(repo_key: &str) -> io::Result<PathBuf> {
     Ok(runtime_dir()?.join(format!("{repo_key}.sock")))
 }
 
+/// The socket engine `n` of the repository listens on: its shims reach it
+/// there (the first engine also answers front ends on [`socket_path`]).
+pub fn engine_socket_path(repo_key: &str, n: u32) -> io::Result<PathBuf> {
+    Ok(runtime_dir()?.join(format!("{repo_key}-{n}.sock")))
+}
+
 /// Bind the engine socket. A live engine already listening is an error; a
 /// stale socket file left by a dead one is replaced.
 pub async fn bind(path: &Path) -> io::Result<UnixListener> {

@@ -202,6 +202,7 @@ pub fn describe(e: &Entry) -> Option<(LogLevel, String)> {
         } => warn(format!(
             "{pool} worker {worker} died ({reason}): a fresh session replaces it"
         )),
+        Event::ClaimTakenOver { reason, .. } => warn(format!("{task}: claim taken over: {reason}")),
         Event::Spawned { .. } | Event::Unknown => None,
     }
 }

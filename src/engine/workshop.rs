@@ -141,8 +141,15 @@ impl Workshop {
         }
     }
 
+    /// Git work that changes shared state (the worktree registry, refs),
+    /// one at a time: in this engine (the mutex), and across the engines
+    /// of the repository (an exclusive `flock` of `.switchboard/git.lock`):
+    /// git reads `.git/worktrees/` while another process writes it
+    /// ("failed to read .git/worktrees/…/commondir").
     fn locked<T>(&self, f: impl FnOnce() -> T) -> T {
         let _guard = self.git_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _across = lock_file(&self.repo.root.join(".switchboard").join("git.lock"))
+            .inspect_err(|e| tracing::warn!("git work without the engines' lock: {e}"));
         f()
     }
 
@@ -502,7 +509,20 @@ impl Workshop {
         results
     }
 
+    /// Merges of every engine on the repository go one at a time (an
+    /// exclusive `flock` of `.switchboard/merge.lock`, held from the merge's
+    /// computation to the branch's move): engines merging at once then never
+    /// find the branch moved under them, and none gives up on its retries.
     pub fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
+        let lock = self.repo.root.join(".switchboard").join("merge.lock");
+        let _turn = lock_file(&lock).map_err(|source| EngineError::Io {
+            what: format!("cannot lock {}", lock.display()),
+            source,
+        })?;
+        self.merge_now(task)
+    }
+
+    fn merge_now(&self, task: &Task) -> Result<MergeReport, EngineError> {
         let p = self.placement(task);
         let message = format!("Merge {}: {}", task.task_id, task.title);
         let target = &self.settings().integration_branch;
@@ -595,4 +615,18 @@ impl Workshop {
             tracing::debug!("kill-session {session}: {e}");
         }
     }
+}
+
+/// An exclusive `flock` of `path` (created), held until the file is dropped.
+fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
 }

@@ -137,6 +137,7 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
             Some(r.max_backoff_ms),
         ),
         ("graceMs", "halt.graceMs", Some(s.halt.grace_ms)),
+        ("claimLeaseMs", "claimLeaseMs", Some(s.claim_lease_ms)),
     ];
     for (key, path, ms) in written {
         if let Some(ms) = ms.filter(|&ms| ms > MAX_MS) {
@@ -146,6 +147,16 @@ pub fn settings_problems(s: &Settings) -> Vec<SettingProblem> {
                 format!("settings.{path} ({ms} ms) is longer than a year ({MAX_MS} ms)"),
             );
         }
+    }
+    if s.claim_lease_ms < MIN_LEASE_MS {
+        push(
+            "claimLeaseMs",
+            s.claim_lease_ms.to_string(),
+            format!(
+                "settings.claimLeaseMs ({} ms) must be at least {MIN_LEASE_MS} ms: an engine renews its claims every third of it",
+                s.claim_lease_ms
+            ),
+        );
     }
     if r.backoff_ms > r.max_backoff_ms {
         push(
@@ -208,6 +219,10 @@ pub fn budget_problems(b: &crate::plan::Budget) -> Vec<String> {
 /// clock readings and counts them in microseconds: within this bound (even
 /// as the defaults' multiples of a heartbeat interval) that never overflows.
 pub const MAX_MS: u64 = 365 * 24 * 3600 * 1000;
+
+/// The shortest `claimLeaseMs`: renewed every third of it, a shorter lease
+/// would have engines on other hosts take over work that is going on.
+pub const MIN_LEASE_MS: u64 = 1_000;
 
 /// Why an id may not be used as a branch, path component or tmux name.
 pub fn id_problem(id: &str) -> Option<&'static str> {

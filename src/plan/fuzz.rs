@@ -141,6 +141,7 @@ fn settings() -> BoxedStrategy<Settings> {
         prop::option::of(hostile_text()),
         any::<bool>(),
         minutes(),
+        prop::collection::vec(host(), 0..3),
     )
         .prop_map(
             |(
@@ -155,6 +156,7 @@ fn settings() -> BoxedStrategy<Settings> {
                 socket,
                 rm,
                 timeout_minutes,
+                hosts,
             )| {
                 Settings {
                     max_parallel,
@@ -168,10 +170,43 @@ fn settings() -> BoxedStrategy<Settings> {
                     tmux: TmuxSettings { socket },
                     remove_merged_worktrees: rm,
                     timeout_minutes,
+                    hosts,
                     ..Settings::default()
                 }
             },
         )
+        .boxed()
+}
+
+/// A host entry: ssh lines as written (options, quotes, shell syntax) or
+/// hostile, names that may collide or be `local`.
+fn host() -> BoxedStrategy<Host> {
+    let ssh = prop_oneof![
+        2 => prop::sample::select(vec![
+            "big1", "dev@big1", "-p 2222 dev@big1", "-F ~/.ssh/c big1", "-fN big1",
+            "'big1", "-p", "big1 rm -rf /", "-o ControlPath=x -- big1", "ssh://u@[::1]:22",
+        ])
+        .prop_map(str::to_string),
+        1 => hostile_text(),
+    ];
+    let name = prop_oneof![
+        2 => prop::sample::select(vec!["big1", "big2", "local", "a.b"]).prop_map(str::to_string),
+        1 => hostile_text(),
+    ];
+    (
+        name,
+        ssh,
+        prop::option::of(prop_oneof![0usize..20, Just(usize::MAX)]),
+        prop::collection::vec(hostile_text(), 0..2),
+        prop::option::of(hostile_text()),
+    )
+        .prop_map(|(name, ssh, max_parallel, labels, workdir)| Host {
+            name,
+            ssh,
+            max_parallel,
+            labels,
+            workdir,
+        })
         .boxed()
 }
 

@@ -182,6 +182,34 @@ impl<'a> Locator<'a> {
         })
     }
 
+    /// Like [`Self::find`], but also inside flow maps (`- { name: big1, … }`):
+    /// `key: value` anywhere on a line, after a line start, a space, `{` or `,`.
+    pub fn find_anywhere(&self, key: &str, value: &str, n: usize) -> Option<(usize, usize)> {
+        let pattern = format!("{key}:");
+        let mut found = Vec::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            for (at, _) in line.match_indices(&pattern) {
+                let after_key = line[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| c.is_whitespace() || c == '{' || c == ',');
+                let written = line[at + pattern.len()..]
+                    .split([',', '}', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'');
+                if after_key && written == value {
+                    found.push((i + 1, line[..at].chars().count() + 1));
+                    if found.len() > n {
+                        return found.pop();
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// The 1-based line and column of `key: value` (value maybe quoted), the `n`th
     /// such occurrence (0-based), so duplicates point at the second copy.
     pub fn find(&self, key: &str, value: &str, n: usize) -> Option<(usize, usize)> {
@@ -216,5 +244,20 @@ mod tests {
         assert_eq!(loc.key_in_block(b, "group"), Some((5, 5)));
         // Flow style: on the same line, after the anchor (C's `taskId`).
         assert_eq!(loc.key_in_block((6, 7), "group"), Some((6, 18)));
+    }
+
+    #[test]
+    fn an_entry_is_found_in_flow_maps_too() {
+        let text =
+            "hosts:\n  - { name: a, ssh: x }\n  - name: \"b\"\n  - {name: a}\n  - hostname: a\n";
+        let loc = Locator::new(text);
+        assert_eq!(loc.find_anywhere("name", "a", 0), Some((2, 7)));
+        assert_eq!(loc.find_anywhere("name", "b", 0), Some((3, 5)));
+        assert_eq!(loc.find_anywhere("name", "a", 1), Some((4, 6)));
+        assert_eq!(
+            loc.find_anywhere("name", "a", 2),
+            None,
+            "hostname is another key"
+        );
     }
 }

@@ -62,10 +62,19 @@ pub struct Settings {
     /// group's own wins. None: merges are not checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integration_check: Option<String>,
+    /// How long a task's claim (`.switchboard/claims/<TASK>`) lasts unless
+    /// its engine renews it: past it, with that engine gone, another engine
+    /// may take the task over.
+    pub claim_lease_ms: u64,
     /// A `command` validation or an integration check still running after
     /// this long is stopped (its whole process group) and fails as timed out,
     /// so a hung test suite cannot hold the merge queue forever.
     pub check_timeout_minutes: f64,
+    /// Other machines reached over OpenSSH; `local` (this machine) is
+    /// always a host too. Checked by `switchboard doctor`; workers do not
+    /// run on them yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
     /// Long-lived workers that take the plan's tasks one after another
     /// (a group's own `pool` wins for its tasks). None: a worker per attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +90,27 @@ pub struct PoolSettings {
     /// The agent profile the workers run: every task the pool takes starts
     /// on it (escalating through its `fallbacks`).
     pub profile: String,
+}
+
+/// A machine reached with `ssh`, where workers may run.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Host {
+    /// What switchboard calls it: in messages, columns, socket names.
+    pub name: String,
+    /// The destination with any `ssh` options, split as a shell would:
+    /// `dev@big1`, `-p 2222 dev@big1`, `-F ~/.ssh/work_config big1`.
+    pub ssh: String,
+    /// Its workers at once; `settings.maxParallel` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<usize>,
+    /// Words tasks' `needs` and profiles' `capabilities` may ask for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Where its clone of the repository lives (`~/` is its home); its
+    /// home when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
 }
 
 /// How ready tasks are ordered, and how a profile is picked for tasks that
@@ -166,7 +196,9 @@ impl Default for Settings {
             budget: None,
             rate_limit: RateLimitSettings::default(),
             integration_check: None,
+            claim_lease_ms: crate::engine::claims::DEFAULT_LEASE_MS,
             check_timeout_minutes: 30.0,
+            hosts: Vec::new(),
             pool: None,
         }
     }

@@ -48,15 +48,41 @@ impl ControlClient {
     /// its handles, the control session stays behind and the next `connect`
     /// with the same name attaches to it (`-A`).
     pub async fn connect(socket: Option<&str>, session: &str) -> Result<ControlClient> {
+        let argv = Self::argv(socket, session)?;
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        Self::start(command, session).await
+    }
+
+    /// The `tmux … -C new-session …` words [`Self::connect`] runs, for a
+    /// caller that runs them elsewhere (on a host, through ssh).
+    pub fn argv(socket: Option<&str>, session: &str) -> Result<Vec<String>> {
         check_session_name(session)?;
-        let mut command = Command::new("tmux");
+        // `-u`: a client in a locale that is not UTF-8 (LANG unset, as in an
+        // ssh session or cron) gets every control character and non-ASCII
+        // character of a reply as `_`, the list-panes field separator and
+        // an agent's `✳` title included.
+        let mut argv = vec!["tmux".to_string(), "-u".to_string()];
         if let Some(socket) = socket {
-            command.args(["-L", socket]);
+            argv.extend(["-L".to_string(), socket.to_string()]);
         }
-        let session_arg = literal(session);
+        argv.extend(["-C", "new-session", "-A", "-s"].map(String::from));
+        argv.push(literal(session));
+        argv.push(CONTROL_PANE_COMMAND.into());
+        Ok(argv)
+    }
+
+    /// Like [`Self::connect`], through `command`, which must run
+    /// [`Self::argv`] with its standard input and output as tmux's (`ssh
+    /// host tmux -C …`). Dropping the last handle ends it as it ends a
+    /// local connection.
+    pub async fn connect_through(command: Command, session: &str) -> Result<ControlClient> {
+        check_session_name(session)?;
+        Self::start(command, session).await
+    }
+
+    async fn start(mut command: Command, session: &str) -> Result<ControlClient> {
         command
-            .args(["-C", "new-session", "-A", "-s", &session_arg])
-            .arg(CONTROL_PANE_COMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

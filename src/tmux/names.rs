@@ -71,6 +71,16 @@ pub fn control_session_name(repo_key: &str) -> String {
     format!("{PREFIX}{repo_key}-{CONTROL_SUFFIX}")
 }
 
+/// The control session of engine `n` of the repository (several engines
+/// may share one repository and tmux server): engine 1's is
+/// [`control_session_name`], engine n's `sb-<key>--control-<n>`.
+pub fn engine_control_session_name(repo_key: &str, n: u32) -> String {
+    match n {
+        0 | 1 => control_session_name(repo_key),
+        n => format!("{}-{n}", control_session_name(repo_key)),
+    }
+}
+
 /// Whether a session on the server was made by switchboard for this repository
 /// (a task's session or the control session).
 pub fn is_ours(session: &str, repo_key: &str) -> bool {

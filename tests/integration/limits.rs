@@ -124,8 +124,10 @@ fn per_profile_max_parallel_and_spawn_rate_hold_starts() {
         .map(|e| e["ts_ms"].as_u64().unwrap_or_default())
         .collect();
     assert_eq!(at.len(), 3);
-    // The third waited for the bucket's next token (500 ms after it emptied).
-    assert!(at[2] >= at[1] + 490, "{at:?}");
+    // The third waited for the bucket's next token (500 ms after it
+    // emptied). Each start follows its claim's round trip (a file created
+    // on tokio's blocking pool), so the starts' times carry a little of it.
+    assert!(at[2] >= at[1] + 400, "{at:?}");
     sb.assert_nothing_left_now("after the run");
 }
 

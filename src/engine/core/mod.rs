@@ -9,6 +9,7 @@
 //! the conflict scan), and the driver sleeps until then.
 
 mod attempt;
+mod claims;
 mod commands;
 mod limits;
 mod pool;
@@ -78,6 +79,9 @@ pub struct CoreOptions {
     /// Headless: a halt waits for `resume` instead of ending the run.
     pub wait_on_halt: bool,
     pub journal: Option<Journal>,
+    /// Task claims across engines (none: this engine is alone by design,
+    /// as in most fixture tests).
+    pub claims: Option<super::claims::ClaimStart>,
 }
 
 pub struct Core {
@@ -120,6 +124,7 @@ pub struct Core {
     schedule_due: bool,
     limits: limits::LimitState,
     pools: super::pool::Pools,
+    claims: Option<super::claims::ClaimBook>,
 }
 
 /// A task's own profile followed by its fallbacks. A task that names no
@@ -152,6 +157,7 @@ impl Core {
             .map(|(t, p)| (TaskIdx(t), p.clone()))
             .collect();
         let pools = super::pool::Pools::new(&opts.plan.pools, opts.pool_places, own);
+        let shadows = claims::start_shadows(opts.claims.as_ref(), &opts.records);
         let mut tasks = TaskTable::new(opts.records, opts.placements.into_iter());
         for t in opts.merged {
             // Merged is merged, whatever came after in a torn journal.
@@ -268,7 +274,9 @@ impl Core {
             next_poll_ms: now,
             polling: false,
             schedule_due: true,
+            claims: None,
         };
+        core.claims_at_start(opts.claims, shadows);
         let selection: Vec<&str> = opts.select.iter().map(|&t| core.task_id(t)).collect();
         let selection = selection.join(" ");
         core.record(Entry::new(Event::RunStarted { selection }, now));
@@ -349,6 +357,7 @@ impl Core {
                 self.maybe_complete_halt();
             }
             Input::Scanned(result) => self.on_scanned(result),
+            Input::Claims(news) => self.on_claims(news),
             Input::Tick { due_ms } => self.on_tick(due_ms),
         }
         self.reconcile();
@@ -369,6 +378,12 @@ impl Core {
     }
 
     fn on_request(&mut self, command: Command, reply: Option<oneshot::Sender<Reply>>) {
+        if let Some(refusal) = self.refuse_foreign(&command) {
+            if let Some(tx) = reply {
+                let _ = tx.send(refusal);
+            }
+            return;
+        }
         let answer = match command {
             Command::Status => Reply::Status(Box::new(self.snapshot())),
             Command::Halt if matches!(self.phase, RunPhase::Idle | RunPhase::Finished) => {
@@ -419,7 +434,8 @@ impl Core {
         }
         for _ in 0..self.tasks.len() + 1 {
             let gate = self.gate();
-            let slots = self.tasks.slots(&self.plan);
+            let mut slots = self.tasks.slots(&self.plan);
+            self.adjust_slots(&mut slots);
             let steps = schedule::next_steps(&self.plan, &slots, &gate);
             if steps.is_empty() {
                 break;
@@ -428,6 +444,9 @@ impl Core {
                 match step {
                     Step::Start { task, .. } => {
                         self.take_start(&step);
+                        if self.claim_first(&step) {
+                            continue;
+                        }
                         self.start_attempt(TaskIdx(task));
                     }
                     Step::Skip { task, because } => {
@@ -484,7 +503,8 @@ impl Core {
     }
 
     /// Journal an entry, fold it into its task, feed the log, tell subscribers.
-    pub(super) fn record(&mut self, entry: Entry) {
+    pub(super) fn record(&mut self, mut entry: Entry) {
+        self.tag(&mut entry);
         if let Some(journal) = self.journal.as_mut()
             && let Err(e) = journal.append(&entry)
         {
@@ -500,6 +520,7 @@ impl Core {
                 self.log.pop_front();
             }
         }
+        self.release_if_ended(&entry);
         let _ = self.events.send(entry);
         self.dirty = true;
         self.schedule_due = true;
@@ -554,6 +575,7 @@ impl Core {
                 });
             }
         }
+        self.show_claims(&mut views);
         views
     }
 

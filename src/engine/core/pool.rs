@@ -5,6 +5,7 @@
 //! closes every pool session. Who holds what is `engine::pool`'s.
 
 use super::Core;
+use crate::engine::claim_book::Status;
 use crate::engine::effect::Effect;
 use crate::engine::error::EngineError;
 use crate::engine::event::{Entry, Event};
@@ -18,8 +19,20 @@ use crate::worker::secret::AttemptSecret;
 
 impl Core {
     /// Per pool, its workers free to take a task (the scheduler's gate).
+    /// A pool task being claimed (several engines on the repository) takes
+    /// a worker as soon as its claim is won: that worker is spoken for.
     pub(super) fn pool_idle(&self) -> Vec<usize> {
-        self.pools.idle_counts()
+        let mut idle = self.pools.idle_counts();
+        let Some(book) = self.claims.as_ref().filter(|_| !idle.is_empty()) else {
+            return idle;
+        };
+        for t in self.tasks.indices() {
+            let claiming = matches!(book.status(t), Status::Claiming { start: true, .. });
+            if let (true, Some(p)) = (claiming, self.plan.pool_of[t.0]) {
+                idle[p] = idle[p].saturating_sub(1);
+            }
+        }
+        idle
     }
 
     /// Whether `profile`'s agent stays at its prompt between turns: a

@@ -59,6 +59,7 @@ impl Core {
             .chain(deadlines)
             .chain(self.drain_until_ms.filter(|_| self.halt.is_none()))
             .chain(self.merge_retry_ms)
+            .chain(self.claims_wakeup())
             .min()
     }
 
@@ -74,6 +75,7 @@ impl Core {
         if self.merge_retry_ms.is_some_and(|at| at <= self.now()) {
             self.retry_held_merges();
         }
+        self.claims_tick();
     }
 
     /// A wakeup far later than asked for means this process was stopped

@@ -4,6 +4,7 @@
 mod agent_hooks;
 mod attempts;
 mod by_hand;
+mod claims;
 mod fuzz_journal;
 mod fuzz_run;
 mod fuzz_wire;
@@ -76,7 +77,7 @@ fn merges(fx: &Fixture) -> Vec<String> {
         .collect()
 }
 
-fn spawns(fx: &Fixture, task: &str) -> Vec<(u32, String)> {
+pub(super) fn spawns(fx: &Fixture, task: &str) -> Vec<(u32, String)> {
     fx.os
         .calls()
         .into_iter()

@@ -131,10 +131,11 @@ impl Workshop {
 }
 
 impl Workshop {
-    /// Where worker `n` (1-based) of pool `spec` lives: its worktree
-    /// `<workspaceDir>/<slug>-<n>` and its session (`branch` is unused).
-    pub fn pool_place(&self, spec: &crate::plan::PoolSpec, n: u32) -> Placement {
-        let slug = spec.slug();
+    /// Where worker `n` (1-based) of pool `spec` of engine `engine` lives:
+    /// its worktree `<workspaceDir>/<slug>-<n>` and its session (`branch`
+    /// is unused).
+    pub fn pool_place(&self, spec: &crate::plan::PoolSpec, engine: u32, n: u32) -> Placement {
+        let slug = spec.slug_of(engine);
         Placement {
             worktree: self
                 .repo

@@ -1,12 +1,13 @@
 //! Semantic checks of a parsed plan. Every problem is reported, not just the first.
 //!
-//! The checks run section by section (plan-wide, groups, agent profiles,
+//! The checks run section by section (plan-wide, hosts, groups, agent profiles,
 //! tasks, sizes, dependencies), in that order: the order of the diagnostics
 //! follows it, errors first.
 
 mod agents;
 mod dependencies;
 mod groups;
+mod hosts;
 mod pools;
 mod sizes;
 mod tasks;
@@ -94,6 +95,7 @@ pub fn validate(
     };
     agents::apply_presets(&mut plan.agents, &mut report);
     plan_wide(&plan, &mut report);
+    hosts::check(&plan.settings.hosts, &mut report);
     let groups::Groups {
         index: group_index,
         after: group_after,

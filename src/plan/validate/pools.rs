@@ -22,9 +22,23 @@ impl PoolSpec {
     /// What its sessions and worktrees are named after: `pool` for the
     /// plan's, `pool-<G>` for group G's (group ids are safe in both).
     pub fn slug(&self) -> String {
+        self.slug_of(1)
+    }
+
+    /// The same for engine `engine` of several on one repository: the
+    /// first engine's names as above, engine 2's `pool--e2`,
+    /// `pool--e2-<G>` (no group id starts with `-`, so none is mistaken
+    /// for another's).
+    pub fn slug_of(&self, engine: u32) -> String {
+        let mine = match engine {
+            0 | 1 => String::new(),
+            n => format!("-e{n}"),
+        };
         match &self.group {
-            Some(g) => format!("pool-{g}"),
-            None => "pool".into(),
+            Some(g) if mine.is_empty() => format!("pool-{g}"),
+            Some(g) => format!("pool-{mine}-{g}"),
+            None if mine.is_empty() => "pool".into(),
+            None => format!("pool-{mine}"),
         }
     }
 
@@ -200,6 +214,9 @@ mod tests {
         assert_eq!(plan.pools.len(), 2);
         assert_eq!(plan.pools[0].slug(), "pool");
         assert_eq!(plan.pools[1].slug(), "pool-H");
+        // A second engine on the repository has pools of its own.
+        assert_eq!(plan.pools[0].slug_of(2), "pool--e2");
+        assert_eq!(plan.pools[1].slug_of(3), "pool--e3-H");
         // T1 (group G) goes to the plan's pool, T2 to its group's own.
         assert_eq!(plan.pool_of, vec![Some(0), Some(1)]);
         assert_eq!(plan.first_profile(1), "claude");
