@@ -283,3 +283,55 @@ tasks:
     // One shim, one pane: the agent never exited between tasks.
     assert_eq!(sb.events("exit").len(), 0, "{:?}", sb.events("exit"));
 }
+
+#[test]
+fn two_engines_with_pools_share_a_group_and_run_each_task_once() {
+    let settings = "  pool: { size: 2, profile: quick }";
+    let tasks: String = (1..=12)
+        .map(|i| {
+            format!("  - {{ taskId: T{i}, title: task {i}, group: G1, outputs: [{{ path: t{i}.txt }}] }}\n")
+        })
+        .collect();
+    let text = plan(settings, tasks.trim_end()).replace("maxParallel: 4", "maxParallel: 2");
+    let sb = Sandbox::new(&text);
+    let engines: Vec<_> = (0..2).map(|_| sb.spawn(&["--batch-group", "G1"])).collect();
+    for (i, child) in engines.into_iter().enumerate() {
+        let out = wait_with_guard(child, Duration::from_secs(180));
+        assert_eq!(out.status.code(), Some(0), "engine {i}: {}", stderr(&out));
+    }
+    sb.assert_no_process_left("after both engines");
+    assert_eq!(sb.tmux_sessions(), Vec::<String>::new());
+    // Each task ran once, on one engine's pool worker, and merged once.
+    let spawned = sb.events("spawned");
+    let mut tasks_run: Vec<String> = spawned
+        .iter()
+        .map(|e| e["task"].as_str().unwrap().to_string())
+        .collect();
+    tasks_run.sort();
+    tasks_run.dedup();
+    assert_eq!((tasks_run.len(), spawned.len()), (12, 12), "{spawned:?}");
+    let merges = sb
+        .integration_log()
+        .into_iter()
+        .filter(|s| s.starts_with("Merge T"))
+        .count();
+    assert_eq!(merges, 12);
+    // Each engine's workers are its own: no session served two engines.
+    let mut owners: std::collections::BTreeMap<String, BTreeSet<u64>> = Default::default();
+    for e in &spawned {
+        let session = e["session"].as_str().unwrap().to_string();
+        assert!(session.contains("--pool"), "{session}");
+        owners
+            .entry(session)
+            .or_default()
+            .insert(e["engine"].as_u64().unwrap_or(0));
+    }
+    assert!(owners.values().all(|e| e.len() == 1), "{owners:?}");
+    // Both took part (engine 2's workers have sessions of their own).
+    let engines: BTreeSet<u64> = owners.values().flatten().copied().collect();
+    assert_eq!(engines.len(), 2, "{owners:?}");
+    assert!(
+        owners.keys().any(|s| s.contains("--pool--e2-")),
+        "{owners:?}"
+    );
+}
