@@ -479,7 +479,7 @@ impl Core {
         let busy = self.merges.busy() || self.tasks.iter().any(|(_, t)| t.state().is_active());
         if settled && !busy {
             self.phase = RunPhase::Finished;
-            self.pool_close();
+            self.pool_close(false);
             let summary = self.summary_words();
             self.record(Entry::new(Event::RunFinished { summary }, self.now()));
             self.effect(Effect::WriteExecutionLog);

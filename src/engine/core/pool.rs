@@ -395,24 +395,36 @@ impl Core {
         }
     }
 
-    /// The run's end: every pool session closes (its live agent with it);
-    /// a worker whose last task merged has its worktree removed when
-    /// `removeMergedWorktrees` says so (else it is kept, as a task's is).
-    pub(super) fn pool_close(&mut self) {
+    /// The run's end (`closing`: the engine's, when workers at work go
+    /// too): every pool session closes, its agent with it, and the shims
+    /// are waited for; a worker whose last task merged has its worktree
+    /// removed when `removeMergedWorktrees` says so (else it is kept, as a
+    /// task's is).
+    pub(super) fn pool_close(&mut self, closing: bool) {
         let remove = self.plan.plan.settings.remove_merged_worktrees;
         let ats: Vec<_> = self.pools.workers().map(|(at, _)| at).collect();
         for at in ats {
             let worker = self.pools.worker(at);
-            if worker.task.is_some() || worker.spawning.is_some() {
+            let at_work = worker.task.is_some() || worker.spawning.is_some();
+            if at_work && !closing {
                 continue;
             }
+            if let Some(t) = worker.task
+                && let Some(w) = self.tasks[t].worker.as_ref()
+            {
+                self.ended_shims.extend(w.shim_pid);
+            }
+            let worker = self.pools.worker(at);
             let merged = worker.last.filter(|&l| {
                 self.tasks[l].state() == TaskState::Done
                     && worker.branch.as_deref() == Some(self.tasks[l].placement.branch.as_str())
             });
             let worker = self.pools.worker_mut(at);
             let parked = worker.agent.take();
-            let open = std::mem::take(&mut worker.session) || worker.pane.take().is_some();
+            // A session may be in the making for a task at work: closed too.
+            let open = std::mem::take(&mut worker.session)
+                | worker.pane.take().is_some()
+                | (closing && at_work);
             let session = worker.place.session.clone();
             if let Some(parked) = parked {
                 self.let_go(parked);

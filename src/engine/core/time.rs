@@ -130,7 +130,7 @@ impl Core {
 
     fn finish_shutdown(&mut self, halted: bool) {
         // A pool's workers do not outlive their engine, halted or not.
-        self.pool_close();
+        self.pool_close(true);
         if !halted {
             return;
         }

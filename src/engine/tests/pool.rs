@@ -257,3 +257,24 @@ fn a_halt_stops_the_pools_idle_live_agents_too() {
     assert_eq!(fx.state("T1"), TaskState::Done);
     assert_eq!(fx.snapshot().pools[0].workers[0].doing, "idle");
 }
+
+#[test]
+fn leaving_without_a_halt_still_ends_the_pools_workers() {
+    let mut fx = Fixture::new(PLAN, &["T1", "T2"]);
+    fx.hello("T4", 1);
+    fx.hello("T1", 1);
+    assert_eq!(
+        fx.request(crate::engine::command::Command::Shutdown { halt: false }),
+        crate::engine::command::Reply::Ok
+    );
+    // Their shims had no halt: they are drained, then the pool closes.
+    fx.advance(3_000);
+    assert_eq!(fx.core.ready_to_close(), Some(false));
+    fx.flush();
+    let mut closed = kills(&fx);
+    closed.sort();
+    assert_eq!(closed, ["sb-fake--pool-1", "sb-fake--pool-2"]);
+    // And the run waits for both shims to be gone.
+    let shims = fx.core.ended_shims();
+    assert!(shims.contains(&1001), "{shims:?}");
+}
