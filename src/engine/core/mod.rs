@@ -13,6 +13,7 @@ mod claims;
 mod commands;
 mod limits;
 mod pool;
+mod pool_agents;
 mod pool_views;
 mod recovery;
 mod screen;

@@ -9,12 +9,11 @@ use crate::engine::claim_book::Status;
 use crate::engine::effect::Effect;
 use crate::engine::error::EngineError;
 use crate::engine::event::{Entry, Event};
-use crate::engine::pool::{How, Parked, PoolOrder, Typing};
+use crate::engine::pool::{How, PoolOrder, Typing};
 use crate::engine::snapshot::TaskState;
-use crate::engine::socket::ConnId;
-use crate::engine::tasks::{TaskIdx, Worker};
+use crate::engine::tasks::TaskIdx;
 use crate::engine::workshop::Spawned;
-use crate::worker::protocol::{EngineMessage, ShimMessage};
+use crate::worker::protocol::EngineMessage;
 use crate::worker::secret::AttemptSecret;
 
 impl Core {
@@ -38,7 +37,7 @@ impl Core {
     /// Whether `profile`'s agent stays at its prompt between turns: a
     /// preset run interactively, or a profile whose screen rules know its
     /// idle prompt. Such an agent is typed its next task.
-    fn interactive(&self, profile: &str) -> bool {
+    pub(super) fn interactive(&self, profile: &str) -> bool {
         self.plan.plan.agents.get(profile).is_some_and(|a| {
             a.mode.as_deref() != Some("headless")
                 && (a.preset.is_some() || !a.screen.idle.is_empty())
@@ -116,13 +115,6 @@ impl Core {
             secret,
             order,
         });
-    }
-
-    /// A parked agent's shim this engine lets go of: it gets its `bye`s and
-    /// is waited for when the run closes.
-    fn let_go(&mut self, parked: Parked) {
-        self.ended_shims.extend(parked.shim_pid);
-        self.links.dismiss(parked.conn, parked.tx);
     }
 
     /// A pool spawn came back; false when `t`'s spawn was not a pool's.
@@ -261,39 +253,6 @@ impl Core {
         }
     }
 
-    /// `t` lets go of its worker `w`. True when its live interactive agent
-    /// stays with the pool worker for the next task (its work was
-    /// validated: it is at its prompt); its shim's line goes with it.
-    pub(super) fn pool_release(&mut self, t: TaskIdx, w: &mut Worker) -> bool {
-        let Some(at) = self.pools.holder(t) else {
-            return false;
-        };
-        let profile = self.tasks[t].profile().to_string();
-        let done_work = matches!(
-            self.tasks[t].state(),
-            TaskState::Merging | TaskState::MergeHeld
-        );
-        let keep = done_work && w.exit.is_none() && self.interactive(&profile);
-        let worker = self.pools.worker_mut(at);
-        worker.task = None;
-        if worker.typing.as_ref().is_some_and(|ty| ty.task == t) {
-            worker.typing = None;
-        }
-        let (Some(conn), Some(tx), true) = (w.conn, w.tx.clone(), keep) else {
-            return false;
-        };
-        worker.agent = Some(Parked {
-            conn,
-            tx,
-            shim_pid: w.shim_pid,
-            profile,
-        });
-        w.conn = None;
-        w.tx = None;
-        self.links.closed(conn);
-        true
-    }
-
     /// Whether a pool worker's worktree is on `t`'s branch (its own
     /// worktree, made for a recheck, is not a worker's).
     pub(super) fn pool_worker_on_branch_of(&self, t: TaskIdx) -> bool {
@@ -350,49 +309,6 @@ impl Core {
             reason: reason.to_string(),
         };
         self.record(Entry::new(event, self.now()));
-    }
-
-    /// A parked agent's shim spoke (on no task's line): its beats are
-    /// heard; its agent's exit frees the worker. False: not a parked one.
-    pub(super) fn pool_heard(&mut self, conn: ConnId, msg: &ShimMessage) -> bool {
-        let Some(at) = self.pools.parked_on(conn) else {
-            return false;
-        };
-        if matches!(msg, ShimMessage::Exit { .. })
-            && let Some(parked) = self.pools.worker_mut(at).agent.take()
-        {
-            let _ = parked.tx.send(EngineMessage::Bye);
-            self.ended_shims.extend(parked.shim_pid);
-            self.dirty = true;
-        }
-        true
-    }
-
-    /// A connection no task holds closed: a parked agent's shim gone, or
-    /// one told to speak for its next task reconnecting.
-    pub(super) fn pool_hung_up(&mut self, conn: ConnId) {
-        if let Some(at) = self.pools.rebinding_on(conn) {
-            self.pools.worker_mut(at).rebinding = None;
-        }
-        if let Some(at) = self.pools.parked_on(conn)
-            && let Some(parked) = self.pools.worker_mut(at).agent.take()
-        {
-            self.ended_shims.extend(parked.shim_pid);
-            self.dirty = true;
-        }
-    }
-
-    /// The halt stops idle pools' live agents too (no task: not in its report).
-    pub(super) fn pool_halt(&mut self) {
-        let grace_ms = self.plan.plan.settings.halt.grace_ms;
-        for (_, w) in self.pools.workers() {
-            if let Some(parked) = &w.agent {
-                let _ = parked.tx.send(EngineMessage::Halt {
-                    halt_id: 0,
-                    grace_ms,
-                });
-            }
-        }
     }
 
     /// The run's end (`closing`: the engine's, when workers at work go
