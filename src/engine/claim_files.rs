@@ -66,6 +66,9 @@ pub fn tag(id: u32) -> EngineTag {
 
 /// An exclusive `flock` of `path` (created), held until the file is dropped.
 pub(super) fn locked(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

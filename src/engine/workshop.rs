@@ -148,8 +148,9 @@ impl Workshop {
     /// ("failed to read .git/worktrees/…/commondir").
     fn locked<T>(&self, f: impl FnOnce() -> T) -> T {
         let _guard = self.git_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let _across = lock_file(&self.repo.root.join(".switchboard").join("git.lock"))
-            .inspect_err(|e| tracing::warn!("git work without the engines' lock: {e}"));
+        let _across =
+            super::claim_files::locked(&self.repo.root.join(".switchboard").join("git.lock"))
+                .inspect_err(|e| tracing::warn!("git work without the engines' lock: {e}"));
         f()
     }
 
@@ -515,7 +516,7 @@ impl Workshop {
     /// find the branch moved under them, and none gives up on its retries.
     pub fn merge(&self, task: &Task) -> Result<MergeReport, EngineError> {
         let lock = self.repo.root.join(".switchboard").join("merge.lock");
-        let _turn = lock_file(&lock).map_err(|source| EngineError::Io {
+        let _turn = super::claim_files::locked(&lock).map_err(|source| EngineError::Io {
             what: format!("cannot lock {}", lock.display()),
             source,
         })?;
@@ -615,18 +616,4 @@ impl Workshop {
             tracing::debug!("kill-session {session}: {e}");
         }
     }
-}
-
-/// An exclusive `flock` of `path` (created), held until the file is dropped.
-fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
-    file.lock()?;
-    Ok(file)
 }

@@ -141,18 +141,7 @@ impl Tmux {
             }
         }
         let out = self.exec_with_path("new-session", commands, client_path)?;
-        let line = out.lines().next().unwrap_or_default().trim();
-        let (pane, pid) = line.split_once(' ').unwrap_or((line, ""));
-        if names::is_pane_id(pane) {
-            Ok(NewPane {
-                id: pane.to_string(),
-                pid: pid.parse().ok(),
-            })
-        } else {
-            Err(TmuxError::Parse(format!(
-                "new-session printed {out:?}, not a pane id"
-            )))
-        }
+        parse_new_pane("new-session", &out)
     }
 
     /// Kills a session; `Ok(false)` when there was no such session (or no server).
@@ -358,3 +347,20 @@ mod respawn;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;
+
+/// The pane a `new-session` or `respawn-pane` made, from what its
+/// `display-message -p '#{pane_id} #{pane_pid}'` printed.
+pub(super) fn parse_new_pane(what: &str, out: &str) -> Result<NewPane> {
+    let line = out.lines().next().unwrap_or_default().trim();
+    let (id, pid) = line.split_once(' ').unwrap_or((line, ""));
+    if names::is_pane_id(id) {
+        Ok(NewPane {
+            id: id.to_string(),
+            pid: pid.parse().ok(),
+        })
+    } else {
+        Err(TmuxError::Parse(format!(
+            "{what} printed {out:?}, not a pane id"
+        )))
+    }
+}

@@ -83,17 +83,6 @@ impl Tmux {
                 .build(),
         ];
         let out = self.exec_with_path("respawn-pane", commands, client_path)?;
-        let line = out.lines().next().unwrap_or_default().trim();
-        let (id, pid) = line.split_once(' ').unwrap_or((line, ""));
-        if names::is_pane_id(id) {
-            Ok(NewPane {
-                id: id.to_string(),
-                pid: pid.parse().ok(),
-            })
-        } else {
-            Err(TmuxError::Parse(format!(
-                "respawn-pane printed {out:?}, not a pane id"
-            )))
-        }
+        super::parse_new_pane("respawn-pane", &out)
     }
 }
