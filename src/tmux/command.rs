@@ -69,14 +69,10 @@ impl Tmux {
         size: (u16, u16),
     ) -> Result<NewPane> {
         check_session_name(name)?;
-        if label.is_some_and(|l| l.contains('#')) {
-            return Err(TmuxError::Invalid(format!(
-                "status label {label:?} holds '#'"
-            )));
+        if let Some(label) = label {
+            check_label(label)?;
         }
-        let cwd = cwd
-            .to_str()
-            .ok_or_else(|| TmuxError::Invalid(format!("working directory {cwd:?} is not UTF-8")))?;
+        let cwd = utf8_dir(cwd)?;
         let mut new = NewSession::new()
             .detached()
             .print()
@@ -85,19 +81,8 @@ impl Tmux {
             .start_directory(literal(cwd))
             .width(usize::from(size.0))
             .height(usize::from(size.1));
-        // tmux 3.3a gives a new pane the *client's* PATH, overriding `-e PATH=…`;
-        // so PATH travels as this tmux process's own environment instead.
-        let mut client_path = None;
-        for (var, value) in env {
-            if var == "PATH" {
-                client_path = Some(value.as_str());
-                continue;
-            }
-            if var.is_empty() || var.contains('=') || var.contains('\0') {
-                return Err(TmuxError::Invalid(format!(
-                    "bad environment variable name {var:?}"
-                )));
-            }
+        let (client_path, vars) = split_env(env)?;
+        for (var, value) in vars {
             new = new.environment(Cow::Owned(literal(var)), Cow::Owned(literal(value)));
         }
         let mut new = new.build();
@@ -124,21 +109,7 @@ impl Tmux {
             );
         }
         if let Some(label) = label {
-            for (option, value) in [
-                ("status-left", format!("[{label}] ")),
-                (
-                    "status-left-length",
-                    (label.chars().count() + 3).to_string(),
-                ),
-            ] {
-                commands.push(
-                    SetOption::new()
-                        .target_pane(format!("={name}:"))
-                        .option(option)
-                        .value(literal(&value))
-                        .build(),
-                );
-            }
+            commands.extend(status_label(&format!("={name}:"), label));
         }
         let out = self.exec_with_path("new-session", commands, client_path)?;
         parse_new_pane("new-session", &out)
@@ -363,4 +334,61 @@ pub(super) fn parse_new_pane(what: &str, out: &str) -> Result<NewPane> {
             "{what} printed {out:?}, not a pane id"
         )))
     }
+}
+
+/// A label goes into `status-left`, where `#` starts a tmux format.
+fn check_label(label: &str) -> Result<()> {
+    if label.contains('#') {
+        return Err(TmuxError::Invalid(format!(
+            "status label {label:?} holds '#'"
+        )));
+    }
+    Ok(())
+}
+
+fn utf8_dir(cwd: &Path) -> Result<&str> {
+    cwd.to_str()
+        .ok_or_else(|| TmuxError::Invalid(format!("working directory {cwd:?} is not UTF-8")))
+}
+
+/// The client's PATH, and the pane's other variables.
+type PaneEnv<'a> = (Option<&'a str>, Vec<(&'a str, &'a str)>);
+
+/// A pane's environment as tmux takes it: PATH apart, since tmux 3.3a gives
+/// a new pane the *client's* PATH, overriding `-e PATH=…` (so PATH travels
+/// as the tmux process's own environment instead); every other variable
+/// checked to be a name tmux can set.
+fn split_env(env: &[(String, String)]) -> Result<PaneEnv<'_>> {
+    let mut client_path = None;
+    let mut vars = Vec::new();
+    for (var, value) in env {
+        if var == "PATH" {
+            client_path = Some(value.as_str());
+        } else if var.is_empty() || var.contains('=') || var.contains('\0') {
+            return Err(TmuxError::Invalid(format!(
+                "bad environment variable name {var:?}"
+            )));
+        } else {
+            vars.push((var.as_str(), value.as_str()));
+        }
+    }
+    Ok((client_path, vars))
+}
+
+/// The commands that show `[label]` at the left of `target`'s status line.
+fn status_label(target: &str, label: &str) -> [TmuxCommand<'static>; 2] {
+    [
+        ("status-left", format!("[{label}] ")),
+        (
+            "status-left-length",
+            (label.chars().count() + 3).to_string(),
+        ),
+    ]
+    .map(|(option, value)| {
+        SetOption::new()
+            .target_pane(target.to_string())
+            .option(option)
+            .value(literal(&value))
+            .build()
+    })
 }
