@@ -109,6 +109,10 @@ pub enum Verb {
     /// pipe-pane, not by hand).
     #[command(hide = true)]
     PaneLog(PaneLogArgs),
+    /// What the engine asks of a host (a JSON order on stdin, run over ssh
+    /// by the engine, not by hand).
+    #[command(hide = true)]
+    HostWorker,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         }
         Some(Verb::Worker(args)) => return switchboard::worker::shim::run(args),
         Some(Verb::PaneLog(args)) => return switchboard::pane_log::run(args),
+        Some(Verb::HostWorker) => return switchboard::hosts::on_host::run(),
         Some(Verb::Status) => return runtime(|| engine_client::status(cli.json)),
         Some(Verb::Halt) => return runtime(|| engine_client::halt(cli.json)),
         Some(Verb::Resume) => return runtime(engine_client::resume),

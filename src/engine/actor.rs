@@ -426,7 +426,7 @@ impl Driver {
                 .ended_shims()
                 .iter()
                 .copied()
-                .filter(|&pid| self.os.process_alive(pid))
+                .filter(|&pid| self.os.process_alive(None, pid))
                 .collect();
             if left.is_empty() {
                 break;
@@ -434,11 +434,11 @@ impl Driver {
             if tokio::time::Instant::now() >= deadline {
                 tracing::warn!("shims {left:?} did not end by themselves: killed");
                 for &pid in &left {
-                    self.os.kill_worker(None, Some(pid));
+                    self.os.kill_worker(None, None, Some(pid));
                 }
                 // SIGKILL is not instant: the run is over when they are gone.
                 let killed_by = tokio::time::Instant::now() + Duration::from_secs(2);
-                while left.iter().any(|&pid| self.os.process_alive(pid))
+                while left.iter().any(|&pid| self.os.process_alive(None, pid))
                     && tokio::time::Instant::now() < killed_by
                 {
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -117,11 +117,14 @@ pub enum Effect {
     CheckShim {
         task: TaskIdx,
         attempt: u32,
+        /// The host the pid is on; None: this machine.
+        host: Option<String>,
         pid: u32,
         tries: u32,
     },
     /// SIGKILL a worker judged DEAD: its agent's group and its shim.
     KillWorker {
+        host: Option<String>,
         agent_pgid: Option<u32>,
         shim_pid: Option<u32>,
     },
@@ -451,19 +454,21 @@ pub async fn perform(
         Effect::CheckShim {
             task,
             attempt,
+            host,
             pid,
             tries,
         } => Some(Input::ShimChecked {
             task,
             attempt,
-            alive: os.process_alive(pid),
+            alive: os.process_alive(host.as_deref(), pid),
             tries,
         }),
         Effect::KillWorker {
+            host,
             agent_pgid,
             shim_pid,
         } => {
-            os.kill_worker(agent_pgid, shim_pid);
+            os.kill_worker(host.as_deref(), agent_pgid, shim_pid);
             None
         }
         Effect::Claims(work) => {

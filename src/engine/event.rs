@@ -91,6 +91,9 @@ pub enum Event {
         /// wrote none: their workers are not adopted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret_sha256: Option<SecretDigest>,
+        /// The host it runs on (`settings.hosts`); none: this machine.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// A live worker of an earlier engine was taken over.
     Adopted {

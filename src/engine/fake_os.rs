@@ -182,6 +182,7 @@ pub fn pool_place(slug: &str, n: u32) -> Placement {
         worktree: PathBuf::from(format!("/fake/{slug}-{n}")),
         branch: String::new(),
         session: format!("sb-fake--{slug}-{n}"),
+        host: None,
     }
 }
 
@@ -190,6 +191,7 @@ pub fn placement(task: &Task) -> Placement {
         worktree: PathBuf::from(format!("/fake/{}", task.task_id)),
         branch: format!("agent/{}/{}", task.task_id, task.place_kind()),
         session: format!("sb-fake-{}", task.task_id),
+        host: None,
     }
 }
 
@@ -279,6 +281,7 @@ impl Os for FakeOs {
                 worktree: order.place.worktree.clone(),
                 branch: placement(task).branch,
                 session,
+                host: None,
             },
             pane_id,
             preaccepted: Vec::new(),
@@ -421,11 +424,11 @@ impl Os for FakeOs {
         Box::pin(async { Ok(()) })
     }
 
-    fn process_alive(&self, pid: u32) -> bool {
+    fn process_alive(&self, _: Option<&str>, pid: u32) -> bool {
         !self.dead_pids.lock().unwrap().contains(&pid)
     }
 
-    fn kill_worker(&self, _: Option<u32>, _: Option<u32>) {
+    fn kill_worker(&self, _: Option<&str>, _: Option<u32>, _: Option<u32>) {
         self.call(Call::KillWorker);
     }
 

@@ -74,6 +74,7 @@ pub fn spawned(task: &str, attempt: u32, profile: &str) -> Event {
         worktree: format!("/fake/{task}"),
         branch: format!("agent/{task}/{profile}"),
         secret_sha256: Some(earlier_secret(task, attempt).digest()),
+        host: None,
     }
 }
 

@@ -128,8 +128,10 @@ impl TaskRecord {
                 worktree,
                 branch,
                 secret_sha256,
+                host,
                 ..
             } => {
+                task.host = host.clone();
                 if let Some(digest) = secret_sha256 {
                     self.secrets.retain(|(a, _)| *a != attempt);
                     self.secrets.push((attempt, digest.clone()));

@@ -149,7 +149,7 @@ impl HaltRun {
     /// The report, and who waits for it.
     pub fn finish(
         self,
-        task_id: impl Fn(TaskIdx) -> String,
+        task_of: impl Fn(TaskIdx) -> (String, Option<String>),
     ) -> (HaltReport, Vec<oneshot::Sender<Reply>>) {
         let ms = |us: u64| (us as f64 / 10.0).round() / 100.0;
         let w = &self.workers;
@@ -166,12 +166,16 @@ impl HaltRun {
                 .fold(0.0, f64::max),
             workers: w
                 .iter()
-                .map(|e| HaltWorker {
-                    task: task_id(e.task),
-                    acked: e.ack_us.is_some(),
-                    ack_ms: e.ack_us.map(ms),
-                    stop_ms: e.stop_us.map(ms),
-                    signal: e.signal.clone(),
+                .map(|e| {
+                    let (task, host) = task_of(e.task);
+                    HaltWorker {
+                        task,
+                        host,
+                        acked: e.ack_us.is_some(),
+                        ack_ms: e.ack_us.map(ms),
+                        stop_ms: e.stop_us.map(ms),
+                        signal: e.signal.clone(),
+                    }
                 })
                 .collect(),
         };

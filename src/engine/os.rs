@@ -97,10 +97,12 @@ pub trait Os: Send + Sync + 'static {
     }
 
     // processes
-    /// Whether `pid` still runs (a zombie does not).
-    fn process_alive(&self, pid: u32) -> bool;
-    /// SIGKILL a process group (the agent's) and a process (its shim).
-    fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>);
+    /// Whether `pid` still runs on `host` (None: this machine); a zombie
+    /// does not. On a host that cannot be reached: true (not known gone).
+    fn process_alive(&self, host: Option<&str>, pid: u32) -> bool;
+    /// SIGKILL a process group (the agent's) and a process (its shim) on
+    /// `host` (None: this machine).
+    fn kill_worker(&self, host: Option<&str>, agent_pgid: Option<u32>, shim_pid: Option<u32>);
 
     // claims (blocking)
     /// Where this engine's task claims are kept (`.switchboard/claims/`).
@@ -282,19 +284,14 @@ impl Os for RealOs {
         })
     }
 
-    fn process_alive(&self, pid: u32) -> bool {
+    fn process_alive(&self, host: Option<&str>, pid: u32) -> bool {
+        // This world has no hosts: a pid is this machine's.
+        debug_assert!(host.is_none());
         process_alive(pid)
     }
 
-    fn kill_worker(&self, agent_pgid: Option<u32>, shim_pid: Option<u32>) {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        if let Some(agent) = agent_pgid.and_then(pid_target) {
-            let _ = kill(Pid::from_raw(-agent.as_raw()), Signal::SIGKILL);
-        }
-        if let Some(shim) = shim_pid.and_then(pid_target) {
-            let _ = kill(shim, Signal::SIGKILL);
-        }
+    fn kill_worker(&self, _host: Option<&str>, agent_pgid: Option<u32>, shim_pid: Option<u32>) {
+        kill_worker(agent_pgid, shim_pid);
     }
 
     fn claims(&self) -> &dyn ClaimStore {
@@ -317,9 +314,21 @@ fn pid_target(pid: u32) -> Option<nix::unistd::Pid> {
         .map(nix::unistd::Pid::from_raw)
 }
 
+/// SIGKILL a process group (an agent's) and a process (its shim) here.
+pub fn kill_worker(agent_pgid: Option<u32>, shim_pid: Option<u32>) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if let Some(agent) = agent_pgid.and_then(pid_target) {
+        let _ = kill(Pid::from_raw(-agent.as_raw()), Signal::SIGKILL);
+    }
+    if let Some(shim) = shim_pid.and_then(pid_target) {
+        let _ = kill(shim, Signal::SIGKILL);
+    }
+}
+
 /// Whether `pid` still runs. A zombie does not: the shim's parent (tmux) may
 /// not have reaped it yet when its connection closes.
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     use nix::sys::signal::kill;
     let Some(target) = pid_target(pid) else {
         return false;

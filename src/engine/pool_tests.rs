@@ -14,6 +14,7 @@ fn pools(size: usize) -> Pools {
             worktree: format!("/w/pool-{n}").into(),
             branch: String::new(),
             session: format!("s-{n}"),
+            host: None,
         })
         .collect();
     Pools::new(&[spec], vec![places], Default::default())

@@ -44,7 +44,7 @@ pub enum PreacceptError {
 }
 
 /// What one edit did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Preaccepted {
     /// What it skips, in the preset's words.
     pub skips: String,

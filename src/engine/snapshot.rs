@@ -233,6 +233,9 @@ pub struct TaskView {
     pub session: Option<String>,
     pub worktree: Option<String>,
     pub branch: Option<String>,
+    /// The host its worker runs on (`settings.hosts`); None: this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// What an interactive agent's screen says it is doing (`working`,
     /// `idle at prompt`), for profiles with `screen` rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +276,9 @@ pub struct LogLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HaltWorker {
     pub task: String,
+    /// Where it ran (`settings.hosts`); None: this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub acked: bool,
     /// From the halt command to the shim's acknowledgement.
     pub ack_ms: Option<f64>,
@@ -422,6 +428,7 @@ impl TaskView {
             session: None,
             worktree: None,
             branch: None,
+            host: None,
             agent_state: None,
             usage: None,
             selected: false,

@@ -224,6 +224,7 @@ impl TaskRun {
         view.session = Some(self.placement.session.clone());
         view.worktree = Some(self.placement.worktree.display().to_string());
         view.branch = Some(self.placement.branch.clone());
+        view.host = self.placement.host.clone();
         view
     }
 }

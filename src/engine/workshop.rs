@@ -28,6 +28,8 @@ pub struct Placement {
     pub worktree: PathBuf,
     pub branch: String,
     pub session: String,
+    /// The host (`settings.hosts`) it runs on; None: this machine.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +140,7 @@ impl Workshop {
                 .join(format!("agent-{}-{kind}", task.task_id)),
             branch: format!("agent/{}/{kind}", task.task_id),
             session: names::session_name(&self.repo_key, &task.task_id),
+            host: None,
         }
     }
 
@@ -236,24 +239,80 @@ impl Workshop {
         respawn: Option<&str>,
     ) -> Result<(NewPane, Vec<Result<Preaccepted, String>>), EngineError> {
         let worktree = &place.worktree;
+        let (launch, agent) = self.launch(task, profile, secret)?;
+        install_hooks(agent, worktree, &self.exe)?;
+        let preaccepted = preaccept(agent, worktree);
+        let launch_path = self.launch_path(task, attempt);
+        launch.write(&launch_path)?;
+        let envs: Vec<(String, String)> = vec![
+            (env::SOCKET.into(), self.socket_path.display().to_string()),
+            (env::TASK.into(), task.task_id.clone()),
+            (env::ATTEMPT.into(), attempt.to_string()),
+            ("PATH".into(), worker_path(&self.exe)),
+        ];
+        let argv = shim_argv(
+            &self.exe,
+            &launch_path,
+            self.settings().heartbeat.interval_ms,
+        );
+        let log = PaneLog {
+            path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
+            copier: vec![
+                self.exe.display().to_string(),
+                "pane-log".into(),
+                "--max-bytes".into(),
+                attempt_log::MAX_BYTES.to_string(),
+            ],
+        };
+        // Without its directory the pipe's shell fails and nothing is kept;
+        // the attempt still runs (its pane shows the same).
+        if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
+            tracing::warn!("cannot create the attempt logs' directory: {e}");
+        }
+        let label = shim_label(task, attempt);
+        let started = match respawn {
+            Some(pane) => self
+                .tmux
+                .respawn_pane(pane, &label, &log, worktree, &envs, &argv),
+            None => {
+                // A previous attempt's kept (dead) pane makes way for this one.
+                if self.tmux.has_session(&place.session).unwrap_or(false) {
+                    let _ = self.tmux.kill_session(&place.session);
+                }
+                self.tmux.new_labelled_session(
+                    &place.session,
+                    Some(&label),
+                    Some(&log),
+                    worktree,
+                    &envs,
+                    &argv,
+                    (200, 50),
+                )
+            }
+        };
+        let pane = started.inspect_err(|_| {
+            // No shim will read it.
+            let _ = std::fs::remove_file(&launch_path);
+        })?;
+        Ok((pane, preaccepted))
+    }
+
+    /// What the shim of `task`'s attempt with `profile` starts, and that
+    /// profile: the command, its environment (from the plan, of any size:
+    /// the launch file carries it, the tmux command line only short values
+    /// and paths) and the attempt's secret.
+    pub fn launch(
+        &self,
+        task: &Task,
+        profile: &str,
+        secret: &AttemptSecret,
+    ) -> Result<(Launch, &crate::plan::AgentProfile), EngineError> {
         let agent = self
             .plan
             .plan
             .agents
             .get(profile)
             .ok_or_else(|| EngineError::UnknownProfile(profile.to_string()))?;
-        if let (Some(hooks), Some(preset)) = (&agent.hooks, &agent.preset) {
-            hooks
-                .install(worktree, &self.exe, preset)
-                .map_err(|source| EngineError::Io {
-                    what: format!(
-                        "cannot write the agent's hook settings {}",
-                        hooks.file.as_deref().unwrap_or_default()
-                    ),
-                    source,
-                })?;
-        }
-        let preaccepted = self.preaccept(agent, worktree);
         // What comes from the plan, of any size, goes through the launch
         // file; the tmux command line carries only short values and paths.
         let mut agent_env = vec![
@@ -294,144 +353,135 @@ impl Workshop {
             env: agent_env,
             secret: Some(secret.as_str().to_string()),
         };
-        let launch_path = self.launch_path(task, attempt);
-        launch.write(&launch_path)?;
-        let envs: Vec<(String, String)> = vec![
-            (env::SOCKET.into(), self.socket_path.display().to_string()),
-            (env::TASK.into(), task.task_id.clone()),
-            (env::ATTEMPT.into(), attempt.to_string()),
-            ("PATH".into(), self.worker_path()),
-        ];
-        let argv = vec![
-            self.exe.display().to_string(),
-            "worker".into(),
-            "--launch".into(),
-            launch_path.display().to_string(),
-            "--heartbeat-ms".into(),
-            self.settings().heartbeat.interval_ms.to_string(),
-        ];
-        let log = PaneLog {
-            path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
-            copier: vec![
-                self.exe.display().to_string(),
-                "pane-log".into(),
-                "--max-bytes".into(),
-                attempt_log::MAX_BYTES.to_string(),
-            ],
-        };
-        // Without its directory the pipe's shell fails and nothing is kept;
-        // the attempt still runs (its pane shows the same).
-        if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
-            tracing::warn!("cannot create the attempt logs' directory: {e}");
-        }
-        let label = format!("switchboard {} attempt {attempt}", task.task_id);
-        let started = match respawn {
-            Some(pane) => self
-                .tmux
-                .respawn_pane(pane, &label, &log, worktree, &envs, &argv),
-            None => {
-                // A previous attempt's kept (dead) pane makes way for this one.
-                if self.tmux.has_session(&place.session).unwrap_or(false) {
-                    let _ = self.tmux.kill_session(&place.session);
-                }
-                self.tmux.new_labelled_session(
-                    &place.session,
-                    Some(&label),
-                    Some(&log),
-                    worktree,
-                    &envs,
-                    &argv,
-                    (200, 50),
-                )
-            }
-        };
-        let pane = started.inspect_err(|_| {
-            // No shim will read it.
-            let _ = std::fs::remove_file(&launch_path);
-        })?;
-        Ok((pane, preaccepted))
-    }
-
-    /// The profile's opted-in `preaccept` settings, written to the agent's
-    /// own config for this worktree (outside it: see `engine::preaccept`).
-    /// The worktree goes in as named and as the agent's `getcwd` will see
-    /// it. A failure is reported, not fatal: the dialog then waits for a
-    /// person, as a prompt rule flags it.
-    fn preaccept(
-        &self,
-        agent: &crate::plan::AgentProfile,
-        worktree: &Path,
-    ) -> Vec<Result<Preaccepted, String>> {
-        let edits = match crate::plan::presets::preaccept_edits(agent) {
-            Ok(edits) => edits,
-            Err(whys) => return whys.into_iter().map(Err).collect(),
-        };
-        if edits.is_empty() {
-            return Vec::new();
-        }
-        let mut worktrees = vec![worktree.display().to_string()];
-        if let Ok(real) = worktree.canonicalize()
-            && real != worktree
-        {
-            worktrees.push(real.display().to_string());
-        }
-        let lookup = |name: &str| {
-            agent
-                .env
-                .get(name)
-                .cloned()
-                .or_else(|| std::env::var(name).ok())
-        };
-        edits
-            .iter()
-            .map(|(name, edit)| {
-                let done = preaccept::apply(edit, &worktrees, lookup)
-                    .map_err(|e| format!("could not pre-accept {}: {e}", edit.skips));
-                match &done {
-                    Ok(p) => tracing::info!(
-                        "preaccept {name}: {} in {} ({})",
-                        p.setting,
-                        p.file.display(),
-                        if p.written { "written" } else { "already set" }
-                    ),
-                    Err(e) => tracing::warn!("preaccept {name}: {e}"),
-                }
-                done
-            })
-            .collect()
+        Ok((launch, agent))
     }
 
     /// The launch file of `task`'s attempt `attempt`, under `.switchboard/`
     /// (excluded from git, in the user's own repository).
     fn launch_path(&self, task: &Task, attempt: u32) -> PathBuf {
-        self.repo
-            .root
-            .join(".switchboard")
-            .join(launch::DIR)
-            .join(format!("{}-{attempt}.json", task.task_id))
-    }
-
-    /// PATH for workers: this binary's directory first, so agents can call
-    /// `switchboard report` even when switchboard is not installed.
-    fn worker_path(&self) -> String {
-        let own = self
-            .exe
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        match std::env::var("PATH") {
-            Ok(p) if !p.is_empty() => format!("{own}:{p}"),
-            _ => format!("{own}:/usr/local/bin:/usr/bin:/bin"),
-        }
+        launch_file(&self.repo.root, task, attempt)
     }
 
     fn resolve_inputs(&self, task: &Task, worktree: &Path) -> Vec<ResolvedInput> {
-        task.inputs
-            .iter()
-            .map(|input| ResolvedInput::read(worktree, input))
-            .collect()
+        resolve_inputs(task, worktree)
     }
+}
 
+/// The launch file of `task`'s attempt `attempt` in the repository at `root`.
+pub fn launch_file(root: &Path, task: &Task, attempt: u32) -> PathBuf {
+    root.join(".switchboard")
+        .join(launch::DIR)
+        .join(format!("{}-{attempt}.json", task.task_id))
+}
+
+/// `task`'s inputs, read from its worktree.
+pub fn resolve_inputs(task: &Task, worktree: &Path) -> Vec<ResolvedInput> {
+    task.inputs
+        .iter()
+        .map(|input| ResolvedInput::read(worktree, input))
+        .collect()
+}
+
+/// The pane's label (its status line) for a worker.
+pub fn shim_label(task: &Task, attempt: u32) -> String {
+    format!("switchboard {} attempt {attempt}", task.task_id)
+}
+
+/// The shim's command line: this binary's `worker` with its launch file.
+pub fn shim_argv(exe: &Path, launch_path: &Path, heartbeat_ms: u64) -> Vec<String> {
+    vec![
+        exe.display().to_string(),
+        "worker".into(),
+        "--launch".into(),
+        launch_path.display().to_string(),
+        "--heartbeat-ms".into(),
+        heartbeat_ms.to_string(),
+    ]
+}
+
+/// The agent's hook settings (a preset's `hooks`) in its worktree, calling
+/// `exe`'s `hook` subcommand.
+pub fn install_hooks(
+    agent: &crate::plan::AgentProfile,
+    worktree: &Path,
+    exe: &Path,
+) -> Result<(), EngineError> {
+    if let (Some(hooks), Some(preset)) = (&agent.hooks, &agent.preset) {
+        hooks
+            .install(worktree, exe, preset)
+            .map_err(|source| EngineError::Io {
+                what: format!(
+                    "cannot write the agent's hook settings {}",
+                    hooks.file.as_deref().unwrap_or_default()
+                ),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// PATH for workers: `exe`'s directory first, so agents can call
+/// `switchboard report` even when switchboard is not installed.
+pub fn worker_path(exe: &Path) -> String {
+    let own = exe
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    match std::env::var("PATH") {
+        Ok(p) if !p.is_empty() => format!("{own}:{p}"),
+        _ => format!("{own}:/usr/local/bin:/usr/bin:/bin"),
+    }
+}
+
+/// The profile's opted-in `preaccept` settings, written to the agent's
+/// own config for this worktree (outside it: see `engine::preaccept`).
+/// The worktree goes in as named and as the agent's `getcwd` will see
+/// it. A failure is reported, not fatal: the dialog then waits for a
+/// person, as a prompt rule flags it.
+pub fn preaccept(
+    agent: &crate::plan::AgentProfile,
+    worktree: &Path,
+) -> Vec<Result<Preaccepted, String>> {
+    let edits = match crate::plan::presets::preaccept_edits(agent) {
+        Ok(edits) => edits,
+        Err(whys) => return whys.into_iter().map(Err).collect(),
+    };
+    if edits.is_empty() {
+        return Vec::new();
+    }
+    let mut worktrees = vec![worktree.display().to_string()];
+    if let Ok(real) = worktree.canonicalize()
+        && real != worktree
+    {
+        worktrees.push(real.display().to_string());
+    }
+    let lookup = |name: &str| {
+        agent
+            .env
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    edits
+        .iter()
+        .map(|(name, edit)| {
+            let done = preaccept::apply(edit, &worktrees, lookup)
+                .map_err(|e| format!("could not pre-accept {}: {e}", edit.skips));
+            match &done {
+                Ok(p) => tracing::info!(
+                    "preaccept {name}: {} in {} ({})",
+                    p.setting,
+                    p.file.display(),
+                    if p.written { "written" } else { "already set" }
+                ),
+                Err(e) => tracing::warn!("preaccept {name}: {e}"),
+            }
+            done
+        })
+        .collect()
+}
+
+impl Workshop {
     /// Save uncommitted work, then run every validation check in the worktree.
     pub fn validate(&self, task: &Task, attempt: u32) -> Vec<CheckResult> {
         let p = match self.ensure_home(task) {

@@ -8,6 +8,8 @@
 pub mod control;
 pub mod doctor;
 pub mod install;
+pub mod on_host;
+pub mod orders;
 pub mod probe;
 pub mod ssh;
 pub mod ssh_args;

@@ -81,6 +81,19 @@ pub struct Settings {
     pub pool: Option<PoolSettings>,
 }
 
+impl Settings {
+    /// Workers at once over every host: this machine's `maxParallel` and
+    /// each host's (its own, else the same).
+    pub fn capacity(&self) -> usize {
+        let hosts: usize = self
+            .hosts
+            .iter()
+            .map(|h| h.max_parallel.unwrap_or(self.max_parallel))
+            .sum();
+        self.max_parallel + hosts
+    }
+}
+
 /// A persistent worker pool: `size` workers, each a tmux session with its
 /// own worktree, running `profile`'s agent; ready tasks go to idle workers.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -92,6 +92,7 @@ fn task_view(index: usize, row: &str) -> TaskView {
         session: None,
         worktree: None,
         branch: None,
+        host: None,
         agent_state: None,
         usage: None,
         selected: false,

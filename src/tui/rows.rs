@@ -169,6 +169,7 @@ mod tests {
             session: None,
             worktree: None,
             branch: None,
+            host: None,
             agent_state: None,
             usage: None,
             selected: false,

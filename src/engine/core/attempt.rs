@@ -112,6 +112,7 @@ impl Core {
                     worktree: p.worktree.display().to_string(),
                     branch: p.branch.clone(),
                     secret_sha256,
+                    host: p.host.clone(),
                 };
                 run.placement = spawned.placement;
                 let was_assigned = run.state() == TaskState::Assigned;
@@ -197,11 +198,13 @@ impl Core {
 
     pub(super) fn worker_dead(&mut self, t: TaskIdx, reason: String) {
         self.pool_worker_died(t, &reason);
+        let host = self.tasks[t].placement.host.clone();
         if let Some(w) = self.tasks[t].worker.as_mut() {
             w.heartbeat = Light::Dead;
             // A frozen or unreachable shim cannot run its own halt cascade:
             // make sure neither it nor its agent outlives the verdict.
             let kill = Effect::KillWorker {
+                host,
                 agent_pgid: w.agent_pid,
                 shim_pid: w.shim_pid,
             };
@@ -504,7 +507,11 @@ impl Core {
             // Its live agent waits in the pool for the next task.
             return Some(w);
         }
-        self.ended_shims.extend(w.shim_pid);
+        // A host's shims end with its tmux server when the engine closes;
+        // their pids mean nothing here.
+        if self.tasks[t].placement.host.is_none() {
+            self.ended_shims.extend(w.shim_pid);
+        }
         self.links.release(&mut w);
         Some(w)
     }

@@ -411,7 +411,11 @@ impl Core {
         let Some(h) = self.halt.take() else { return };
         let halted: Vec<TaskIdx> = h.tasks().collect();
         let plan = self.plan.clone();
-        let (report, waiters) = h.finish(|t| plan.plan.tasks[t.0].task_id.clone());
+        let tasks = &self.tasks;
+        let (report, waiters) = h.finish(|t| {
+            let id = plan.plan.tasks[t.0].task_id.clone();
+            (id, tasks[t].placement.host.clone())
+        });
         let why = format!("halt #{}", report.halt_id);
         for t in halted {
             // The halt stopped the agent; keep the pane (and the session) for reading.

@@ -66,7 +66,7 @@ impl Core {
             })
             .collect();
         Gate {
-            max_parallel: self.plan.plan.settings.max_parallel,
+            max_parallel: self.plan.plan.settings.capacity(),
             now_ms: now,
             tokens,
             held,

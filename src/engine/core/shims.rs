@@ -210,9 +210,11 @@ impl Core {
             return;
         }
         if let Some(pid) = w.shim_pid {
+            let host = self.tasks[t].placement.host.clone();
             self.effect(Effect::CheckShim {
                 task: t,
                 attempt,
+                host,
                 pid,
                 tries,
             });

@@ -25,6 +25,7 @@ impl Workshop {
             worktree: order.place.worktree.clone(),
             branch: self.placement(task).branch,
             session: order.place.session.clone(),
+            host: None,
         };
         let integration = &self.settings().integration_branch;
         let message = format!(
@@ -144,6 +145,7 @@ impl Workshop {
                 .join(format!("{slug}-{n}")),
             branch: String::new(),
             session: names::pool_session_name(&self.repo_key, &slug, n),
+            host: None,
         }
     }
 }

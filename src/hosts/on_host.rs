@@ -1,0 +1,188 @@
+//! `switchboard host-worker`: what runs on a host for the engine, over ssh.
+//! It does there what the engine's workshop does here (worktree, instruction,
+//! hooks, launch file, the shim in a tmux session), with the same code and
+//! this binary as the shim.
+
+use super::orders::{Order, Reply, SpawnOrder};
+use crate::engine::workshop as shop;
+use crate::git::Repo;
+use crate::instruction;
+use crate::tmux::command::Tmux;
+use crate::worker::protocol::env;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Read one order from stdin, carry it out, print the reply.
+pub fn run() -> ExitCode {
+    let mut input = String::new();
+    let reply = match std::io::stdin().read_to_string(&mut input) {
+        Err(e) => Reply::Failed {
+            error: format!("cannot read the order: {e}"),
+        },
+        Ok(_) => match serde_json::from_str::<Order>(&input) {
+            Err(e) => Reply::Failed {
+                error: format!("not an order this switchboard knows ({e}): another version?"),
+            },
+            Ok(order) => carry_out(order).unwrap_or_else(|error| Reply::Failed { error }),
+        },
+    };
+    let failed = matches!(reply, Reply::Failed { .. });
+    match serde_json::to_string(&reply) {
+        Ok(line) => println!("{line}"),
+        Err(e) => eprintln!("switchboard host-worker: {e}"),
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn carry_out(order: Order) -> Result<Reply, String> {
+    match order {
+        Order::Init { workdir } => init(&workdir),
+        Order::Spawn(order) => spawn(&order),
+        Order::Save { worktree, message } => {
+            let repo = Repo::at(PathBuf::from(&worktree));
+            let commit = repo
+                .commit_all(Path::new(&worktree), &message)
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::Saved { commit })
+        }
+        Order::Remove { clone, worktree } => {
+            let repo = Repo::at(PathBuf::from(clone));
+            repo.remove_worktree(Path::new(&worktree), true)
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::Removed)
+        }
+    }
+}
+
+/// `workdir` with `~/` (or `~`) as the home directory.
+fn expand_home(workdir: &str) -> Result<PathBuf, String> {
+    let home = || std::env::var_os("HOME").ok_or("HOME is not set on the host".to_string());
+    if workdir == "~" {
+        return Ok(PathBuf::from(home()?));
+    }
+    match workdir.strip_prefix("~/") {
+        Some(rest) => Ok(PathBuf::from(home()?).join(rest)),
+        None if Path::new(workdir).is_absolute() => Ok(PathBuf::from(workdir)),
+        // Relative: to the home, as ssh's own commands start there.
+        None => Ok(PathBuf::from(home()?).join(workdir)),
+    }
+}
+
+/// The clone, made once: a repository whose HEAD names a branch nobody
+/// pushes, so that every branch (the integration branch included) may be
+/// pushed to it.
+fn init(workdir: &str) -> Result<Reply, String> {
+    let clone = expand_home(workdir)?;
+    std::fs::create_dir_all(&clone)
+        .map_err(|e| format!("cannot create {}: {e}", clone.display()))?;
+    if !clone.join(".git").exists() {
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&clone)
+                .args(args)
+                .output()
+                .map_err(|e| format!("cannot run git: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "git {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        git(&["init", "--quiet"])?;
+        git(&["symbolic-ref", "HEAD", "refs/heads/switchboard-host"])?;
+    }
+    let clone = clone.canonicalize().unwrap_or(clone);
+    Ok(Reply::Init {
+        clone: clone.display().to_string(),
+    })
+}
+
+fn spawn(order: &SpawnOrder) -> Result<Reply, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let repo = Repo::at(PathBuf::from(&order.clone));
+    let excluded: Vec<&str> = order.excluded.iter().map(String::as_str).collect();
+    repo.ensure_excluded(&excluded).map_err(|e| e.to_string())?;
+    let worktree = repo.root.join(&order.worktree);
+    repo.add_worktree(&worktree, &order.branch, &order.base)
+        .map_err(|e| e.to_string())?;
+    let inputs = shop::resolve_inputs(&order.task, &worktree);
+    let mut md = instruction::render(&order.task, &inputs, true);
+    if let Some(note) = &order.note {
+        md.push_str(note);
+    }
+    std::fs::write(worktree.join(instruction::FILE_NAME), md)
+        .map_err(|e| format!("cannot write {}: {e}", instruction::FILE_NAME))?;
+    shop::install_hooks(&order.agent, &worktree, &exe).map_err(|e| e.to_string())?;
+    let preaccepted = shop::preaccept(&order.agent, &worktree);
+    let launch_path = shop::launch_file(&repo.root, &order.task, order.attempt);
+    order
+        .launch
+        .write(&launch_path)
+        .map_err(|e| e.to_string())?;
+    let envs: Vec<(String, String)> = vec![
+        (env::SOCKET.into(), order.engine_socket.clone()),
+        (env::TASK.into(), order.task.task_id.clone()),
+        (env::ATTEMPT.into(), order.attempt.to_string()),
+        ("PATH".into(), shop::worker_path(&exe)),
+    ];
+    let argv = shop::shim_argv(&exe, &launch_path, order.heartbeat_ms);
+    let tmux = Tmux::new(Some(order.tmux_socket.clone()));
+    // A previous attempt's kept (dead) pane makes way for this one.
+    if tmux.has_session(&order.session).unwrap_or(false) {
+        let _ = tmux.kill_session(&order.session);
+    }
+    let label = shop::shim_label(&order.task, order.attempt);
+    let pane = tmux
+        .new_labelled_session(
+            &order.session,
+            Some(&label),
+            None,
+            &worktree,
+            &envs,
+            &argv,
+            (200, 50),
+        )
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&launch_path);
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Reply::Spawned {
+        worktree: worktree.display().to_string(),
+        pane_id: pane.id,
+        pane_pid: pane.pid,
+        preaccepted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workdirs_start_from_the_host_s_home() {
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(expand_home("~").unwrap(), PathBuf::from(&home));
+        assert_eq!(
+            expand_home("~/w/r").unwrap(),
+            PathBuf::from(&home).join("w/r")
+        );
+        assert_eq!(expand_home("/srv/r").unwrap(), PathBuf::from("/srv/r"));
+        assert_eq!(expand_home("w").unwrap(), PathBuf::from(&home).join("w"));
+    }
+
+    #[test]
+    fn an_order_from_another_version_is_refused_in_words() {
+        let err = serde_json::from_str::<Order>(r#"{"order":"teleport"}"#).unwrap_err();
+        assert!(err.to_string().contains("teleport"), "{err}");
+    }
+}
