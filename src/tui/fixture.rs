@@ -236,6 +236,7 @@ pub fn halt_report() -> HaltReport {
             .iter()
             .map(|(task, ack, stop, signal)| HaltWorker {
                 task: (*task).into(),
+                host: None,
                 acked: *ack > 0,
                 ack_ms: (*ack > 0).then_some(*ack as f64),
                 stop_ms: Some(*stop as f64),

@@ -103,6 +103,7 @@ fn templates() -> Vec<Value> {
             worktree: "/tmp/w".into(),
             branch: "agent/T1/generalist".into(),
             secret_sha256: Some(AttemptSecret::new("0123").digest()),
+            host: Some("big1".into()),
         },
         Event::Escalation(supervision.clone()),
         Event::Failure(supervision),
