@@ -10,6 +10,8 @@ use super::claims::ClaimStore;
 use super::core::{Core, CoreOptions};
 use super::effect::{self, Effect, Input};
 use super::event::Entry;
+use super::host_link::HostLink;
+use super::hosts_os::HostsOs;
 use super::link::{EngineLink, Request};
 use super::os::{Clock, Os, RealOs, SystemClock};
 use super::seat::{Sockets, claims_at_start, take_seat};
@@ -23,7 +25,7 @@ use crate::plan::ValidPlan;
 use crate::tmux::command::Tmux;
 use crate::tmux::control::ControlClient;
 use crate::tmux::names;
-use color_eyre::eyre::{Context, Result};
+use color_eyre::eyre::{Context, Result, eyre};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,11 +212,20 @@ async fn start_seated(
         );
     }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(core.snapshot()));
-    let os: Arc<dyn Os> = Arc::new(RealOs {
+    let local = RealOs {
         shop: shop.clone(),
         control,
-        claims,
-    });
+        claims: claims.clone(),
+    };
+    let os: Arc<dyn Os> = if plan.plan.settings.hosts.is_empty() {
+        Arc::new(local)
+    } else {
+        let hosts = host_links(&plan, &shop, claims.me().id, &socket_path)?;
+        let clock = clock.clone();
+        let os = HostsOs::new(local, hosts, move || clock.now_ms());
+        os.connect().await;
+        Arc::new(os)
+    };
     let driver = Driver {
         os,
         plan,
@@ -240,6 +251,33 @@ async fn start_seated(
         done,
         journal_path,
     })
+}
+
+/// The plan's hosts, each to be reached over its own ssh master.
+fn host_links(
+    plan: &ValidPlan,
+    shop: &Workshop,
+    engine: u32,
+    socket_path: &std::path::Path,
+) -> Result<Vec<Arc<HostLink>>> {
+    let runtime = socket::runtime_dir().wrap_err("switchboard's runtime directory")?;
+    let settings = &plan.plan.settings;
+    settings
+        .hosts
+        .iter()
+        .map(|h| {
+            HostLink::new(
+                h.clone(),
+                settings.max_parallel,
+                &runtime,
+                &shop.repo_key,
+                engine,
+                socket_path,
+            )
+            .map(Arc::new)
+            .map_err(|why| eyre!("settings.hosts: {}: {why}", h.name))
+        })
+        .collect()
 }
 
 /// Tasks whose panes an earlier engine left running in tmux: they are not
@@ -331,10 +369,18 @@ impl Driver {
         core.handle(Input::Tick {
             due_ms: self.clock.now_ms(),
         });
+        let mut hosts = Vec::new();
         loop {
             self.perform(&mut core, &inbox_tx);
-            if core.take_dirty() {
-                self.snapshots.send_replace(Arc::new(core.snapshot()));
+            for note in self.os.take_notes() {
+                core.warn(None, note);
+            }
+            let now_hosts = self.os.hosts();
+            if core.take_dirty() || now_hosts != hosts {
+                hosts = now_hosts;
+                let mut snap = core.snapshot();
+                snap.hosts = hosts.clone();
+                self.snapshots.send_replace(Arc::new(snap));
             }
             if let Some(interrupted) = core.ready_to_close() {
                 self.perform(&mut core, &inbox_tx);
@@ -452,6 +498,8 @@ impl Driver {
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
+        // Nothing of the run stays on other machines.
+        self.os.close().await;
         let (os, shop) = (self.os.clone(), self.shop.clone());
         // Claims of workers left running stay: their next engine takes them up.
         let release = core.claims_to_release();

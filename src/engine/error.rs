@@ -24,4 +24,6 @@ pub enum EngineError {
     NoSecret(getrandom::Error),
     #[error("{0}")]
     Launch(#[from] LaunchError),
+    #[error("host {host}: {why}")]
+    Host { host: String, why: String },
 }

@@ -56,6 +56,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         last_halt: None,
         limits: Default::default(),
         pools: Vec::new(),
+        hosts: Vec::new(),
     };
     for e in entries {
         if let Some(line) = words::log_line(e) {

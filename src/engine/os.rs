@@ -9,6 +9,7 @@ use super::claims::ClaimStore;
 use super::detail::{self, AttemptLog, TaskDetail};
 use super::early_warning::{ScanRequest, ScanResult};
 use super::error::EngineError;
+use super::host_link::HostView;
 use super::pool::PoolOrder;
 use super::workshop::{CheckResult, MergeReport, Spawned, Workshop};
 use crate::git::RebaseOutcome;
@@ -107,6 +108,20 @@ pub trait Os: Send + Sync + 'static {
     // claims (blocking)
     /// Where this engine's task claims are kept (`.switchboard/claims/`).
     fn claims(&self) -> &dyn ClaimStore;
+
+    // hosts
+    /// The plan's hosts as they are now (none without `settings.hosts`).
+    fn hosts(&self) -> Vec<HostView> {
+        Vec::new()
+    }
+    /// What happened to the hosts since last asked, for the engine's log.
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The engine closes: nothing of it stays on other machines.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Time, as the engine reads it.

@@ -328,6 +328,9 @@ pub struct Snapshot {
     /// The worker pools: each worker, what it does, and the queue.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<super::pool::PoolView>,
+    /// The plan's other machines: whether each answers, its workers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<super::host_link::HostView>,
 }
 
 /// What holds starts back besides the plan: budgets and back-offs.

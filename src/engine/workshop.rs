@@ -157,6 +157,15 @@ impl Workshop {
         f()
     }
 
+    /// `task`'s own worktree on its branch (made from the integration
+    /// branch when the branch does not exist).
+    pub fn add_own_worktree(&self, task: &Task) -> Result<(), GitError> {
+        let p = self.placement(task);
+        let integration = &self.settings().integration_branch;
+        self.locked(|| self.repo.add_worktree(&p.worktree, &p.branch, integration))
+            .map(|_| ())
+    }
+
     /// Prepare the repository for a run: integration branch, excludes.
     pub fn prepare(&self) -> Result<(), EngineError> {
         self.locked(|| {

@@ -2,8 +2,8 @@
 //! ssh connection: `ssh … host tmux -L <socket> -C new-session -A -s
 //! <session> cat`, driven by the same client as the local one
 //! ([`ControlClient`]), so a host's panes are listed, captured and typed
-//! into as locally (one `list-panes -a` per poll). Nothing uses it yet:
-//! workers do not run on hosts.
+//! into as locally (one `list-panes -a` per poll): the engine's
+//! [`HostLink`](crate::engine::host_link::HostLink) holds one per host.
 
 use super::ssh::Connection;
 use crate::tmux::{ControlClient, TmuxError};

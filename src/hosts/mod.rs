@@ -2,8 +2,8 @@
 //! multiplexed connection per host, never an SSH client of our own), what
 //! `switchboard doctor` finds on each, and `switchboard hosts install`.
 //!
-//! Workers do not run on hosts yet: the engine starts every task on this
-//! machine. What is here stands apart from the engine's start path.
+//! The engine's side of a host is `engine::host_link`; what runs on the
+//! host for it is [`on_host`] (`switchboard host-worker`).
 
 pub mod control;
 pub mod doctor;

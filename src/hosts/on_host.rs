@@ -56,6 +56,19 @@ fn carry_out(order: Order) -> Result<Reply, String> {
                 .map_err(|e| e.to_string())?;
             Ok(Reply::Removed)
         }
+        Order::Close {
+            tmux_socket,
+            engine_socket,
+        } => {
+            // No server is fine: it ended with its last session.
+            let _ = Tmux::new(Some(tmux_socket.clone())).kill_server();
+            crate::tmux::private_server::remove_socket_when_gone(
+                &tmux_socket,
+                std::time::Duration::from_secs(2),
+            );
+            let _ = std::fs::remove_file(&engine_socket);
+            Ok(Reply::Closed)
+        }
     }
 }
 

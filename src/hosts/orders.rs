@@ -21,6 +21,13 @@ pub enum Order {
     Save { worktree: String, message: String },
     /// Remove a worktree (its branch stays until the next init's prune).
     Remove { clone: String, worktree: String },
+    /// The engine is done with the host: its tmux server (workers and
+    /// all) ends, and neither its socket file nor the forwarded engine
+    /// socket stays.
+    Close {
+        tmux_socket: String,
+        engine_socket: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +72,7 @@ pub enum Reply {
         commit: Option<String>,
     },
     Removed,
+    Closed,
     Failed {
         error: String,
     },

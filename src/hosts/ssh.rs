@@ -137,6 +137,38 @@ impl SshHost {
         argv
     }
 
+    /// ssh as git runs it (`GIT_SSH_COMMAND`, read by a shell): every
+    /// option, this host's master; git adds the destination and command.
+    pub fn git_ssh_command(&self) -> String {
+        let mut argv = self.ssh_argv(&[], None);
+        argv.pop(); // the destination: git's URL names it
+        argv.insert(0, "ssh".into());
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| "ssh".into())
+    }
+
+    /// The git URL of the absolute `path` on this host.
+    pub fn git_url(&self, path: &str) -> String {
+        format!("{}:{path}", self.args.destination)
+    }
+
+    /// Ask the master to forward the host's Unix socket `remote` to the
+    /// local `local` (`ssh -O forward -R`), or with `cancel`, to stop.
+    pub fn forward_socket(&self, remote: &str, local: &Path, cancel: bool) -> Result<(), SshError> {
+        let spec = format!("{remote}:{}", local.display());
+        let op = if cancel { "cancel" } else { "forward" };
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.ssh_argv(&["-O", op, "-R", &spec], None));
+        let out = run_timed(&mut cmd, Duration::from_secs(CONNECT_TIMEOUT_S))?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(SshError::Unreachable(format!(
+                "ssh -O {op} -R: {}",
+                last_line(&out.stderr)
+            )))
+        }
+    }
+
     /// Reach the host: reuse its master when one is up, else start one.
     /// The connection closes the master on drop only if it started it (an
     /// engine's master stays up for the engine).

@@ -71,8 +71,8 @@ pub struct Settings {
     /// so a hung test suite cannot hold the merge queue forever.
     pub check_timeout_minutes: f64,
     /// Other machines reached over OpenSSH; `local` (this machine) is
-    /// always a host too. Checked by `switchboard doctor`; workers do not
-    /// run on them yet.
+    /// always a host too. Tasks go where there is room (and the labels
+    /// they ask for); `switchboard doctor` checks each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<Host>,
     /// Long-lived workers that take the plan's tasks one after another

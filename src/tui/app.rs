@@ -355,6 +355,7 @@ fn empty_snapshot() -> Snapshot {
         last_halt: None,
         limits: Default::default(),
         pools: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 

@@ -214,6 +214,7 @@ pub fn mid_run() -> Snapshot {
         last_halt: None,
         limits: Default::default(),
         pools: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 

@@ -596,6 +596,7 @@ impl Core {
             last_halt: self.last_halt.clone(),
             limits,
             pools: self.pool_views(),
+            hosts: Vec::new(),
         }
     }
 }

@@ -6,10 +6,11 @@ use super::Report;
 use crate::hosts::ssh_args::SshArgs;
 use crate::hosts::{name_problem, workdir_problem};
 use crate::plan::checks::id_problem;
-use crate::plan::schema::Host;
+use crate::plan::schema::Plan;
 use std::collections::HashMap;
 
-pub(super) fn check(hosts: &[Host], report: &mut Report) {
+pub(super) fn check(plan: &Plan, report: &mut Report) {
+    let hosts = &plan.settings.hosts;
     let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
     for (i, host) in hosts.iter().enumerate() {
         let copy = seen.get(host.name.as_str()).map_or(0, |&(_, n)| n);
@@ -61,11 +62,10 @@ pub(super) fn check(hosts: &[Host], report: &mut Report) {
             );
         }
     }
-    if !hosts.is_empty() {
+    let pooled = plan.settings.pool.is_some() || plan.groups.iter().any(|g| g.pool.is_some());
+    if !hosts.is_empty() && pooled {
         report.warning(
-            "settings.hosts: workers do not run on other hosts yet, every task runs on this \
-             machine (`switchboard doctor` checks the hosts; `switchboard hosts install` puts \
-             this switchboard there)"
+            "settings.hosts: pool workers stay on this machine; the hosts take the other tasks"
                 .into(),
             report.find("hosts", ""),
         );
@@ -88,19 +88,12 @@ mod tests {
     }
 
     #[test]
-    fn good_hosts_only_warn_that_workers_stay_here() {
+    fn good_hosts_pass_without_a_word() {
         let d = diagnostics(
             "    - { name: big1, ssh: \"dev@big1\", maxParallel: 16, labels: [bigmem] }\n\
              \x20   - name: big2\n      ssh: \"-p 2222 -F ~/.ssh/work_config big2\"\n      workdir: \"~/work/myrepo\"\n",
         );
-        assert_eq!(
-            d,
-            [
-                "t.yaml:2:3: warning: settings.hosts: workers do not run on other hosts yet, every \
-              task runs on this machine (`switchboard doctor` checks the hosts; `switchboard \
-              hosts install` puts this switchboard there)"
-            ]
-        );
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn validate(
     };
     agents::apply_presets(&mut plan.agents, &mut report);
     plan_wide(&plan, &mut report);
-    hosts::check(&plan.settings.hosts, &mut report);
+    hosts::check(&plan, &mut report);
     let groups::Groups {
         index: group_index,
         after: group_after,

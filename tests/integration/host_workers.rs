@@ -1,0 +1,182 @@
+//! Workers on hosts (issue 14): tasks spread over two namespace hosts
+//! (netns.rs) and this machine, each host's work pushed there, run in its
+//! own tmux, heard through the forwarded socket, fetched back and merged
+//! here; a halt across hosts; a partition. Skipped, with the reason, where
+//! namespaces cannot be made.
+
+use crate::harness::{Sandbox, bin, git, stderr};
+use crate::netns::{Lab, control_sockets};
+use std::path::Path;
+use std::process::Output;
+
+fn lab(names: &[&str]) -> Option<Lab> {
+    match Lab::new(names) {
+        Ok(lab) => Some(lab),
+        Err(why) => {
+            eprintln!("skipped: cannot make namespace hosts here: {why}");
+            None
+        }
+    }
+}
+
+/// This build where `hosts install` would put it on each lab host.
+fn install(lab: &Lab) {
+    for host in &lab.hosts {
+        let dir = host.home.join(".local/bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(bin(), dir.join("switchboard")).unwrap();
+    }
+}
+
+/// A plan of `tasks` sim tasks in G1 (each writes its own file), over the
+/// lab's hosts; `settings` adds to the settings.
+fn plan(lab: &Lab, settings: &str, agent: &str, tasks: usize) -> String {
+    let hosts: String = lab.hosts.iter().map(|h| lab.host_yaml(&h.name)).collect();
+    let tasks: String = (1..=tasks)
+        .map(|i| {
+            format!(
+                "  - {{ taskId: T{i}, title: Task {i}, group: G1, agent: {{ type: sim }},\n      \
+                 outputs: [ {{ path: t{i}.txt }} ] }}\n"
+            )
+        })
+        .collect();
+    format!(
+        "version: 1\nsettings:\n  maxParallel: 2\n  restart: {{ maxRestarts: 2, backoffMs: 100 }}\n  \
+         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n{settings}  \
+         hosts:\n{hosts}\
+         agents:\n  sim: {{ command: \"{agent}\" }}\n\
+         groups:\n  - id: G1\n\
+         tasks:\n{tasks}"
+    )
+}
+
+fn run(sb: &Sandbox, args: &[&str]) -> Output {
+    sb.run(args)
+}
+
+/// The hosts each task's attempts were spawned on, from the journal.
+fn spawned_on(sb: &Sandbox) -> Vec<(String, Option<String>)> {
+    sb.events("spawned")
+        .iter()
+        .map(|e| {
+            (
+                e["task"].as_str().unwrap_or_default().to_string(),
+                e["host"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Nothing of the run on the hosts: no tmux server of theirs, no
+/// forwarded socket, no ssh master, no process of `host-worker`.
+fn assert_hosts_clean(sb: &Sandbox, lab: &Lab, what: &str) {
+    let names: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
+    let uid = nix::unistd::getuid();
+    let tmux_dir = format!("/tmp/tmux-{uid}");
+    let servers: Vec<String> = std::fs::read_dir(&tmux_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sb-") && names.iter().any(|h| n.ends_with(&format!("-{h}"))))
+        .collect();
+    assert!(
+        servers.is_empty(),
+        "{what}: host tmux servers left: {servers:?}"
+    );
+    let sockets: Vec<String> = std::fs::read_dir("/tmp")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.starts_with("switchboard-")
+                && names.iter().any(|h| n.ends_with(&format!("-{h}.sock")))
+        })
+        .collect();
+    assert!(
+        sockets.is_empty(),
+        "{what}: forwarded sockets left: {sockets:?}"
+    );
+    let masters = control_sockets(&sb.runtime);
+    assert!(masters.is_empty(), "{what}: ssh masters left: {masters:?}");
+    let workdirs: Vec<String> = lab
+        .hosts
+        .iter()
+        .map(|h| h.workdir.display().to_string())
+        .collect();
+    let procs: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cwd = std::fs::read_link(e.path().join("cwd")).ok()?;
+            let cwd = cwd.display().to_string();
+            workdirs
+                .iter()
+                .any(|w| cwd.starts_with(w.as_str()))
+                .then(|| {
+                    format!(
+                        "{cwd}: {}",
+                        String::from_utf8_lossy(&cmd).replace('\0', " ")
+                    )
+                })
+        })
+        .collect();
+    assert!(
+        procs.is_empty(),
+        "{what}: processes left in the hosts' clones: {procs:?}"
+    );
+}
+
+fn files_on(repo: &Path, rev: &str) -> Vec<String> {
+    git(repo, &["ls-tree", "-r", "--name-only", rev])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_plan_spread_over_two_hosts_and_this_machine_merges_everything() {
+    let Some(lab) = lab(&["spa", "spb"]) else {
+        return;
+    };
+    install(&lab);
+    let sb = Sandbox::new(&plan(&lab, "", "switchboard sim-agent --duration 1", 6));
+    let out = run(&sb, &["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for i in 1..=6 {
+        assert_eq!(
+            sb.state_of(&format!("T{i}")).as_deref(),
+            Some("done"),
+            "T{i}"
+        );
+    }
+    let on = spawned_on(&sb);
+    assert_eq!(on.len(), 6, "one attempt each: {on:?}");
+    for host in [None, Some("spa"), Some("spb")] {
+        assert_eq!(
+            on.iter().filter(|(_, h)| h.as_deref() == host).count(),
+            2,
+            "two tasks on {host:?}: {on:?}\n{:?}",
+            sb.events("warning")
+        );
+    }
+    // Every task's output reached the integration branch, each merged once.
+    let files = files_on(&sb.repo, "switchboard/integration");
+    for i in 1..=6 {
+        assert!(files.contains(&format!("t{i}.txt")), "t{i}.txt: {files:?}");
+    }
+    assert_eq!(sb.events("merged").len(), 6);
+    // The hosts' clones hold the work where it was done.
+    let remote_branches = |h: &str| {
+        git(
+            &lab.host(h).workdir,
+            &["branch", "--format=%(refname:short)"],
+        )
+    };
+    assert!(remote_branches("spa").contains("switchboard/integration"));
+    sb.assert_nothing_left_now("after the run");
+    assert_hosts_clean(&sb, &lab, "after the run");
+}
