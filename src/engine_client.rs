@@ -101,6 +101,7 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
             "id": t.id, "group": t.group, "state": t.state, "light": t.light,
             "attempt": t.attempt, "restarts": t.restarts, "profile": t.profile,
             "message": t.message, "agent_state": t.agent_state, "usage": t.usage,
+            "host": t.host,
         })).collect::<Vec<_>>(),
         "usage": {
             "total": (sum.reported > 0).then_some(sum.total),
@@ -109,6 +110,7 @@ pub fn status_json(s: &Snapshot) -> serde_json::Value {
         },
         "halt": s.last_halt,
         "pools": s.pools,
+        "hosts": s.hosts,
     })
 }
 
@@ -155,11 +157,49 @@ pub fn status_text(s: &Snapshot) -> String {
     for pool in &s.pools {
         out.push_str(&pool_text(pool));
     }
+    if !s.hosts.is_empty() {
+        out.push_str(&hosts_text(s));
+    }
     if s.tasks.iter().any(|t| t.attempt > 0) {
         out.push_str(&crate::headless::usage_line(s));
     }
     if let Some(h) = &s.last_halt {
         out.push_str(&format!("last halt: {}", halt_text(h)));
+    }
+    out
+}
+
+/// A line per machine: its workers and room, or since when it is
+/// unreachable and why; then which task runs where.
+fn hosts_text(s: &Snapshot) -> String {
+    let here = s
+        .tasks
+        .iter()
+        .filter(|t| t.state.is_active() && t.host.is_none())
+        .count();
+    let mut out = format!("hosts: {} {here} workers", crate::hosts::LOCAL);
+    for h in &s.hosts {
+        if h.reachable {
+            out.push_str(&format!(
+                "; {} {}/{} workers",
+                h.name, h.workers, h.capacity
+            ));
+            if let Some(load) = h.load {
+                out.push_str(&format!(" load {load:.2}"));
+            }
+        } else {
+            let since = crate::engine::words::clock_time(h.since_ms);
+            out.push_str(&format!("; {} unreachable since {since}", h.name));
+            if let Some(why) = &h.why {
+                out.push_str(&format!(" ({})", crate::plan::diagnostic::printable(why)));
+            }
+        }
+    }
+    out.push('\n');
+    for t in s.tasks.iter().filter(|t| t.state.is_active()) {
+        if let Some(host) = &t.host {
+            out.push_str(&format!("  {:<7} on {host}\n", t.id));
+        }
     }
     out
 }
@@ -204,6 +244,8 @@ pub fn halt_text(r: &HaltReport) -> String {
         "halt #{}: {}/{} workers acknowledged, {} stopped, {} failed to acknowledge; total latency {:.2} ms\n",
         r.halt_id, r.acks_received, r.total_workers, r.stopped, r.acks_failed, r.total_latency_ms
     );
+    // Over several machines, each worker says where it ran.
+    let spread = r.workers.iter().any(|w| w.host.is_some());
     for w in &r.workers {
         let ack = w
             .ack_ms
@@ -213,10 +255,55 @@ pub fn halt_text(r: &HaltReport) -> String {
             .stop_ms
             .map(|m| format!("{m:.2} ms"))
             .unwrap_or_else(|| "-".into());
+        let on = match (&w.host, spread) {
+            (_, false) => String::new(),
+            (Some(h), true) => format!("on {h:<10} "),
+            (None, true) => format!("on {:<10} ", crate::hosts::LOCAL),
+        };
         out.push_str(&format!(
-            "  {:<8} ack {ack:<10} stopped {stop:<10} by {}\n",
+            "  {:<8} {on}ack {ack:<10} stopped {stop:<10} by {}\n",
             w.task, w.signal
         ));
+    }
+    if spread {
+        out.push_str(&per_host(r));
+    }
+    out
+}
+
+/// A line per machine: its acks, its slowest one, and a word for one whose
+/// workers did not answer (a host that cannot be reached: they are stopped
+/// when it answers again).
+fn per_host(r: &HaltReport) -> String {
+    let mut hosts: Vec<Option<&str>> = Vec::new();
+    for w in &r.workers {
+        if !hosts.contains(&w.host.as_deref()) {
+            hosts.push(w.host.as_deref());
+        }
+    }
+    hosts.sort_by_key(|h| h.is_some());
+    let mut out = String::new();
+    for host in hosts {
+        let on: Vec<_> = r
+            .workers
+            .iter()
+            .filter(|w| w.host.as_deref() == host)
+            .collect();
+        let acked = on.iter().filter(|w| w.acked).count();
+        let slowest = on
+            .iter()
+            .filter_map(|w| w.ack_ms)
+            .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
+        let name = host.unwrap_or(crate::hosts::LOCAL);
+        let mut line = format!("  {name}: {acked}/{} acknowledged", on.len());
+        if let Some(ms) = slowest {
+            line.push_str(&format!(", slowest {ms:.2} ms"));
+        }
+        if acked < on.len() && host.is_some() {
+            line.push_str(" (not reached: its workers are stopped when it answers again)");
+        }
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }

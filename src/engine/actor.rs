@@ -369,18 +369,14 @@ impl Driver {
         core.handle(Input::Tick {
             due_ms: self.clock.now_ms(),
         });
-        let mut hosts = Vec::new();
         loop {
             self.perform(&mut core, &inbox_tx);
             for note in self.os.take_notes() {
                 core.warn(None, note);
             }
-            let now_hosts = self.os.hosts();
-            if core.take_dirty() || now_hosts != hosts {
-                hosts = now_hosts;
-                let mut snap = core.snapshot();
-                snap.hosts = hosts.clone();
-                self.snapshots.send_replace(Arc::new(snap));
+            core.set_hosts(self.os.hosts());
+            if core.take_dirty() {
+                self.snapshots.send_replace(Arc::new(core.snapshot()));
             }
             if let Some(interrupted) = core.ready_to_close() {
                 self.perform(&mut core, &inbox_tx);

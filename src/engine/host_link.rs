@@ -76,7 +76,11 @@ struct LinkState {
     /// Sessions to kill once it answers.
     stale: HashSet<String>,
     load: Option<f64>,
+    last_load_ms: u64,
 }
+
+/// How often a host's load average is read (one command over its master).
+const LOAD_EVERY_MS: u64 = 10_000;
 
 pub struct HostLink {
     pub spec: Host,
@@ -90,6 +94,8 @@ pub struct HostLink {
     control_session: String,
     state: Mutex<LinkState>,
     connecting: AtomicBool,
+    /// The engine closed it: a connection made meanwhile is ended at once.
+    closed: AtomicBool,
     /// Pushes and spawns on the host, one at a time.
     spawning: Mutex<()>,
     /// What the engine should say in its log (went away, came back).
@@ -119,6 +125,7 @@ impl HostLink {
             spec,
             state: Mutex::default(),
             connecting: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             spawning: Mutex::new(()),
             notes: Mutex::default(),
         })
@@ -200,6 +207,13 @@ impl HostLink {
             }
             Err(why) => Err((None, why)),
         };
+        let connected = match connected {
+            Ok((conn, _, control)) if self.closed.load(Ordering::SeqCst) => {
+                drop(control);
+                Err((Some(conn), "the engine closed".to_string()))
+            }
+            other => other,
+        };
         let mut s = self.state();
         match connected {
             Ok((conn, clone, control)) => {
@@ -226,7 +240,7 @@ impl HostLink {
                 s.why = Some(why);
                 drop(s);
                 if let Some(conn) = conn {
-                    close_in_background(Arc::new(conn));
+                    close_in_background(Arc::new(conn), self.ssh.clone());
                 }
             }
         }
@@ -265,7 +279,28 @@ impl HostLink {
         self.note(format!("host {} is unreachable: {why}", self.name()));
         s.why = Some(why);
         if let Some(conn) = s.conn.take() {
-            close_in_background(conn);
+            close_in_background(conn, self.ssh.clone());
+        }
+    }
+
+    /// Whether the host answers a command now (an attempt about to go
+    /// there would otherwise wait on a link that went quiet); not, it is
+    /// unreachable from now on.
+    pub fn answers(&self, now_ms: u64) -> bool {
+        let Some(conn) = self.state().conn.clone() else {
+            return false;
+        };
+        match conn.run(&["true"], PANE_TIMEOUT) {
+            Ok(out) if out.success() => true,
+            Ok(out) => {
+                let why = crate::hosts::ssh::last_line(&out.stderr);
+                self.lost(now_ms, format!("ssh: {why}"));
+                false
+            }
+            Err(e) => {
+                self.lost(now_ms, e.to_string());
+                false
+            }
         }
     }
 
@@ -275,7 +310,7 @@ impl HostLink {
             let s = self.state();
             !s.up && now_ms.saturating_sub(s.last_try_ms) >= RETRY.as_millis() as u64
         };
-        if due && !self.connecting.load(Ordering::SeqCst) {
+        if due && !self.connecting.load(Ordering::SeqCst) && !self.closed.load(Ordering::SeqCst) {
             let link = self.clone();
             tokio::spawn(async move { link.connect(now_ms).await });
         }
@@ -298,6 +333,11 @@ impl HostLink {
                 }
                 let stale: Vec<String> = {
                     let mut s = self.state();
+                    if now_ms.saturating_sub(s.last_load_ms) >= LOAD_EVERY_MS {
+                        s.last_load_ms = now_ms;
+                        let link = self.clone();
+                        tokio::task::spawn_blocking(move || link.read_load());
+                    }
                     s.panes = panes.clone();
                     let listed: HashSet<&str> =
                         panes.iter().map(|p| p.session_name.as_str()).collect();
@@ -633,6 +673,7 @@ impl HostLink {
     /// Nothing of the engine stays on the host: its tmux server (workers
     /// and all), the forwarded socket, the master.
     pub async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         let (control, conn) = {
             let mut s = self.state();
             s.up = false;
@@ -655,18 +696,25 @@ impl HostLink {
                 tracing::warn!("host {name}: closing: {e}");
             }
             drop(conn);
+            ssh.exit_master();
         })
         .await;
     }
 }
 
-/// Drop a connection (its master ends) off the async threads.
-fn close_in_background(conn: Arc<Connection>) {
+/// Drop a connection and end its master (a master that lived through a
+/// partition would otherwise be reused, and outlive the engine), off the
+/// async threads.
+fn close_in_background(conn: Arc<Connection>, ssh: SshHost) {
+    let close = move || {
+        drop(conn);
+        ssh.exit_master();
+    };
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
-            handle.spawn_blocking(move || drop(conn));
+            handle.spawn_blocking(close);
         }
-        Err(_) => drop(conn),
+        Err(_) => close(),
     }
 }
 

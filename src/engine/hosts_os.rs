@@ -154,11 +154,20 @@ impl Os for HostsOs {
     ) -> Result<Spawned, EngineError> {
         let session = self.local.shop.placement(task).session;
         // Spawns run at once: each takes its room before the next looks.
-        let at = {
-            let _one = self.placing.lock().unwrap_or_else(|p| p.into_inner());
-            let at = self.pick(task, profile)?;
-            self.take_room(&session, at, true);
-            at
+        // A host that does not answer now is ruled out, and the next looks.
+        let at = loop {
+            let at = {
+                let _one = self.placing.lock().unwrap_or_else(|p| p.into_inner());
+                let at = self.pick(task, profile)?;
+                self.take_room(&session, at, true);
+                at
+            };
+            match at {
+                Some(i) if !self.hosts[i].answers((self.now_ms)()) => {
+                    self.take_room(&session, at, false);
+                }
+                _ => break at,
+            }
         };
         let spawned = match at {
             None => self.local.spawn(task, attempt, profile, note, secret),

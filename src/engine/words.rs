@@ -235,3 +235,12 @@ pub fn duration(ms: u64) -> String {
         format!("{} s", (ms as f64 / 1000.0).round())
     }
 }
+
+/// `ms` (since the epoch) as this machine's local time of day, `10:42`.
+pub fn clock_time(ms: u64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_millis_opt(ms as i64) {
+        chrono::LocalResult::Single(t) => t.format("%H:%M").to_string(),
+        _ => "--:--".into(),
+    }
+}

@@ -197,6 +197,20 @@ impl SshHost {
         Ok(conn)
     }
 
+    /// End the host's master, whoever started it (`ssh -O exit`).
+    pub fn exit_master(&self) {
+        if !self.control_path.exists() {
+            return;
+        }
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.ssh_argv(&["-O", "exit"], None));
+        if let Err(e) = run_timed(&mut cmd, Duration::from_secs(10)) {
+            tracing::warn!("{}: ssh -O exit: {e}", self.name);
+        }
+        // A master that could not answer leaves its socket.
+        let _ = std::fs::remove_file(&self.control_path);
+    }
+
     /// Whether a master answers on the control socket.
     pub fn master_up(&self) -> bool {
         self.control_path.exists()

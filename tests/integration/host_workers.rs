@@ -180,3 +180,120 @@ fn a_plan_spread_over_two_hosts_and_this_machine_merges_everything() {
     sb.assert_nothing_left_now("after the run");
     assert_hosts_clean(&sb, &lab, "after the run");
 }
+
+/// The hosts every live attempt of the journal runs on, by task.
+fn running_on(sb: &Sandbox) -> Vec<(String, Option<String>)> {
+    let mut on = spawned_on(sb);
+    on.retain(|(task, _)| sb.state_of(task).as_deref() == Some("running"));
+    on
+}
+
+#[test]
+fn a_halt_reaches_every_host_and_reports_acks_per_host() {
+    let Some(lab) = lab(&["hla", "hlb"]) else {
+        return;
+    };
+    install(&lab);
+    let sb = Sandbox::new(&plan(&lab, "", "switchboard sim-agent --duration 60", 6));
+    let child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("six running", |s| running_on(s).len() == 6);
+    let status = sb.run(&["status"]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        said.contains("hosts: local 2 workers; hla 2/2 workers") && said.contains(" on hlb\n"),
+        "{said}"
+    );
+    let halt = sb.run(&["halt", "--json"]);
+    assert_eq!(halt.status.code(), Some(0), "{}", stderr(&halt));
+    let report: serde_json::Value = serde_json::from_slice(&halt.stdout).expect("JSON");
+    assert_eq!(report["total_workers"], 6, "{report}");
+    assert_eq!(report["all_acked"], true, "{report}");
+    let workers = report["workers"].as_array().expect("workers");
+    for host in [None, Some("hla"), Some("hlb")] {
+        let acked = workers
+            .iter()
+            .filter(|w| w["host"].as_str() == host && w["acked"] == true)
+            .count();
+        assert_eq!(acked, 2, "acks on {host:?}: {report}");
+    }
+    // In words: a line per host.
+    let text = crate::harness::wait_with_guard(child, std::time::Duration::from_secs(60));
+    assert_eq!(text.status.code(), Some(130), "{}", stderr(&text));
+    sb.assert_nothing_left_now("after the halt");
+    assert_hosts_clean(&sb, &lab, "after the halt");
+}
+
+/// A partition: the host's link goes down for longer than `deadAfterMs`;
+/// its worker goes DEAD and the task runs again on the other host; the
+/// link comes back, the old worker is stopped there, and the task is
+/// merged once, from the attempt that ran on the other host.
+#[test]
+fn a_partitioned_host_s_task_reruns_elsewhere_and_merges_once() {
+    let Some(lab) = lab(&["pta", "ptb"]) else {
+        return;
+    };
+    install(&lab);
+    // Only the hosts carry the label the profile asks for: never local.
+    let hosts: String = lab
+        .hosts
+        .iter()
+        .map(|h| {
+            lab.host_yaml(&h.name)
+                .replace(" }\n", ", labels: [remote] }\n")
+        })
+        .collect();
+    let yaml = format!(
+        "version: 1\nsettings:\n  maxParallel: 2\n  restart: {{ maxRestarts: 2, backoffMs: 100 }}\n  \
+         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200, deadAfterMs: 2000 }}\n  halt: {{ graceMs: 500 }}\n  \
+         hosts:\n{hosts}\
+         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 8\", capabilities: [remote] }}\n\
+         groups:\n  - id: G1\n\
+         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
+    );
+    let sb = Sandbox::new(&yaml);
+    let child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("T1 running on a host", |s| running_on(s).len() == 1);
+    let first = spawned_on(&sb)[0].1.clone().expect("on a host");
+    let other = if first == "pta" { "ptb" } else { "pta" };
+    let cut = lab.host(&first);
+    cut.set_link(false);
+    sb.wait_for("T1 started again on the other host", |s| {
+        spawned_on(s).len() == 2
+    });
+    assert_eq!(spawned_on(&sb)[1].1.as_deref(), Some(other));
+    let unreachable = format!("host {first} is unreachable");
+    sb.wait_for("the host known unreachable", |s| {
+        s.events("warning").iter().any(|w| {
+            w["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&unreachable))
+        })
+    });
+    cut.set_link(true);
+    let out = crate::harness::wait_with_guard(child, std::time::Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let merged = sb.events("merged");
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["attempt"], 2, "{merged:?}");
+    // Back, it was told to stop its old worker.
+    let said: Vec<String> = sb
+        .events("warning")
+        .iter()
+        .filter_map(|w| w["message"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        said.iter()
+            .any(|w| w.contains(&format!("host {first} answers again"))),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|w| w.starts_with(&format!("host {first}: stopped "))),
+        "{said:?}"
+    );
+    let dead = sb.events("light");
+    assert!(dead.iter().any(|l| l["light"] == "DEAD"), "{dead:?}");
+    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
+    sb.assert_nothing_left_now("after the run");
+    assert_hosts_clean(&sb, &lab, "after the run");
+}

@@ -29,7 +29,19 @@ pub struct LabHost {
     pub workdir: PathBuf,
     ns: String,
     veth: String,
+    /// The pair's end inside the namespace.
+    inside: String,
     sshd: Option<Child>,
+}
+
+impl LabHost {
+    /// Pull the host's network cable (`up` false) or plug it back: its
+    /// end of the pair goes down, addresses and routes stay.
+    pub fn set_link(&self, up: bool) {
+        let state = if up { "up" } else { "down" };
+        run("ip", &["-n", &self.ns, "link", "set", &self.inside, state])
+            .unwrap_or_else(|e| panic!("{}: link {state}: {e}", self.name));
+    }
 }
 
 pub struct Lab {
@@ -144,6 +156,7 @@ impl Lab {
             workdir,
             ns: format!("sbh{slot}"),
             veth: format!("sbh{slot}a"),
+            inside: format!("sbh{slot}b"),
             sshd: None,
         });
         let host = self.hosts.last().expect("just pushed");

@@ -101,6 +101,8 @@ pub struct Core {
     effects: Vec<Effect>,
     /// Something a front end sees changed since the last snapshot.
     dirty: bool,
+    /// The plan's hosts as the OS boundary last saw them.
+    hosts: Vec<super::host_link::HostView>,
     last_halt: Option<HaltReport>,
     next_halt_id: u64,
     started_ms: u64,
@@ -259,6 +261,7 @@ impl Core {
             log_total: 0,
             effects: Vec::new(),
             dirty: true,
+            hosts: Vec::new(),
             last_halt: None,
             // Saturating: a damaged journal may hold a halt numbered u64::MAX.
             next_halt_id: opts.last_halt_id.saturating_add(1),
@@ -372,6 +375,14 @@ impl Core {
     /// Whether a new snapshot is worth publishing; clears the flag.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::take(&mut self.dirty)
+    }
+
+    /// The hosts now (reachable or not, their workers): in the snapshot.
+    pub fn set_hosts(&mut self, hosts: Vec<super::host_link::HostView>) {
+        if hosts != self.hosts {
+            self.hosts = hosts;
+            self.dirty = true;
+        }
     }
 
     pub(super) fn effect(&mut self, effect: Effect) {
@@ -596,7 +607,7 @@ impl Core {
             last_halt: self.last_halt.clone(),
             limits,
             pools: self.pool_views(),
-            hosts: Vec::new(),
+            hosts: self.hosts.clone(),
         }
     }
 }
