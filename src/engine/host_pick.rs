@@ -14,10 +14,23 @@ pub struct Room<'a> {
 /// The hosts' labels that `task` (its `needs`) or its profile (its
 /// `capabilities`) names: it may only run where all of them are.
 pub fn asked_labels(settings: &Settings, task: &Task, agent: Option<&AgentProfile>) -> Vec<String> {
-    let mut asked: Vec<String> = task
-        .needs
-        .iter()
-        .chain(agent.into_iter().flat_map(|a| a.capabilities.iter()))
+    host_labels(
+        settings,
+        task.needs
+            .iter()
+            .chain(agent.into_iter().flat_map(|a| a.capabilities.iter())),
+    )
+}
+
+/// The hosts' labels a profile's `capabilities` name: the machines where
+/// any task of it may run carry them all.
+pub fn profile_labels(settings: &Settings, agent: &AgentProfile) -> Vec<String> {
+    host_labels(settings, agent.capabilities.iter())
+}
+
+/// Of `words`, those some host carries as a label, sorted, once each.
+fn host_labels<'a>(settings: &Settings, words: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut asked: Vec<String> = words
         .filter(|word| settings.hosts.iter().any(|h| h.labels.contains(word)))
         .cloned()
         .collect();

@@ -21,7 +21,7 @@ pub mod fold;
 mod halt;
 pub mod history;
 pub mod host_link;
-mod host_pick;
+pub(crate) mod host_pick;
 pub mod hosts_os;
 pub mod journal;
 pub mod limits;

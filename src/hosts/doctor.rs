@@ -5,6 +5,7 @@ use super::probe;
 use super::ssh::{SshError, SshHost};
 use super::verdict::{ThisBuild, Verdict, assess, unreachable};
 use super::{Place, places};
+use crate::engine::host_pick;
 use crate::plan::ValidPlan;
 use crate::plan::checks::program_of;
 use std::collections::BTreeMap;
@@ -14,12 +15,18 @@ use std::time::{Duration, Instant};
 /// Reaching a host, and its probe, must each be over within this.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Each agent program of the plan's profiles, with the profiles that run
-/// it. Every profile may run on every host: placement by labels is not
-/// built yet. switchboard itself (the sim agent) is checked on its own.
-pub fn agent_programs(plan: &ValidPlan) -> BTreeMap<String, Vec<String>> {
+/// Each agent program of the profiles that may run on a machine with
+/// `labels` (placement's rule: every host label a profile's `capabilities`
+/// name), with those profiles. switchboard itself (the sim agent) is
+/// checked on its own.
+pub fn agent_programs(plan: &ValidPlan, labels: &[String]) -> BTreeMap<String, Vec<String>> {
+    let settings = &plan.plan.settings;
     let mut programs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, profile) in &plan.plan.agents {
+        let asks = host_pick::profile_labels(settings, profile);
+        if !asks.iter().all(|a| labels.contains(a)) {
+            continue;
+        }
         if let Some(program) = program_of(&profile.command)
             .filter(|p| *p != "switchboard" && !p.ends_with("/switchboard") && probe::askable(p))
         {
@@ -36,15 +43,13 @@ pub fn agent_programs(plan: &ValidPlan) -> BTreeMap<String, Vec<String>> {
 /// Returns how many are unusable.
 pub fn run(plan: &ValidPlan, repo_dir: &Path) -> usize {
     let this = ThisBuild::current();
-    let programs = agent_programs(plan);
-    let wanted: Vec<&str> = programs.keys().map(String::as_str).collect();
     let runtime = crate::engine::socket::runtime_dir();
     let verdicts: Vec<Verdict> = std::thread::scope(|s| {
         let handles: Vec<_> = places(&plan.plan.settings)
             .into_iter()
             .map(|place| {
-                let (this, programs, wanted, runtime) = (&this, &programs, &wanted, &runtime);
-                s.spawn(move || check(&place, repo_dir, runtime, this, programs, wanted))
+                let (this, runtime) = (&this, &runtime);
+                s.spawn(move || check(plan, &place, repo_dir, runtime, this))
             })
             .collect();
         handles
@@ -70,13 +75,18 @@ pub fn run(plan: &ValidPlan, repo_dir: &Path) -> usize {
 }
 
 fn check(
+    plan: &ValidPlan,
     place: &Place,
     repo_dir: &Path,
     runtime: &std::io::Result<std::path::PathBuf>,
     this: &ThisBuild,
-    programs: &BTreeMap<String, Vec<String>>,
-    wanted: &[&str],
 ) -> Verdict {
+    let labels = match place {
+        Place::Local => &[][..],
+        Place::Ssh(h) => &h.labels[..],
+    };
+    let programs = &agent_programs(plan, labels);
+    let wanted: &[&str] = &programs.keys().map(String::as_str).collect::<Vec<_>>();
     let host = match place {
         Place::Local => {
             let dir = repo_dir.display().to_string();

@@ -7,14 +7,16 @@ use crate::harness::{Sandbox, bin, stderr};
 use crate::netns::{Lab, control_sockets};
 use std::process::Output;
 
-/// A plan whose profiles run the sim agent, git (found everywhere) and a
-/// program no host has; `hosts` is the `settings.hosts` list.
+/// A plan whose profiles run the sim agent, git (found everywhere), a
+/// program no host has, and one more that only runs where the label `gpu`
+/// is; `hosts` is the `settings.hosts` list.
 fn plan(hosts: &str) -> String {
     format!(
         "settings:\n  hosts:\n{hosts}\
          agents:\n  sim: {{ command: \"switchboard sim-agent --duration 0.2\" }}\n  \
          tool: {{ command: \"git --version\" }}\n  \
-         ghost: {{ command: \"nosuch-agent-xyz --go\" }}\n\
+         ghost: {{ command: \"nosuch-agent-xyz --go\" }}\n  \
+         gpuonly: {{ command: \"nosuch-gpu-tool\", capabilities: [gpu] }}\n\
          groups: [ {{ id: G }} ]\n\
          tasks:\n  - {{ taskId: T1, title: One, group: G, agent: {{ type: sim }} }}\n"
     )
@@ -86,7 +88,7 @@ fn doctor_reports_each_namespace_host_and_an_unreachable_one() {
     let hosts = format!(
         "{}{}    - {{ name: gone, ssh: {} }}\n",
         lab.host_yaml("nsa"),
-        lab.host_yaml("nsb"),
+        lab.host_yaml("nsb").replace(" }\n", ", labels: [gpu] }\n"),
         serde_json::to_string(&gone).unwrap()
     );
     let sb = Sandbox::new(&plan(&hosts));
@@ -96,6 +98,15 @@ fn doctor_reports_each_namespace_host_and_an_unreachable_one() {
 
     let local = block(&said, "local");
     assert!(local.contains("(this machine)"), "{local}");
+    // Only nsb carries `gpu`: the profile asking for it is checked there.
+    assert!(!local.contains("nosuch-gpu-tool"), "{local}");
+    assert!(!block(&said, "nsa").contains("nosuch-gpu-tool"), "{said}");
+    let nsb = block(&said, "nsb");
+    assert!(
+        nsb.contains("! agent nosuch-gpu-tool")
+            && nsb.contains("not found: profile gpuonly cannot run here"),
+        "{nsb}"
+    );
     assert!(local.contains("✓ switchboard"), "{local}");
     assert!(
         local.contains(&format!("(this build, at {})", bin())),
