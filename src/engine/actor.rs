@@ -136,14 +136,39 @@ async fn start_seated(
         .map(|(i, _)| TaskIdx(i))
         .collect();
     let mut live_panes = live_workers(&control, &key, &plan).await;
+    let clock = Arc::new(SystemClock::default());
+    let local = RealOs {
+        shop: shop.clone(),
+        control,
+        claims: claims.clone(),
+    };
+    // Hosts are reached before the core starts: their live workers (an
+    // earlier engine's, left running) are re-adopted as this machine's are.
+    let (os, remote): (Arc<dyn Os>, _) = if plan.plan.settings.hosts.is_empty() {
+        (Arc::new(local), None)
+    } else {
+        let hosts = host_links(&plan, &shop, claims.me().id, &socket_path)?;
+        let clock = clock.clone();
+        let os = Arc::new(HostsOs::new(local, hosts, move || clock.now_ms()));
+        os.connect().await;
+        let found = os.live_workers(&key, &plan).await;
+        live_panes.extend(found.iter().map(|w| w.task));
+        (os.clone() as Arc<dyn Os>, Some((os, found)))
+    };
     let mut found_merged = found_merged(&shop, &plan, &merged).await;
     let records = history::records(&plan, &entries);
-    let clock = Arc::new(SystemClock::default());
+    let host_names: Vec<String> = plan
+        .plan
+        .settings
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
     let claim_start = {
         let (claims, plan, records) = (claims.clone(), plan.clone(), records.clone());
         let (mut live, mut found) = (live_panes.clone(), found_merged.clone());
         let now = clock.now_ms();
-        let (start, live, found) = tokio::task::spawn_blocking(move || {
+        let started = tokio::task::spawn_blocking(move || {
             let start = claims_at_start(
                 &claims,
                 &plan,
@@ -155,12 +180,22 @@ async fn start_seated(
             );
             (start, live, found)
         })
-        .await
-        .wrap_err("reading the claims")?;
+        .await;
+        let Ok((start, live, found)) = started else {
+            // Workers an earlier engine left on the hosts stay for the next.
+            os.close(&host_names).await;
+            return Err(eyre!("reading the claims: the reader panicked"));
+        };
         live_panes = live;
         found_merged = found;
         start
     };
+    // Of the hosts' live workers, the ones this engine takes up.
+    if let Some((hosts, found)) = remote {
+        for w in found.iter().filter(|w| live_panes.contains(&w.task)) {
+            hosts.adopt(&plan.plan.tasks[w.task.0].task_id, w.host, &w.session);
+        }
+    }
 
     let (req_tx, req_rx) = mpsc::channel::<Request>(256);
     let (sock_tx, sock_rx) = mpsc::channel::<SocketEvent>(INBOX);
@@ -212,20 +247,6 @@ async fn start_seated(
         );
     }
     let (snap_tx, snap_rx) = watch::channel(Arc::new(core.snapshot()));
-    let local = RealOs {
-        shop: shop.clone(),
-        control,
-        claims: claims.clone(),
-    };
-    let os: Arc<dyn Os> = if plan.plan.settings.hosts.is_empty() {
-        Arc::new(local)
-    } else {
-        let hosts = host_links(&plan, &shop, claims.me().id, &socket_path)?;
-        let clock = clock.clone();
-        let os = HostsOs::new(local, hosts, move || clock.now_ms());
-        os.connect().await;
-        Arc::new(os)
-    };
     let driver = Driver {
         os,
         plan,
@@ -286,18 +307,25 @@ async fn live_workers(control: &ControlClient, key: &str, plan: &ValidPlan) -> V
     let Ok(panes) = control.list_panes().await else {
         return Vec::new();
     };
-    let mut live = Vec::new();
-    for p in panes.iter().filter(|p| !p.pane_dead) {
-        let Some(sanitized) = names::task_of(&p.session_name, key) else {
-            continue;
-        };
-        for (i, t) in plan.plan.tasks.iter().enumerate() {
-            if names::sanitize(&t.task_id) == sanitized {
-                live.push(TaskIdx(i));
-            }
-        }
-    }
-    live
+    panes
+        .iter()
+        .filter(|p| !p.pane_dead)
+        .flat_map(|p| tasks_of_session(&p.session_name, key, plan))
+        .collect()
+}
+
+/// The tasks whose worker `session` is (one, unless two ids sanitize alike).
+pub(super) fn tasks_of_session(session: &str, key: &str, plan: &ValidPlan) -> Vec<TaskIdx> {
+    let Some(sanitized) = names::task_of(session, key) else {
+        return Vec::new();
+    };
+    plan.plan
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| names::sanitize(&t.task_id) == sanitized)
+        .map(|(i, _)| TaskIdx(i))
+        .collect()
 }
 
 /// Tasks git shows merged that the journal does not: git is the truth.
@@ -494,8 +522,9 @@ impl Driver {
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
-        // Nothing of the run stays on other machines.
-        self.os.close().await;
+        // Nothing of the run stays on other machines, but workers left
+        // running (for the next engine to re-adopt).
+        self.os.close(&core.hosts_left_running()).await;
         let (os, shop) = (self.os.clone(), self.shop.clone());
         // Claims of workers left running stay: their next engine takes them up.
         let release = core.claims_to_release();

@@ -542,6 +542,7 @@ impl HostLink {
             session: local.session.clone(),
             tmux_socket: self.tmux_socket.clone(),
             engine_socket: self.engine_socket.clone(),
+            host: self.name().to_string(),
             heartbeat_ms: settings.heartbeat.interval_ms,
         }));
         match order_or_lost(self, &conn, &order)? {
@@ -671,14 +672,22 @@ impl HostLink {
     }
 
     /// Nothing of the engine stays on the host: its tmux server (workers
-    /// and all), the forwarded socket, the master.
-    pub async fn close(&self) {
+    /// and all), the forwarded socket, the master. With `keep_workers`
+    /// (left running for a later engine), its live workers' sessions stay;
+    /// the ones it gave up on end all the same.
+    pub async fn close(&self, keep_workers: bool) {
         self.closed.store(true, Ordering::SeqCst);
-        let (control, conn) = {
+        let (control, conn, stale) = {
             let mut s = self.state();
             s.up = false;
-            (s.control.take(), s.conn.take())
+            let stale: Vec<String> = s.stale.drain().collect();
+            (s.control.take(), s.conn.take(), stale)
         };
+        if let (true, Some(control)) = (keep_workers, &control) {
+            for session in stale {
+                let _ = tokio::time::timeout(PANE_TIMEOUT, control.kill_session(&session)).await;
+            }
+        }
         // Its farewell leaves the control session first.
         drop(control);
         let Some(conn) = conn else { return };
@@ -686,6 +695,8 @@ impl HostLink {
         let close = Order::Close {
             tmux_socket: self.tmux_socket.clone(),
             engine_socket: self.engine_socket.clone(),
+            keep_workers,
+            control_session: self.control_session.clone(),
         };
         let name = self.name().to_string();
         let _ = tokio::task::spawn_blocking(move || {

@@ -18,11 +18,18 @@ use super::os::{BoxFuture, Os, RealOs};
 use super::pool::PoolOrder;
 use super::workshop::{CheckResult, MergeReport, Spawned};
 use crate::git::RebaseOutcome;
-use crate::plan::Task;
+use crate::plan::{Task, ValidPlan};
 use crate::tmux::PaneInfo;
 use crate::worker::secret::AttemptSecret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// A live worker found on a host as the engine starts.
+pub struct HostWorker {
+    pub task: super::tasks::TaskIdx,
+    pub host: usize,
+    pub session: String,
+}
 
 pub struct HostsOs {
     pub local: RealOs,
@@ -135,6 +142,37 @@ impl HostsOs {
         if at.is_some() {
             self.local_sessions().remove(session);
         }
+    }
+
+    /// Workers an earlier engine left running on the hosts (listed once
+    /// now; an unreachable host has none to offer).
+    pub async fn live_workers(&self, key: &str, plan: &ValidPlan) -> Vec<HostWorker> {
+        let now = (self.now_ms)();
+        let listed = each_host(&self.hosts, move |h| async move { h.list_panes(now).await }).await;
+        let mut found = Vec::new();
+        for (host, panes) in listed.into_iter().enumerate() {
+            for p in panes.iter().filter(|p| !p.pane_dead) {
+                for task in super::actor::tasks_of_session(&p.session_name, key, plan) {
+                    found.push(HostWorker {
+                        task,
+                        host,
+                        session: p.session_name.clone(),
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// `task`'s live worker runs on host `at` in `session`, as an earlier
+    /// engine left it: its room is taken there and its work is fetched
+    /// from there.
+    pub fn adopt(&self, task_id: &str, at: usize, session: &str) {
+        self.take_room(session, Some(at), true);
+        self.placed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task_id.to_string(), at);
     }
 
     /// The host's part in the snapshot.
@@ -378,9 +416,17 @@ impl Os for HostsOs {
         self.hosts.iter().flat_map(|h| h.take_notes()).collect()
     }
 
-    fn close(&self) -> BoxFuture<'_, ()> {
+    fn close<'a>(&'a self, keep: &'a [String]) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            each_host(&self.hosts, |h| async move { h.close().await }).await;
+            let keep: Arc<[String]> = keep.into();
+            each_host(&self.hosts, |h| {
+                let keep = keep.clone();
+                async move {
+                    let keep_workers = keep.iter().any(|k| k == h.name());
+                    h.close(keep_workers).await
+                }
+            })
+            .await;
         })
     }
 }

@@ -118,8 +118,11 @@ pub trait Os: Send + Sync + 'static {
     fn take_notes(&self) -> Vec<String> {
         Vec::new()
     }
-    /// The engine closes: nothing of it stays on other machines.
-    fn close(&self) -> BoxFuture<'_, ()> {
+    /// The engine closes: nothing of it stays on other machines but the
+    /// live workers on `keep` (hosts' names), left running for a later
+    /// engine to re-adopt.
+    fn close<'a>(&'a self, keep: &'a [String]) -> BoxFuture<'a, ()> {
+        let _ = keep;
         Box::pin(async {})
     }
 }

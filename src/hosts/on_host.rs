@@ -59,14 +59,21 @@ fn carry_out(order: Order) -> Result<Reply, String> {
         Order::Close {
             tmux_socket,
             engine_socket,
+            keep_workers,
+            control_session,
         } => {
+            let tmux = Tmux::new(Some(tmux_socket.clone()));
+            let _ = std::fs::remove_file(&engine_socket);
+            if keep_workers {
+                let _ = tmux.kill_session(&control_session);
+                return Ok(Reply::Closed);
+            }
             // No server is fine: it ended with its last session.
-            let _ = Tmux::new(Some(tmux_socket.clone())).kill_server();
+            let _ = tmux.kill_server();
             crate::tmux::private_server::remove_socket_when_gone(
                 &tmux_socket,
                 std::time::Duration::from_secs(2),
             );
-            let _ = std::fs::remove_file(&engine_socket);
             Ok(Reply::Closed)
         }
     }
@@ -146,6 +153,7 @@ fn spawn(order: &SpawnOrder) -> Result<Reply, String> {
         (env::SOCKET.into(), order.engine_socket.clone()),
         (env::TASK.into(), order.task.task_id.clone()),
         (env::ATTEMPT.into(), order.attempt.to_string()),
+        (env::HOST.into(), order.host.clone()),
         ("PATH".into(), shop::worker_path(&exe)),
     ];
     let argv = shop::shim_argv(&exe, &launch_path, order.heartbeat_ms);

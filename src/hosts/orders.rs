@@ -23,10 +23,16 @@ pub enum Order {
     Remove { clone: String, worktree: String },
     /// The engine is done with the host: its tmux server (workers and
     /// all) ends, and neither its socket file nor the forwarded engine
-    /// socket stays.
+    /// socket stays. With `keep_workers` (the person left them running,
+    /// for a later engine to re-adopt), only the engine's own control
+    /// session ends.
     Close {
         tmux_socket: String,
         engine_socket: String,
+        #[serde(default)]
+        keep_workers: bool,
+        #[serde(default)]
+        control_session: String,
     },
 }
 
@@ -53,6 +59,8 @@ pub struct SpawnOrder {
     pub tmux_socket: String,
     /// The engine's socket as forwarded to the host (`ssh -R`).
     pub engine_socket: String,
+    /// The host's name in the plan (the worker's pane is `<host>:%N`).
+    pub host: String,
     pub heartbeat_ms: u64,
 }
 

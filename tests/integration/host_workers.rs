@@ -297,3 +297,116 @@ fn a_partitioned_host_s_task_reruns_elsewhere_and_merges_once() {
     sb.assert_nothing_left_now("after the run");
     assert_hosts_clean(&sb, &lab, "after the run");
 }
+
+/// The engine dies (SIGKILL) while its task runs on a host: the worker
+/// lives on in the host's tmux, the next engine re-adopts it there (no
+/// second spawn), fetches its branch from that host and merges it once.
+#[test]
+fn a_host_s_worker_outlives_a_killed_engine_and_is_re_adopted() {
+    let Some(lab) = lab(&["rda"]) else {
+        return;
+    };
+    install(&lab);
+    let hosts = lab
+        .host_yaml("rda")
+        .replace(" }\n", ", labels: [remote] }\n");
+    let yaml = format!(
+        "version: 1\nsettings:\n  maxParallel: 1\n  restart: {{ maxRestarts: 1, backoffMs: 100 }}\n  \
+         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n  \
+         hosts:\n{hosts}\
+         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 6\", capabilities: [remote] }}\n\
+         groups:\n  - id: G1\n\
+         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
+    );
+    let sb = Sandbox::new(&yaml);
+    let mut child = sb.spawn(&["--batch-group", "G1"]);
+    sb.wait_for("T1 running on the host", |s| running_on(s).len() == 1);
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    let out = run(&sb, &["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        spawned_on(&sb),
+        vec![("T1".to_string(), Some("rda".to_string()))],
+        "adopted on its host, not started again"
+    );
+    let adopted = sb.events("adopted");
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    let merged = sb.events("merged");
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["attempt"], 1, "{merged:?}");
+    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
+    sb.assert_nothing_left_now("after the second engine");
+    assert_hosts_clean(&sb, &lab, "after the second engine");
+}
+
+/// Quit the control room leaving the workers running: the host's worker
+/// stays up in the host's tmux (only the engine's control session and
+/// link go), and the next engine re-adopts it there and merges it once.
+#[test]
+fn workers_left_running_on_a_host_are_re_adopted_by_the_next_engine() {
+    use switchboard::engine::command::Command as C;
+    let Some(lab) = lab(&["lra"]) else {
+        return;
+    };
+    install(&lab);
+    let hosts = lab
+        .host_yaml("lra")
+        .replace(" }\n", ", labels: [remote] }\n");
+    let yaml = format!(
+        "version: 1\nsettings:\n  maxParallel: 1\n  restart: {{ maxRestarts: 1, backoffMs: 100 }}\n  \
+         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n  \
+         hosts:\n{hosts}\
+         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 6\", capabilities: [remote] }}\n\
+         groups:\n  - id: G1\n\
+         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
+    );
+    let sb = Sandbox::new(&yaml);
+    let term = crate::terminal::Terminal::open(&sb);
+    term.wait("the control room, idle", |s| s.phase_is("IDLE"));
+    sb.engine(&C::RunGroup { group: "G1".into() })
+        .expect("the engine answers");
+    sb.wait_for("T1 running on the host", |s| running_on(s).len() == 1);
+    term.press(&["q"]);
+    term.wait("the quit question", |s| {
+        s.contains("Leave workers running (l)")
+    });
+    term.press(&["l"]);
+    let screen = term.wait("switchboard exited", |s| s.contains("EXITED 0"));
+    assert!(
+        screen.contains("1 worker left running"),
+        "{}",
+        screen.text()
+    );
+    // Still there, in the host's own tmux server.
+    let session = sb.events("spawned")[0]["session"]
+        .as_str()
+        .expect("session")
+        .to_string();
+    let server = format!("sb-{}-lra", session.split('-').nth(1).expect("key"));
+    // The namespaces share this filesystem: the host's tmux socket is here.
+    let alive = std::process::Command::new("tmux")
+        .args(["-L", &server, "has-session", "-t", &session])
+        .status()
+        .expect("tmux");
+    assert!(
+        alive.success(),
+        "{session} on {server} did not outlive the quit"
+    );
+    drop(term);
+
+    let out = run(&sb, &["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        sb.events("spawned").len(),
+        1,
+        "re-adopted, not started again"
+    );
+    assert_eq!(sb.events("adopted").len(), 1);
+    let merged = sb.events("merged");
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
+    sb.assert_nothing_left_now("after the second engine");
+    assert_hosts_clean(&sb, &lab, "after the second engine");
+}

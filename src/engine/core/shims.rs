@@ -166,6 +166,14 @@ impl Core {
             Some(span) if span.attempt == attempt => span.profile.clone(),
             _ => run.profile().to_string(),
         };
+        // Where the journal last placed it: a host's worker stays that
+        // host's (its pids, kills and fetch go there).
+        if let Some(host) = run.record.view.host.clone() {
+            run.placement.host = Some(host);
+            if let Some(worktree) = &run.record.view.worktree {
+                run.placement.worktree = worktree.into();
+            }
+        }
         let question = run.question.take();
         // On a fallback already: escalation goes on from there.
         run.fallbacks_used = chain.iter().position(|f| *f == profile).unwrap_or(0) as u32;

@@ -170,4 +170,18 @@ impl Core {
     pub fn ended_shims(&self) -> &[u32] {
         &self.ended_shims
     }
+
+    /// The hosts where workers are left running as the engine closes (for
+    /// the next engine to re-adopt).
+    pub fn hosts_left_running(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .tasks
+            .indices()
+            .filter(|&t| self.tasks[t].worker.is_some())
+            .filter_map(|t| self.tasks[t].placement.host.clone())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
 }
