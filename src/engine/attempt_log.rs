@@ -17,7 +17,7 @@ pub const MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// The most read back from the end of a log to find its last lines: a full
 /// screen redrawn many times over by a TUI agent fits, and so does any
 /// line-oriented tail a person wants on screen.
-const TAIL_BYTES: u64 = 256 * 1024;
+pub const TAIL_BYTES: u64 = 256 * 1024;
 
 pub fn dir(root: &Path) -> PathBuf {
     root.join(".switchboard").join(DIR)
@@ -73,14 +73,20 @@ pub fn read_tail(path: &Path, lines: usize) -> io::Result<LogTail> {
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::new();
     file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
-    let mut text = plain_lines(&bytes);
-    if start > 0 && !text.is_empty() {
+    Ok(tail_of(size, &bytes, lines))
+}
+
+/// The last `lines` of a log of `size` bytes whose last bytes are `bytes`
+/// (at most [`TAIL_BYTES`], read here or on a host).
+pub fn tail_of(size: u64, bytes: &[u8], lines: usize) -> LogTail {
+    let mut text = plain_lines(bytes);
+    if size > bytes.len() as u64 && !text.is_empty() {
         // Read from the middle of a line: its start is elsewhere.
         text.remove(0);
     }
     let skip = text.len().saturating_sub(lines);
     text.drain(..skip);
-    Ok(LogTail { size, lines: text })
+    LogTail { size, lines: text }
 }
 
 /// Terminal output as the lines a person would read: escape sequences

@@ -8,6 +8,7 @@
 //! [`LIST_TIMEOUT`] once, then is read from its last list until a
 //! reconnection (every [`RETRY`]) succeeds.
 
+use super::attempt_log::{self, LogTail};
 use super::error::EngineError;
 use super::workshop::{Placement, Spawned, Workshop};
 use crate::hosts::orders::{Order, Reply, SpawnOrder};
@@ -609,6 +610,49 @@ impl HostLink {
                 &refspec,
             ],
         )
+    }
+
+    /// The end of `task`'s attempt log on the host (its size, then its last
+    /// bytes, in one round trip), when the host answers and has it.
+    pub fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail> {
+        let (conn, path) = self.log_path(task, attempt)?;
+        let script = format!(
+            "s=$(wc -c < \"$1\") || exit 1; echo \"$s\"; tail -c {} \"$1\"",
+            attempt_log::TAIL_BYTES
+        );
+        let out = conn
+            .run(&["sh", "-c", &script, "sh", &path], PANE_TIMEOUT)
+            .ok()
+            .filter(|o| o.success())?;
+        let (size, bytes) = out.stdout.split_once('\n')?;
+        let size = size.trim().parse().ok()?;
+        Some(attempt_log::tail_of(size, bytes.as_bytes(), lines))
+    }
+
+    /// Copy `task`'s attempt log from the host to the repository's logs,
+    /// where it outlives the host's worktree (best effort: the work itself
+    /// does not depend on it).
+    pub fn fetch_log(&self, shop: &Workshop, task: &Task, attempt: u32) {
+        let Some((conn, path)) = self.log_path(task, attempt) else {
+            return;
+        };
+        let Ok(out) = conn.run(&["cat", "--", &path], ORDER_TIMEOUT) else {
+            return;
+        };
+        if out.success() {
+            let here = attempt_log::path(&shop.repo.root, &task.task_id, attempt);
+            if let Err(e) = std::fs::write(&here, out.stdout) {
+                tracing::warn!("cannot keep {}: {e}", here.display());
+            }
+        }
+    }
+
+    /// The connection, and where `task`'s attempt log is on the host.
+    fn log_path(&self, task: &Task, attempt: u32) -> Option<(Arc<Connection>, String)> {
+        let s = self.state();
+        let (conn, clone) = (s.conn.clone()?, s.clone.clone()?);
+        let path = attempt_log::path(Path::new(&clone), &task.task_id, attempt);
+        Some((conn, path.display().to_string()))
     }
 
     /// Remove `task`'s worktree on the host, when it answers.

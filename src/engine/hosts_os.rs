@@ -244,6 +244,7 @@ impl Os for HostsOs {
             // The local worktree (an earlier fetch's) lets go of the branch
             // while the host's work replaces it.
             let _ = shop.remove_worktree(task);
+            host.fetch_log(shop, task, attempt);
             let fetched = host
                 .fetch_back(shop, task, attempt)
                 .and_then(|()| shop.add_own_worktree(task).map_err(EngineError::Worktree));
@@ -281,12 +282,18 @@ impl Os for HostsOs {
         self.local.write_execution_log()
     }
 
+    /// Here when the log was copied home (or ran here), else from the host
+    /// the task runs on.
     fn log_tail(&self, task: &Task, attempt: u32, lines: usize) -> Option<LogTail> {
-        self.local.log_tail(task, attempt, lines)
+        self.local
+            .log_tail(task, attempt, lines)
+            .or_else(|| self.placed(task)?.log_tail(task, attempt, lines))
     }
 
     fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail {
-        self.local.task_detail(task, log_lines)
+        super::os::task_detail(&self.local.shop, task, |attempt| {
+            self.log_tail(task, attempt, log_lines)
+        })
     }
 
     /// One `list-panes -a` here and one per host, at once.

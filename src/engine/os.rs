@@ -233,23 +233,8 @@ impl Os for RealOs {
     }
 
     fn task_detail(&self, task: &Task, log_lines: usize) -> TaskDetail {
-        let plan = &self.shop.plan;
-        let journal = self
-            .shop
-            .repo
-            .root
-            .join(".switchboard")
-            .join("journal.jsonl");
-        let entries = super::journal::read(&journal).unwrap_or_else(|e| {
-            tracing::warn!("cannot read the journal for {}: {e}", task.task_id);
-            Vec::new()
-        });
-        let Some(idx) = plan.task_idx(&task.task_id) else {
-            return TaskDetail::default();
-        };
-        detail::build(plan, idx, &entries, |attempt| {
-            let tail = self.log_tail(task, attempt, log_lines)?;
-            Some(AttemptLog::new(&task.task_id, attempt, tail))
+        task_detail(&self.shop, task, |attempt| {
+            self.log_tail(task, attempt, log_lines)
         })
     }
 
@@ -364,6 +349,27 @@ pub fn process_alive(pid: u32) -> bool {
         Err(nix::errno::Errno::EPERM) => true,
         Err(_) => false,
     }
+}
+
+/// `task`'s detail from the journal, each attempt with the log `tail`
+/// gives for it.
+pub fn task_detail(
+    shop: &Workshop,
+    task: &Task,
+    tail: impl Fn(u32) -> Option<LogTail>,
+) -> TaskDetail {
+    let plan = &shop.plan;
+    let journal = shop.repo.root.join(".switchboard").join("journal.jsonl");
+    let entries = super::journal::read(&journal).unwrap_or_else(|e| {
+        tracing::warn!("cannot read the journal for {}: {e}", task.task_id);
+        Vec::new()
+    });
+    let Some(idx) = plan.task_idx(&task.task_id) else {
+        return TaskDetail::default();
+    };
+    detail::build(plan, idx, &entries, |attempt| {
+        Some(AttemptLog::new(&task.task_id, attempt, tail(attempt)?))
+    })
 }
 
 #[cfg(test)]

@@ -264,20 +264,7 @@ impl Workshop {
             &launch_path,
             self.settings().heartbeat.interval_ms,
         );
-        let log = PaneLog {
-            path: attempt_log::path(&self.repo.root, &task.task_id, attempt),
-            copier: vec![
-                self.exe.display().to_string(),
-                "pane-log".into(),
-                "--max-bytes".into(),
-                attempt_log::MAX_BYTES.to_string(),
-            ],
-        };
-        // Without its directory the pipe's shell fails and nothing is kept;
-        // the attempt still runs (its pane shows the same).
-        if let Err(e) = std::fs::create_dir_all(attempt_log::dir(&self.repo.root)) {
-            tracing::warn!("cannot create the attempt logs' directory: {e}");
-        }
+        let log = pane_log(&self.repo.root, task, attempt, &self.exe);
         let label = shim_label(task, attempt);
         let started = match respawn {
             Some(pane) => self
@@ -381,6 +368,25 @@ pub fn launch_file(root: &Path, task: &Task, attempt: u32) -> PathBuf {
     root.join(".switchboard")
         .join(launch::DIR)
         .join(format!("{}-{attempt}.json", task.task_id))
+}
+
+/// Where `task`'s attempt `attempt` copies its pane's output, in the
+/// repository at `root`, by `exe`'s `pane-log`; its directory made (without
+/// it the pipe's shell fails and nothing is kept, while the attempt still
+/// runs).
+pub fn pane_log(root: &Path, task: &Task, attempt: u32, exe: &Path) -> PaneLog {
+    if let Err(e) = std::fs::create_dir_all(attempt_log::dir(root)) {
+        tracing::warn!("cannot create the attempt logs' directory: {e}");
+    }
+    PaneLog {
+        path: attempt_log::path(root, &task.task_id, attempt),
+        copier: vec![
+            exe.display().to_string(),
+            "pane-log".into(),
+            "--max-bytes".into(),
+            attempt_log::MAX_BYTES.to_string(),
+        ],
+    }
 }
 
 /// `task`'s inputs, read from its worktree.

@@ -163,11 +163,14 @@ fn spawn(order: &SpawnOrder) -> Result<Reply, String> {
         let _ = tmux.kill_session(&order.session);
     }
     let label = shop::shim_label(&order.task, order.attempt);
+    // The attempt's log, kept in the clone as locally in the repository:
+    // the engine reads its end over ssh and copies it home with the work.
+    let log = shop::pane_log(&repo.root, &order.task, order.attempt, &exe);
     let pane = tmux
         .new_labelled_session(
             &order.session,
             Some(&label),
-            None,
+            Some(&log),
             &worktree,
             &envs,
             &argv,

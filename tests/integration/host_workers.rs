@@ -177,6 +177,12 @@ fn a_plan_spread_over_two_hosts_and_this_machine_merges_everything() {
         )
     };
     assert!(remote_branches("spa").contains("switchboard/integration"));
+    // Each attempt's pane log came home with its work.
+    for (task, _) in &on {
+        let log = sb.repo.join(format!(".switchboard/logs/{task}.1.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(text.contains("[sim]"), "{}: {text:?}", log.display());
+    }
     sb.assert_nothing_left_now("after the run");
     assert_hosts_clean(&sb, &lab, "after the run");
 }
@@ -203,6 +209,19 @@ fn a_halt_reaches_every_host_and_reports_acks_per_host() {
         said.contains("hosts: local 2 workers; hla 2/2 workers") && said.contains(" on hlb\n"),
         "{said}"
     );
+    // A running host task's detail shows its log, read on the host.
+    let (remote, _) = running_on(&sb)
+        .into_iter()
+        .find(|(_, h)| h.is_some())
+        .expect("a task on a host");
+    let detail = sb
+        .engine(&switchboard::engine::command::Command::TaskDetail {
+            task: remote.clone(),
+            log_lines: 50,
+        })
+        .expect("the engine answers");
+    let log = detail.to_string();
+    assert!(log.contains("[sim]"), "{remote}'s detail: {log}");
     let halt = sb.run(&["halt", "--json"]);
     assert_eq!(halt.status.code(), Some(0), "{}", stderr(&halt));
     let report: serde_json::Value = serde_json::from_slice(&halt.stdout).expect("JSON");
