@@ -457,12 +457,23 @@ pub async fn perform(
             host,
             pid,
             tries,
-        } => Some(Input::ShimChecked {
-            task,
-            attempt,
-            alive: os.process_alive(host.as_deref(), pid),
-            tries,
-        }),
+        } => {
+            // On a host the question goes over ssh: off the event loop.
+            let alive = match host {
+                None => os.process_alive(None, pid),
+                Some(host) => {
+                    tokio::task::spawn_blocking(move || os.process_alive(Some(&host), pid))
+                        .await
+                        .unwrap_or(true)
+                }
+            };
+            Some(Input::ShimChecked {
+                task,
+                attempt,
+                alive,
+                tries,
+            })
+        }
         Effect::KillWorker {
             host,
             agent_pgid,
