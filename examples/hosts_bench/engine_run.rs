@@ -200,7 +200,45 @@ impl Drop for Repo {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+        // The local server's kill hangs up on its shims and agents; any
+        // still there after 3 s (an engine stopped mid-spawn) is killed.
+        let start = Instant::now();
+        loop {
+            let left = processes_in(&self.path);
+            if left.is_empty() {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(3) {
+                for pid in left {
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
+}
+
+/// Live processes working in `dir` (their cwd) or on a file of it (their
+/// command line): this machine's shims and agents of a repository.
+fn processes_in(dir: &Path) -> Vec<nix::unistd::Pid> {
+    let needle = dir.display().to_string();
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.trim_start().starts_with('Z');
+            let cwd = std::fs::read_link(e.path().join("cwd")).ok();
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let ours = cwd.is_some_and(|c| c.starts_with(dir))
+                || String::from_utf8_lossy(&cmdline).contains(&needle);
+            (ours && !zombie && pid != me).then(|| nix::unistd::Pid::from_raw(pid))
+        })
+        .collect()
 }
 
 /// A running engine; interrupted (it halts its workers and closes its
