@@ -70,9 +70,11 @@ fn carry_out(order: Order) -> Result<Reply, String> {
             }
             // No server is fine: it ended with its last session.
             let _ = tmux.kill_server();
+            // A server ending twenty workers on a busy host can take over
+            // the local two seconds to stop listening.
             crate::tmux::private_server::remove_socket_when_gone(
                 &tmux_socket,
-                std::time::Duration::from_secs(2),
+                std::time::Duration::from_secs(10),
             );
             Ok(Reply::Closed)
         }
