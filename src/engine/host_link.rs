@@ -30,6 +30,8 @@ pub const RETRY: Duration = Duration::from_secs(3);
 const PANE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reaching a host (ssh's own ConnectTimeout is longer; this is the engine's).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The engine ends with a host unreachable: how long it tries once more.
+const LAST_TRY: Duration = Duration::from_secs(3);
 /// One order to `switchboard host-worker`, a push or a fetch.
 const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -543,7 +545,6 @@ impl HostLink {
             session: local.session.clone(),
             tmux_socket: self.tmux_socket.clone(),
             engine_socket: self.engine_socket.clone(),
-            host: self.name().to_string(),
             heartbeat_ms: settings.heartbeat.interval_ms,
         }));
         match order_or_lost(self, &conn, &order)? {
@@ -721,11 +722,11 @@ impl HostLink {
     /// the ones it gave up on end all the same.
     pub async fn close(&self, keep_workers: bool) {
         self.closed.store(true, Ordering::SeqCst);
-        let (control, conn, stale) = {
+        let (control, conn, stale, reached) = {
             let mut s = self.state();
             s.up = false;
             let stale: Vec<String> = s.stale.drain().collect();
-            (s.control.take(), s.conn.take(), stale)
+            (s.control.take(), s.conn.take(), stale, s.clone.is_some())
         };
         if let (true, Some(control)) = (keep_workers, &control) {
             for session in stale {
@@ -734,7 +735,9 @@ impl HostLink {
         }
         // Its farewell leaves the control session first.
         drop(control);
-        let Some(conn) = conn else { return };
+        if conn.is_none() && !reached {
+            return;
+        }
         let (ssh, local) = (self.ssh.clone(), self.local_socket.clone());
         let close = Order::Close {
             tmux_socket: self.tmux_socket.clone(),
@@ -744,6 +747,19 @@ impl HostLink {
         };
         let name = self.name().to_string();
         let _ = tokio::task::spawn_blocking(move || {
+            // Unreachable as the engine ends, after this run put workers
+            // there: one last try, so that they end now rather than never.
+            let conn = match conn {
+                Some(conn) => conn,
+                None => match ssh.connect(LAST_TRY) {
+                    Ok(conn) => Arc::new(conn),
+                    Err(e) => {
+                        tracing::warn!("host {name}: unreachable as the engine ends: {e}");
+                        ssh.exit_master();
+                        return;
+                    }
+                },
+            };
             if let Order::Close { engine_socket, .. } = &close {
                 let _ = ssh.forward_socket(engine_socket, &local, true);
             }

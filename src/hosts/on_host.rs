@@ -155,7 +155,6 @@ fn spawn(order: &SpawnOrder) -> Result<Reply, String> {
         (env::SOCKET.into(), order.engine_socket.clone()),
         (env::TASK.into(), order.task.task_id.clone()),
         (env::ATTEMPT.into(), order.attempt.to_string()),
-        (env::HOST.into(), order.host.clone()),
         ("PATH".into(), shop::worker_path(&exe)),
     ];
     let argv = shop::shim_argv(&exe, &launch_path, order.heartbeat_ms);

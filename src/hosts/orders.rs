@@ -59,8 +59,6 @@ pub struct SpawnOrder {
     pub tmux_socket: String,
     /// The engine's socket as forwarded to the host (`ssh -R`).
     pub engine_socket: String,
-    /// The host's name in the plan (the worker's pane is `<host>:%N`).
-    pub host: String,
     pub heartbeat_ms: u64,
 }
 

@@ -267,10 +267,6 @@ pub mod env {
     /// Newline-separated output paths, for agents (the sim agent) that want them.
     pub const OUTPUTS: &str = "SWITCHBOARD_OUTPUTS";
     pub const TITLE: &str = "SWITCHBOARD_TITLE";
-    /// The host a worker runs on (absent on the engine's machine): its
-    /// pane id goes to the engine as `<host>:%N`, as the engine names a
-    /// host's panes.
-    pub const HOST: &str = "SWITCHBOARD_HOST";
 }
 
 #[cfg(test)]

@@ -91,22 +91,9 @@ impl Setup {
                 name: env::ATTEMPT,
                 value: attempt.clone(),
             })?,
-            pane_id: pane_id(
-                std::env::var("TMUX_PANE").ok(),
-                std::env::var(env::HOST).ok(),
-            ),
+            pane_id: std::env::var("TMUX_PANE").ok().filter(|v| !v.is_empty()),
             secret,
         })
-    }
-}
-
-/// The pane id the engine knows this worker's pane by: tmux's own here,
-/// `<host>:%N` on a host.
-fn pane_id(tmux_pane: Option<String>, host: Option<String>) -> Option<String> {
-    let pane = tmux_pane.filter(|v| !v.is_empty())?;
-    match host.filter(|h| !h.is_empty()) {
-        Some(host) => Some(format!("{host}:{pane}")),
-        None => Some(pane),
     }
 }
 
@@ -296,19 +283,4 @@ fn describe_stop(signal: StopSignal) -> &'static str {
 /// One line in the pane. Never panics: after SIGHUP the terminal is gone.
 fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "[switchboard] {line}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pane_id;
-
-    #[test]
-    fn a_worker_on_a_host_names_its_pane_as_the_engine_does() {
-        let s = |v: &str| Some(v.to_string());
-        assert_eq!(pane_id(s("%3"), None), s("%3"));
-        assert_eq!(pane_id(s("%3"), s("")), s("%3"));
-        assert_eq!(pane_id(s("%3"), s("big1")), s("big1:%3"));
-        assert_eq!(pane_id(s(""), s("big1")), None);
-        assert_eq!(pane_id(None, None), None);
-    }
 }

@@ -100,6 +100,12 @@ impl Core {
             .halt
             .as_ref()
             .map(|h| (h.id(), self.plan.plan.settings.halt.grace_ms));
+        // A shim says tmux's own pane id; on a host the engine's name for
+        // it carries the host's (`big1:%3`, not this machine's `%3`).
+        let pane_id = match &self.tasks[t].placement.host {
+            Some(host) => pane_id.map(|p| format!("{host}:{p}")),
+            None => pane_id,
+        };
         match self.tasks[t].worker_of(attempt) {
             Some(w) => {
                 w.conn = Some(conn);

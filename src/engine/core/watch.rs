@@ -55,9 +55,11 @@ impl Core {
         }
     }
 
-    /// Panes are polled while any worker has one.
+    /// Panes are polled while any worker has one, and while a host does
+    /// not answer (the poll is what tries it again).
     pub(super) fn wants_poll(&self) -> bool {
         self.tasks.iter().any(|(_, t)| t.worker.is_some())
+            || self.hosts.iter().any(|h| !h.reachable)
     }
 
     pub(super) fn start_poll(&mut self) {
