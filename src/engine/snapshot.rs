@@ -331,6 +331,10 @@ pub struct Snapshot {
     /// The plan's other machines: whether each answers, its workers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<super::host_link::HostView>,
+    /// How many workers this machine takes (`settings.maxParallel`), when
+    /// the plan has hosts: the hosts strip's `local 2/4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_capacity: Option<usize>,
 }
 
 /// What holds starts back besides the plan: budgets and back-offs.

@@ -184,6 +184,11 @@ impl App {
     }
 
     pub fn areas(&self) -> Areas {
+        self.areas_in(self.size)
+    }
+
+    /// The panels for a screen of `area`.
+    pub fn areas_in(&self, area: Rect) -> Areas {
         let id_width = self
             .snapshot
             .tasks
@@ -191,7 +196,8 @@ impl App {
             .map(|t| t.id.len())
             .max()
             .unwrap_or(2);
-        layout::areas(self.size, self.snapshot.tasks.len(), id_width)
+        let header = layout::header_rows(!self.snapshot.hosts.is_empty());
+        layout::areas(area, header, self.snapshot.tasks.len(), id_width)
     }
 
     /// Recompute rows after the snapshot, filter or sort changed.
@@ -356,6 +362,7 @@ fn empty_snapshot() -> Snapshot {
         limits: Default::default(),
         pools: Vec::new(),
         hosts: Vec::new(),
+        local_capacity: None,
     }
 }
 

@@ -88,6 +88,65 @@ fn mid_run_60x20() {
     screen!("mid_run_60x20", terminal);
 }
 
+/// Issue 14: with hosts, a Host column and a strip under the counts; the
+/// host that does not answer in red, with since when.
+#[test]
+fn hosts_160x48() {
+    let terminal = draw(&app_of(crate::tui::fixture::on_hosts(), 160, 48));
+    let screen = text(&terminal);
+    assert!(
+        screen.contains(" hosts local 2/4 · big1 2/16 load 1.2 · big2 unreachable since 22:14"),
+        "{screen}"
+    );
+    let row = |id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {id} ")) && l.contains('│'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("T4").contains(" big1 "), "{}", row("T4"));
+    assert!(row("T7").contains(" local "), "{}", row("T7"));
+    assert!(
+        !row("T9").contains("local"),
+        "a task never run runs nowhere"
+    );
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(&terminal, "big2 unreachable");
+    assert_eq!(buffer[(x, y)].fg, ratatui::style::Color::Red);
+    screen!("hosts_160x48", terminal);
+}
+
+#[test]
+fn hosts_80x24() {
+    let terminal = draw(&app_of(crate::tui::fixture::on_hosts(), 80, 24));
+    let screen = text(&terminal);
+    let strip = screen.lines().nth(2).unwrap_or_default();
+    assert!(strip.contains("local 2/4 · big1 2/16"), "{strip}");
+    assert!(strip.contains("big2 unreachable"), "{strip}");
+    assert!(screen.contains("Host"), "{screen}");
+    screen!("hosts_80x24", terminal);
+}
+
+/// A strip too long for the screen gives way, host by host, and says how
+/// many it left out.
+#[test]
+fn many_hosts_give_way_on_a_narrow_screen() {
+    let mut snap = crate::tui::fixture::on_hosts();
+    let more: Vec<_> = (3..=9)
+        .map(|i| {
+            let mut h = snap.hosts[0].clone();
+            h.name = format!("build-server-{i}");
+            h
+        })
+        .collect();
+    snap.hosts.extend(more);
+    let screen = text(&draw(&app_of(snap, 80, 24)));
+    let strip = screen.lines().nth(2).unwrap_or_default();
+    assert!(strip.contains("more"), "{strip}");
+    assert!(!strip.contains("load"), "{strip}");
+}
+
 #[test]
 fn help_overlay() {
     let mut app = fixture_app(160, 48);
