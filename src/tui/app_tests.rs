@@ -261,6 +261,39 @@ fn quit_asks_while_workers_run_and_not_otherwise() {
     );
 }
 
+/// Issue 14: a worker on a host is attached over ssh; one on a host that
+/// does not answer is refused, in the footer and in the Log.
+#[test]
+fn attach_on_a_host_goes_over_ssh_or_says_why_not() {
+    let mut app = app();
+    app.on_snapshot(Arc::new(fixture::on_hosts()));
+    app.selected = Some("T4".into());
+    let Some(Effect::Attach {
+        task,
+        session,
+        server,
+    }) = press(&mut app, KeyCode::Char('a'))
+    else {
+        panic!("an attach");
+    };
+    assert_eq!((task.as_str(), session.as_str()), ("T4", "sb-T4"));
+    assert_eq!(server.host(), Some("big1"));
+
+    app.selected = Some("T6".into());
+    let before = app.log.len();
+    assert_eq!(press(&mut app, KeyCode::Char('a')), None);
+    let said = "cannot attach to T6: big2 is unreachable since 22:14 \
+                (ssh: connect to host 10.77.0.3 port 22: No route to host)";
+    assert_eq!(app.status_text(), Some(said));
+    assert_eq!(app.log.len(), before + 1);
+    let last = app.log.window(1, 0).next().cloned();
+    assert!(
+        matches!(&last, Some(crate::tui::logbuf::LogEntry::Line(l))
+            if l.text == said && l.task.as_deref() == Some("T6")),
+        "{last:?}"
+    );
+}
+
 #[test]
 fn attach_uses_the_session_and_socket() {
     let mut app = app();
@@ -268,7 +301,9 @@ fn attach_uses_the_session_and_socket() {
     let want = Effect::Attach {
         task: "T4".into(),
         session: "sb-T4".into(),
-        socket: Some("switchboard".into()),
+        server: WorkerServer::Local {
+            socket: Some("switchboard".into()),
+        },
     };
     assert_eq!(press(&mut app, KeyCode::Enter), Some(want.clone()));
     assert_eq!(press(&mut app, KeyCode::Char('a')), Some(want));

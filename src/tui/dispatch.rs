@@ -8,6 +8,7 @@ use super::app::{App, Effect, LogView};
 use super::composer::{ComposeKey, Composer, Purpose};
 use super::overlay::{Confirm, DetailView, Overlay};
 use super::review::{DiffKey, DiffView};
+use super::worker_server::WorkerServer;
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
@@ -182,6 +183,7 @@ impl App {
             return None;
         };
         let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
+        let host = task.host.clone();
         let state = task.state;
         let worktree = task.worktree.as_ref().map(PathBuf::from);
         let can_type = state.is_active() && task.pane_id.is_some();
@@ -222,11 +224,21 @@ impl App {
                 None
             }
             Action::Attach => match session {
-                Some(session) if !state_without_session(state) => Some(Effect::Attach {
-                    task: id,
-                    session,
-                    socket: self.snapshot.tmux_socket.clone(),
-                }),
+                Some(session) if !state_without_session(state) => {
+                    let offset = self.utc_offset_secs;
+                    let clock = |ms| crate::engine::words::clock_time_at(ms, offset);
+                    match WorkerServer::of(&self.snapshot, &id, host.as_deref(), clock) {
+                        Ok(server) => Some(Effect::Attach {
+                            task: id,
+                            session,
+                            server,
+                        }),
+                        Err(why) => {
+                            self.refuse(&id, why);
+                            None
+                        }
+                    }
+                }
                 _ => Some(self.open_detail(id)),
             },
             Action::Kill if !(state.is_active() || state == TaskState::Pending) => {
