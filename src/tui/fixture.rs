@@ -299,6 +299,27 @@ pub fn halt_report() -> HaltReport {
     }
 }
 
+/// [`halt_report`] over [`on_hosts`]: big2 did not answer, so its worker
+/// neither acknowledged nor was stopped.
+pub fn halt_report_on_hosts() -> HaltReport {
+    let mut report = halt_report();
+    let on_hosts = on_hosts();
+    for w in &mut report.workers {
+        let task = on_hosts.tasks.iter().find(|t| t.id == w.task);
+        w.host = task.and_then(|t| t.host.clone());
+        if w.host.as_deref() == Some("big2") {
+            w.stop_ms = None;
+            w.signal = String::new();
+        }
+    }
+    report.stopped = report
+        .workers
+        .iter()
+        .filter(|w| w.stop_ms.is_some())
+        .count();
+    report
+}
+
 /// A large run for the benchmark: `workers` tasks cycling through every state
 /// and light, and a full log history of `log_lines`.
 pub fn large(workers: usize, log_lines: usize) -> Snapshot {

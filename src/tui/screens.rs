@@ -188,6 +188,33 @@ fn halt_report_view() {
     screen!("halt_report_160x48", draw(&app));
 }
 
+/// Issue 14: over hosts, the report says where each worker ran and gives a
+/// line per machine; a host not reached says what becomes of its workers.
+#[test]
+fn halt_report_over_hosts() {
+    let mut app = app_of(crate::tui::fixture::on_hosts(), 160, 48);
+    app.overlay = Some(Overlay::HaltReport(
+        crate::tui::fixture::halt_report_on_hosts(),
+    ));
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    for want in [
+        " local 2/2 acknowledged · slowest 52.00 ms",
+        " big1 2/2 acknowledged · slowest 41.00 ms",
+        " big2 0/1 acknowledged · not reached: stopped when it answers again",
+        "Task      Host        Acked",
+        "T6        big2        no",
+    ] {
+        assert!(screen.contains(want), "no {want:?} in\n{screen}");
+    }
+    screen!("halt_report_hosts_160x48", terminal);
+    // At 80x24 it still fits its rows or says how many more.
+    app.resize(80, 24);
+    let screen = text(&draw(&app));
+    assert!(screen.contains("big2 0/1 acknowledged"), "{screen}");
+    assert!(screen.contains("T4"), "{screen}");
+}
+
 #[test]
 fn filtered_pane_view_80x24() {
     let mut app = fixture_app(80, 24);
