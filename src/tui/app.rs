@@ -154,7 +154,7 @@ impl App {
         self.snapshot = snapshot;
         self.refresh_rows();
         self.follow_selection_in_log();
-        self.refresh_detail()
+        self.refresh_detail().or_else(|| self.refresh_away_diff())
     }
 
     /// Ask for the open detail again when its task's state, attempt or

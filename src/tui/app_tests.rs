@@ -637,6 +637,72 @@ fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
     );
 }
 
+/// Issue 14: a host's task has its work there until it ends: the diff
+/// says so instead of reading a branch that is not here yet (or an earlier
+/// attempt's), and reads it once the task ends; the shell is refused.
+#[test]
+fn a_host_s_task_is_diffed_once_its_branch_is_home() {
+    use crate::tui::review::DiffContent;
+    let mut app = app();
+    let mut snap = fixture::on_hosts();
+    app.on_snapshot(Arc::new(snap.clone()));
+    app.selected = Some("T4".into());
+    assert_eq!(press(&mut app, KeyCode::Char('d')), None);
+    let view = |app: &App| match &app.overlay {
+        Some(Overlay::Diff(v)) => (**v).clone(),
+        other => panic!("no diff view: {other:?}"),
+    };
+    let DiffContent::Away(words) = view(&app).content else {
+        panic!("{:?}", view(&app).content);
+    };
+    assert!(
+        words.starts_with("T4 runs on big1: its branch is fetched back when the task ends"),
+        "{words}"
+    );
+    // `r` while it still runs: the same words, no read.
+    assert_eq!(press(&mut app, KeyCode::Char('r')), None);
+    assert!(matches!(view(&app).content, DiffContent::Away(_)));
+    // No worktree here to edit in or open a shell in.
+    assert_eq!(press(&mut app, KeyCode::Char('e')), None);
+    assert_eq!(
+        app.status_text(),
+        Some("T4's worktree is on big1, not here")
+    );
+    assert_eq!(press(&mut app, KeyCode::Char('S')), None);
+    assert_eq!(
+        app.status_text(),
+        Some("T4 runs on big1: its worktree is there, not here")
+    );
+
+    // Its checks run on the fetched branch: the open view reads it then.
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").unwrap();
+    t4.state = TaskState::Validating;
+    let read = Effect::ReadDiff {
+        task: "T4".into(),
+        branch: "agent/T4/backend-engineer".into(),
+        integration: "switchboard/integration".into(),
+        worktree: None,
+    };
+    assert_eq!(app.on_snapshot(Arc::new(snap)), Some(read));
+    assert_eq!(view(&app).content, DiffContent::Loading);
+    app.on_diff(
+        "T4",
+        Err("unknown revision agent/T4/backend-engineer".into()),
+    );
+    let DiffContent::Failed(words) = view(&app).content else {
+        panic!("{:?}", view(&app).content);
+    };
+    assert!(words.contains("T4 ran on big1"), "{words}");
+
+    // A finished host task reads at once.
+    press(&mut app, KeyCode::Esc);
+    app.selected = Some("T1".into());
+    assert!(matches!(
+        press(&mut app, KeyCode::Char('d')),
+        Some(Effect::ReadDiff { worktree: None, .. })
+    ));
+}
+
 /// Issue 12: `A` asks the engine for the whole plan.
 #[test]
 fn shift_a_runs_the_whole_plan() {

@@ -194,17 +194,20 @@ impl App {
             Action::Diff => match task.branch.clone() {
                 Some(branch) => {
                     let integration = self.snapshot.integration_branch.clone();
-                    let view = DiffView::new(&id, &branch, &integration, worktree);
-                    let read = view.read();
+                    let mut view = match host.as_deref() {
+                        Some(host) => DiffView::on_host(&id, &branch, &integration, host),
+                        None => DiffView::new(&id, &branch, &integration, worktree),
+                    };
+                    let read = view.read_in(state);
                     self.overlay = Some(Overlay::Diff(Box::new(view)));
-                    Some(read)
+                    read
                 }
                 None => {
                     self.set_status(format!("{id} has not started: no branch to review yet"));
                     None
                 }
             },
-            Action::Shell => self.shell_in(&id, worktree),
+            Action::Shell => self.shell_in(&id, worktree, host.as_deref()),
             Action::Compose if !can_type => {
                 let why = format!("{id} has no running agent to type to ({})", state.as_str());
                 self.set_status(why);
@@ -279,9 +282,13 @@ impl App {
         };
         let asked = view.on_key(key, page);
         let (task, worktree, target) = (view.task.clone(), view.worktree.clone(), view.target());
+        let host = view.host.clone();
         match (asked, action) {
             (Some(DiffKey::Moved), _) => None,
-            (Some(DiffKey::Reload), _) => Some(view.read()),
+            (Some(DiffKey::Reload), _) => {
+                let state = self.snapshot.tasks.iter().find(|t| t.id == task);
+                view.read_in(state.map_or(TaskState::Done, |t| t.state))
+            }
             (Some(DiffKey::Close), _) | (None, Some(Action::Diff)) => {
                 self.overlay = None;
                 None
@@ -294,7 +301,10 @@ impl App {
                     line,
                 }),
                 (None, _) => {
-                    self.set_status(format!("{task} has no worktree to edit in"));
+                    self.set_status(match host {
+                        Some(host) => format!("{task}'s worktree is on {host}, not here"),
+                        None => format!("{task} has no worktree to edit in"),
+                    });
                     None
                 }
                 (_, None) => {
@@ -302,12 +312,26 @@ impl App {
                     None
                 }
             },
-            (None, Some(Action::Shell)) => self.shell_in(&task, worktree),
+            (None, Some(Action::Shell)) => self.shell_in(&task, worktree, host.as_deref()),
             (None, _) => None,
         }
     }
 
-    fn shell_in(&mut self, task: &str, worktree: Option<PathBuf>) -> Option<Effect> {
+    /// A shell in the task's worktree; not for a worker on `host`, whose
+    /// worktree is there.
+    fn shell_in(
+        &mut self,
+        task: &str,
+        worktree: Option<PathBuf>,
+        host: Option<&str>,
+    ) -> Option<Effect> {
+        if let Some(host) = host {
+            self.refuse(
+                task,
+                format!("{task} runs on {host}: its worktree is there, not here"),
+            );
+            return None;
+        }
         match worktree {
             Some(dir) => Some(Effect::OpenShell {
                 task: task.to_string(),
@@ -318,6 +342,18 @@ impl App {
                 None
             }
         }
+    }
+
+    /// The open diff waits for a host's task to end: read it once it has.
+    pub(super) fn refresh_away_diff(&mut self) -> Option<Effect> {
+        let Some(Overlay::Diff(view)) = &mut self.overlay else {
+            return None;
+        };
+        if !matches!(view.content, super::review::DiffContent::Away(_)) {
+            return None;
+        }
+        let task = self.snapshot.tasks.iter().find(|t| t.id == view.task)?;
+        view.read_in(task.state)
     }
 
     /// The git read for the diff view finished.

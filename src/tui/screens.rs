@@ -425,6 +425,28 @@ fn diff_view_100x30() {
     screen!("diff_100x30", terminal);
 }
 
+/// Issue 14: a host's running task: the diff says where its work is, the
+/// detail names the host.
+#[test]
+fn a_host_s_task_says_where_its_work_is() {
+    let mut app = app_of(crate::tui::fixture::on_hosts(), 100, 30);
+    app.selected = Some("T4".into());
+    app.on_action(super::action::Action::Diff);
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("T4 runs on big1: its branch is fetched back when the task ends"),
+        "{screen}"
+    );
+    app.overlay = Some(Overlay::Detail(super::overlay::DetailView::new(
+        "T4".into(),
+    )));
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("host      big1  (its worktree is there"),
+        "{screen}"
+    );
+}
+
 /// Scrolling: the document moves under a fixed frame, the position shows.
 #[test]
 fn diff_view_scrolls_to_the_end_and_back() {
