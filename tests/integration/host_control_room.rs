@@ -1,6 +1,6 @@
 //! The control room over a namespace host (issue 14, section 6): the Host
-//! column and the hosts strip, attaching to the host's worker over ssh and
-//! coming back. Skipped, with the reason, where namespaces cannot be made.
+//! column and the hosts strip, attaching to the host's worker over ssh (the
+//! terminal outside tmux, a popup inside) and coming back. Skipped, with the reason, where namespaces cannot be made.
 
 use crate::harness::Sandbox;
 use crate::host_workers::{assert_hosts_clean, install, lab};
@@ -15,15 +15,13 @@ fn row<'a>(s: &'a Screen, id: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
-#[test]
-fn the_control_room_shows_hosts_and_attaches_to_a_host_s_worker() {
-    let Some(lab) = lab(&["cra"]) else {
-        return;
-    };
+/// A plan of one long task that only `name` may run (its label), over a
+/// lab with that one host.
+fn one_task_on(name: &str) -> Option<(crate::netns::Lab, Sandbox)> {
+    let lab = lab(&[name])?;
     install(&lab);
-    // Only the host has the label the profile asks for.
     let host = lab
-        .host_yaml("cra")
+        .host_yaml(name)
         .replace(" }\n", ", labels: [remote], maxParallel: 3 }\n");
     let yaml = format!(
         "version: 1\nsettings:\n  maxParallel: 2\n  \
@@ -33,19 +31,52 @@ fn the_control_room_shows_hosts_and_attaches_to_a_host_s_worker() {
          groups:\n  - id: G1\n\
          tasks:\n  - {{ taskId: T1, title: Far away, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
     );
-    let sb = Sandbox::new(&yaml);
-    // A plain terminal: attach takes it over, as outside tmux.
-    let term = Terminal::open_with(&sb, "outer", &["-u", "TMUX", "-u", "TMUX_PANE"]);
+    Some((lab, Sandbox::new(&yaml)))
+}
+
+/// Run G1 in the control room on `term`: T1 runs on `name`, as its row and
+/// the hosts strip say.
+fn run_on_host(term: &Terminal, name: &str) {
     term.wait("the control room with its hosts strip", |s| {
-        s.phase_is("IDLE") && s.contains(" hosts local 0/2 · cra 0/3")
+        s.phase_is("IDLE") && s.contains(&format!(" hosts local 0/2 · {name} 0/3"))
     });
     term.press(&["g"]);
-    let screen = term.wait("T1 running on cra", |s| {
-        s.state_of("T1").as_deref() == Some("running") && s.contains(" hosts local 0/2 · cra 1/3")
+    let screen = term.wait("T1 running on the host", |s| {
+        s.state_of("T1").as_deref() == Some("running")
+            && s.contains(&format!(" hosts local 0/2 · {name} 1/3"))
     });
-    assert!(row(&screen, "T1").contains(" cra "), "{}", screen.text());
+    assert!(
+        row(&screen, "T1").contains(&format!(" {name} ")),
+        "{}",
+        screen.text()
+    );
     assert!(screen.contains(" Host "), "{}", screen.text());
+}
 
+/// Quit, halting T1 there; nothing is left here or on the host.
+fn quit_and_clean(term: &Terminal, sb: &Sandbox, lab: &crate::netns::Lab, name: &str) {
+    term.press(&["q"]);
+    term.wait("the quit question", |s| s.contains("Halt them (h)"));
+    term.press(&["h"]);
+    let screen = term.wait("switchboard exited", |s| s.contains("EXITED"));
+    assert!(screen.contains("EXITED 0"), "{}", screen.text());
+    sb.wait_for("no process left", |sb| sb.live_processes().is_empty());
+    // A worker stopped over ssh takes a moment to go on the host.
+    let clone = lab.host(name).workdir.clone();
+    sb.wait_for("no process left in the host's clone", |_| {
+        processes_in(&clone).is_empty()
+    });
+    assert_hosts_clean(sb, lab, "after the control room");
+}
+
+#[test]
+fn outside_tmux_attach_to_a_host_s_worker_takes_the_terminal_over_ssh() {
+    let Some((lab, sb)) = one_task_on("cra") else {
+        return;
+    };
+    // A plain terminal: attach takes it over, as outside tmux.
+    let term = Terminal::open_with(&sb, "outer", &["-u", "TMUX", "-u", "TMUX_PANE"]);
+    run_on_host(&term, "cra");
     // Enter: ssh -t to the host's tmux, in this terminal; C-b d comes back.
     term.press(&["Enter"]);
     let screen = term.wait("T1's session on cra in the terminal", |s| {
@@ -56,20 +87,25 @@ fn the_control_room_shows_hosts_and_attaches_to_a_host_s_worker() {
     term.wait("the control room back", |s| {
         s.contains("┌ Workers ") && s.state_of("T1").as_deref() == Some("running")
     });
+    quit_and_clean(&term, &sb, &lab, "cra");
+}
 
-    // Quit, halting T1 there; nothing is left here or on the host.
-    term.press(&["q"]);
-    term.wait("the quit question", |s| s.contains("Halt them (h)"));
-    term.press(&["h"]);
-    let screen = term.wait("switchboard exited", |s| s.contains("EXITED"));
-    assert!(screen.contains("EXITED 0"), "{}", screen.text());
-    sb.wait_for("no process left", |sb| sb.live_processes().is_empty());
-    // A worker stopped over ssh takes a moment to go on the host.
-    let clone = lab.host("cra").workdir.clone();
-    sb.wait_for("no process left in cra's clone", |_| {
-        processes_in(&clone).is_empty()
+#[test]
+fn inside_tmux_a_popup_shows_a_host_s_worker() {
+    let Some((lab, sb)) = one_task_on("crb") else {
+        return;
+    };
+    let (_user, term) = crate::attach::inside_tmux(&sb, &sb.tmux);
+    run_on_host(&term, "crb");
+    term.press(&["Enter"]);
+    let screen = term.wait("T1's session on crb in a popup", |s| s.contains("[sim] T1"));
+    // The control room is still drawn around the popup.
+    assert!(screen.contains("switchboard │"), "{}", screen.text());
+    term.press(&["C-b", "d"]);
+    term.wait("the popup closed", |s| {
+        !s.contains("[sim] T1") && s.contains(" back from T1's session │")
     });
-    assert_hosts_clean(&sb, &lab, "after the control room");
+    quit_and_clean(&term, &sb, &lab, "crb");
 }
 
 /// Processes whose working directory is under `dir`.
