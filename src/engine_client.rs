@@ -245,7 +245,7 @@ pub fn halt_text(r: &HaltReport) -> String {
         r.halt_id, r.acks_received, r.total_workers, r.stopped, r.acks_failed, r.total_latency_ms
     );
     // Over several machines, each worker says where it ran.
-    let spread = r.workers.iter().any(|w| w.host.is_some());
+    let spread = r.spread();
     for w in &r.workers {
         let ack = w
             .ack_ms
@@ -275,31 +275,14 @@ pub fn halt_text(r: &HaltReport) -> String {
 /// workers did not answer (a host that cannot be reached: they are stopped
 /// when it answers again).
 fn per_host(r: &HaltReport) -> String {
-    let mut hosts: Vec<Option<&str>> = Vec::new();
-    for w in &r.workers {
-        if !hosts.contains(&w.host.as_deref()) {
-            hosts.push(w.host.as_deref());
-        }
-    }
-    hosts.sort_by_key(|h| h.is_some());
     let mut out = String::new();
-    for host in hosts {
-        let on: Vec<_> = r
-            .workers
-            .iter()
-            .filter(|w| w.host.as_deref() == host)
-            .collect();
-        let acked = on.iter().filter(|w| w.acked).count();
-        let slowest = on
-            .iter()
-            .filter_map(|w| w.ack_ms)
-            .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
-        let name = host.unwrap_or(crate::hosts::LOCAL);
-        let mut line = format!("  {name}: {acked}/{} acknowledged", on.len());
-        if let Some(ms) = slowest {
+    for h in r.per_host() {
+        let name = h.host.unwrap_or(crate::hosts::LOCAL);
+        let mut line = format!("  {name}: {}/{} acknowledged", h.acked, h.workers);
+        if let Some(ms) = h.slowest_ms {
             line.push_str(&format!(", slowest {ms:.2} ms"));
         }
-        if acked < on.len() && host.is_some() {
+        if h.acked < h.workers && h.host.is_some() {
             line.push_str(" (not reached: its workers are stopped when it answers again)");
         }
         out.push_str(&line);
@@ -332,5 +315,31 @@ pub async fn resume() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Over hosts: where each worker ran, then a line per machine, this one
+    /// first; a host not reached says what becomes of its workers.
+    #[test]
+    fn a_halt_over_hosts_reads_per_machine() {
+        let text = halt_text(&crate::tui::fixture::halt_report_on_hosts());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("T4       on big1"), "{text}");
+        assert!(lines[5].contains("T16      on local"), "{text}");
+        assert_eq!(
+            lines[6..],
+            [
+                "  local: 2/2 acknowledged, slowest 52.00 ms",
+                "  big1: 2/2 acknowledged, slowest 41.00 ms",
+                "  big2: 0/1 acknowledged (not reached: its workers are stopped when it answers again)",
+            ]
+        );
+        // On this machine alone: no word of hosts.
+        let text = halt_text(&crate::tui::fixture::halt_report());
+        assert!(!text.contains(" on ") && !text.contains("local"), "{text}");
     }
 }

@@ -57,6 +57,7 @@ pub fn snapshot(plan: &ValidPlan, plan_name: &str, entries: &[Entry], now_ms: u6
         limits: Default::default(),
         pools: Vec::new(),
         hosts: Vec::new(),
+        local_capacity: None,
     };
     for e in entries {
         if let Some(line) = words::log_line(e) {

@@ -301,6 +301,55 @@ pub struct HaltReport {
     pub total_latency_ms: f64,
 }
 
+/// One machine's part in a halt: how many of its workers acknowledged, and
+/// the slowest acknowledgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostAcks<'a> {
+    /// None: this machine.
+    pub host: Option<&'a str>,
+    pub workers: usize,
+    pub acked: usize,
+    pub slowest_ms: Option<f64>,
+}
+
+impl HaltReport {
+    /// Whether its workers ran on more than this machine.
+    pub fn spread(&self) -> bool {
+        self.workers.iter().any(|w| w.host.is_some())
+    }
+
+    /// A line per machine: this one first, then the hosts in the order
+    /// their workers are listed.
+    pub fn per_host(&self) -> Vec<HostAcks<'_>> {
+        let mut hosts: Vec<Option<&str>> = Vec::new();
+        for w in &self.workers {
+            if !hosts.contains(&w.host.as_deref()) {
+                hosts.push(w.host.as_deref());
+            }
+        }
+        hosts.sort_by_key(|h| h.is_some());
+        hosts
+            .into_iter()
+            .map(|host| {
+                let on: Vec<_> = self
+                    .workers
+                    .iter()
+                    .filter(|w| w.host.as_deref() == host)
+                    .collect();
+                HostAcks {
+                    host,
+                    workers: on.len(),
+                    acked: on.iter().filter(|w| w.acked).count(),
+                    slowest_ms: on
+                        .iter()
+                        .filter_map(|w| w.ack_ms)
+                        .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a)))),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Everything a front end draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -331,6 +380,10 @@ pub struct Snapshot {
     /// The plan's other machines: whether each answers, its workers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<super::host_link::HostView>,
+    /// How many workers this machine takes (`settings.maxParallel`), when
+    /// the plan has hosts: the hosts strip's `local 2/4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_capacity: Option<usize>,
 }
 
 /// What holds starts back besides the plan: budgets and back-offs.

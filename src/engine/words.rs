@@ -244,3 +244,13 @@ pub fn clock_time(ms: u64) -> String {
         _ => "--:--".into(),
     }
 }
+
+/// [`clock_time`] in a zone `offset_secs` east of UTC: the TUI fixes its
+/// zone once, so its screens read the same in tests anywhere.
+pub fn clock_time_at(ms: u64, offset_secs: i32) -> String {
+    let zone = chrono::FixedOffset::east_opt(offset_secs);
+    match (chrono::DateTime::from_timestamp_millis(ms as i64), zone) {
+        (Some(t), Some(zone)) => t.with_timezone(&zone).format("%H:%M").to_string(),
+        _ => "--:--".into(),
+    }
+}

@@ -10,9 +10,10 @@ use super::overlay::Overlay;
 use super::rows::{self, SortKey};
 use super::theme::Theme;
 use super::timeline::{TimeAxis, TimelineView};
+use super::worker_server::WorkerServer;
 use super::{QuitChoice, TuiOptions};
 use crate::engine::command::Command;
-use crate::engine::snapshot::{Snapshot, TaskView};
+use crate::engine::snapshot::{LogLevel, LogLine, Snapshot, TaskView};
 use ratatui::layout::Rect;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -24,11 +25,12 @@ pub enum Effect {
     /// Send a request to the engine; its reply comes back to [`App::on_reply`].
     Call(Command),
     /// Show this worker's session: in a tmux popup or window beside the
-    /// control room inside tmux, else by handing it the terminal.
+    /// control room inside tmux, else by handing it the terminal; on
+    /// `server`, this machine's tmux or a host's over ssh.
     Attach {
         task: String,
         session: String,
-        socket: Option<String>,
+        server: WorkerServer,
     },
     /// Read `branch`'s changes since it left `integration`, and what its
     /// worktree has not committed, off the render path; they come back to
@@ -152,7 +154,7 @@ impl App {
         self.snapshot = snapshot;
         self.refresh_rows();
         self.follow_selection_in_log();
-        self.refresh_detail()
+        self.refresh_detail().or_else(|| self.refresh_away_diff())
     }
 
     /// Ask for the open detail again when its task's state, attempt or
@@ -184,6 +186,11 @@ impl App {
     }
 
     pub fn areas(&self) -> Areas {
+        self.areas_in(self.size)
+    }
+
+    /// The panels for a screen of `area`.
+    pub fn areas_in(&self, area: Rect) -> Areas {
         let id_width = self
             .snapshot
             .tasks
@@ -191,7 +198,8 @@ impl App {
             .map(|t| t.id.len())
             .max()
             .unwrap_or(2);
-        layout::areas(self.size, self.snapshot.tasks.len(), id_width)
+        let header = layout::header_rows(!self.snapshot.hosts.is_empty());
+        layout::areas(area, header, self.snapshot.tasks.len(), id_width)
     }
 
     /// Recompute rows after the snapshot, filter or sort changed.
@@ -309,6 +317,19 @@ impl App {
         self.status = Some((self.now_ms, text.into()));
     }
 
+    /// Something asked of `task` cannot be done: the footer says why, and
+    /// the Log keeps it after the footer moved on.
+    pub fn refuse(&mut self, task: &str, why: impl Into<String>) {
+        let why = why.into();
+        self.log.note(LogLine {
+            ts_ms: self.now_ms,
+            level: LogLevel::Warn,
+            task: Some(task.to_string()),
+            text: why.clone(),
+        });
+        self.set_status(why);
+    }
+
     /// The footer's message, while it is fresh.
     pub fn status_text(&self) -> Option<&str> {
         let (at, text) = self.status.as_ref()?;
@@ -356,6 +377,7 @@ fn empty_snapshot() -> Snapshot {
         limits: Default::default(),
         pools: Vec::new(),
         hosts: Vec::new(),
+        local_capacity: None,
     }
 }
 

@@ -261,6 +261,39 @@ fn quit_asks_while_workers_run_and_not_otherwise() {
     );
 }
 
+/// Issue 14: a worker on a host is attached over ssh; one on a host that
+/// does not answer is refused, in the footer and in the Log.
+#[test]
+fn attach_on_a_host_goes_over_ssh_or_says_why_not() {
+    let mut app = app();
+    app.on_snapshot(Arc::new(fixture::on_hosts()));
+    app.selected = Some("T4".into());
+    let Some(Effect::Attach {
+        task,
+        session,
+        server,
+    }) = press(&mut app, KeyCode::Char('a'))
+    else {
+        panic!("an attach");
+    };
+    assert_eq!((task.as_str(), session.as_str()), ("T4", "sb-T4"));
+    assert_eq!(server.host(), Some("big1"));
+
+    app.selected = Some("T6".into());
+    let before = app.log.len();
+    assert_eq!(press(&mut app, KeyCode::Char('a')), None);
+    let said = "cannot attach to T6: big2 is unreachable since 22:14 \
+                (ssh: connect to host 10.77.0.3 port 22: No route to host)";
+    assert_eq!(app.status_text(), Some(said));
+    assert_eq!(app.log.len(), before + 1);
+    let last = app.log.window(1, 0).next().cloned();
+    assert!(
+        matches!(&last, Some(crate::tui::logbuf::LogEntry::Line(l))
+            if l.text == said && l.task.as_deref() == Some("T6")),
+        "{last:?}"
+    );
+}
+
 #[test]
 fn attach_uses_the_session_and_socket() {
     let mut app = app();
@@ -268,7 +301,9 @@ fn attach_uses_the_session_and_socket() {
     let want = Effect::Attach {
         task: "T4".into(),
         session: "sb-T4".into(),
-        socket: Some("switchboard".into()),
+        server: WorkerServer::Local {
+            socket: Some("switchboard".into()),
+        },
     };
     assert_eq!(press(&mut app, KeyCode::Enter), Some(want.clone()));
     assert_eq!(press(&mut app, KeyCode::Char('a')), Some(want));
@@ -600,6 +635,72 @@ fn d_opens_the_diff_view_which_edits_and_opens_a_shell_in_the_worktree() {
             dir: worktree,
         })
     );
+}
+
+/// Issue 14: a host's task has its work there until it ends: the diff
+/// says so instead of reading a branch that is not here yet (or an earlier
+/// attempt's), and reads it once the task ends; the shell is refused.
+#[test]
+fn a_host_s_task_is_diffed_once_its_branch_is_home() {
+    use crate::tui::review::DiffContent;
+    let mut app = app();
+    let mut snap = fixture::on_hosts();
+    app.on_snapshot(Arc::new(snap.clone()));
+    app.selected = Some("T4".into());
+    assert_eq!(press(&mut app, KeyCode::Char('d')), None);
+    let view = |app: &App| match &app.overlay {
+        Some(Overlay::Diff(v)) => (**v).clone(),
+        other => panic!("no diff view: {other:?}"),
+    };
+    let DiffContent::Away(words) = view(&app).content else {
+        panic!("{:?}", view(&app).content);
+    };
+    assert!(
+        words.starts_with("T4 runs on big1: its branch is fetched back when the task ends"),
+        "{words}"
+    );
+    // `r` while it still runs: the same words, no read.
+    assert_eq!(press(&mut app, KeyCode::Char('r')), None);
+    assert!(matches!(view(&app).content, DiffContent::Away(_)));
+    // No worktree here to edit in or open a shell in.
+    assert_eq!(press(&mut app, KeyCode::Char('e')), None);
+    assert_eq!(
+        app.status_text(),
+        Some("T4's worktree is on big1, not here")
+    );
+    assert_eq!(press(&mut app, KeyCode::Char('S')), None);
+    assert_eq!(
+        app.status_text(),
+        Some("T4 runs on big1: its worktree is there, not here")
+    );
+
+    // Its checks run on the fetched branch: the open view reads it then.
+    let t4 = snap.tasks.iter_mut().find(|t| t.id == "T4").unwrap();
+    t4.state = TaskState::Validating;
+    let read = Effect::ReadDiff {
+        task: "T4".into(),
+        branch: "agent/T4/backend-engineer".into(),
+        integration: "switchboard/integration".into(),
+        worktree: None,
+    };
+    assert_eq!(app.on_snapshot(Arc::new(snap)), Some(read));
+    assert_eq!(view(&app).content, DiffContent::Loading);
+    app.on_diff(
+        "T4",
+        Err("unknown revision agent/T4/backend-engineer".into()),
+    );
+    let DiffContent::Failed(words) = view(&app).content else {
+        panic!("{:?}", view(&app).content);
+    };
+    assert!(words.contains("T4 ran on big1"), "{words}");
+
+    // A finished host task reads at once.
+    press(&mut app, KeyCode::Esc);
+    app.selected = Some("T1".into());
+    assert!(matches!(
+        press(&mut app, KeyCode::Char('d')),
+        Some(Effect::ReadDiff { worktree: None, .. })
+    ));
 }
 
 /// Issue 12: `A` asks the engine for the whole plan.

@@ -92,13 +92,20 @@ pub fn attach_argv(socket: Option<&str>, session: &str, env: &Surroundings) -> V
     argv
 }
 
-/// Whether the worker's session is still there (`has-session`), on the
-/// server [`attach_argv`] would attach to.
-pub fn session_exists(socket: Option<&str>, session: &str, env: &Surroundings) -> bool {
+/// `has-session` for the worker's session, on the server [`attach_argv`]
+/// would attach to.
+pub fn has_session_argv(socket: Option<&str>, session: &str, env: &Surroundings) -> Vec<String> {
     let mut argv = attach_argv(socket, session, env);
     let target = argv.pop().unwrap_or_default();
     argv.truncate(argv.len().saturating_sub(2));
     argv.extend(["has-session".into(), "-t".into(), target]);
+    argv
+}
+
+/// Whether the worker's session is still there (`has-session`), on the
+/// server [`attach_argv`] would attach to.
+pub fn session_exists(socket: Option<&str>, session: &str, env: &Surroundings) -> bool {
+    let argv = has_session_argv(socket, session, env);
     Command::new(&argv[0])
         .args(&argv[1..])
         .env_remove("TMUX")
@@ -109,16 +116,16 @@ pub fn session_exists(socket: Option<&str>, session: &str, env: &Surroundings) -
         .is_ok_and(|s| s.success())
 }
 
-/// What to run for `session`. `client` is the person's tmux client showing
-/// the control room (see [`find_client`]); `version` the tmux version.
+/// How to run `argv`, a command that attaches a client to a worker's
+/// session ([`attach_argv`], or ssh to a host's for a worker there).
+/// `client` is the person's tmux client showing the control room (see
+/// [`find_client`]); `version` the tmux version.
 pub fn plan(
-    socket: Option<&str>,
-    session: &str,
+    argv: Vec<String>,
     env: &Surroundings,
     client: Option<&ClientSpot>,
     version: Option<(u32, u32)>,
 ) -> AttachPlan {
-    let argv = attach_argv(socket, session, env);
     let foreground = |unset_tmux| {
         let mut argv = argv.clone();
         let program = argv.remove(0);

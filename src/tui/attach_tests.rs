@@ -26,7 +26,12 @@ fn line(plan: &AttachPlan) -> String {
 #[test]
 fn outside_tmux_takes_the_terminal() {
     let env = Surroundings::default();
-    let p = plan(Some("switchboard"), "sb-T4", &env, None, Some((3, 3)));
+    let p = plan(
+        attach_argv(Some("switchboard"), "sb-T4", &env),
+        &env,
+        None,
+        Some((3, 3)),
+    );
     assert_eq!(line(&p), "tmux -L switchboard attach-session -t =sb-T4");
     assert!(matches!(
         p,
@@ -35,7 +40,7 @@ fn outside_tmux_takes_the_terminal() {
             ..
         })
     ));
-    let p = plan(None, "sb-T4", &env, None, None);
+    let p = plan(attach_argv(None, "sb-T4", &env), &env, None, None);
     assert_eq!(line(&p), "tmux attach-session -t =sb-T4");
 }
 
@@ -43,8 +48,7 @@ fn outside_tmux_takes_the_terminal() {
 fn inside_tmux_opens_a_popup_on_the_person_s_client() {
     let env = inside("/tmp/tmux-1000/default");
     let p = plan(
-        Some("sb test's"),
-        "sb-T4",
+        attach_argv(Some("sb test's"), "sb-T4", &env),
         &env,
         Some(&spot()),
         Some((3, 3)),
@@ -71,7 +75,12 @@ fn workers_on_the_person_s_own_server_attach_through_its_socket() {
     // No socket: the workers are on the server $TMUX names; the nested
     // client must find it with TMUX unset.
     let env = inside("/tmp/tmux-1000/work");
-    let p = plan(None, "sb-T4", &env, Some(&spot()), Some((3, 2)));
+    let p = plan(
+        attach_argv(None, "sb-T4", &env),
+        &env,
+        Some(&spot()),
+        Some((3, 2)),
+    );
     assert!(
         line(&p).ends_with("env -u TMUX tmux -S /tmp/tmux-1000/work attach-session -t '=sb-T4'"),
         "{}",
@@ -82,7 +91,12 @@ fn workers_on_the_person_s_own_server_attach_through_its_socket() {
 #[test]
 fn older_tmux_gets_a_window_and_the_person_may_choose() {
     let env = inside("/tmp/tmux-1000/default");
-    let p = plan(Some("sw"), "sb-T4", &env, Some(&spot()), Some((3, 1)));
+    let p = plan(
+        attach_argv(Some("sw"), "sb-T4", &env),
+        &env,
+        Some(&spot()),
+        Some((3, 1)),
+    );
     assert_eq!(
         line(&p),
         "tmux -S /tmp/tmux-1000/default new-window -a -t @2 -n worker \
@@ -100,10 +114,20 @@ fn older_tmux_gets_a_window_and_the_person_may_choose() {
 
     let mut chosen = env.clone();
     chosen.mode = Some("window".into());
-    let p = plan(Some("sw"), "sb-T4", &chosen, Some(&spot()), Some((3, 3)));
+    let p = plan(
+        attach_argv(Some("sw"), "sb-T4", &chosen),
+        &chosen,
+        Some(&spot()),
+        Some((3, 3)),
+    );
     assert!(line(&p).contains(" new-window "), "{}", line(&p));
     chosen.mode = Some("suspend".into());
-    let p = plan(Some("sw"), "sb-T4", &chosen, Some(&spot()), Some((3, 3)));
+    let p = plan(
+        attach_argv(Some("sw"), "sb-T4", &chosen),
+        &chosen,
+        Some(&spot()),
+        Some((3, 3)),
+    );
     assert_eq!(line(&p), "tmux -L sw attach-session -t =sb-T4");
     assert!(matches!(
         p,
@@ -117,7 +141,12 @@ fn older_tmux_gets_a_window_and_the_person_may_choose() {
 #[test]
 fn inside_tmux_with_no_client_on_screen_nests_here() {
     let env = inside("/tmp/tmux-1000/default");
-    let p = plan(Some("sw"), "sb-T4", &env, None, Some((3, 3)));
+    let p = plan(
+        attach_argv(Some("sw"), "sb-T4", &env),
+        &env,
+        None,
+        Some((3, 3)),
+    );
     assert_eq!(line(&p), "tmux -L sw attach-session -t =sb-T4");
     assert!(matches!(
         p,

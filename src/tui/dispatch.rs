@@ -8,6 +8,7 @@ use super::app::{App, Effect, LogView};
 use super::composer::{ComposeKey, Composer, Purpose};
 use super::overlay::{Confirm, DetailView, Overlay};
 use super::review::{DiffKey, DiffView};
+use super::worker_server::WorkerServer;
 use crate::engine::command::{Command, Reply};
 use crate::engine::snapshot::{RunPhase, TaskState, TaskView};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
@@ -182,6 +183,7 @@ impl App {
             return None;
         };
         let (id, group, session) = (task.id.clone(), task.group.clone(), task.session.clone());
+        let host = task.host.clone();
         let state = task.state;
         let worktree = task.worktree.as_ref().map(PathBuf::from);
         let can_type = state.is_active() && task.pane_id.is_some();
@@ -192,17 +194,20 @@ impl App {
             Action::Diff => match task.branch.clone() {
                 Some(branch) => {
                     let integration = self.snapshot.integration_branch.clone();
-                    let view = DiffView::new(&id, &branch, &integration, worktree);
-                    let read = view.read();
+                    let mut view = match host.as_deref() {
+                        Some(host) => DiffView::on_host(&id, &branch, &integration, host),
+                        None => DiffView::new(&id, &branch, &integration, worktree),
+                    };
+                    let read = view.read_in(state);
                     self.overlay = Some(Overlay::Diff(Box::new(view)));
-                    Some(read)
+                    read
                 }
                 None => {
                     self.set_status(format!("{id} has not started: no branch to review yet"));
                     None
                 }
             },
-            Action::Shell => self.shell_in(&id, worktree),
+            Action::Shell => self.shell_in(&id, worktree, host.as_deref()),
             Action::Compose if !can_type => {
                 let why = format!("{id} has no running agent to type to ({})", state.as_str());
                 self.set_status(why);
@@ -222,11 +227,21 @@ impl App {
                 None
             }
             Action::Attach => match session {
-                Some(session) if !state_without_session(state) => Some(Effect::Attach {
-                    task: id,
-                    session,
-                    socket: self.snapshot.tmux_socket.clone(),
-                }),
+                Some(session) if !state_without_session(state) => {
+                    let offset = self.utc_offset_secs;
+                    let clock = |ms| crate::engine::words::clock_time_at(ms, offset);
+                    match WorkerServer::of(&self.snapshot, &id, host.as_deref(), clock) {
+                        Ok(server) => Some(Effect::Attach {
+                            task: id,
+                            session,
+                            server,
+                        }),
+                        Err(why) => {
+                            self.refuse(&id, why);
+                            None
+                        }
+                    }
+                }
                 _ => Some(self.open_detail(id)),
             },
             Action::Kill if !(state.is_active() || state == TaskState::Pending) => {
@@ -267,9 +282,13 @@ impl App {
         };
         let asked = view.on_key(key, page);
         let (task, worktree, target) = (view.task.clone(), view.worktree.clone(), view.target());
+        let host = view.host.clone();
         match (asked, action) {
             (Some(DiffKey::Moved), _) => None,
-            (Some(DiffKey::Reload), _) => Some(view.read()),
+            (Some(DiffKey::Reload), _) => {
+                let state = self.snapshot.tasks.iter().find(|t| t.id == task);
+                view.read_in(state.map_or(TaskState::Done, |t| t.state))
+            }
             (Some(DiffKey::Close), _) | (None, Some(Action::Diff)) => {
                 self.overlay = None;
                 None
@@ -282,7 +301,10 @@ impl App {
                     line,
                 }),
                 (None, _) => {
-                    self.set_status(format!("{task} has no worktree to edit in"));
+                    self.set_status(match host {
+                        Some(host) => format!("{task}'s worktree is on {host}, not here"),
+                        None => format!("{task} has no worktree to edit in"),
+                    });
                     None
                 }
                 (_, None) => {
@@ -290,12 +312,26 @@ impl App {
                     None
                 }
             },
-            (None, Some(Action::Shell)) => self.shell_in(&task, worktree),
+            (None, Some(Action::Shell)) => self.shell_in(&task, worktree, host.as_deref()),
             (None, _) => None,
         }
     }
 
-    fn shell_in(&mut self, task: &str, worktree: Option<PathBuf>) -> Option<Effect> {
+    /// A shell in the task's worktree; not for a worker on `host`, whose
+    /// worktree is there.
+    fn shell_in(
+        &mut self,
+        task: &str,
+        worktree: Option<PathBuf>,
+        host: Option<&str>,
+    ) -> Option<Effect> {
+        if let Some(host) = host {
+            self.refuse(
+                task,
+                format!("{task} runs on {host}: its worktree is there, not here"),
+            );
+            return None;
+        }
         match worktree {
             Some(dir) => Some(Effect::OpenShell {
                 task: task.to_string(),
@@ -306,6 +342,18 @@ impl App {
                 None
             }
         }
+    }
+
+    /// The open diff waits for a host's task to end: read it once it has.
+    pub(super) fn refresh_away_diff(&mut self) -> Option<Effect> {
+        let Some(Overlay::Diff(view)) = &mut self.overlay else {
+            return None;
+        };
+        if !matches!(view.content, super::review::DiffContent::Away(_)) {
+            return None;
+        }
+        let task = self.snapshot.tasks.iter().find(|t| t.id == view.task)?;
+        view.read_in(task.state)
     }
 
     /// The git read for the diff view finished.

@@ -4,6 +4,7 @@
 //! stable. (The screen tests replay a recorded run: [`crate::testdata`].)
 //! Test support: built for tests and with the `fixtures` feature only.
 
+use crate::engine::host_link::HostView;
 use crate::engine::snapshot::{
     AttemptOutcome, AttemptSpan, GroupView, HaltReport, HaltWorker, Light, LogLevel, LogLine,
     RunPhase, Snapshot, TaskState, TaskView,
@@ -215,7 +216,56 @@ pub fn mid_run() -> Snapshot {
         limits: Default::default(),
         pools: Vec::new(),
         hosts: Vec::new(),
+        local_capacity: None,
     }
+}
+
+/// [`mid_run`] spread over this machine and two hosts (issue 14): `big1`
+/// answers, `big2` has not since 62 s into the run (its T6 went DEAD).
+pub fn on_hosts() -> Snapshot {
+    let mut snap = mid_run();
+    let placed = [
+        ("T1", "big1"),
+        ("T3", "big2"),
+        ("T4", "big1"),
+        ("T5", "big1"),
+        ("T6", "big2"),
+    ];
+    for task in &mut snap.tasks {
+        task.host = placed
+            .iter()
+            .find(|(id, _)| *id == task.id)
+            .map(|(_, host)| host.to_string());
+    }
+    let host = |name: &str, reachable: bool, workers, capacity, load| HostView {
+        name: name.into(),
+        reachable,
+        since_ms: if reachable { T0 } else { T0 + 62_000 },
+        why: (!reachable)
+            .then(|| "ssh: connect to host 10.77.0.3 port 22: No route to host".into()),
+        workers,
+        capacity,
+        load,
+        ssh: [
+            "ssh",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            &format!("ControlPath=/run/user/1000/switchboard/ssh-{name}-1a2b3c4d.sock"),
+            "-o",
+            "BatchMode=yes",
+            &format!("dev@{name}"),
+        ]
+        .map(String::from)
+        .to_vec(),
+        tmux_socket: format!("sb-3f2a-{name}"),
+    };
+    snap.hosts = vec![
+        host("big1", true, 2, 16, Some(1.23)),
+        host("big2", false, 1, 8, None),
+    ];
+    snap.local_capacity = Some(4);
+    snap
 }
 
 /// The report of halting the fixture's five live workers.
@@ -247,6 +297,27 @@ pub fn halt_report() -> HaltReport {
         all_acked: false,
         total_latency_ms: 2_230.0,
     }
+}
+
+/// [`halt_report`] over [`on_hosts`]: big2 did not answer, so its worker
+/// neither acknowledged nor was stopped.
+pub fn halt_report_on_hosts() -> HaltReport {
+    let mut report = halt_report();
+    let on_hosts = on_hosts();
+    for w in &mut report.workers {
+        let task = on_hosts.tasks.iter().find(|t| t.id == w.task);
+        w.host = task.and_then(|t| t.host.clone());
+        if w.host.as_deref() == Some("big2") {
+            w.stop_ms = None;
+            w.signal = String::new();
+        }
+    }
+    report.stopped = report
+        .workers
+        .iter()
+        .filter(|w| w.stop_ms.is_some())
+        .count();
+    report
 }
 
 /// A large run for the benchmark: `workers` tasks cycling through every state

@@ -36,10 +36,17 @@ pub fn too_small(area: Rect) -> bool {
     area.width < MIN_WIDTH || area.height < MIN_HEIGHT
 }
 
-/// The panels for `area`, given how many tasks and the longest task id.
-pub fn areas(area: Rect, tasks: usize, id_width: usize) -> Areas {
+/// The header's rows: the run, the counts, and the hosts strip when the
+/// plan has hosts.
+pub fn header_rows(hosts: bool) -> u16 {
+    2 + u16::from(hosts)
+}
+
+/// The panels for `area`, given the header's rows, how many tasks and the
+/// longest task id.
+pub fn areas(area: Rect, header_rows: u16, tasks: usize, id_width: usize) -> Areas {
     let [header, body, footer] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(header_rows),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
@@ -134,7 +141,7 @@ mod tests {
 
     #[test]
     fn big_screen_shows_all_four_panels() {
-        let a = areas(Rect::new(0, 0, 160, 48), 22, 3);
+        let a = areas(Rect::new(0, 0, 160, 48), 2, 22, 3);
         let timeline = a.timeline.expect("timeline at 160x48");
         assert_eq!(a.header.height, 2);
         assert_eq!(a.footer.y, 47);
@@ -148,7 +155,7 @@ mod tests {
 
     #[test]
     fn small_screen_drops_the_timeline_but_keeps_the_rest() {
-        let a = areas(Rect::new(0, 0, 80, 24), 22, 3);
+        let a = areas(Rect::new(0, 0, 80, 24), 2, 22, 3);
         assert_eq!(a.timeline, None);
         assert!(a.worker_rows() >= 6, "{a:?}");
         assert!(a.heartbeats.width >= 20 && a.log.width >= 40, "{a:?}");
@@ -159,7 +166,7 @@ mod tests {
 
     #[test]
     fn few_tasks_leave_room_below() {
-        let a = areas(Rect::new(0, 0, 160, 48), 3, 2);
+        let a = areas(Rect::new(0, 0, 160, 48), 2, 3, 2);
         assert_eq!(a.workers.height, 6);
     }
 }

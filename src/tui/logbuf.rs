@@ -53,6 +53,12 @@ impl LogBuffer {
         self.seen = total;
     }
 
+    /// A line of the control room's own (a refusal), between the engine's:
+    /// it does not count among theirs.
+    pub fn note(&mut self, line: LogLine) {
+        self.push(LogEntry::Line(line));
+    }
+
     fn push(&mut self, entry: LogEntry) {
         if self.entries.len() == self.capacity {
             self.entries.pop_front();

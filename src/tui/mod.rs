@@ -29,6 +29,7 @@ pub mod terminal;
 pub mod theme;
 pub mod timeline;
 pub mod view;
+pub mod worker_server;
 
 #[cfg(test)]
 mod screens;

@@ -4,6 +4,7 @@
 //! arrives through [`DiffView::loaded`].
 
 use super::app::Effect;
+use crate::engine::snapshot::TaskState;
 use crate::git::{BranchDiff, DiffBase, FileStat};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ pub enum DiffContent {
     Loading,
     Failed(String),
     Ready(Document),
+    /// Not read: the work is on a host until the task ends; what to say.
+    Away(String),
 }
 
 /// The open diff view of one task.
@@ -77,10 +80,28 @@ pub struct DiffView {
     /// The task's worktree, for the shell and the editor (it may be gone:
     /// a merged task's worktree is removed).
     pub worktree: Option<PathBuf>,
+    /// The host the task's worker runs (or ran) on: its branch is here once
+    /// fetched back, when the task ends.
+    pub host: Option<String>,
     pub content: DiffContent,
     pub cursor: usize,
     /// The first line on screen.
     pub offset: usize,
+}
+
+/// States in which a host's task may have work its branch here lacks:
+/// its worker has not ended (or a restart or resume is due), and the
+/// branch is fetched back only for the task's checks.
+fn on_host_still(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Pending
+            | TaskState::Ready
+            | TaskState::Assigned
+            | TaskState::Running
+            | TaskState::Waiting
+            | TaskState::Halted
+    )
 }
 
 /// What a key in the diff view did, or asks for beyond moving.
@@ -100,17 +121,49 @@ impl DiffView {
             branch: branch.to_string(),
             integration: integration.to_string(),
             worktree,
+            host: None,
             content: DiffContent::Loading,
             cursor: 0,
             offset: 0,
         }
     }
 
+    /// The view of a task whose worker runs on `host`: its worktree is
+    /// there, so none here for the shell and the editor.
+    pub fn on_host(task: &str, branch: &str, integration: &str, host: &str) -> Self {
+        DiffView {
+            host: Some(host.to_string()),
+            ..DiffView::new(task, branch, integration, None)
+        }
+    }
+
+    /// The request that reads this view's diff, while the task is in
+    /// `state`; none while the work is on a host (the view says so).
+    pub fn read_in(&mut self, state: TaskState) -> Option<Effect> {
+        if let Some(host) = self.host.as_deref().filter(|_| on_host_still(state)) {
+            self.content = DiffContent::Away(format!(
+                "{} runs on {host}: its branch is fetched back when the task ends, \
+                 and its changes show here then (r reloads).",
+                self.task
+            ));
+            return None;
+        }
+        self.content = DiffContent::Loading;
+        Some(self.read())
+    }
+
     /// The git read finished.
     pub fn loaded(&mut self, result: Result<BranchDiff, String>) {
         self.content = match result {
             Ok(diff) => DiffContent::Ready(Document::of(&diff, &self.branch, &self.integration)),
-            Err(message) => DiffContent::Failed(message),
+            Err(message) => DiffContent::Failed(match &self.host {
+                Some(host) => format!(
+                    "{message} ({} ran on {host}: its branch is fetched from there when its \
+                     checks run)",
+                    self.task
+                ),
+                None => message,
+            }),
         };
         self.cursor = self.cursor.min(self.len().saturating_sub(1));
         self.offset = self.offset.min(self.cursor);

@@ -65,7 +65,8 @@ pub fn task_elapsed_ms(task: &TaskView, now_ms: u64) -> Option<u64> {
     Some(end.saturating_sub(last.started_ms))
 }
 
-/// Case-insensitive substring match over id, title, group, profile and state.
+/// Case-insensitive substring match over id, title, group, profile, state
+/// and the host its worker runs on.
 pub fn matches(task: &TaskView, needle_lower: &str) -> bool {
     if needle_lower.is_empty() {
         return true;
@@ -76,6 +77,7 @@ pub fn matches(task: &TaskView, needle_lower: &str) -> bool {
         task.group.as_str(),
         task.profile.as_str(),
         task.state.as_str(),
+        task.host.as_deref().unwrap_or_default(),
     ]
     .iter()
     .any(|field| field.to_lowercase().contains(needle_lower))
@@ -199,6 +201,9 @@ mod tests {
             vec![3]
         );
         assert_eq!(visible_rows(&t, "BACKEND", SortKey::Plan, 1000).len(), 5);
+        let mut t = t;
+        t[3].host = Some("big1".into());
+        assert_eq!(visible_rows(&t, "BIG1", SortKey::Plan, 1000), vec![3]);
         assert!(visible_rows(&t, "zzz", SortKey::Plan, 1000).is_empty());
     }
 

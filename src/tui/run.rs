@@ -12,6 +12,7 @@ use super::keymap::Keymap;
 use super::step_aside::{self, step_aside};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
+use super::worker_server::{SessionCheck, WorkerServer};
 use super::{QuitChoice, TuiOptions};
 use crate::engine::command::{Command, Reply};
 use crate::engine::link::EngineLink;
@@ -59,6 +60,7 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
     let (reply_tx, mut replies) = mpsc::channel::<(Command, Reply)>(64);
     let (want_pane, mut pane_tails) = spawn_pane_tailer(link.clone(), options.pane_tail_lines);
     let (attach_tx, mut attach_done) = mpsc::channel(4);
+    let (asked_tx, mut asked) = mpsc::channel::<(String, Asked)>(4);
     let (diff_tx, mut diffs) = mpsc::channel::<DiffRead>(4);
     let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -117,6 +119,14 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 app.on_reply(&command, reply);
                 dirty = true;
             }
+            Some((task, answer)) = asked.recv() => {
+                let beside = attach_tx.clone();
+                let step = (&mut terminal, &mut input, beside);
+                if let Some(Effect::Call(command)) = attach(&mut app, step, task, answer).await? {
+                    call(&link, &reply_tx, command);
+                }
+                dirty = true;
+            }
             Some((task, problem)) = attach_done.recv() => {
                 app.set_status(match problem {
                     Some(problem) => format!("{task}: {problem}"),
@@ -151,16 +161,12 @@ pub async fn run(link: EngineLink, options: TuiOptions) -> color_eyre::Result<Qu
                 Effect::Attach {
                     task,
                     session,
-                    socket,
+                    server,
                 } => {
-                    let beside = attach_tx.clone();
-                    let step = (&mut terminal, &mut input, beside);
-                    if let Some(Effect::Call(command)) =
-                        attach(&mut app, step, task, session, socket).await?
-                    {
-                        call(&link, &reply_tx, command);
+                    if let Some(host) = server.host() {
+                        app.set_status(format!("asking {host} for {task}'s session…"));
                     }
-                    dirty = true;
+                    ask_attach(task, session, server, asked_tx.clone());
                 }
                 Effect::ReadDiff {
                     task,
@@ -237,6 +243,47 @@ fn call(link: &EngineLink, replies: &mpsc::Sender<(Command, Reply)>, command: Co
     });
 }
 
+/// What asking for a worker's session found: how to show it, or why not.
+enum Asked {
+    Show(AttachPlan),
+    /// The session is gone (the task ended since).
+    Gone,
+    Refused(String),
+}
+
+/// Ask, off the async threads, whether the worker's session is there
+/// (tmux here, or over ssh on its host: bounded, the loop draws meanwhile)
+/// and how to show it; the answer comes back on `asked`.
+fn ask_attach(
+    task: String,
+    session: String,
+    server: WorkerServer,
+    asked: mpsc::Sender<(String, Asked)>,
+) {
+    tokio::spawn(async move {
+        let answer = tokio::task::spawn_blocking(move || {
+            let env = Surroundings::from_env();
+            match server.check(&session, &env) {
+                SessionCheck::There => {}
+                SessionCheck::Gone => return Asked::Gone,
+                SessionCheck::Unanswered(why) => return Asked::Refused(why),
+            }
+            let argv = match server.attach_argv(&session, &env) {
+                Ok(argv) => argv,
+                Err(why) => return Asked::Refused(why),
+            };
+            let client = attach::find_client(&env);
+            let version = env.tmux.as_ref().and_then(|_| attach::tmux_version());
+            Asked::Show(attach::plan(argv, &env, client.as_ref(), version))
+        })
+        .await
+        .unwrap_or_else(|e| Asked::Refused(format!("attach failed: {e}")));
+        if asked.send((task, answer)).await.is_err() {
+            tracing::debug!("an attach answer after the TUI left");
+        }
+    });
+}
+
 /// Show a worker's session: beside the control room (a tmux popup or
 /// window, whose end is reported on the channel) or, outside tmux, by
 /// handing it the terminal until the person detaches. A session that is
@@ -246,52 +293,34 @@ async fn attach(
     app: &mut App,
     (terminal, input, beside): (&mut TerminalGuard, &mut TerminalReader, BesideDone),
     task: String,
-    session: String,
-    socket: Option<String>,
+    answer: Asked,
 ) -> color_eyre::Result<Option<Effect>> {
-    // A few ms of tmux questions, off the async threads.
-    let asked = tokio::task::spawn_blocking(move || {
-        let env = Surroundings::from_env();
-        if !attach::session_exists(socket.as_deref(), &session, &env) {
-            return None;
-        }
-        let client = attach::find_client(&env);
-        let version = env.tmux.as_ref().and_then(|_| attach::tmux_version());
-        Some(attach::plan(
-            socket.as_deref(),
-            &session,
-            &env,
-            client.as_ref(),
-            version,
-        ))
-    })
-    .await;
-    let command = match asked {
-        Ok(None) => {
+    let command = match answer {
+        Asked::Gone => {
             app.set_status(format!("{task}'s tmux session is gone: its detail instead"));
             return Ok(Some(app.open_detail(task)));
         }
-        Ok(Some(AttachPlan::Foreground(command))) => command,
-        Ok(Some(AttachPlan::Beside {
+        Asked::Refused(why) => {
+            app.refuse(&task, format!("cannot attach to {task}: {why}"));
+            return Ok(None);
+        }
+        Asked::Show(AttachPlan::Foreground(command)) => command,
+        Asked::Show(AttachPlan::Beside {
             command,
             how,
             until_closed,
-        })) => {
+        }) => {
             app.set_status(format!("{task} {how}"));
             spawn_beside(task, command, until_closed, beside);
             return Ok(None);
         }
-        Err(e) => {
-            app.set_status(format!("attach failed: {e}"));
-            return Ok(None);
-        }
     };
-    let shown = command.args.join(" ");
+    let (program, shown) = (command.program.clone(), command.args.join(" "));
     let run = move || run_attach(&command);
     match step_aside(terminal, input, run).await? {
         Ok(status) if status.success() => {}
-        Ok(status) => app.set_status(format!("tmux {shown}: {status}")),
-        Err(e) => app.set_status(format!("cannot run tmux: {e}")),
+        Ok(status) => app.set_status(format!("{program} {shown}: {status}")),
+        Err(e) => app.set_status(format!("cannot run {program}: {e}")),
     }
     Ok(None)
 }

@@ -88,6 +88,65 @@ fn mid_run_60x20() {
     screen!("mid_run_60x20", terminal);
 }
 
+/// Issue 14: with hosts, a Host column and a strip under the counts; the
+/// host that does not answer in red, with since when.
+#[test]
+fn hosts_160x48() {
+    let terminal = draw(&app_of(crate::tui::fixture::on_hosts(), 160, 48));
+    let screen = text(&terminal);
+    assert!(
+        screen.contains(" hosts local 2/4 · big1 2/16 load 1.2 · big2 unreachable since 22:14"),
+        "{screen}"
+    );
+    let row = |id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {id} ")) && l.contains('│'))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("T4").contains(" big1 "), "{}", row("T4"));
+    assert!(row("T7").contains(" local "), "{}", row("T7"));
+    assert!(
+        !row("T9").contains("local"),
+        "a task never run runs nowhere"
+    );
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(&terminal, "big2 unreachable");
+    assert_eq!(buffer[(x, y)].fg, ratatui::style::Color::Red);
+    screen!("hosts_160x48", terminal);
+}
+
+#[test]
+fn hosts_80x24() {
+    let terminal = draw(&app_of(crate::tui::fixture::on_hosts(), 80, 24));
+    let screen = text(&terminal);
+    let strip = screen.lines().nth(2).unwrap_or_default();
+    assert!(strip.contains("local 2/4 · big1 2/16"), "{strip}");
+    assert!(strip.contains("big2 unreachable"), "{strip}");
+    assert!(screen.contains("Host"), "{screen}");
+    screen!("hosts_80x24", terminal);
+}
+
+/// A strip too long for the screen gives way, host by host, and says how
+/// many it left out.
+#[test]
+fn many_hosts_give_way_on_a_narrow_screen() {
+    let mut snap = crate::tui::fixture::on_hosts();
+    let more: Vec<_> = (3..=9)
+        .map(|i| {
+            let mut h = snap.hosts[0].clone();
+            h.name = format!("build-server-{i}");
+            h
+        })
+        .collect();
+    snap.hosts.extend(more);
+    let screen = text(&draw(&app_of(snap, 80, 24)));
+    let strip = screen.lines().nth(2).unwrap_or_default();
+    assert!(strip.contains("more"), "{strip}");
+    assert!(!strip.contains("load"), "{strip}");
+}
+
 #[test]
 fn help_overlay() {
     let mut app = fixture_app(160, 48);
@@ -127,6 +186,33 @@ fn halt_report_view() {
     assert_eq!(report.total_workers, report.acks_received);
     app.overlay = Some(Overlay::HaltReport(report));
     screen!("halt_report_160x48", draw(&app));
+}
+
+/// Issue 14: over hosts, the report says where each worker ran and gives a
+/// line per machine; a host not reached says what becomes of its workers.
+#[test]
+fn halt_report_over_hosts() {
+    let mut app = app_of(crate::tui::fixture::on_hosts(), 160, 48);
+    app.overlay = Some(Overlay::HaltReport(
+        crate::tui::fixture::halt_report_on_hosts(),
+    ));
+    let terminal = draw(&app);
+    let screen = text(&terminal);
+    for want in [
+        " local 2/2 acknowledged · slowest 52.00 ms",
+        " big1 2/2 acknowledged · slowest 41.00 ms",
+        " big2 0/1 acknowledged · not reached: stopped when it answers again",
+        "Task      Host        Acked",
+        "T6        big2        no",
+    ] {
+        assert!(screen.contains(want), "no {want:?} in\n{screen}");
+    }
+    screen!("halt_report_hosts_160x48", terminal);
+    // At 80x24 it still fits its rows or says how many more.
+    app.resize(80, 24);
+    let screen = text(&draw(&app));
+    assert!(screen.contains("big2 0/1 acknowledged"), "{screen}");
+    assert!(screen.contains("T4"), "{screen}");
 }
 
 #[test]
@@ -337,6 +423,28 @@ fn diff_view_100x30() {
     assert!(screen.contains("+retry  with �[31mbackoff"), "{screen}");
     assert!(screen.contains("e edit") && screen.contains("Esc close"));
     screen!("diff_100x30", terminal);
+}
+
+/// Issue 14: a host's running task: the diff says where its work is, the
+/// detail names the host.
+#[test]
+fn a_host_s_task_says_where_its_work_is() {
+    let mut app = app_of(crate::tui::fixture::on_hosts(), 100, 30);
+    app.selected = Some("T4".into());
+    app.on_action(super::action::Action::Diff);
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("T4 runs on big1: its branch is fetched back when the task ends"),
+        "{screen}"
+    );
+    app.overlay = Some(Overlay::Detail(super::overlay::DetailView::new(
+        "T4".into(),
+    )));
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("host      big1  (its worktree is there"),
+        "{screen}"
+    );
 }
 
 /// Scrolling: the document moves under a fixed frame, the position shows.

@@ -109,7 +109,7 @@ fn outside_tmux_attach_takes_the_terminal_and_detach_gives_it_back() {
 /// The control room in a window of the person's tmux server `user`, shown
 /// by a client of it that runs in `term`'s window (what a terminal
 /// emulator would do), with the workers on `workers_socket`.
-fn inside_tmux(sb: &Sandbox, workers_socket: &str) -> (Terminal, Terminal) {
+pub fn inside_tmux(sb: &Sandbox, workers_socket: &str) -> (Terminal, Terminal) {
     let socket = format!("SWITCHBOARD_TMUX_SOCKET={workers_socket}");
     let user = Terminal::open_with(sb, "user", &[&socket]);
     // Escape goes through the client as a key of its own, at once.

@@ -9,7 +9,7 @@ use crate::netns::{Lab, control_sockets};
 use std::path::Path;
 use std::process::Output;
 
-fn lab(names: &[&str]) -> Option<Lab> {
+pub fn lab(names: &[&str]) -> Option<Lab> {
     match Lab::new(names) {
         Ok(lab) => Some(lab),
         Err(why) => {
@@ -20,7 +20,7 @@ fn lab(names: &[&str]) -> Option<Lab> {
 }
 
 /// This build where `hosts install` would put it on each lab host.
-fn install(lab: &Lab) {
+pub fn install(lab: &Lab) {
     for host in &lab.hosts {
         let dir = host.home.join(".local/bin");
         std::fs::create_dir_all(&dir).unwrap();
@@ -69,7 +69,7 @@ fn spawned_on(sb: &Sandbox) -> Vec<(String, Option<String>)> {
 
 /// Nothing of the run on the hosts: no tmux server of theirs, no
 /// forwarded socket, no ssh master, no process of `host-worker`.
-fn assert_hosts_clean(sb: &Sandbox, lab: &Lab, what: &str) {
+pub fn assert_hosts_clean(sb: &Sandbox, lab: &Lab, what: &str) {
     let names: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
     let uid = nix::unistd::getuid();
     let tmux_dir = format!("/tmp/tmux-{uid}");

@@ -12,6 +12,7 @@ mod control_room;
 mod engine;
 mod example_plan;
 mod harness;
+mod host_control_room;
 mod host_workers;
 mod hosts;
 mod large_values;

@@ -608,6 +608,8 @@ impl Core {
             limits,
             pools: self.pool_views(),
             hosts: self.hosts.clone(),
+            local_capacity: (!self.plan.plan.settings.hosts.is_empty())
+                .then_some(self.plan.plan.settings.max_parallel),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The header (plan, branch, run phase, counts, elapsed) and the footer (key
-//! hints for the current mode, or the filter prompt, or a status message).
+//! The header (plan, branch, run phase, counts, elapsed, and the hosts strip
+//! when the plan has hosts) and the footer (key hints for the current mode,
+//! or the filter prompt, or a status message).
 
 use crate::engine::snapshot::{RunPhase, TaskState};
 use crate::tui::action::Action;
@@ -162,6 +163,14 @@ pub fn header(app: &App, area: Rect, buf: &mut Buffer) {
             },
             buf,
         );
+    }
+    if area.height > 2 && !snap.hosts.is_empty() {
+        let strip = Rect {
+            y: area.y + 2,
+            height: 1,
+            ..area
+        };
+        super::hosts::render(app, strip, buf);
     }
 }
 

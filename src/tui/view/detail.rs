@@ -126,6 +126,17 @@ fn header(task: &TaskView, theme: Theme, out: &mut Vec<Line<'static>>) {
             words::count(task.restarts as usize, "restart")
         )),
     ]));
+    // A host's worker: its worktree and branch are there until it ends.
+    if let Some(host) = &task.host {
+        out.push(Line::from(vec![
+            field("host"),
+            Span::styled(host.clone(), theme.bold()),
+            Span::styled(
+                "  (its worktree is there; the branch is fetched back when the task ends)",
+                theme.dim(),
+            ),
+        ]));
+    }
 }
 
 fn place(detail: &TaskDetail, theme: Theme, out: &mut Vec<Line<'static>>) {

@@ -1,7 +1,9 @@
 //! Overlays drawn over the panels: the help (every key from the keymap), the
-//! confirmation questions, and the report of the last halt.
+//! confirmation questions, and the report of the last halt (with a line per
+//! machine when workers ran on hosts).
 
-use crate::engine::snapshot::HaltReport;
+use crate::engine::snapshot::{HaltReport, HostAcks};
+use crate::hosts::LOCAL;
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::overlay::{Confirm, Overlay};
@@ -140,7 +142,7 @@ fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
     let theme = app.theme;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}"));
-    let summary = vec![
+    let mut summary = vec![
         Line::from(vec![
             Span::raw(format!(" Halt #{}: ", report.halt_id)),
             Span::styled(
@@ -170,52 +172,95 @@ fn halt_report(app: &App, report: &HaltReport, area: Rect, buf: &mut Buffer) {
             )),
         ]),
     ];
-    let room = area.height.saturating_sub(8);
+    // Over several machines: a line per machine, and a Host column.
+    let spread = report.spread();
+    if spread {
+        summary.extend(report.per_host().iter().map(|h| host_acks(app, h)));
+    }
+    let top = summary.len() as u16;
+    let room = area.height.saturating_sub(6 + top);
     let shown = report.workers.len().min(usize::from(room));
     let more = report.workers.len() - shown;
-    let height = 2 + 2 + 1 + shown as u16 + u16::from(more > 0) + 1;
-    let rect = dialog(area, 64, height, buf);
+    // Borders, the summary, a blank line, the table's header and rows.
+    let height = 2 + top + 1 + 1 + shown as u16 + u16::from(more > 0);
+    let rect = dialog(area, if spread { 76 } else { 64 }, height, buf);
     let block = Block::bordered()
         .title(Span::styled(" Halt report ", theme.title()))
         .title_bottom(Line::from(" Esc closes ").right_aligned());
     let inner = block.inner(rect);
     block.render(rect, buf);
-    Paragraph::new(summary).render(Rect { height: 2, ..inner }, buf);
+    Paragraph::new(summary).render(
+        Rect {
+            height: top.min(inner.height),
+            ..inner
+        },
+        buf,
+    );
 
     let rows = report.workers.iter().take(shown).map(|w| {
         let acked = Span::styled(
             yes_no(w.acked),
             theme.fg(if w.acked { Color::Green } else { Color::Red }),
         );
-        Row::new(vec![
-            Cell::from(w.task.as_str()),
+        let mut cells = vec![Cell::from(w.task.as_str())];
+        if spread {
+            cells.push(Cell::from(w.host.as_deref().unwrap_or(LOCAL)));
+        }
+        cells.extend([
             Cell::from(acked),
             Cell::from(Line::from(ms(w.ack_ms)).right_aligned()),
             Cell::from(Line::from(ms(w.stop_ms)).right_aligned()),
             Cell::from(w.signal.as_str()),
-        ])
+        ]);
+        Row::new(cells)
     });
     let table_area = Rect {
         x: inner.x + 1,
-        y: inner.y + 3,
+        y: inner.y + top + 1,
         width: inner.width.saturating_sub(2),
-        height: inner.height.saturating_sub(3),
+        height: inner.height.saturating_sub(top + 1),
     };
-    let header = Row::new(["Task", "Acked", "Ack ms", "Stop ms", "Last signal"])
-        .style(theme.bold().add_modifier(Modifier::UNDERLINED));
-    let widths = [
-        Constraint::Length(8),
+    let mut header = vec!["Task"];
+    let mut widths = vec![Constraint::Length(8)];
+    if spread {
+        header.push("Host");
+        widths.push(Constraint::Length(10));
+    }
+    header.extend(["Acked", "Ack ms", "Stop ms", "Last signal"]);
+    widths.extend([
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(8),
         Constraint::Fill(1),
-    ];
+    ]);
     Table::new(rows, widths)
-        .header(header)
+        .header(Row::new(header).style(theme.bold().add_modifier(Modifier::UNDERLINED)))
         .column_spacing(2)
         .render(table_area, buf);
     if more > 0 {
         let y = table_area.y + 1 + shown as u16;
         buf.set_string(table_area.x, y, format!("… {more} more"), theme.dim());
     }
+}
+
+/// One machine's acks, its slowest, and what happens to workers of a host
+/// that was not reached.
+fn host_acks(app: &App, h: &HostAcks) -> Line<'static> {
+    let theme = app.theme;
+    let name = h.host.unwrap_or(LOCAL).to_string();
+    let mut spans = vec![
+        Span::raw(" "),
+        Span::styled(name, theme.bold()),
+        Span::raw(format!(" {}/{} acknowledged", h.acked, h.workers)),
+    ];
+    if let Some(ms) = h.slowest_ms {
+        spans.push(Span::raw(format!(" · slowest {ms:.2} ms")));
+    }
+    if h.acked < h.workers && h.host.is_some() {
+        spans.push(Span::styled(
+            " · not reached: stopped when it answers again",
+            theme.fg(Color::Red),
+        ));
+    }
+    Line::from(spans)
 }

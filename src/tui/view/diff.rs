@@ -39,6 +39,9 @@ pub fn render(app: &App, view: &DiffView, area: Rect, buf: &mut Buffer) {
     if doc.is_some_and(|d| d.merged) {
         title.push(Span::styled("(before its merge) ", theme.dim()));
     }
+    if let (Some(host), Some(_)) = (&view.host, doc) {
+        title.push(Span::styled(format!("(fetched from {host}) "), theme.dim()));
+    }
     let mut block = Block::bordered().title(Line::from(title));
     if let Some(doc) = doc {
         block = block
@@ -70,6 +73,11 @@ pub fn render(app: &App, view: &DiffView, area: Rect, buf: &mut Buffer) {
             ))
             .wrap(Wrap { trim: false })
             .render(inner, buf);
+        }
+        DiffContent::Away(words) => {
+            Paragraph::new(Line::styled(words.clone(), theme.bold()))
+                .wrap(Wrap { trim: false })
+                .render(inner, buf);
         }
         DiffContent::Ready(doc) => {
             let rows = usize::from(inner.height);

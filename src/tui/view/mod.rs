@@ -8,6 +8,7 @@ pub mod detail;
 pub mod dialogs;
 pub mod diff;
 pub mod gantt;
+pub mod hosts;
 pub mod lights;
 pub mod log;
 pub mod pool;
@@ -35,14 +36,7 @@ impl Widget for &App {
                 .render(area, buf);
             return;
         }
-        let id_width = self
-            .snapshot
-            .tasks
-            .iter()
-            .map(|t| t.id.len())
-            .max()
-            .unwrap_or(2);
-        let areas = layout::areas(area, self.snapshot.tasks.len(), id_width);
+        let areas = self.areas_in(area);
         chrome::header(self, areas.header, buf);
         workers::render(self, areas.workers, buf);
         lights::render(self, areas.heartbeats, buf);

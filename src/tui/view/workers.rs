@@ -1,7 +1,9 @@
 //! The Workers table: one row per task, only the rows on screen are built,
-//! attention rows marked with `!` and bold colour, the selection reversed.
+//! attention rows marked with `!` and bold colour, the selection reversed;
+//! a Host column when the plan has hosts.
 
 use crate::engine::snapshot::TaskView;
+use crate::hosts::LOCAL;
 use crate::tui::app::App;
 use crate::tui::layout::WIDE_TABLE;
 use crate::tui::rows::{format_duration, task_elapsed_ms};
@@ -112,11 +114,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         header.insert(at, "Usage");
         widths.insert(at, Constraint::Length(19));
     }
+    // Where each worker runs, when the plan has hosts: before State.
+    let hosts = host_width(app, wide);
+    if let Some(width) = hosts {
+        let at = header.iter().position(|h| *h == "State").unwrap_or(0);
+        header.insert(at, "Host");
+        widths.insert(at, Constraint::Length(width));
+    }
 
     let selected = app.selected_row();
     let rows = (offset..end).map(|r| {
         let task = &app.snapshot.tasks[app.rows[r]];
-        let row = Row::new(cells(app, task, wide, usage));
+        let row = Row::new(cells(app, task, wide, usage, hosts.is_some()));
         match (Some(r) == selected, task.state.needs_attention()) {
             (true, _) => row.style(theme.selected()),
             (false, true) => row.style(theme.bold()),
@@ -130,7 +139,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell<'a>> {
+fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool, hosts: bool) -> Vec<Cell<'a>> {
     let theme = app.theme;
     let attention = task.state.needs_attention();
     let mark = if attention {
@@ -178,6 +187,9 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell
         cells.push(Cell::from(Span::styled(task.group.as_str(), theme.dim())));
         cells.push(Cell::from(task.profile.as_str()));
     }
+    if hosts {
+        cells.push(host_cell(app, task));
+    }
     cells.extend([
         Cell::from(Span::styled(task.state.as_str(), theme.state(task.state))),
         Cell::from(Span::styled(
@@ -207,6 +219,45 @@ fn cells<'a>(app: &App, task: &'a TaskView, wide: bool, usage: bool) -> Vec<Cell
         )),
     ]);
     cells
+}
+
+/// The Host column's width, when the plan has hosts: its longest name, cut
+/// short on a narrow screen.
+fn host_width(app: &App, wide: bool) -> Option<u16> {
+    let hosts = &app.snapshot.hosts;
+    if hosts.is_empty() {
+        return None;
+    }
+    let longest = hosts
+        .iter()
+        .map(|h| h.name.chars().count())
+        .chain([LOCAL.len()])
+        .max()
+        .unwrap_or(LOCAL.len());
+    let most = if wide { 12 } else { 8 };
+    Some(longest.clamp(4, most) as u16)
+}
+
+/// Where the task's worker runs, or ran last: `local` or the host's name,
+/// red while its host does not answer; empty before it ever ran.
+fn host_cell<'a>(app: &App, task: &'a TaskView) -> Cell<'a> {
+    let theme = app.theme;
+    if task.attempt == 0 {
+        return Cell::from("");
+    }
+    let Some(name) = task.host.as_deref() else {
+        return Cell::from(Span::styled(LOCAL, theme.dim()));
+    };
+    let away = app
+        .snapshot
+        .hosts
+        .iter()
+        .any(|h| h.name == name && !h.reachable);
+    if away {
+        Cell::from(Span::styled(name, theme.fg(Color::Red)))
+    } else {
+        Cell::from(name)
+    }
 }
 
 /// Pane text may hold tabs and control bytes; they would break the layout.
