@@ -96,6 +96,9 @@ pub struct FakeOs {
     /// What each task's next spawn reports of its `preaccept` writes.
     pub preaccepted: Mutex<HashMap<String, Vec<Result<Preaccepted, String>>>>,
     pub dead_pids: Mutex<Vec<u32>>,
+    /// Tasks whose attempts go to a host, by task: their panes are
+    /// `<host>:%N`, as HostsOs names them.
+    pub on_hosts: Mutex<HashMap<String, String>>,
     pub panes: Mutex<Vec<PaneInfo>>,
     pub tails: Mutex<HashMap<String, Vec<String>>>,
     /// Panes spawned so far: listed alive unless `panes` says otherwise.
@@ -220,8 +223,12 @@ impl Os for FakeOs {
             return Err(failure(e));
         }
         let n = self.next_pane.fetch_add(1, Ordering::SeqCst) + 1;
-        let pane_id = format!("%{n}");
-        let placement = placement(task);
+        let mut placement = placement(task);
+        placement.host = self.on_hosts.lock().unwrap().get(&task.task_id).cloned();
+        let pane_id = match &placement.host {
+            Some(host) => format!("{host}:%{n}"),
+            None => format!("%{n}"),
+        };
         self.spawned
             .lock()
             .unwrap()

@@ -96,6 +96,8 @@ pub struct Start {
     pub claims: Option<super::claims::ClaimStart>,
     /// Lines other engines journaled, not read yet: `(engine, entry)`.
     pub other_lines: Vec<(u32, Entry)>,
+    /// Tasks whose attempts go to a host: `(task, host)`.
+    pub on_hosts: Vec<(&'static str, &'static str)>,
 }
 
 impl Fixture {
@@ -113,6 +115,12 @@ impl Fixture {
         let plan = Arc::new(plan(yaml));
         let clock = Arc::new(FakeClock(AtomicU64::new(T0)));
         let os = Arc::new(FakeOs::default());
+        for (task, host) in &start.on_hosts {
+            os.on_hosts
+                .lock()
+                .unwrap()
+                .insert(task.to_string(), host.to_string());
+        }
         let foreign = start.claims.iter().flat_map(|c| &c.foreign);
         for claim in foreign.filter_map(|(_, c)| c.as_ref()) {
             let owner = claim.owner.clone();
@@ -327,13 +335,32 @@ impl Fixture {
 
     /// A hello for `task`'s attempt `attempt` that carries `secret`.
     pub fn hello_with(&mut self, task: &str, attempt: u32, secret: AttemptSecret) {
-        let conn = self.next_conn;
-        self.next_conn += 1;
-        let (tx, told) = mpsc::unbounded_channel();
         let pane_id = self
             .snapshot_task(task)
             .pane_id
             .or_else(|| Some("%99".into()));
+        self.hello_as(task, attempt, secret, pane_id);
+    }
+
+    /// The shim's hello saying its pane is `pane` (tmux's `$TMUX_PANE`
+    /// where it runs: `%3` on a host too).
+    pub fn hello_in_pane(&mut self, task: &str, attempt: u32, pane: &str) {
+        let secret = self
+            .given_secret(task, attempt)
+            .unwrap_or_else(|| earlier_secret(task, attempt));
+        self.hello_as(task, attempt, secret, Some(pane.to_string()));
+    }
+
+    fn hello_as(
+        &mut self,
+        task: &str,
+        attempt: u32,
+        secret: AttemptSecret,
+        pane_id: Option<String>,
+    ) {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let (tx, told) = mpsc::unbounded_channel();
         let hello = ShimMessage::Hello {
             task: task.to_string(),
             attempt,

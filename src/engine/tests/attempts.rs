@@ -619,3 +619,37 @@ fn preaccept_writes_are_journaled_and_a_failed_one_warns() {
         )
     );
 }
+
+/// A worker on a host says tmux's own pane id there (`%1`); the engine
+/// keeps its own name for it (`big1:%1`), so a link cut later finds the
+/// pane still listed and leaves the worker to the heartbeat clock, rather
+/// than calling it DEAD as a pane gone.
+#[test]
+fn a_host_worker_s_pane_keeps_its_host_s_name_through_its_hello() {
+    let mut fx = Fixture::start(
+        PLAN,
+        crate::engine::fixture::Start {
+            select: vec!["T1"],
+            on_hosts: vec![("T1", "big1")],
+            ..Default::default()
+        },
+    );
+    let pane = fx.snapshot_task("T1").pane_id.expect("spawned");
+    assert!(pane.starts_with("big1:%"), "{pane}");
+    let tmux_own = pane.trim_start_matches("big1:").to_string();
+    fx.hello_in_pane("T1", 1, &tmux_own);
+    assert_eq!(
+        fx.snapshot_task("T1").pane_id.as_deref(),
+        Some(pane.as_str())
+    );
+    fx.hang_up("T1");
+    fx.advance(600);
+    assert_eq!(fx.state("T1"), TaskState::Running, "{:?}", fx.events("T1"));
+    assert!(!fx.events("T1").iter().any(|e| matches!(
+        e,
+        Event::Light {
+            light: Light::Dead,
+            ..
+        }
+    )));
+}
