@@ -263,7 +263,17 @@ impl HostLink {
             .forward_socket(&self.engine_socket, &self.local_socket, false)
             .map_err(|e| e.to_string())?;
         let workdir = self.spec.workdir.clone().unwrap_or_else(|| "~".into());
-        match order(&conn, &Order::Init { workdir })? {
+        let init = order(&conn, &Order::Init { workdir }).map_err(|why| {
+            if why.contains("switchboard") && why.contains("not found") {
+                format!(
+                    "no switchboard there (`switchboard hosts install {}` copies this build): {why}",
+                    self.name()
+                )
+            } else {
+                why
+            }
+        });
+        match init? {
             Reply::Init { clone } => Ok((conn, clone)),
             other => Err(format!("unexpected answer {other:?}")),
         }

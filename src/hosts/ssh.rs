@@ -258,24 +258,36 @@ impl Connection {
     /// Copy `local` to the absolute path `remote` on the host with `scp`,
     /// over the same connection. scp gets the host's options too, in its
     /// own words: were the master gone, it would reach the same host.
+    /// A host whose sshd has no sftp subsystem (scp's default protocol
+    /// since OpenSSH 9.0) gets the copy over the original scp protocol.
     pub fn copy_to(&self, local: &Path, remote: &str, timeout: Duration) -> Result<(), SshError> {
-        let mut cmd = Command::new("scp");
-        cmd.args(["-q", "-o", "ControlMaster=no", "-o"])
-            .arg(format!("ControlPath={}", self.host.control_path.display()))
-            .args(["-o", "BatchMode=yes"])
-            .args(self.host.args.scp_options())
-            .arg("--")
-            .arg(local)
-            .arg(self.host.args.scp_target(remote));
-        let out = run_timed(&mut cmd, timeout)?;
+        let scp = |legacy: bool| -> Result<Output, SshError> {
+            let mut cmd = Command::new("scp");
+            cmd.args(["-q", "-o", "ControlMaster=no", "-o"])
+                .arg(format!("ControlPath={}", self.host.control_path.display()))
+                .args(["-o", "BatchMode=yes"]);
+            if legacy {
+                cmd.arg("-O");
+            }
+            cmd.args(self.host.args.scp_options())
+                .arg("--")
+                .arg(local)
+                .arg(self.host.args.scp_target(remote));
+            run_timed(&mut cmd, timeout)
+        };
+        let out = scp(false)?;
         if out.success() {
-            Ok(())
-        } else {
-            Err(SshError::Io(std::io::Error::other(format!(
-                "scp failed: {}",
-                last_line(&out.stderr)
-            ))))
+            return Ok(());
         }
+        let again = scp(true)?;
+        if again.success() {
+            return Ok(());
+        }
+        Err(SshError::Io(std::io::Error::other(format!(
+            "scp failed: {} (and over the original scp protocol, -O: {})",
+            last_line(&out.stderr),
+            last_line(&again.stderr)
+        ))))
     }
 
     /// Close the master if this connection started it (also done on drop).

@@ -6,7 +6,7 @@
 use super::log::{event_line, wrap_words};
 use super::workers::sanitize;
 use crate::engine::detail::{AttemptDetail, TaskDetail};
-use crate::engine::snapshot::{AttemptOutcome, TaskView};
+use crate::engine::snapshot::{AttemptOutcome, TaskState, TaskView};
 use crate::engine::words;
 use crate::tui::app::App;
 use crate::tui::overlay::DetailView;
@@ -128,13 +128,19 @@ fn header(task: &TaskView, theme: Theme, out: &mut Vec<Line<'static>>) {
     ]));
     // A host's worker: its worktree and branch are there until it ends.
     if let Some(host) = &task.host {
+        let at_work = matches!(
+            task.state,
+            TaskState::Assigned | TaskState::Running | TaskState::Waiting
+        );
+        let note = if at_work {
+            "  (its worktree is there; the branch is fetched back when the task ends)"
+        } else {
+            "  (its worktree is there; the branch here is the last one fetched back)"
+        };
         out.push(Line::from(vec![
             field("host"),
             Span::styled(host.clone(), theme.bold()),
-            Span::styled(
-                "  (its worktree is there; the branch is fetched back when the task ends)",
-                theme.dim(),
-            ),
+            Span::styled(note, theme.dim()),
         ]));
     }
 }
