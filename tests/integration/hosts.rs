@@ -161,9 +161,11 @@ fn doctor_reports_each_namespace_host_and_an_unreachable_one() {
 
 #[test]
 fn hosts_install_copies_this_build_and_doctor_then_finds_it() {
-    let Some(lab) = lab(&["insa", "insb"]) else {
+    let Some(mut lab) = lab(&["insa", "insb"]) else {
         return;
     };
+    // insb's sshd has no sftp: its copy goes over scp's original protocol.
+    lab.drop_sftp("insb").expect("sshd without sftp");
     let hosts = format!("{}{}", lab.host_yaml("insa"), lab.host_yaml("insb"));
     let sb = Sandbox::new(&plan(&hosts));
 

@@ -32,6 +32,8 @@ pub struct LabHost {
     /// The pair's end inside the namespace.
     inside: String,
     sshd: Option<Child>,
+    /// Its sshd offers the sftp subsystem (scp's default protocol).
+    sftp: bool,
 }
 
 impl LabHost {
@@ -158,6 +160,7 @@ impl Lab {
             veth: format!("sbh{slot}a"),
             inside: format!("sbh{slot}b"),
             sshd: None,
+            sftp: true,
         });
         let host = self.hosts.last().expect("just pushed");
         let (ns, outside, inside) = (&host.ns, &host.veth, format!("sbh{slot}b"));
@@ -195,13 +198,18 @@ impl Lab {
                  KbdInteractiveAuthentication no\n\
                  UsePAM no\n\
                  StrictModes no\n\
-                 Subsystem sftp internal-sftp\n\
+                 {sftp}\
                  SetEnv HOME={home}\n\
                  PrintMotd no\n\
                  PrintLastLog no\n",
                 addr = host.addr,
                 d = d.display(),
                 home = host.home.display(),
+                sftp = if host.sftp {
+                    "Subsystem sftp internal-sftp\n"
+                } else {
+                    ""
+                },
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -229,6 +237,22 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
+    }
+
+    /// Start `name`'s sshd again without the sftp subsystem, as some
+    /// minimal servers run.
+    pub fn drop_sftp(&mut self, name: &str) -> Result<(), String> {
+        let i = self
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or("no such lab host")?;
+        if let Some(mut sshd) = self.hosts[i].sshd.take() {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
+        }
+        self.hosts[i].sftp = false;
+        self.start_sshd(i)
     }
 
     pub fn host(&self, name: &str) -> &LabHost {
