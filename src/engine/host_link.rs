@@ -596,11 +596,7 @@ impl HostLink {
             }
         };
         let local = shop.placement(task);
-        let rel = local
-            .worktree
-            .strip_prefix(&shop.repo.root)
-            .unwrap_or(&local.worktree);
-        let worktree = Path::new(&clone).join(rel).display().to_string();
+        let worktree = worktree_on_host(shop, task, &clone);
         let save = Order::Save {
             worktree,
             message: format!(
@@ -675,12 +671,7 @@ impl HostLink {
                 _ => return,
             }
         };
-        let local = shop.placement(task);
-        let rel = local
-            .worktree
-            .strip_prefix(&shop.repo.root)
-            .unwrap_or(&local.worktree);
-        let worktree = Path::new(&clone).join(rel).display().to_string();
+        let worktree = worktree_on_host(shop, task, &clone);
         if let Err(e) = order(&conn, &Order::Remove { clone, worktree }) {
             tracing::warn!(
                 "host {}: cannot remove {}'s worktree: {e}",
@@ -781,6 +772,17 @@ impl HostLink {
         })
         .await;
     }
+}
+
+/// Where `task`'s worktree is in the host's clone at `clone`: where it
+/// would be here, under the clone instead of the repository.
+fn worktree_on_host(shop: &Workshop, task: &Task, clone: &str) -> String {
+    let local = shop.placement(task);
+    let rel = local
+        .worktree
+        .strip_prefix(&shop.repo.root)
+        .unwrap_or(&local.worktree);
+    Path::new(clone).join(rel).display().to_string()
 }
 
 /// Drop a connection and end its master (a master that lived through a

@@ -175,6 +175,24 @@ impl HostsOs {
             .insert(task_id.to_string(), at);
     }
 
+    /// End `session` on the host that holds it, else here as `here` does.
+    fn end_session<'a>(
+        &'a self,
+        session: &'a str,
+        here: impl FnOnce(&'a RealOs) -> BoxFuture<'a, Result<(), EngineError>>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        match self.hosts.iter().find(|h| h.holds(session)) {
+            Some(host) => Box::pin(async move {
+                host.end_session(session).await;
+                Ok(())
+            }),
+            None => {
+                self.local_sessions().remove(session);
+                here(&self.local)
+            }
+        }
+    }
+
     /// The host's part in the snapshot.
     pub fn views(&self) -> Vec<HostView> {
         self.hosts.iter().map(|h| h.view()).collect()
@@ -368,29 +386,11 @@ impl Os for HostsOs {
     }
 
     fn kill_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
-        match self.hosts.iter().find(|h| h.holds(session)) {
-            Some(host) => Box::pin(async move {
-                host.end_session(session).await;
-                Ok(())
-            }),
-            None => {
-                self.local_sessions().remove(session);
-                self.local.kill_session(session)
-            }
-        }
+        self.end_session(session, |local| local.kill_session(session))
     }
 
     fn close_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
-        match self.hosts.iter().find(|h| h.holds(session)) {
-            Some(host) => Box::pin(async move {
-                host.end_session(session).await;
-                Ok(())
-            }),
-            None => {
-                self.local_sessions().remove(session);
-                self.local.close_session(session)
-            }
-        }
+        self.end_session(session, |local| local.close_session(session))
     }
 
     fn process_alive(&self, host: Option<&str>, pid: u32) -> bool {

@@ -327,6 +327,22 @@ fn a_partitioned_host_s_task_reruns_elsewhere_and_merges_once() {
     assert_hosts_clean(&sb, &lab, "after the run");
 }
 
+/// A plan of one six-second task that only host `name` may run (the
+/// label its profile asks for).
+fn one_task_on(lab: &Lab, name: &str) -> String {
+    let hosts = lab
+        .host_yaml(name)
+        .replace(" }\n", ", labels: [remote] }\n");
+    format!(
+        "version: 1\nsettings:\n  maxParallel: 1\n  restart: {{ maxRestarts: 1, backoffMs: 100 }}\n  \
+         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n  \
+         hosts:\n{hosts}\
+         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 6\", capabilities: [remote] }}\n\
+         groups:\n  - id: G1\n\
+         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
+    )
+}
+
 /// The engine dies (SIGKILL) while its task runs on a host: the worker
 /// lives on in the host's tmux, the next engine re-adopts it there (no
 /// second spawn), fetches its branch from that host and merges it once.
@@ -336,18 +352,7 @@ fn a_host_s_worker_outlives_a_killed_engine_and_is_re_adopted() {
         return;
     };
     install(&lab);
-    let hosts = lab
-        .host_yaml("rda")
-        .replace(" }\n", ", labels: [remote] }\n");
-    let yaml = format!(
-        "version: 1\nsettings:\n  maxParallel: 1\n  restart: {{ maxRestarts: 1, backoffMs: 100 }}\n  \
-         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n  \
-         hosts:\n{hosts}\
-         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 6\", capabilities: [remote] }}\n\
-         groups:\n  - id: G1\n\
-         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
-    );
-    let sb = Sandbox::new(&yaml);
+    let sb = Sandbox::new(&one_task_on(&lab, "rda"));
     let mut child = sb.spawn(&["--batch-group", "G1"]);
     sb.wait_for("T1 running on the host", |s| running_on(s).len() == 1);
     child.kill().unwrap();
@@ -380,18 +385,7 @@ fn workers_left_running_on_a_host_are_re_adopted_by_the_next_engine() {
         return;
     };
     install(&lab);
-    let hosts = lab
-        .host_yaml("lra")
-        .replace(" }\n", ", labels: [remote] }\n");
-    let yaml = format!(
-        "version: 1\nsettings:\n  maxParallel: 1\n  restart: {{ maxRestarts: 1, backoffMs: 100 }}\n  \
-         maxFallbacks: 0\n  heartbeat: {{ intervalMs: 200 }}\n  halt: {{ graceMs: 500 }}\n  \
-         hosts:\n{hosts}\
-         agents:\n  sim: {{ command: \"switchboard sim-agent --duration 6\", capabilities: [remote] }}\n\
-         groups:\n  - id: G1\n\
-         tasks:\n  - {{ taskId: T1, title: Task 1, group: G1, agent: {{ type: sim }}, outputs: [ {{ path: t1.txt }} ] }}\n"
-    );
-    let sb = Sandbox::new(&yaml);
+    let sb = Sandbox::new(&one_task_on(&lab, "lra"));
     let term = crate::terminal::Terminal::open(&sb);
     term.wait("the control room, idle", |s| s.phase_is("IDLE"));
     sb.engine(&C::RunGroup { group: "G1".into() })
