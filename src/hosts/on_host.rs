@@ -70,13 +70,43 @@ fn carry_out(order: Order) -> Result<Reply, String> {
             }
             // No server is fine: it ended with its last session.
             let _ = tmux.kill_server();
-            // A server ending twenty workers on a busy host can take over
-            // the local two seconds to stop listening.
-            crate::tmux::private_server::remove_socket_when_gone(
-                &tmux_socket,
-                std::time::Duration::from_secs(10),
-            );
+            let gone = |within| {
+                crate::tmux::private_server::remove_socket_when_gone(&tmux_socket, within);
+                !crate::tmux::private_server::socket_file(&tmux_socket).exists()
+            };
+            // A server ending twenty workers on a busy host can take a few
+            // seconds to stop listening; one waiting on a client that no
+            // longer reads (a control client whose ssh went with a
+            // partition) never does: that client and the server end here.
+            if !gone(std::time::Duration::from_secs(5)) {
+                kill_tmux_of(&tmux_socket);
+                gone(std::time::Duration::from_secs(2));
+            }
             Ok(Reply::Closed)
+        }
+    }
+}
+
+/// SIGKILL every tmux process of the server `-L socket` on this host (its
+/// clients and the server, which shares their command line).
+fn kill_tmux_of(socket: &str) {
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let is_tmux = args.first().is_some_and(|a| a.ends_with(b"tmux"));
+        let ours = args
+            .windows(2)
+            .any(|w| w[0] == b"-L" && w[1] == socket.as_bytes());
+        if is_tmux && ours {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

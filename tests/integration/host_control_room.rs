@@ -98,12 +98,16 @@ fn inside_tmux_a_popup_shows_a_host_s_worker() {
     let (_user, term) = crate::attach::inside_tmux(&sb, &sb.tmux);
     run_on_host(&term, "crb");
     term.press(&["Enter"]);
-    let screen = term.wait("T1's session on crb in a popup", |s| s.contains("[sim] T1"));
+    // The worker's own session is told by its status line, which the
+    // control room never draws ("[sim] T1" is in its table too).
+    let screen = term.wait("T1's session on crb in a popup", |s| {
+        s.contains("[switchboard T1 attempt 1]")
+    });
     // The control room is still drawn around the popup.
     assert!(screen.contains("switchboard │"), "{}", screen.text());
     term.press(&["C-b", "d"]);
     term.wait("the popup closed", |s| {
-        !s.contains("[sim] T1") && s.contains(" back from T1's session │")
+        !s.contains("[switchboard T1 attempt 1]") && s.contains(" back from T1's session │")
     });
     quit_and_clean(&term, &sb, &lab, "crb");
 }

@@ -154,7 +154,15 @@ fn a_plan_spread_over_two_hosts_and_this_machine_merges_everything() {
         );
     }
     let on = spawned_on(&sb);
-    assert_eq!(on.len(), 6, "one attempt each: {on:?}");
+    assert_eq!(
+        on.len(),
+        6,
+        "one attempt each: {on:?}\n{:?}",
+        sb.events("state")
+            .iter()
+            .filter(|e| e["state"] == "failed" || e["state"] == "pending")
+            .collect::<Vec<_>>()
+    );
     for host in [None, Some("spa"), Some("spb")] {
         assert_eq!(
             on.iter().filter(|(_, h)| h.as_deref() == host).count(),

@@ -372,6 +372,30 @@ impl Drop for Lab {
             }
             let _ = run("ip", &["link", "del", &host.veth]);
             let _ = run("ip", &["netns", "del", &host.ns]);
+            remove_host_files(&host.name);
+        }
+    }
+}
+
+/// What a host's tmux server and forwarded engine socket leave as files (the
+/// namespaces share this filesystem) when a failed test's engine never
+/// closed them: gone with the lab, so the next test of that host name does
+/// not find them.
+fn remove_host_files(name: &str) {
+    let tmux_dir = PathBuf::from(format!("/tmp/tmux-{}", nix::unistd::getuid()));
+    for (dir, prefix, suffix) in [
+        (tmux_dir, "sb-", format!("-{name}")),
+        (
+            PathBuf::from("/tmp"),
+            "switchboard-",
+            format!("-{name}.sock"),
+        ),
+    ] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(prefix) && file.ends_with(&suffix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }
