@@ -226,11 +226,26 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        // The sleep was in the check's group: gone by the time run_sh
-        // returned (a zombie until init reaps it counts as gone).
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = state.rsplit(')').next().unwrap_or("").trim_start();
-        assert!(state.is_empty() || state.starts_with('Z'), "{state}");
+        // The sleep was in the check's group: SIGKILLed when run_sh
+        // returned. A SIGKILL is not instant on a loaded machine (the
+        // process is seen running its exit for a moment), so it is given
+        // a hang guard's while to be gone (a zombie until init reaps it
+        // counts as gone).
+        let stat = || {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            text.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .to_string()
+        };
+        let gone = |state: &str| state.is_empty() || state.starts_with('Z');
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !gone(&stat()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let state = stat();
+        assert!(gone(&state), "{state}");
     }
 
     #[test]
