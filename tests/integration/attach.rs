@@ -59,8 +59,8 @@ fn still_live(term: &Terminal, workers: &Terminal) {
     );
 }
 
-/// Quit, halting alpha; nothing of the sandbox is left.
-fn quit(term: &Terminal, sb: &Sandbox) {
+/// Quit, halting the workers; nothing of the sandbox is left.
+pub fn quit(term: &Terminal, sb: &Sandbox) {
     term.press(&["q"]);
     term.wait("the quit question", |s| s.contains("Halt them (h)"));
     term.press(&["h"]);

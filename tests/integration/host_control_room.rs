@@ -55,12 +55,7 @@ fn run_on_host(term: &Terminal, name: &str) {
 
 /// Quit, halting T1 there; nothing is left here or on the host.
 fn quit_and_clean(term: &Terminal, sb: &Sandbox, lab: &crate::netns::Lab, name: &str) {
-    term.press(&["q"]);
-    term.wait("the quit question", |s| s.contains("Halt them (h)"));
-    term.press(&["h"]);
-    let screen = term.wait("switchboard exited", |s| s.contains("EXITED"));
-    assert!(screen.contains("EXITED 0"), "{}", screen.text());
-    sb.wait_for("no process left", |sb| sb.live_processes().is_empty());
+    crate::attach::quit(term, sb);
     // A worker stopped over ssh takes a moment to go on the host.
     let clone = lab.host(name).workdir.clone();
     sb.wait_for("no process left in the host's clone", |_| {

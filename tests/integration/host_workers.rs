@@ -351,6 +351,26 @@ fn one_task_on(lab: &Lab, name: &str) -> String {
     )
 }
 
+/// The next engine (headless) takes up T1's worker left on `host`: no
+/// second spawn, one adoption, one merge of attempt 1, nothing left.
+fn next_engine_re_adopts(sb: &Sandbox, lab: &Lab, host: &str) {
+    let out = run(sb, &["--batch-group", "G1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        spawned_on(sb),
+        vec![("T1".to_string(), Some(host.to_string()))],
+        "adopted on its host, not started again"
+    );
+    let adopted = sb.events("adopted");
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    let merged = sb.events("merged");
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["attempt"], 1, "{merged:?}");
+    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
+    sb.assert_nothing_left_now("after the second engine");
+    assert_hosts_clean(sb, lab, "after the second engine");
+}
+
 /// The engine dies (SIGKILL) while its task runs on a host: the worker
 /// lives on in the host's tmux, the next engine re-adopts it there (no
 /// second spawn), fetches its branch from that host and merges it once.
@@ -366,21 +386,7 @@ fn a_host_s_worker_outlives_a_killed_engine_and_is_re_adopted() {
     child.kill().unwrap();
     let _ = child.wait();
 
-    let out = run(&sb, &["--batch-group", "G1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        spawned_on(&sb),
-        vec![("T1".to_string(), Some("rda".to_string()))],
-        "adopted on its host, not started again"
-    );
-    let adopted = sb.events("adopted");
-    assert_eq!(adopted.len(), 1, "{adopted:?}");
-    let merged = sb.events("merged");
-    assert_eq!(merged.len(), 1, "{merged:?}");
-    assert_eq!(merged[0]["attempt"], 1, "{merged:?}");
-    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
-    sb.assert_nothing_left_now("after the second engine");
-    assert_hosts_clean(&sb, &lab, "after the second engine");
+    next_engine_re_adopts(&sb, &lab, "rda");
 }
 
 /// Quit the control room leaving the workers running: the host's worker
@@ -427,17 +433,5 @@ fn workers_left_running_on_a_host_are_re_adopted_by_the_next_engine() {
     );
     drop(term);
 
-    let out = run(&sb, &["--batch-group", "G1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        sb.events("spawned").len(),
-        1,
-        "re-adopted, not started again"
-    );
-    assert_eq!(sb.events("adopted").len(), 1);
-    let merged = sb.events("merged");
-    assert_eq!(merged.len(), 1, "{merged:?}");
-    assert!(files_on(&sb.repo, "switchboard/integration").contains(&"t1.txt".to_string()));
-    sb.assert_nothing_left_now("after the second engine");
-    assert_hosts_clean(&sb, &lab, "after the second engine");
+    next_engine_re_adopts(&sb, &lab, "lra");
 }
